@@ -1,0 +1,41 @@
+# randsae: reproduce "Sparse Autoencoders Can Interpret Randomly Initialized Transformers"
+# (arXiv 2501.17727) end to end. Default config: embedded offline run (minutes on a CPU).
+#   snakemake --cores all                                  # default (config.yaml)
+#   snakemake --cores all --configfile configs/smoke.yaml  # CI-sized
+#   snakemake --configfile configs/paper.yaml --profile profiles/slurm
+import os
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# config.yaml is the default; a --configfile replaces it (each file in configs/ is complete), and
+# --config key=value overrides on top.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+validate(config, "config.schema.yaml")
+
+from randsae.config import ConfigError, check_config
+
+try:
+    check_config(config)
+except ConfigError as err:
+    raise WorkflowError(f"invalid config: {err}")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/sae.smk"
+include: "rules/autointerp.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

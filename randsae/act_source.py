@@ -1,0 +1,375 @@
+"""Activation sources for SAE training: the on-disk cache and (stream mode) the live model.
+
+Both sources share one seeded *block shuffle* so that, for the same tokens, seed and buffer
+settings, they emit the same activations in the same order:
+
+* the epoch's token stream (corpus order, truncated to a multiple of ``batch_size``) is cut into
+  blocks of ``buffer_tokens`` consecutive tokens (rounded down to a multiple of ``batch_size``);
+* each epoch visits the blocks in a seeded random order, and each block is emitted as batches of
+  a seeded random permutation of its rows.
+
+Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch, block)``, so the
+position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one block
+(``buffer_tokens x d_in`` floats), and a block can be re-read (cache) or recomputed (stream)
+on resume without replaying the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from randsae.sae import stable_seed
+
+class LoadedModelLike(Protocol):
+    """What :class:`StreamActivationSource` needs from ``randsae.inits.LoadedModel``."""
+
+    model: Any
+    fwd_hooks: list
+
+
+def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a ``.npy`` file from its header only (no data read)."""
+    with open(path, "rb") as f:
+        major, _minor = np.lib.format.read_magic(f)
+        if major == 1:
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    return tuple(shape), dtype
+
+
+def _to_float32(arr: np.ndarray, storage: str | None) -> torch.Tensor:
+    """Copy a (memmapped) array slice into a new float32 tensor; bfloat16 stored as 2-byte words."""
+    if arr.dtype == np.float16 or arr.dtype.kind == "f":
+        return torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
+    if arr.dtype.itemsize == 2 and (storage == "bfloat16" or arr.dtype.kind in "uiV"):
+        bits = torch.from_numpy(np.array(arr, copy=True).view(np.int16))
+        return bits.view(torch.bfloat16).float()
+    raise ValueError(f"unsupported activation dtype {arr.dtype} (manifest dtype {storage})")
+
+
+class _BlockShuffle:
+    """Seeded block-shuffle schedule over ``epoch_tokens`` rows; tracks the resumable position."""
+
+    def __init__(
+        self, epoch_tokens: int, *, batch_size: int, n_tokens: int, buffer_tokens: int, seed: int
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        usable = epoch_tokens // batch_size * batch_size
+        if usable == 0:
+            raise ValueError(
+                f"activation source has {epoch_tokens} tokens, fewer than one batch ({batch_size})"
+            )
+        self.batch_size = batch_size
+        self.epoch_tokens = usable
+        self.block_tokens = max(batch_size, buffer_tokens // batch_size * batch_size)
+        self.n_blocks = math.ceil(usable / self.block_tokens)
+        self.n_batches = n_tokens // batch_size
+        self.seed = seed
+        if self.n_batches * batch_size > usable:
+            warnings.warn(
+                f"n_tokens={n_tokens} exceeds the {usable} usable tokens of the source: wrapping "
+                "to the start for further epochs, each with a new shuffle seed",
+                stacklevel=3,
+            )
+        self.pos = 0  # batches emitted so far
+
+    def block_order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(stable_seed(self.seed, "block-order", epoch))
+        return torch.randperm(self.n_blocks, generator=g)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        start = block * self.block_tokens
+        return start, min(start + self.block_tokens, self.epoch_tokens)
+
+    def row_perm(self, epoch: int, block: int, n_rows: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(stable_seed(self.seed, "rows", epoch, block))
+        return torch.randperm(n_rows, generator=g)
+
+    def locate(self, pos: int) -> tuple[int, int, int]:
+        """Map a global batch index to ``(epoch, block position in the epoch order, batch)``."""
+        per_epoch = self.epoch_tokens // self.batch_size
+        epoch, rem = divmod(pos, per_epoch)
+        # Blocks are multiples of batch_size except possibly the last; walk the order.
+        order = self.block_order(epoch)
+        for bpos in range(self.n_blocks):
+            start, stop = self.block_range(int(order[bpos]))
+            nb = (stop - start) // self.batch_size
+            if rem < nb:
+                return epoch, bpos, rem
+            rem -= nb
+        raise AssertionError("position beyond epoch")  # pragma: no cover
+
+
+class _ShuffledSource:
+    """Shared iteration logic; subclasses implement :meth:`_load_block` (rows ``[start, stop)``)."""
+
+    _sched: _BlockShuffle
+    batch_size: int
+    n_tokens: int
+
+    def __init__(self) -> None:
+        self._cur_key: tuple[int, int] | None = None
+        self._cur_block: Any = None
+        self._cur_perm: torch.Tensor | None = None
+
+    # -- to implement -----------------------------------------------------------------------
+    def _load_block(self, start: int, stop: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _gather(self, block: Any, rows: torch.Tensor) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- iteration --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._sched.n_batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        sched = self._sched
+        if sched.pos >= sched.n_batches:
+            raise StopIteration
+        epoch, bpos, b = sched.locate(sched.pos)
+        key = (epoch, bpos)
+        if key != self._cur_key:
+            self._cur_block = None  # free the old block before reading the next one
+            block = int(sched.block_order(epoch)[bpos])
+            start, stop = sched.block_range(block)
+            self._cur_block = self._load_block(start, stop)
+            self._cur_perm = sched.row_perm(epoch, block, stop - start)
+            self._cur_key = key
+        assert self._cur_perm is not None
+        rows = self._cur_perm[b * self.batch_size : (b + 1) * self.batch_size]
+        sched.pos += 1
+        return self._gather(self._cur_block, rows)
+
+    @property
+    def tokens_consumed(self) -> int:
+        return self._sched.pos * self.batch_size
+
+    def state_dict(self) -> dict[str, int]:
+        """Resumable position (batches emitted) plus the settings it is only valid for."""
+        s = self._sched
+        return {
+            "pos": s.pos,
+            "seed": s.seed,
+            "batch_size": s.batch_size,
+            "block_tokens": s.block_tokens,
+            "epoch_tokens": s.epoch_tokens,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore a position saved by :meth:`state_dict` (settings must match)."""
+        s = self._sched
+        for key in ("seed", "batch_size", "block_tokens", "epoch_tokens"):
+            if int(state[key]) != int(getattr(s, key)):
+                raise ValueError(
+                    f"cannot resume activation source: {key}={state[key]} in the checkpoint, "
+                    f"{getattr(s, key)} now"
+                )
+        s.pos = int(state["pos"])
+        self._cur_key = None
+        self._cur_block = None
+
+
+class CachedActivationSource(_ShuffledSource):
+    """Shuffled fp32 batches ``(batch_size, d_in)`` from one layer of an on-disk activation cache.
+
+    Reads ``manifest.json`` and ``layer<L>/shard_*.npy`` (docs/architecture.md) through
+    ``np.load(mmap_mode="r")``, one block at a time; the memmap is dropped after each block so
+    resident memory stays bounded by the block, whatever the cache size.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        layer: int,
+        *,
+        batch_size: int,
+        n_tokens: int,
+        buffer_tokens: int,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.cache_dir = Path(cache_dir)
+        self.layer = int(layer)
+        self.batch_size = int(batch_size)
+        self.n_tokens = int(n_tokens)
+        manifest_path = self.cache_dir / "manifest.json"
+        if not manifest_path.is_file():
+            raise ValueError(f"activation cache {self.cache_dir}: no manifest.json")
+        self.manifest = json.loads(manifest_path.read_text())
+        shards_by_layer = {int(k): v for k, v in self.manifest.get("shards", {}).items()}
+        if self.layer not in shards_by_layer:
+            raise ValueError(
+                f"activation cache {self.cache_dir}: layer {self.layer} missing "
+                f"(cached layers: {sorted(shards_by_layer)})"
+            )
+        self.d_in = int(self.manifest["d_model"])
+        self.storage_dtype = self.manifest.get("dtype")
+        self._shards: list[Path] = []
+        offsets = [0]
+        for rel in shards_by_layer[self.layer]:
+            path = self.cache_dir / rel
+            if not path.is_file():
+                raise ValueError(f"activation cache: shard {path} missing")
+            shape, _dtype = _read_npy_header(path)
+            if len(shape) != 2 or shape[1] != self.d_in:
+                raise ValueError(
+                    f"activation cache: shard {path} has shape {shape}, expected "
+                    f"(tokens, d_model={self.d_in})"
+                )
+            self._shards.append(path)
+            offsets.append(offsets[-1] + shape[0])
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        total = int(self._offsets[-1])
+        declared = self.manifest.get("n_tokens")
+        if declared is not None and int(declared) != total:
+            raise ValueError(
+                f"activation cache {self.cache_dir}: layer {self.layer} shards hold {total} "
+                f"tokens but manifest n_tokens={declared}"
+            )
+        self._sched = _BlockShuffle(
+            total,
+            batch_size=self.batch_size,
+            n_tokens=self.n_tokens,
+            buffer_tokens=int(buffer_tokens),
+            seed=int(seed),
+        )
+
+    def _load_block(self, start: int, stop: int) -> torch.Tensor:
+        out = torch.empty(stop - start, self.d_in, dtype=torch.float32)
+        first = int(np.searchsorted(self._offsets, start, side="right")) - 1
+        pos = start
+        s = first
+        while pos < stop:
+            lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
+            take = min(stop, hi) - pos
+            mm = np.load(self._shards[s], mmap_mode="r")
+            out[pos - start : pos - start + take] = _to_float32(
+                mm[pos - lo : pos - lo + take], self.storage_dtype
+            )
+            del mm  # unmap: file pages must not accumulate in our RSS
+            pos += take
+            s += 1
+        if not bool(torch.isfinite(out).all()):
+            bad = int((~torch.isfinite(out).all(dim=1)).nonzero()[0]) + start
+            shard = self._shards[int(np.searchsorted(self._offsets, bad, side="right")) - 1]
+            raise ValueError(
+                f"activation cache: NaN/Inf activations in layer {self.layer}, token {bad} "
+                f"(shard {shard.name})"
+            )
+        return out
+
+    def _gather(self, block: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return block.index_select(0, rows)
+
+
+class StreamActivationSource(_ShuffledSource):
+    """Shuffled activations computed on the fly for a group of layers from one forward pass.
+
+    Yields ``dict[layer, (batch_size, d_in) float32]``. Forward passes go through
+    :func:`randsae.activations.residual_batches` (the cache writer's function) over a fixed grid
+    of ``forward_batch_size`` sequences (sequence ``i`` is always in forward batch
+    ``i // forward_batch_size``), so with ``forward_batch_size`` = ``activations.batch_size`` and
+    ``storage_dtype`` = ``activations.dtype`` the batches equal the cache source's bit for bit.
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModelLike,
+        tokens: np.ndarray,
+        layers: Sequence[int],
+        *,
+        context_size: int,
+        batch_size: int,
+        n_tokens: int,
+        buffer_tokens: int,
+        seed: int,
+        forward_batch_size: int = 32,
+        storage_dtype: str | None = None,
+    ) -> None:
+        from randsae.activations import hook_name
+
+        super().__init__()
+        self.lm = lm
+        self.layers = sorted(int(x) for x in layers)
+        if not self.layers:
+            raise ValueError("StreamActivationSource needs at least one layer")
+        self.context_size = int(context_size)
+        self.batch_size = int(batch_size)
+        self.n_tokens = int(n_tokens)
+        self.forward_batch_size = int(forward_batch_size)
+        toks = np.asarray(tokens)
+        n_seq = toks.size // self.context_size
+        self.tokens = toks.reshape(-1)[: n_seq * self.context_size].reshape(n_seq, self.context_size)
+        model = lm.model
+        n_layers = int(model.cfg.n_layers)
+        bad = [L for L in self.layers if not 0 <= L < n_layers]
+        if bad:
+            raise ValueError(f"stream source: layers {bad} missing (model has {n_layers} layers)")
+        missing = [hook_name(L) for L in self.layers if hook_name(L) not in model.hook_dict]
+        if missing:
+            raise ValueError(f"stream source: hooks {missing} not in the model")
+        self.d_in = int(model.cfg.d_model)
+        if storage_dtype not in (None, "float32", "float16", "bfloat16"):
+            raise ValueError(f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}")
+        self.storage_dtype = storage_dtype
+        self._fwd_memo: tuple[int, dict[int, torch.Tensor]] | None = None
+        self._sched = _BlockShuffle(
+            n_seq * self.context_size,
+            batch_size=self.batch_size,
+            n_tokens=self.n_tokens,
+            buffer_tokens=int(buffer_tokens),
+            seed=int(seed),
+        )
+
+    def _forward(self, fb: int) -> dict[int, torch.Tensor]:
+        """Activations ``(seqs * ctx, d_in)`` per layer for forward batch ``fb`` of the grid."""
+        from randsae.activations import residual_batches
+
+        if self._fwd_memo is not None and self._fwd_memo[0] == fb:
+            return self._fwd_memo[1]
+        self._fwd_memo = None
+        lo = fb * self.forward_batch_size
+        seqs = self.tokens[lo : lo + self.forward_batch_size]
+        (acts,) = list(residual_batches(self.lm, seqs, self.layers, self.forward_batch_size))
+        if self.storage_dtype not in (None, "float32"):
+            # Round exactly as the cache stores them (IEEE round-to-nearest-even, like numpy).
+            dt = getattr(torch, self.storage_dtype)
+            acts = {L: a.to(dt).float() for L, a in acts.items()}
+        self._fwd_memo = (fb, acts)
+        return acts
+
+    def _load_block(self, start: int, stop: int) -> dict[int, torch.Tensor]:
+        per_fb = self.context_size * self.forward_batch_size
+        parts: dict[int, list[torch.Tensor]] = {L: [] for L in self.layers}
+        pos = start
+        while pos < stop:
+            fb = pos // per_fb
+            acts = self._forward(fb)
+            lo = fb * per_fb
+            take = min(stop, lo + per_fb) - pos
+            for L in self.layers:
+                parts[L].append(acts[L][pos - lo : pos - lo + take])
+            pos += take
+        block = {L: torch.cat(p) if len(p) > 1 else p[0] for L, p in parts.items()}
+        for L, a in block.items():
+            if not bool(torch.isfinite(a).all()):
+                bad = int((~torch.isfinite(a).all(dim=1)).nonzero()[0]) + start
+                raise ValueError(f"stream source: NaN/Inf activations at layer {L}, token {bad}")
+        return block
+
+    def _gather(self, block: dict[int, torch.Tensor], rows: torch.Tensor) -> dict[int, torch.Tensor]:
+        return {L: a.index_select(0, rows) for L, a in block.items()}

@@ -1,0 +1,126 @@
+"""Residual-stream activation cache: one forward pass per (model, init) for every requested layer.
+
+Format (docs/architecture.md): ``manifest.json`` + ``layer<L>/shard_<i>.npy`` (memory-mappable
+``(tokens, d_model)`` arrays) + ``tokens.npy``. Training can instead *stream* activations straight
+from the model (``randsae.act_source.StreamActivationSource``); both read the model through
+:func:`residual_batches`, so the two sources see the same activations in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+NP_DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+def hook_name(layer: int) -> str:
+    return f"blocks.{layer}.hook_resid_post"
+
+
+@torch.inference_mode()
+def residual_batches(
+    lm: Any, seqs: np.ndarray, layers: list[int], batch_size: int
+) -> Iterator[dict[int, torch.Tensor]]:
+    """Yield {layer: (batch*ctx, d_model) fp32 CPU tensor} per batch of sequences.
+
+    Stops the forward pass at the deepest requested layer; the init's hooks (noise control) are
+    active on every pass.
+    """
+    names = [hook_name(layer) for layer in layers]
+    stop = max(layers) + 1
+    device = lm.model.cfg.device
+    with lm.model.hooks(fwd_hooks=lm.fwd_hooks):
+        for i in range(0, len(seqs), batch_size):
+            batch = torch.from_numpy(seqs[i : i + batch_size].astype(np.int64)).to(device)
+            _, cache = lm.model.run_with_cache(batch, names_filter=names, stop_at_layer=stop)
+            yield {
+                layer: cache[hook_name(layer)].reshape(-1, cache[hook_name(layer)].shape[-1]).float().cpu()
+                for layer in layers
+            }
+
+
+def write_cache(
+    lm: Any,
+    seqs: np.ndarray,
+    layers: list[int],
+    out_dir: str | Path,
+    *,
+    batch_size: int,
+    shard_tokens: int,
+    dtype: str = "float32",
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the model once over ``seqs`` (n_seq, ctx) and shard ``hook_resid_post`` of each layer."""
+    from tqdm.auto import tqdm
+
+    if dtype not in NP_DTYPES:
+        raise ValueError(f"activations.dtype must be one of {list(NP_DTYPES)}, got {dtype!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = sorted(layers)
+    n_tokens = seqs.size
+    d_model = lm.model.cfg.d_model
+    shard_tokens = max(seqs.shape[1], shard_tokens - shard_tokens % seqs.shape[1])
+    n_shards = -(-n_tokens // shard_tokens)
+    shards: dict[str, list[str]] = {str(layer): [] for layer in layers}
+    open_maps: dict[int, np.memmap] = {}
+    pos = 0
+    bar = tqdm(total=n_tokens, unit="tok", desc="activations", disable=not progress, mininterval=2)
+    for acts in residual_batches(lm, seqs, layers, batch_size):
+        n = next(iter(acts.values())).shape[0]
+        written = 0
+        while written < n:
+            shard_idx, offset = divmod(pos + written, shard_tokens)
+            take = min(n - written, shard_tokens - offset)
+            for layer in layers:
+                if offset == 0:
+                    rel = f"layer{layer}/shard_{shard_idx:05d}.npy"
+                    (out_dir / f"layer{layer}").mkdir(exist_ok=True)
+                    size = min(shard_tokens, n_tokens - shard_idx * shard_tokens)
+                    open_maps[layer] = np.lib.format.open_memmap(
+                        out_dir / rel, mode="w+", dtype=NP_DTYPES[dtype], shape=(size, d_model)
+                    )
+                    shards[str(layer)].append(rel)
+                chunk = acts[layer][written : written + take].numpy()
+                if not np.isfinite(chunk).all():
+                    raise ValueError(f"non-finite activations at layer {layer} (tokens {pos + written}..)")
+                open_maps[layer][offset : offset + take] = chunk
+            written += take
+        pos += n
+        bar.update(n)
+    bar.close()
+    for mm in open_maps.values():
+        mm.flush()
+    np.save(out_dir / "tokens.npy", seqs.reshape(-1).astype(np.int32))
+    manifest = {
+        **(meta or {}),
+        "layers": layers,
+        "d_model": d_model,
+        "dtype": dtype,
+        "n_tokens": int(n_tokens),
+        "context_size": int(seqs.shape[1]),
+        "shard_tokens": int(shard_tokens),
+        "n_shards": n_shards,
+        "shards": shards,
+    }
+    tmp = out_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out_dir / "manifest.json")
+    return manifest
+
+
+def read_layer(cache_dir: str | Path, layer: int) -> np.ndarray:
+    """Concatenate one layer's shards (small caches / tests only; training streams shards)."""
+    cache_dir = Path(cache_dir)
+    manifest = json.loads((cache_dir / "manifest.json").read_text())
+    if str(layer) not in manifest["shards"]:
+        raise ValueError(f"layer {layer} is not in the cache {cache_dir} (has {manifest['layers']})")
+    return np.concatenate([np.load(cache_dir / rel, mmap_mode="r") for rel in manifest["shards"][str(layer)]])

@@ -1,0 +1,67 @@
+"""Aggregation of per-cell results into the paper's tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KEY_COLUMNS = ["model", "n_params", "init", "layer"]
+
+
+def _load(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def n_params_by_model(init_record_paths: Iterable[str | Path]) -> dict[str, int]:
+    """n_params of each model from the ``build_init`` records (identical across inits)."""
+    return {rec["model"]: rec["n_params"] for rec in map(_load, init_record_paths)}
+
+
+def sae_metrics_table(metric_paths: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
+    """One row per cell with every scalar metric (arrays and nested values are left out)."""
+    rows = []
+    for path in metric_paths:
+        rec = _load(path)
+        row = {k: v for k, v in rec.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        row["n_params"] = n_params.get(rec["model"])
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    cols = KEY_COLUMNS + sorted(c for c in df.columns if c not in KEY_COLUMNS)
+    return df[cols].sort_values(["model", "init", "layer"]).reset_index(drop=True)
+
+
+def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
+    """One row per (cell, scorer) from the ``score`` rule's summaries."""
+    rows = []
+    for path in score_paths:
+        rec = _load(path)
+        for scorer, summary in rec["summary"].items():
+            rows.append(
+                {
+                    "model": rec["model"],
+                    "n_params": n_params.get(rec["model"]),
+                    "init": rec["init"],
+                    "layer": rec["layer"],
+                    "backend": rec["backend"],
+                    "scorer": scorer,
+                    **summary,
+                }
+            )
+    df = pd.DataFrame(rows)
+    cols = KEY_COLUMNS + ["backend", "scorer"]
+    cols += sorted(c for c in df.columns if c not in cols)
+    return df[cols].sort_values(["model", "init", "layer", "scorer"]).reset_index(drop=True)
+
+
+def check_sane(df: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Raise if a required column is missing or entirely non-finite."""
+    for col in columns:
+        if col not in df.columns:
+            raise ValueError(f"table is missing column {col!r}")
+        vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(vals).any():
+            raise ValueError(f"column {col!r} has no finite value")

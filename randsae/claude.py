@@ -1,0 +1,345 @@
+"""Claude backend for auto-interpretability: explain latents and score explanations.
+
+Same shape as the lexical backend in ``randsae.autointerp``::
+
+    backend = AnthropicBackend(config["autointerp"]["anthropic"], cache_path=..., state_dir=...,
+                               ledger_path=..., cell={"model": m, "init": i, "layer": l})
+    explanations = backend.explain(records)              # latent -> {"explanation", ...}
+    scores = backend.score("detection", {latent: (explanation, items)})   # item id -> {"prob", ...}
+
+Scores are *elicited* probabilities (the model states 0-100 per window through a tool call; the
+Messages API has no logprobs), so AUROCs computed from them are "elicited-probability AUROC",
+not delphi's logprob AUROC. See docs/autointerp.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from randsae import prompts
+from randsae.llm import (
+    AnthropicSettings,
+    BudgetExceededError,
+    CostLedger,
+    LLMEngine,
+    LLMRequest,
+    LLMResult,
+    ResponseCache,
+    atomic_write_json,
+    usage_dict,
+)
+
+SCORERS = ("detection", "fuzzing")
+
+
+class ParseFailure(ValueError):
+    """An answer that does not satisfy the tool contract (counted, never dropped)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Answer parsing
+# ----------------------------------------------------------------------------------------------
+
+
+def _tool_input(message: dict, tool_name: str) -> dict:
+    if message.get("stop_reason") == "refusal":
+        raise ParseFailure("refusal (stop_reason=refusal)")
+    if message.get("stop_reason") == "max_tokens":
+        raise ParseFailure("answer truncated (stop_reason=max_tokens); raise max_tokens")
+    calls = [b for b in message.get("content") or [] if b.get("type") == "tool_use"]
+    if not calls:
+        kinds = ",".join(b.get("type", "?") for b in message.get("content") or []) or "empty"
+        raise ParseFailure(f"no tool call in the answer (content: {kinds}; "
+                           f"stop_reason={message.get('stop_reason')})")
+    named = [b for b in calls if b.get("name") == tool_name]
+    if len(named) != 1 or len(calls) != 1:
+        raise ParseFailure(f"expected exactly one {tool_name} call, got {len(calls)} tool call(s)")
+    inp = named[0].get("input")
+    if not isinstance(inp, dict):
+        raise ParseFailure("tool input is not a JSON object")
+    return inp
+
+
+def parse_explanation(message: dict) -> str:
+    inp = _tool_input(message, prompts.EXPLAIN_TOOL_NAME)
+    text = inp.get("explanation")
+    if not isinstance(text, str) or not text.strip():
+        raise ParseFailure("missing or empty 'explanation'")
+    return " ".join(text.split())
+
+
+def parse_judgements(message: dict, n: int) -> list[float]:
+    """Return ``n`` probabilities in [0, 1] ordered by window index, or raise ParseFailure."""
+    inp = _tool_input(message, prompts.SCORE_TOOL_NAME)
+    items = inp.get("judgements")
+    if not isinstance(items, list):
+        raise ParseFailure("'judgements' is not a list")
+    if len(items) != n:
+        raise ParseFailure(f"wrong number of judgements: got {len(items)}, expected {n}")
+    probs: dict[int, float] = {}
+    for it in items:
+        if not isinstance(it, dict):
+            raise ParseFailure("a judgement is not an object")
+        idx, p = it.get("index"), it.get("probability")
+        if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < n:
+            raise ParseFailure(f"invalid window index {idx!r}")
+        if idx in probs:
+            raise ParseFailure(f"window index {idx} judged twice")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or not 0 <= p <= 100:
+            raise ParseFailure(f"invalid probability {p!r} for window {idx}")
+        probs[idx] = float(p) / 100.0
+    return [probs[i] for i in range(n)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Prompt grouping
+# ----------------------------------------------------------------------------------------------
+
+
+def balanced_chunks(items: Sequence[Any], max_per_chunk: int) -> list[list[Any]]:
+    """Split into ceil(n / max_per_chunk) chunks whose sizes differ by at most one."""
+    n = len(items)
+    if n == 0:
+        return []
+    k = math.ceil(n / max_per_chunk)
+    base, extra = divmod(n, k)
+    out, start = [], 0
+    for i in range(k):
+        size = base + (1 if i < extra else 0)
+        out.append(list(items[start:start + size]))
+        start += size
+    return out
+
+
+def derived_seed(*parts: Any) -> int:
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return int(h[:16], 16)
+
+
+def calls_per_latent(n_test_windows: int, windows_per_prompt: int, n_scorers: int = 2) -> int:
+    """First-attempt Messages calls per latent: 1 explain + ceil(n / wpp) per scorer."""
+    return 1 + n_scorers * math.ceil(n_test_windows / windows_per_prompt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Backend
+# ----------------------------------------------------------------------------------------------
+
+
+class AnthropicBackend:
+    """Claude explainer + detection/fuzzing scorers over the :class:`LLMEngine`."""
+
+    name = "anthropic"
+
+    def __init__(self, config: dict | None, *, cache_path: str | os.PathLike,
+                 state_dir: str | os.PathLike, ledger_path: str | os.PathLike, cell: dict | None = None,
+                 client: Any = None):
+        self.settings = AnthropicSettings.from_config(config)
+        if self.settings.prompt_version not in (None, prompts.PROMPT_VERSION):
+            raise ValueError(
+                f"autointerp.anthropic.prompt_version={self.settings.prompt_version!r} but the code "
+                f"implements {prompts.PROMPT_VERSION!r}")
+        self.cell = dict(cell or {})
+        self.state_dir = Path(state_dir)
+        self.engine = LLMEngine(self.settings, cache=ResponseCache(cache_path),
+                                ledger=CostLedger(ledger_path, self.cell), state_dir=state_dir,
+                                client=client)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _params(self, stage: str, user_text: str) -> dict:
+        s = self.settings
+        return prompts.build_params(stage, user_text, model=s.model, max_tokens=s.max_tokens,
+                                    temperature=s.temperature, cache_ttl=s.cache_ttl)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.engine.cache.close()
+
+    def __enter__(self) -> AnthropicBackend:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run_with_retries(self, stage: str, jobs: dict[Any, dict], parse) -> dict[Any, dict]:
+        """Run ``jobs`` (key -> {"user", "latents", "expected"}) with bounded parse retries.
+
+        Returns key -> {"value", "parse_failed", "error", "usage", "attempts", "cached"}.
+        """
+        out: dict[Any, dict] = {}
+        texts = {k: j["user"] for k, j in jobs.items()}
+        pending = list(jobs)
+        usage_acc = {k: {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
+                         "cache_read_input_tokens": 0} for k in jobs}
+        attempts = dict.fromkeys(jobs, 0)
+        cached = dict.fromkeys(jobs, True)
+        first_estimate = True
+        for attempt in range(self.settings.max_parse_retries + 1):
+            if not pending:
+                break
+            reqs = {k: LLMRequest(self._params(stage, texts[k]), stage=stage,
+                                  latents=tuple(jobs[k]["latents"])) for k in pending}
+            if first_estimate:  # dry-run estimate before any call, kept next to the outputs
+                est = self.engine.estimate(list(reqs.values()))
+                atomic_write_json(self.state_dir / f"estimate_{stage}.json", {**est, **self.cell})
+                first_estimate = False
+            try:
+                res = self.engine.run(list(reqs.values()))
+            except BudgetExceededError as exc:
+                self._absorb(reqs, exc.partial, parse, jobs, out, usage_acc, attempts, cached,
+                             texts, attempt, final=True)
+                exc.partial = out
+                raise
+            pending = self._absorb(reqs, res, parse, jobs, out, usage_acc, attempts, cached, texts,
+                                   attempt, final=attempt == self.settings.max_parse_retries)
+        for k in jobs:
+            out[k]["usage"] = usage_acc[k]
+            out[k]["attempts"] = attempts[k]
+            out[k]["cached"] = cached[k] and attempts[k] > 0
+        return out
+
+    def _absorb(self, reqs, res: dict[str, LLMResult], parse, jobs, out, usage_acc, attempts,
+                cached, texts, attempt: int, final: bool) -> list:
+        retry = []
+        for k, req in reqs.items():
+            r = res.get(req.custom_id)
+            if r is None:
+                continue  # not sent (budget); stays absent from ``out``
+            attempts[k] += 1
+            if r.message is None:  # transport-level failure after the SDK's / batch retries
+                cached[k] = False
+                out[k] = {"value": None, "parse_failed": False, "error": r.error}
+                continue
+            cached[k] = cached[k] and r.cached
+            u = usage_dict(r.message.get("usage"))
+            for f in usage_acc[k]:
+                usage_acc[k][f] += u[f]
+            try:
+                value = parse(r.message, jobs[k])
+                out[k] = {"value": value, "parse_failed": False, "error": None}
+            except ParseFailure as exc:
+                out[k] = {"value": None, "parse_failed": True,
+                          "error": f"{exc} (after {attempts[k]} attempt(s))"}
+                if not final:
+                    texts[k] = jobs[k]["user"] + prompts.retry_note(attempt + 1, str(exc),
+                                                                    jobs[k]["expected"])
+                    retry.append(k)
+        return retry
+
+    # -- explain ---------------------------------------------------------------------------------
+    def explain_requests(self, records: Sequence[dict]) -> dict[int, dict]:
+        jobs = {}
+        for rec in records:
+            latent = int(rec["latent"])
+            if not rec.get("explain"):
+                continue
+            jobs[latent] = {"user": prompts.explainer_user(rec["explain"]), "latents": [latent],
+                            "expected": f"Call {prompts.EXPLAIN_TOOL_NAME} exactly once with a "
+                                        "non-empty one-sentence explanation."}
+        return jobs
+
+    def explain(self, records: Sequence[dict]) -> dict[int, dict]:
+        """latent -> {"explanation", "parse_failed", "error", "usage", "attempts", "cached"}."""
+        jobs = self.explain_requests(records)
+        out: dict[int, dict] = {}
+        for rec in records:
+            if int(rec["latent"]) not in jobs:
+                out[int(rec["latent"])] = {"explanation": "", "parse_failed": False,
+                                           "error": "no explainer windows", "usage": usage_dict({}),
+                                           "attempts": 0, "cached": False}
+        try:
+            raw = self._run_with_retries("explain", jobs, lambda m, j: parse_explanation(m))
+        except BudgetExceededError as exc:
+            exc.partial = {**out, **{k: self._explain_row(v) for k, v in exc.partial.items()}}
+            raise
+        out.update({k: self._explain_row(v) for k, v in raw.items()})
+        return out
+
+    @staticmethod
+    def _explain_row(v: dict) -> dict:
+        return {"explanation": v["value"] or "", "parse_failed": v["parse_failed"],
+                "error": v["error"], "usage": v.get("usage", {}), "attempts": v.get("attempts", 0),
+                "cached": v.get("cached", False)}
+
+    # -- score -----------------------------------------------------------------------------------
+    def score_prompts(self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]) -> dict:
+        """Group each latent's items into shuffled prompts: (latent, i) -> job."""
+        if scorer not in SCORERS:
+            raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
+        jobs = {}
+        for latent, (explanation, items) in sorted(tasks.items()):
+            if isinstance(explanation, dict):  # the explain() row itself is accepted too
+                explanation = explanation.get("explanation") or ""
+            order = list(items)
+            random.Random(derived_seed(self.settings.shuffle_seed, self.cell.get("model"),
+                                       self.cell.get("init"), self.cell.get("layer"), int(latent),
+                                       scorer)).shuffle(order)
+            for i, chunk in enumerate(balanced_chunks(order, self.settings.windows_per_prompt)):
+                if scorer == "fuzzing" and any(it.get("highlight") is None for it in chunk):
+                    raise ValueError(f"fuzzing item without 'highlight' in latent {latent}")
+                n = len(chunk)
+                jobs[(int(latent), i)] = {
+                    "user": prompts.scorer_user(scorer, explanation, chunk),
+                    "latents": [int(latent)], "items": chunk, "n": n,
+                    "expected": f"Call {prompts.SCORE_TOOL_NAME} exactly once with exactly {n} "
+                                f"judgements, indices 0 to {n - 1}, each with an integer probability 0-100.",
+                }
+        return jobs
+
+    def score(self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]) -> dict[str, dict]:
+        """item id -> {"prob": float in [0, 1] | None, "parse_failed": bool, "error": str | None}.
+
+        ``tasks``: latent -> (explanation string, or the row returned by :meth:`explain`, items).
+        """
+        jobs = self.score_prompts(scorer, tasks)
+        try:
+            raw = self._run_with_retries(scorer, jobs, lambda m, j: parse_judgements(m, j["n"]))
+        except BudgetExceededError as exc:
+            exc.partial = self._score_rows(jobs, exc.partial)
+            raise
+        return self._score_rows(jobs, raw)
+
+    @staticmethod
+    def _score_rows(jobs: dict, raw: dict) -> dict[str, dict]:
+        rows: dict[str, dict] = {}
+        for k, job in jobs.items():
+            v = raw.get(k)
+            if v is None:
+                continue
+            for j, item in enumerate(job["items"]):
+                prob = v["value"][j] if v["value"] is not None else None
+                rows[item["id"]] = {"prob": prob, "parse_failed": v["parse_failed"],
+                                    "error": v["error"]}
+        return rows
+
+    # -- dry run ---------------------------------------------------------------------------------
+    def estimate(self, records: Sequence[dict] | None = None,
+                 tasks: dict[str, dict[int, tuple[str, list[dict]]]] | None = None) -> dict:
+        """Upper-bound cost estimate of the first attempts (no Messages calls are made).
+
+        ``tasks`` maps scorer name -> the ``tasks`` argument of :meth:`score`.
+        """
+        reqs: list[LLMRequest] = []
+        stages: dict[str, dict] = {}
+        groups = []
+        if records:
+            groups.append(("explain", self.explain_requests(records)))
+        for scorer, t in (tasks or {}).items():
+            groups.append((scorer, self.score_prompts(scorer, t)))
+        for stage, jobs in groups:
+            rs = [LLMRequest(self._params(stage, j["user"]), stage=stage, latents=tuple(j["latents"]))
+                  for j in jobs.values()]
+            stages[stage] = self.engine.estimate(rs)
+            reqs += rs
+        total = self.engine.estimate(reqs)
+        total["stages"] = stages
+        total["budget_usd"] = self.settings.budget_usd
+        total["spent_usd"] = self.engine.spent_usd()
+        return total

@@ -1,0 +1,137 @@
+"""Text corpus and token streams.
+
+Offline default: the Wikipedia sample and the Lee news corpus that ship inside gensim's test data
+(no network). Online: a Hugging Face dataset (the paper used the RedPajama 1T sample).
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+LEE_FILE = "lee_background.cor"
+
+
+def _sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def gensim_documents() -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Documents of gensim's Wikipedia sample + Lee corpus, and the sha256 of their source files."""
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+    from gensim.test.utils import datapath
+
+    docs: list[dict[str, str]] = []
+    wiki = datapath(WIKI_FILE)
+    with bz2.BZ2File(wiki) as fh:
+        for title, text, _pageid in extract_pages(fh, filter_namespaces=("0",)):
+            if text.lstrip().lower().startswith("#redirect"):
+                continue
+            clean = filter_wiki(text)
+            clean = re.sub(r"'{2,}", "", clean)
+            clean = re.sub(r"\n{3,}", "\n\n", clean).strip()
+            if clean:
+                docs.append({"id": f"wiki:{title}", "text": clean})
+    lee = datapath(LEE_FILE)
+    with open(lee, encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh):
+            line = line.strip()
+            if line:
+                docs.append({"id": f"lee:{i}", "text": line})
+    return docs, {WIKI_FILE: _sha256(wiki), LEE_FILE: _sha256(lee)}
+
+
+def split_documents(
+    docs: list[dict[str, str]], val_fraction: float, seed: int
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Seeded document-level train/val split (at least one document on each side)."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+    if len(docs) < 2:
+        raise ValueError("the corpus needs at least two documents to split")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(docs))
+    n_val = min(max(1, round(val_fraction * len(docs))), len(docs) - 1)
+    val_idx = set(order[:n_val].tolist())
+    train = [d for i, d in enumerate(docs) if i not in val_idx]
+    val = [d for i, d in enumerate(docs) if i in val_idx]
+    return train, val
+
+
+def write_jsonl(docs: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write one JSON object per line; returns the count."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_texts(path: str | Path) -> Iterator[str]:
+    """Texts of a JSONL corpus file."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)["text"]
+
+
+def hf_dataset_texts(ds_cfg: dict[str, Any], split_key: str) -> Iterator[str]:
+    """Texts of an online Hugging Face dataset split (paper: RedPajama sample, train[:12%])."""
+    import datasets
+
+    ds = datasets.load_dataset(ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key])
+    for row in ds:
+        yield row[ds_cfg["text_key"]]
+
+
+def tokenize_texts(
+    texts: Iterable[str], tokenizer: Any, eos_id: int, max_tokens: int | None = None
+) -> np.ndarray:
+    """Concatenate documents into one int32 stream, each document preceded by EOS.
+
+    The paper's ``chunk_and_tokenize`` joins documents with EOS and starts every chunk with it;
+    here the stream starts with EOS and sequences are cut from it downstream.
+    """
+    out: list[np.ndarray] = []
+    total = 0
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        arr = np.asarray([eos_id, *ids], dtype=np.int32)
+        out.append(arr)
+        total += len(arr)
+        if max_tokens is not None and total >= max_tokens:
+            break
+    if not out:
+        raise ValueError("no text to tokenize")
+    stream = np.concatenate(out)
+    return stream[:max_tokens] if max_tokens is not None else stream
+
+
+def unigram_cross_entropy(train: np.ndarray, val: np.ndarray, vocab_size: int) -> float:
+    """Cross-entropy (nats) of ``val`` under the add-one-smoothed unigram distribution of ``train``."""
+    counts = np.bincount(train, minlength=vocab_size).astype(np.float64) + 1.0
+    logp = np.log(counts / counts.sum())
+    return float(-logp[val].mean())
+
+
+def sequences(stream: np.ndarray, context_size: int, n_tokens: int | None = None) -> np.ndarray:
+    """Cut a token stream into (n_seq, context_size) rows, truncating the remainder."""
+    if n_tokens is not None:
+        stream = stream[:n_tokens]
+    n_seq = len(stream) // context_size
+    if n_seq == 0:
+        raise ValueError(f"{len(stream)} tokens are fewer than one context of {context_size}")
+    return np.ascontiguousarray(stream[: n_seq * context_size].reshape(n_seq, context_size))

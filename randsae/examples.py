@@ -1,0 +1,156 @@
+"""Latent examples: the latent-activation cache, latent choice and window sampling.
+
+Protocol (paper.md §4, improved where delphi leaks): the held-out tokens are cut into windows of
+``window`` tokens; a latent's *activating pool* is the set of windows where it fires, ranked by
+its maximum activation and split into ``n_quantiles`` equal-count quantiles. Latents are drawn in a
+seeded random order among those with at least ``min_activating_windows`` activating windows (the
+reason for skipping every examined latent is recorded). Explainer windows (``n_explain``) and test
+windows (``n_test_activating``) are drawn per quantile and are **disjoint** by construction; the
+overlap is recorded and is always 0. Non-activating windows are random windows where the latent
+never fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .activations import residual_batches
+
+Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@torch.inference_mode()
+def latent_codes(
+    lm: Any, seqs: np.ndarray, layer: int, encode: Encoder, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse SAE codes of every held-out token: (vals (N, k) float32, idx (N, k) int32)."""
+    all_vals, all_idx = [], []
+    for acts in residual_batches(lm, seqs, [layer], batch_size):
+        vals, idx = encode(acts[layer])
+        all_vals.append(vals.float().cpu().numpy())
+        all_idx.append(idx.cpu().numpy().astype(np.int32))
+    return np.concatenate(all_vals), np.concatenate(all_idx)
+
+
+def window_maxima(
+    vals: np.ndarray, idx: np.ndarray, window: int, d_sae: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Max activation of every (window, latent) pair where the latent fires (no dense matrix).
+
+    Returns parallel arrays (window_id, latent, max_act) for pairs with max_act > 0.
+    """
+    n_tokens, k = vals.shape
+    pos = np.repeat(np.arange(n_tokens, dtype=np.int64), k)
+    v = vals.reshape(-1)
+    lat = idx.reshape(-1).astype(np.int64)
+    keep = v > 0
+    keys = torch.from_numpy((pos[keep] // window) * d_sae + lat[keep])
+    uniq, inv = torch.unique(keys, return_inverse=True)
+    maxima = torch.zeros(len(uniq), dtype=torch.float32).scatter_reduce(
+        0, inv, torch.from_numpy(v[keep]), reduce="amax", include_self=False
+    )
+    uniq_np = uniq.numpy()
+    return uniq_np // d_sae, uniq_np % d_sae, maxima.numpy()
+
+
+def _window(
+    w: int, latent: int, tokens: np.ndarray, vals: np.ndarray, idx: np.ndarray, window: int,
+    strings: Callable[[np.ndarray], list[str]], quantile: int | None,
+) -> dict[str, Any]:
+    sl = slice(w * window, (w + 1) * window)
+    acts = np.where(idx[sl] == latent, vals[sl], 0.0).sum(axis=1)
+    toks = tokens[sl]
+    return {
+        "window_id": int(w),
+        "tokens": [int(t) for t in toks],
+        "text": strings(toks),
+        "acts": [round(float(a), 5) for a in acts],
+        "quantile": quantile,
+    }
+
+
+def sample_examples(
+    tokens: np.ndarray,
+    vals: np.ndarray,
+    idx: np.ndarray,
+    d_sae: int,
+    cfg: dict[str, Any],
+    seed: int,
+    strings: Callable[[np.ndarray], list[str]],
+) -> dict[str, Any]:
+    """Choose latents and sample explainer / test / non-activating windows (see module doc)."""
+    window = cfg["window"]
+    n_q = cfg["n_quantiles"]
+    n_windows = len(tokens) // window
+    if n_windows == 0:
+        raise ValueError("examples: fewer held-out tokens than one window")
+    win, lat, mx = window_maxima(vals[: n_windows * window], idx[: n_windows * window], window, d_sae)
+    order = np.argsort(lat, kind="stable")
+    win, lat, mx = win[order], lat[order], mx[order]
+    bounds = np.searchsorted(lat, np.arange(d_sae + 1))
+    counts = np.diff(bounds)
+
+    rng = np.random.default_rng(seed)
+    candidates = rng.permutation(d_sae)
+    chosen: list[int] = []
+    skipped: dict[str, str] = {}
+    for c in candidates.tolist():
+        if len(chosen) == cfg["n_latents"]:
+            break
+        if counts[c] == 0:
+            skipped[str(c)] = "dead (no activating window)"
+        elif counts[c] < cfg["min_activating_windows"]:
+            skipped[str(c)] = f"only {int(counts[c])} activating windows (< {cfg['min_activating_windows']})"
+        else:
+            chosen.append(c)
+
+    records = []
+    for c in chosen:
+        w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
+        ranked = w_ids[np.argsort(-w_max, kind="stable")]
+        quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
+        explain, test = [], []
+        for q, pool in enumerate(quantiles):
+            pick = rng.permutation(len(pool))
+            n_e, n_t = cfg["n_explain"] // n_q, cfg["n_test_activating"] // n_q
+            explain += [(int(pool[i]), q) for i in pick[:n_e]]
+            test += [(int(pool[i]), q) for i in pick[n_e : n_e + n_t]]
+        active = set(w_ids.tolist())
+        n_inactive = n_windows - len(active)
+        n_neg = min(cfg["n_test_nonactivating"], n_inactive)
+        neg: list[int] = []
+        for w in rng.permutation(n_windows).tolist():
+            if len(neg) == n_neg:
+                break
+            if w not in active:
+                neg.append(w)
+        overlap = len({w for w, _ in explain} & {w for w, _ in test})
+        records.append(
+            {
+                "latent": int(c),
+                "n_activating_windows": int(counts[c]),
+                "max_act": float(w_max.max()),
+                "explain": [_window(w, c, tokens, vals, idx, window, strings, q) for w, q in explain],
+                "test_activating": [_window(w, c, tokens, vals, idx, window, strings, q) for w, q in test],
+                "test_nonactivating": [_window(w, c, tokens, vals, idx, window, strings, None) for w in neg],
+                "overlap_explain_test": overlap,
+            }
+        )
+    return {
+        "window": window,
+        "n_windows": int(n_windows),
+        "n_tokens": int(n_windows * window),
+        "n_latents_requested": cfg["n_latents"],
+        "n_latents_chosen": len(chosen),
+        "n_examined": len(chosen) + len(skipped),
+        "skipped": skipped,
+        "activating_windows_per_latent": {
+            "alive": int((counts > 0).sum()),
+            "eligible": int((counts >= cfg["min_activating_windows"]).sum()),
+        },
+        "latents": records,
+    }

@@ -1,0 +1,194 @@
+"""The paper's model variants ("inits"), one function each, all seeded from config.
+
+- ``trained``: the trained weights.
+- ``step0``: the weights at initialization (Pythia's ``step0`` revision; the embedded model's saved
+  init weights).
+- ``rerandomized``: every parameter tensor except the input embedding and unembedding resampled
+  i.i.d. from N(mean, std) of its own trained values (the authors' ``RerandomizedModel``: names
+  containing "embed" are skipped, layer norms per ``rerandomize_layer_norm``).
+- ``rerandomized_embeddings``: the same, embeddings included.
+- ``noise_control``: trained weights, but the token-embedding output is replaced by fresh i.i.d.
+  N(0, noise_std^2) noise on every forward pass (the model never sees the tokens).
+
+Beyond the paper, rerandomization takes a scale multiplier on the std and a distribution with the
+same mean and std (normal, uniform, laplace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import InitSpec, parse_init, stable_seed
+
+LAYER_NORM_MARKERS = ("ln1", "ln2", "ln_final", "layernorm", "layer_norm")
+
+
+@dataclass
+class LoadedModel:
+    """A model plus the forward hooks that must be active on every forward pass."""
+
+    model: Any
+    fwd_hooks: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def is_embedding(name: str) -> bool:
+    """The authors skip any parameter whose name contains 'embed' (embed_in and embed_out)."""
+    return "embed" in name.lower()
+
+
+def is_layer_norm(name: str) -> bool:
+    lname = name.lower()
+    return any(m in lname for m in LAYER_NORM_MARKERS)
+
+
+def _sample(shape: torch.Size, mean: float, std: float, dist: str, gen: torch.Generator) -> torch.Tensor:
+    if dist == "normal":
+        return torch.randn(shape, generator=gen, dtype=torch.float32) * std + mean
+    if dist == "uniform":  # U(mean - sqrt(3) std, mean + sqrt(3) std) has the same mean and std
+        half = math.sqrt(3.0) * std
+        return (torch.rand(shape, generator=gen, dtype=torch.float32) * 2 - 1) * half + mean
+    if dist == "laplace":  # Laplace(mean, b) has std b * sqrt(2)
+        u = torch.rand(shape, generator=gen, dtype=torch.float64).clamp(1e-12, 1 - 1e-12) - 0.5
+        b = std / math.sqrt(2.0)
+        return (mean - b * torch.sign(u) * torch.log1p(-2 * u.abs())).to(torch.float32)
+    raise ValueError(f"init.distribution: unknown distribution {dist!r}")
+
+
+@torch.no_grad()
+def rerandomize(
+    model: torch.nn.Module,
+    *,
+    include_embeddings: bool,
+    include_layer_norm: bool,
+    seed: int,
+    scale: float = 1.0,
+    distribution: str = "normal",
+) -> list[str]:
+    """Resample parameter tensors in place from N(mean, (scale*std)^2) of their own values.
+
+    Samples are drawn on the CPU in fp32 from one seeded generator in ``named_parameters`` order,
+    so the result is identical on any device and at every stage. Returns the resampled names.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    changed = []
+    for name, p in model.named_parameters():
+        if is_embedding(name) and not include_embeddings:
+            continue
+        if is_layer_norm(name) and not include_layer_norm:
+            continue
+        src = p.detach().float().cpu()
+        mean = float(src.mean())
+        std = float(src.std()) if src.numel() > 1 else 0.0
+        new = _sample(p.shape, mean, std * scale, distribution, gen)
+        p.copy_(new.to(device=p.device, dtype=p.dtype))
+        changed.append(name)
+    return changed
+
+
+def noise_embedding_hook(std: float, seed: int) -> tuple[str, Any]:
+    """A ``hook_embed`` hook replacing the token-embedding output by fresh N(0, std^2) noise.
+
+    A seeded generator makes the noise sequence reproducible per loaded model while every forward
+    pass still gets fresh noise (the paper's ``NoiseEmbeddingModel``).
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def hook(value: torch.Tensor, hook: Any) -> torch.Tensor:
+        noise = torch.randn(value.shape, generator=gen, dtype=torch.float32) * std
+        return noise.to(device=value.device, dtype=value.dtype)
+
+    return ("hook_embed", hook)
+
+
+def apply_init(model: Any, spec: InitSpec, init_cfg: dict[str, Any], model_name: str) -> LoadedModel:
+    """Turn a base model (trained or step-0 weights) into the requested variant."""
+    seed = stable_seed(init_cfg["seed"], model_name, spec.name)
+    if spec.base in ("trained", "step0"):
+        return LoadedModel(model)
+    if spec.rerandomizes:
+        rerandomize(
+            model,
+            include_embeddings=spec.base == "rerandomized_embeddings",
+            include_layer_norm=init_cfg["rerandomize_layer_norm"],
+            seed=seed,
+            scale=spec.scale,
+            distribution=spec.distribution,
+        )
+        return LoadedModel(model)
+    if spec.base == "noise_control":
+        return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], seed)])
+    raise ValueError(f"unknown init {spec.name!r}")
+
+
+def load_model(
+    model_name: str,
+    init_name: str,
+    config: dict[str, Any],
+    *,
+    device: str = "cpu",
+    models_dir: str | Path = "results/models",
+) -> LoadedModel:
+    """Build (model, init) deterministically: base weights, then the seeded variant transform."""
+    from .models import load_pythia, load_saved_model
+
+    mcfg = config["models"][model_name]
+    spec = parse_init(init_name, config["init"])
+    dtype = mcfg.get("dtype", "float32")
+    base_is_step0 = spec.base == "step0"
+    if mcfg["source"] == "embedded":
+        sub = "step0" if base_is_step0 else "trained"
+        model = load_saved_model(Path(models_dir) / model_name / sub, device=device, dtype=dtype)
+    else:
+        model = load_pythia(mcfg["hf_name"], step0=base_is_step0, device=device, dtype=dtype)
+    return apply_init(model, spec, config["init"], model_name)
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over all parameters (names, shapes, bytes) — equal iff weights are identical."""
+    h = hashlib.sha256()
+    for name, p in model.named_parameters():
+        t = p.detach().float().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def param_stats(model: torch.nn.Module) -> dict[str, dict[str, float]]:
+    """Per-parameter mean/std/mean|w| (the v2 trained-vs-step0 statistics table)."""
+    out = {}
+    for name, p in model.named_parameters():
+        t = p.detach().float()
+        out[name] = {
+            "mean": float(t.mean()),
+            "std": float(t.std()) if t.numel() > 1 else 0.0,
+            "abs_mean": float(t.abs().mean()),
+            "numel": t.numel(),
+        }
+    return out
+
+
+def init_record(lm: LoadedModel, model_name: str, init_name: str, config: dict[str, Any]) -> dict:
+    """What the ``build_init`` rule writes: digest, stats and the settings of the variant."""
+    spec = parse_init(init_name, config["init"])
+    return {
+        "model": model_name,
+        "init": init_name,
+        "base": spec.base,
+        "scale": spec.scale,
+        "distribution": spec.distribution,
+        "seed": stable_seed(config["init"]["seed"], model_name, init_name),
+        "n_params": sum(p.numel() for p in lm.model.parameters()),
+        "n_layers": lm.model.cfg.n_layers,
+        "d_model": lm.model.cfg.d_model,
+        "d_vocab": lm.model.cfg.d_vocab,
+        "noise_hook": bool(lm.fwd_hooks),
+        "weights_sha256": weights_digest(lm.model),
+        "param_stats": param_stats(lm.model),
+    }

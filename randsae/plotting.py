@@ -1,0 +1,85 @@
+"""Paper-style figures: one panel per model (size), x = layer, one line per init.
+
+Every figure is written as PDF and PNG together with the CSV of exactly the data it plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+INIT_STYLE = {
+    "trained": {"color": "black", "marker": "o"},
+    "step0": {"color": "tab:blue", "marker": "s"},
+    "rerandomized": {"color": "tab:orange", "marker": "^"},
+    "rerandomized_embeddings": {"color": "tab:red", "marker": "v"},
+    "noise_control": {"color": "tab:gray", "marker": "x", "linestyle": "--"},
+}
+
+
+def _style(init: str) -> dict[str, Any]:
+    base = init.split("-")[0]
+    return INIT_STYLE.get(init, INIT_STYLE.get(base, {"marker": "."}))
+
+
+def _model_order(df: pd.DataFrame) -> list[str]:
+    if "n_params" in df.columns and df["n_params"].notna().all():
+        return list(df.sort_values("n_params")["model"].drop_duplicates())
+    return list(df["model"].drop_duplicates())
+
+
+def save_figure(fig: Any, data: pd.DataFrame, out_base: str | Path, formats: list[str]) -> list[Path]:
+    """Write the figure in each format plus ``<out_base>.csv``; returns the paths written."""
+    out_base = Path(out_base)
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        p = out_base.with_suffix(f".{fmt}")
+        fig.savefig(p, bbox_inches="tight", dpi=150)
+        paths.append(p)
+    csv = out_base.with_suffix(".csv")
+    data.to_csv(csv, index=False)
+    plt.close(fig)
+    return [*paths, csv]
+
+
+def metric_vs_layer(
+    df: pd.DataFrame,
+    metric: str,
+    out_base: str | Path,
+    *,
+    ylabel: str | None = None,
+    ci: tuple[str, str] | None = None,
+    title: str | None = None,
+    formats: list[str] | None = None,
+) -> Any:
+    """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band)."""
+    if metric not in df.columns:
+        raise ValueError(f"no column {metric!r} to plot")
+    models = _model_order(df)
+    cols = ["model", "init", "layer", metric, *(ci or ())]
+    data = df[[c for c in cols if c in df.columns]].sort_values(["model", "init", "layer"])
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        sub = data[data["model"] == model]
+        for init in dict.fromkeys(sub["init"]):
+            s = sub[sub["init"] == init]
+            ax.plot(s["layer"], s[metric], label=init, **_style(init))
+            if ci and all(c in s.columns for c in ci):
+                ax.fill_between(s["layer"], s[ci[0]], s[ci[1]], alpha=0.15, color=_style(init).get("color"))
+        ax.set_title(model)
+        ax.set_xlabel("layer")
+        ax.set_xticks(sorted(sub["layer"].unique()))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel or metric)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, data, out_base, formats or ["pdf", "png"])
+    return fig

@@ -1,0 +1,259 @@
+"""TopK sparse autoencoder (Gao et al. 2024) in the authors' recipe, saved in sae-lens 6.x format.
+
+Paper recipe (paper.md §3, the authors' fork of EleutherAI ``sae``):
+``z = ReLU(W_enc^T (x - b_dec) + b_enc)``, keep the top k per token, ``x_hat = W_dec^T z + b_dec``.
+
+The encoder uses a custom autograd function whose backward exploits TopK sparsity: only the
+``k`` selected pre-activations of each token receive gradient, so ``dW_enc`` / ``db_enc`` are
+scatter-adds over ``N * k`` entries instead of a dense ``(N, d_sae)`` matmul. The decoder is an
+``embedding_bag`` over the selected rows of ``W_dec``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+CFG_FILENAME = "cfg.json"
+WEIGHTS_FILENAME = "sae_weights.safetensors"
+
+
+def stable_seed(*parts: object) -> int:
+    """Seed in ``[0, 2**31)`` from a sha256 of ``parts`` (never Python's salted ``hash()``)."""
+    text = ":".join(str(p) for p in parts)
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 2**31
+
+
+def _sae_lens_version() -> str:
+    try:
+        return version("sae-lens")
+    except PackageNotFoundError:  # pragma: no cover - sae-lens is a pinned dependency
+        return "unknown"
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+class _TopKEncode(torch.autograd.Function):
+    """``(vals, idx) = topk(relu((x - b_dec) @ W_enc + b_enc), k)`` with a sparse backward.
+
+    ``W_enc_t`` is the encoder in ``(d_sae, d_in)`` row layout, so that one latent's direction is
+    one contiguous row: the backward gathers (``embedding_bag``) and scatters (``index_add_``)
+    whole rows. Only the ``N * k`` selected entries carry gradient; ReLU zeroes the gradient of
+    selected entries whose pre-activation is <= 0 (exactly the autograd derivative).
+    """
+
+    @staticmethod
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf):  # type: ignore[override]
+        x_c = x - b_dec  # (N, d_in)
+        # (N, d_sae), dense: the roofline cost. Reusing a scratch buffer avoids re-faulting
+        # N * d_sae * 4 bytes of fresh pages every step on CPU.
+        pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
+        vals, idx = pre.topk(k, dim=-1, sorted=False)  # (N, k)
+        # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper.
+        vals = vals.clamp_min_(0.0)
+        ctx.save_for_backward(x_c, W_enc_t, vals, idx)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, grad_vals, _grad_idx):  # type: ignore[override]
+        x_c, W_enc_t, vals, idx = ctx.saved_tensors
+        n, k = idx.shape
+        d_sae, d_in = W_enc_t.shape
+        g = grad_vals * (vals > 0)  # ReLU derivative, (N, k)
+        flat_idx = idx.reshape(-1)
+        grad_x = grad_b_dec = grad_W = grad_b_enc = None
+        need_x, need_bdec, need_w, need_benc = ctx.needs_input_grad[:4]
+        if need_benc or need_bdec:
+            grad_b_enc = torch.zeros(d_sae, dtype=g.dtype, device=g.device)
+            grad_b_enc.index_add_(0, flat_idx, g.reshape(-1))
+        if need_w:
+            grad_W = _sparse_outer_accumulate(flat_idx, g, x_c, d_sae)
+        if need_x:
+            # dL/dx_c[n] = sum_j g[n, j] * W_enc[:, idx[n, j]]: a weighted row gather.
+            grad_x = F.embedding_bag(idx, W_enc_t, per_sample_weights=g, mode="sum")
+        if need_bdec:
+            # sum_n dL/dx_c[n] = W_enc @ db_enc: avoids materialising dL/dx when x is data.
+            grad_b_dec = -(grad_b_enc @ W_enc_t)
+        if not need_benc:
+            grad_b_enc = None
+        return grad_x, grad_b_dec, grad_W, grad_b_enc, None, None
+
+
+def _sparse_outer_accumulate(
+    flat_idx: torch.Tensor, g: torch.Tensor, x_c: torch.Tensor, d_sae: int
+) -> torch.Tensor:
+    """``out[i] = sum_{(n, j): idx[n, j] = i} g[n, j] * x_c[n]``, shape ``(d_sae, d_in)``.
+
+    Cost ``O(N k d_in)`` instead of the dense ``O(N d_sae d_in)`` of ``dpre^T @ x_c``. This is
+    exactly the weight gradient of ``embedding_bag(idx, W, per_sample_weights=g)`` with output
+    gradient ``x_c``, so we call that (sorted, segment-parallel) kernel directly; it is several
+    times faster on CPU than ``index_add_`` of an ``(N k, d_in)`` product (which also needs
+    ``N k d_in`` floats of scratch memory).
+    """
+    n, k = g.shape
+    offset2bag = torch.arange(n * k, device=g.device) // k
+    bag_size = torch.full((n,), k, dtype=torch.int64, device=g.device)
+    max_idx = torch.empty(0, dtype=torch.int64, device=g.device)
+    return torch.ops.aten._embedding_bag_dense_backward(
+        x_c.contiguous(), flat_idx, offset2bag, bag_size, max_idx, d_sae, False, 0,
+        g.reshape(-1).contiguous(), -1,
+    )
+
+
+class TopKSAE(torch.nn.Module):
+    """TopK SAE with parameters ``W_enc (d_in, d_sae)``, ``b_enc``, ``W_dec (d_sae, d_in)``, ``b_dec``.
+
+    ``W_enc`` is stored as the transpose view of a contiguous ``(d_sae, d_in)`` tensor: the
+    public shape matches sae-lens, while each latent's encoder direction stays one contiguous
+    row for the sparse backward.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_sae: int,
+        k: int,
+        *,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__()
+        if not 0 < k < d_sae:
+            raise ValueError(f"TopK SAE needs 0 < k < d_sae; got k={k}, d_sae={d_sae}")
+        self.d_in, self.d_sae, self.k = int(d_in), int(d_sae), int(k)
+        gen = torch.Generator()
+        gen.manual_seed(seed if seed is not None else torch.initial_seed() % 2**63)
+        # Default nn.Linear(d_in, d_sae) init: kaiming_uniform(a=sqrt(5)) == U(-1/sqrt(d_in), ..).
+        bound = 1.0 / math.sqrt(d_in)
+        w = torch.empty(d_sae, d_in, dtype=torch.float64).uniform_(-bound, bound, generator=gen)
+        w = w.to(dtype)
+        self.W_enc = torch.nn.Parameter(w.clone().to(device).t())  # (d_in, d_sae) view
+        self.b_enc = torch.nn.Parameter(torch.zeros(d_sae, dtype=dtype, device=device))
+        # Decoder starts as a copy of the encoder directions, unit rows (paper §3).
+        w_dec = w / w.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
+        self.W_dec = torch.nn.Parameter(w_dec.to(device).contiguous())
+        self.b_dec = torch.nn.Parameter(torch.zeros(d_in, dtype=dtype, device=device))
+        #: Reuse one (N, d_sae) pre-activation buffer across calls (training on CPU).
+        self.reuse_buffers = False
+        self._pre_buf: torch.Tensor | None = None
+
+    # -- layout helpers ---------------------------------------------------------------------
+    @property
+    def W_enc_rows(self) -> torch.Tensor:
+        """Encoder as ``(d_sae, d_in)`` rows (a view of ``W_enc``)."""
+        return self.W_enc.t()
+
+    # -- forward pieces ---------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-k latents of ``x (N, d_in)``: ``vals (N, k)`` (>= 0) and ``idx (N, k)`` (int64)."""
+        x = x.to(self.W_enc.dtype)
+        buf = None
+        if self.reuse_buffers and x.device.type == "cpu":
+            shape = (x.shape[0], self.d_sae)
+            if self._pre_buf is None or self._pre_buf.shape != shape:
+                self._pre_buf = torch.empty(shape, dtype=x.dtype, device=x.device)
+            buf = self._pre_buf
+        return _TopKEncode.apply(x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, buf)
+
+    def decode(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``x_hat = sum_j vals[:, j] * W_dec[idx[:, j]] + b_dec``, shape ``(N, d_in)``."""
+        out = F.embedding_bag(idx, self.W_dec, per_sample_weights=vals, mode="sum")
+        return out + self.b_dec
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(x_hat, vals, idx)``."""
+        vals, idx = self.encode(x)
+        return self.decode(vals, idx), vals, idx
+
+    def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """Dense latents ``(N, d_sae)`` with zeros outside the top k."""
+        vals, idx = self.encode(x)
+        out = torch.zeros(vals.shape[0], self.d_sae, dtype=vals.dtype, device=vals.device)
+        return out.scatter_(1, idx, vals)
+
+    # -- decoder constraint (paper: normalize_decoder=True) ------------------------------------
+    @torch.no_grad()
+    def set_decoder_norm_to_unit_norm(self) -> None:
+        """Re-impose unit-norm decoder rows."""
+        eps = torch.finfo(self.W_dec.dtype).eps
+        norms = torch.linalg.vector_norm(self.W_dec, dim=1, keepdim=True)
+        self.W_dec.div_(norms.clamp_min_(eps))
+
+    @torch.no_grad()
+    def remove_gradient_parallel_to_decoder_directions(self) -> None:
+        """Project out of ``W_dec.grad`` the component along each (unit) decoder row."""
+        if self.W_dec.grad is None:
+            return
+        parallel = torch.linalg.vecdot(self.W_dec.grad, self.W_dec).unsqueeze(1)  # (d_sae, 1)
+        self.W_dec.grad.addcmul_(parallel, self.W_dec, value=-1.0)
+
+    # -- persistence -----------------------------------------------------------------------
+    def sae_lens_cfg(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``cfg.json`` dict as ``sae_lens.saes.topk_sae.TopKSAEConfig.to_dict()`` writes it."""
+        sl_version = _sae_lens_version()
+        meta: dict[str, Any] = {
+            "sae_lens_version": sl_version,
+            "sae_lens_training_version": sl_version,
+        }
+        meta.update(metadata or {})
+        return {
+            "d_in": self.d_in,
+            "d_sae": self.d_sae,
+            "dtype": _dtype_name(self.W_enc.dtype),
+            "device": "cpu",  # weights are saved from CPU; sae-lens moves them on load
+            "apply_b_dec_to_input": True,
+            "normalize_activations": "none",
+            "reshape_activations": "none",
+            "metadata": meta,
+            "k": self.k,
+            "rescale_acts_by_decoder_norm": False,
+            "architecture": "topk",
+        }
+
+    def save(self, out_dir: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write ``cfg.json`` + ``sae_weights.safetensors`` (sae-lens 6.x format) to ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            "W_enc": self.W_enc.detach().cpu().contiguous(),
+            "W_dec": self.W_dec.detach().cpu().contiguous(),
+            "b_enc": self.b_enc.detach().cpu().contiguous(),
+            "b_dec": self.b_dec.detach().cpu().contiguous(),
+        }
+        # Write to temp names, then rename: a crash never leaves a half-written SAE.
+        tmp_w = out / (WEIGHTS_FILENAME + ".tmp")
+        save_file(tensors, str(tmp_w))
+        tmp_c = out / (CFG_FILENAME + ".tmp")
+        tmp_c.write_text(json.dumps(self.sae_lens_cfg(metadata), indent=2))
+        tmp_w.replace(out / WEIGHTS_FILENAME)
+        tmp_c.replace(out / CFG_FILENAME)
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> TopKSAE:
+        """Load an SAE written by :meth:`save` (or any sae-lens ``topk`` SAE without rescaling)."""
+        path = Path(path)
+        cfg = json.loads((path / CFG_FILENAME).read_text())
+        if cfg.get("architecture") != "topk":
+            raise ValueError(f"{path}: expected architecture 'topk', got {cfg.get('architecture')}")
+        if cfg.get("rescale_acts_by_decoder_norm") or cfg.get("normalize_activations", "none") != "none":
+            raise ValueError(f"{path}: decoder-norm rescaling / activation normalisation unsupported")
+        dtype = getattr(torch, cfg.get("dtype", "float32"))
+        sae = cls(cfg["d_in"], cfg["d_sae"], cfg["k"], seed=0, dtype=dtype, device=device)
+        state = load_file(str(path / WEIGHTS_FILENAME))
+        with torch.no_grad():
+            for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+                getattr(sae, name).copy_(state[name].to(dtype))
+        return sae

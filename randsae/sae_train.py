@@ -1,0 +1,554 @@
+"""TopK SAE training in the authors' recipe (paper.md §3), with a fused CPU-friendly backend.
+
+Recipe (the authors' fork of EleutherAI ``sae``): TopK k, FVU loss
+``sum ||x - x_hat||^2 / sum ||x - mean_batch(x)||^2``, no AuxK, unit-norm decoder rows
+re-imposed after every step with the gradient component parallel to each row removed before
+the optimizer step, ``b_dec`` initialised to the geometric median of the first batch, Adam with
+the auto LR ``2e-4 / sqrt(n_latents / 2**14)``, linear warm-up then linear decay, grad-norm
+clip 1.0.
+
+Backends: ``fused`` (ours: sparse TopK backward, ``embedding_bag`` decoder) and ``saelens``
+(sae-lens's ``SAETrainer`` + ``TopKTrainingSAE``; its loss is sae-lens's MSE, not FVU).
+
+Checkpoints (``checkpoint_every_steps``) hold everything needed to resume bit-identically:
+weights, optimizer, scheduler, dead-latent counters, training log, source position and RNG
+states; they are written atomically (temp file + ``os.replace``) and removed only after the
+final SAE has been saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from randsae.sae import TopKSAE, stable_seed
+
+#: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
+#: capped at the run's token budget so short runs report "never fired during training".
+DEAD_WINDOW_TOKENS = 10_000_000
+
+LOG_COLUMNS = ("tokens", "step", "loss", "fvu", "l0", "dead_frac", "lr")
+CKPT_NAME = "checkpoint.pt"
+
+
+def auto_lr(n_latents: int) -> float:
+    """The fork's auto LR: ``2e-4 / sqrt(n_latents / 2**14)``."""
+    return 2e-4 / math.sqrt(n_latents / 2**14)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``cuda`` when requested and available (``auto`` picks it when present), else CPU."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def geometric_median(points: torch.Tensor, max_iter: int = 100, tol: float = 1e-5) -> torch.Tensor:
+    """Weiszfeld iterations for the geometric median of ``points (N, d)`` (fork's b_dec init)."""
+    pts = points.double()
+    guess = pts.mean(dim=0)
+    for _ in range(max_iter):
+        prev = guess
+        dist = (pts - guess).norm(dim=1).clamp_min(1e-12)
+        w = 1.0 / dist
+        guess = (w.unsqueeze(1) * pts).sum(dim=0) / w.sum()
+        if (guess - prev).norm() < tol:
+            break
+    return guess.to(points.dtype)
+
+
+def linear_warmup_decay(warmup_steps: int, total_steps: int):
+    """LR multiplier of ``transformers.get_linear_schedule_with_warmup`` (the fork's schedule).
+
+    Warm-up is linear from 0 (the first step has LR 0, as in transformers), then linear decay
+    to 0 at ``total_steps``. Quirk of the authors' code, not reproduced: the fork passed
+    ``len(dataset) // batch_size`` forward batches as the schedule length but stepped the
+    scheduler once per ``grad_acc_steps`` (8), so its LR never decayed far below the peak. We
+    decay over the real number of optimizer steps.
+    """
+
+    def fn(step: int) -> float:
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return fn
+
+
+def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
+    """Check the ``sae:`` section against ``d_in``; return ``(d_sae, total_steps)``."""
+    backend = cfg.get("backend", "fused")
+    if backend not in ("fused", "saelens"):
+        raise ValueError(f"sae.backend must be 'fused' or 'saelens', got {backend!r}")
+    d_sae = int(cfg["expansion_factor"]) * int(d_in)
+    k = int(cfg["k"])
+    if k <= 0 or k >= d_sae:
+        raise ValueError(f"sae.k={k} must satisfy 0 < k < n_latents={d_sae}")
+    steps = int(cfg["n_tokens"]) // int(cfg["batch_size"])
+    if steps < 1:
+        raise ValueError(
+            f"sae.n_tokens={cfg['n_tokens']} is less than one batch of {cfg['batch_size']}"
+        )
+    if cfg.get("b_dec_init", "geometric_median") not in ("geometric_median", "mean", "zeros"):
+        raise ValueError(f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}")
+    return d_sae, steps
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class _SAEJob:
+    """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
+
+    def __init__(
+        self,
+        key: Any,
+        *,
+        d_in: int,
+        cfg: Mapping[str, Any],
+        seed: int,
+        device: torch.device,
+        total_steps: int,
+    ) -> None:
+        self.key = key
+        self.cfg = cfg
+        self.device = device
+        self.backend = cfg.get("backend", "fused")
+        d_sae, _ = validate_sae_cfg(cfg, d_in)
+        self.k = int(cfg["k"])
+        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
+        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
+        self.warmup = int(cfg.get("warmup_steps", 0))
+        self.total_steps = total_steps
+        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
+        self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
+        self.tokens_since_fired = torch.zeros(d_sae, dtype=torch.int64, device=device)
+        self.log: list[dict[str, float]] = []
+        self.b_dec_initialised = False
+        self.step = 0
+        if self.backend == "fused":
+            # Fused Adam: one pass over each parameter instead of ~10 foreach kernels.
+            self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.lr, fused=True)
+            self.sae.reuse_buffers = True
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, linear_warmup_decay(self.warmup, total_steps)
+            )
+        else:
+            self._build_saelens()
+
+    # -- sae-lens backend -------------------------------------------------------------------
+    def _build_saelens(self) -> None:
+        from sae_lens.config import LoggingConfig, SAETrainerConfig
+        from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
+        from sae_lens.training.sae_trainer import SAETrainer
+
+        s = self.sae
+        on_cpu = self.device.type == "cpu"
+        sl_cfg = TopKTrainingSAEConfig(
+            d_in=s.d_in,
+            d_sae=s.d_sae,
+            k=self.k,
+            device=str(self.device),
+            dtype="float32",
+            normalize_activations="none",
+            apply_b_dec_to_input=True,
+            # Paper: no AuxK; treat the decoder as given (we keep it unit-norm ourselves).
+            aux_loss_coefficient=0.0,
+            rescale_acts_by_decoder_norm=False,
+            # Sparse activations are the fast path on CPU (offline-stack.md §6).
+            use_sparse_activations=on_cpu,
+        )
+        sl_sae = TopKTrainingSAE(sl_cfg)
+        with torch.no_grad():  # same init as the fused backend
+            for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+                getattr(sl_sae, name).copy_(getattr(s, name))
+        bs = int(self.cfg["batch_size"])
+        tcfg = SAETrainerConfig(
+            total_training_samples=self.total_steps * bs,
+            train_batch_size_samples=bs,
+            lr=self.lr,
+            # Constant main phase of 0 steps + linear decay to 0 == warm-up then linear decay.
+            lr_end=self.lr,  # SAETrainerConfig asserts lr_end is not None
+            lr_scheduler_name="constant",
+            lr_warm_up_steps=self.warmup,
+            lr_decay_steps=max(0, self.total_steps - self.warmup),
+            device=str(self.device),
+            logger=LoggingConfig(log_to_wandb=False),
+            checkpoint_path=None,
+            save_final_checkpoint=False,
+            dead_feature_window=max(1, self.dead_window // bs),
+        )
+        self.sl_sae = sl_sae
+        self.sl_trainer = SAETrainer(cfg=tcfg, sae=sl_sae, data_provider=iter(()))
+        self.optimizer = self.sl_trainer.optimizer
+        self.scheduler = self.sl_trainer.lr_scheduler
+        if self.normalize_decoder:
+            # Remove the parallel gradient after backward, before sae-lens clips and steps.
+            def _hook(p: torch.Tensor) -> None:
+                if p.grad is not None:
+                    with torch.no_grad():
+                        p.grad.sub_((p.grad * p).sum(1, keepdim=True) * p)
+
+            sl_sae.W_dec.register_post_accumulate_grad_hook(_hook)
+
+    # -- training ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def init_b_dec(self, x: torch.Tensor) -> None:
+        how = self.cfg.get("b_dec_init", "geometric_median")
+        if how == "geometric_median":
+            val = geometric_median(x)
+        elif how == "mean":
+            val = x.mean(dim=0)
+        else:
+            val = torch.zeros_like(self.sae.b_dec)
+        self.sae.b_dec.copy_(val)
+        if self.backend == "saelens":
+            self.sl_sae.b_dec.copy_(val)
+        self.b_dec_initialised = True
+
+    def train_step(self, x: torch.Tensor) -> None:
+        x = x.to(self.device, torch.float32, non_blocking=True)
+        if not self.b_dec_initialised:
+            self.init_b_dec(x)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.backend == "fused":
+            loss, fvu, vals, idx = self._fused_step(x)
+        else:
+            loss, fvu, vals, idx = self._saelens_step(x)
+        with torch.no_grad():
+            n = x.shape[0]
+            active = vals > 0
+            fired = torch.zeros_like(self.tokens_since_fired, dtype=torch.bool)
+            fired[idx[active]] = True
+            self.tokens_since_fired += n
+            self.tokens_since_fired[fired] = 0
+            dead = (self.tokens_since_fired >= self.dead_window).float().mean()
+            l0 = active.sum(dim=1).float().mean()
+        self.step += 1
+        self.log.append(
+            {
+                "tokens": self.step * n,
+                "step": self.step,
+                "loss": float(loss),
+                "fvu": float(fvu),
+                "l0": float(l0),
+                "dead_frac": float(dead),
+                "lr": float(lr),
+            }
+        )
+
+    def _fused_step(self, x: torch.Tensor):
+        sae = self.sae
+        x_hat, vals, idx = sae(x)
+        # FVU per batch (fork): sum ||x - x_hat||^2 / sum ||x - mean_batch(x)||^2.
+        total_var = (x - x.mean(dim=0)).pow(2).sum()
+        fvu = (x_hat - x).pow(2).sum() / total_var.clamp_min(torch.finfo(x.dtype).tiny)
+        fvu.backward()
+        if self.normalize_decoder:
+            sae.remove_gradient_parallel_to_decoder_directions()
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        if self.normalize_decoder:
+            sae.set_decoder_norm_to_unit_norm()
+        return fvu.detach(), fvu.detach(), vals.detach(), idx
+
+    def _saelens_step(self, x: torch.Tensor):
+        tr = self.sl_trainer
+        out = tr.step(x)
+        tr.n_training_steps += 1
+        with torch.no_grad():
+            if self.normalize_decoder:
+                w = self.sl_sae.W_dec
+                w.div_(w.norm(dim=1, keepdim=True).clamp_min(1e-12))
+            acts = out.feature_acts
+            acts = acts.to_dense() if acts.is_sparse else acts
+            vals, idx = acts.topk(self.k, dim=-1)
+            total_var = (x - x.mean(dim=0)).pow(2).sum()
+            fvu = (out.sae_out - x).pow(2).sum() / total_var
+        return out.loss.detach(), fvu, vals, idx
+
+    def finalize(self) -> TopKSAE:
+        if self.backend == "saelens":
+            with torch.no_grad():
+                for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+                    getattr(self.sae, name).copy_(getattr(self.sl_sae, name))
+        return self.sae
+
+    # -- checkpoint state -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        model = self.sae if self.backend == "fused" else self.sl_sae
+        state = {
+            "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "tokens_since_fired": self.tokens_since_fired.cpu(),
+            "log": list(self.log),
+            "b_dec_initialised": self.b_dec_initialised,
+            "step": self.step,
+        }
+        if self.backend == "saelens":
+            tr = self.sl_trainer
+            state["sl_trainer"] = {
+                "n_training_steps": tr.n_training_steps,
+                "n_training_samples": tr.n_training_samples,
+                "act_freq_scores": tr.act_freq_scores.cpu(),
+                "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
+                "n_frac_active_samples": tr.n_frac_active_samples,
+            }
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        model = self.sae if self.backend == "fused" else self.sl_sae
+        with torch.no_grad():
+            for name, t in state["model"].items():
+                getattr(model, name).copy_(t)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.tokens_since_fired.copy_(state["tokens_since_fired"])
+        self.log = list(state["log"])
+        self.b_dec_initialised = bool(state["b_dec_initialised"])
+        self.step = int(state["step"])
+        if self.backend == "saelens":
+            tr, st = self.sl_trainer, state["sl_trainer"]
+            tr.n_training_steps = st["n_training_steps"]
+            tr.n_training_samples = st["n_training_samples"]
+            tr.act_freq_scores.copy_(st["act_freq_scores"])
+            tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
+            tr.n_frac_active_samples = st["n_frac_active_samples"]
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _write_log(path: str | Path, rows: list[dict[str, float]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def train_sae_group(
+    source: Iterator[Any],
+    *,
+    d_in: int,
+    cfg: Mapping[str, Any],
+    seeds: Mapping[Any, int],
+    out_dirs: Mapping[Any, str | Path],
+    device: str | torch.device = "cpu",
+    metadata: Mapping[Any, dict[str, Any] | None] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    log_csvs: Mapping[Any, str | Path | None] | None = None,
+) -> dict[Any, dict[str, Any]]:
+    """Train one SAE per key of ``seeds`` from a source yielding ``dict[key, (B, d_in)]``.
+
+    Used directly by the stream rule (a group of layers shares one forward pass); see
+    :func:`train_sae` for the arguments. Returns one summary per key.
+    """
+    dev = resolve_device(device)
+    d_sae, total_steps = validate_sae_cfg(cfg, d_in)
+    src_d_in = getattr(source, "d_in", d_in)
+    if int(src_d_in) != int(d_in):
+        raise ValueError(f"activation source has d_in={src_d_in}, SAE configured for d_in={d_in}")
+    src_bs = getattr(source, "batch_size", cfg["batch_size"])
+    if int(src_bs) != int(cfg["batch_size"]):
+        raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg['batch_size']}")
+    keys = list(seeds)
+    jobs = {
+        key: _SAEJob(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
+        for key in keys
+    }
+    every = int(cfg.get("checkpoint_every_steps", 0) or 0)
+    ckpt_path = Path(checkpoint_dir) / CKPT_NAME if checkpoint_dir is not None else None
+    step = 0
+    elapsed_before = 0.0
+    if ckpt_path is not None and ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state["keys"] != [str(k) for k in keys] or state["total_steps"] != total_steps:
+            raise ValueError(f"checkpoint {ckpt_path} does not match this run (keys/steps differ)")
+        for key in keys:
+            jobs[key].load_state_dict(state["jobs"][str(key)])
+        if hasattr(source, "load_state_dict"):
+            source.load_state_dict(state["source"])
+        _set_rng_state(state["rng"])
+        step = int(state["step"])
+        elapsed_before = float(state.get("seconds", 0.0))
+
+    t0 = time.perf_counter()
+    while step < total_steps:
+        try:
+            batch = next(source)
+        except StopIteration:
+            raise ValueError(
+                f"activation source exhausted after {step} of {total_steps} steps"
+            ) from None
+        if not isinstance(batch, Mapping):
+            batch = {keys[0]: batch}
+        for key in keys:
+            x = batch[key]
+            if x.ndim != 2 or x.shape[1] != d_in:
+                raise ValueError(f"batch for {key!r} has shape {tuple(x.shape)}, expected (B, {d_in})")
+            jobs[key].train_step(x)
+        step += 1
+        if ckpt_path is not None and every > 0 and step % every == 0 and step < total_steps:
+            _atomic_torch_save(
+                {
+                    "keys": [str(k) for k in keys],
+                    "total_steps": total_steps,
+                    "step": step,
+                    "jobs": {str(k): jobs[k].state_dict() for k in keys},
+                    "source": source.state_dict() if hasattr(source, "state_dict") else None,
+                    "rng": _rng_state(),
+                    "seconds": elapsed_before + time.perf_counter() - t0,
+                },
+                ckpt_path,
+            )
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = elapsed_before + time.perf_counter() - t0
+
+    summaries: dict[Any, dict[str, Any]] = {}
+    for key in keys:
+        job = jobs[key]
+        sae = job.finalize()
+        meta = dict((metadata or {}).get(key) or {})
+        sae.save(out_dirs[key], meta)
+        csv_path = (log_csvs or {}).get(key)
+        if csv_path is not None:
+            _write_log(csv_path, job.log)
+        last = job.log[-1]
+        tokens = total_steps * int(cfg["batch_size"])
+        summaries[key] = {
+            "fvu": last["fvu"],
+            "loss": last["loss"],
+            "l0": last["l0"],
+            "dead_frac": last["dead_frac"],
+            "dead_window_tokens": job.dead_window,
+            "tokens": tokens,
+            "steps": total_steps,
+            "seconds": seconds,
+            "tokens_per_s": tokens * len(keys) / seconds if seconds > 0 else float("nan"),
+            "backend": job.backend,
+            "lr": job.lr,
+            "d_sae": d_sae,
+            "k": job.k,
+            "device": str(dev),
+        }
+    # Only now that every SAE is safely saved may the checkpoint go.
+    if ckpt_path is not None:
+        # Also drop temp files a SIGKILL mid-write may have left behind.
+        for stale in [ckpt_path, *ckpt_path.parent.glob(CKPT_NAME + ".tmp*")]:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        with contextlib.suppress(OSError):
+            ckpt_path.parent.rmdir()
+    return summaries
+
+
+def train_sae(
+    source: Iterator[Any],
+    *,
+    d_in: int,
+    cfg: Mapping[str, Any],
+    seed: int,
+    out_dir: str | Path,
+    device: str | torch.device = "cpu",
+    metadata: dict[str, Any] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    log_csv: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train one TopK SAE from ``source`` and save it (sae-lens format) to ``out_dir``.
+
+    Args:
+        source: iterator of fp32 ``(batch_size, d_in)`` batches (e.g. ``CachedActivationSource``),
+            or of single-key dicts; its ``state_dict`` is checkpointed when present.
+        d_in: activation width.
+        cfg: the config's ``sae:`` section.
+        seed: job seed (the SAE init seed is derived from it with sha256).
+        out_dir: where ``cfg.json`` + ``sae_weights.safetensors`` go.
+        device: ``cpu``, ``cuda[:i]`` or ``auto``.
+        metadata: extra ``cfg.json`` metadata (hook_name, model_name, context_size, ...).
+        checkpoint_dir: resumable checkpoints (outside the rule's outputs); resumed if present.
+        log_csv: training curve CSV (tokens, step, loss, fvu, l0, dead_frac, lr).
+
+    Returns:
+        Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr.
+    """
+    key = "sae"
+
+    class _Wrap:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.d_in = getattr(inner, "d_in", d_in)
+            self.batch_size = getattr(inner, "batch_size", cfg["batch_size"])
+
+        def __next__(self) -> Any:
+            b = next(self.inner)
+            if isinstance(b, Mapping):
+                if len(b) != 1:
+                    raise ValueError("train_sae needs a single-layer source; use train_sae_group")
+                (b,) = b.values()
+            return b
+
+        def state_dict(self) -> Any:
+            return self.inner.state_dict() if hasattr(self.inner, "state_dict") else None
+
+        def load_state_dict(self, s: Any) -> None:
+            if s is not None and hasattr(self.inner, "load_state_dict"):
+                self.inner.load_state_dict(s)
+
+    it = source if hasattr(source, "__next__") else iter(source)
+    out = train_sae_group(
+        _Wrap(it),
+        d_in=d_in,
+        cfg=cfg,
+        seeds={key: seed},
+        out_dirs={key: out_dir},
+        device=device,
+        metadata={key: metadata},
+        checkpoint_dir=checkpoint_dir,
+        log_csvs={key: log_csv},
+    )
+    return out[key]

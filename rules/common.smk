@@ -1,0 +1,76 @@
+# Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
+import re
+
+from randsae.config import cells, parse_init, stable_seed
+from randsae.stages import figure_targets
+
+MODELS = list(config["models"])
+INITS = list(config["inits"])
+CELLS = cells(config)
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, MODELS)),
+    init="|".join(map(re.escape, INITS)),
+    layer=r"\d+",
+
+
+localrules:
+    all,
+    tables,
+    figures,
+
+
+def code(*paths):
+    """Package modules a cheap rule depends on (edits rerun it)."""
+    return [os.path.join(workflow.basedir, p) for p in paths]
+
+
+def model_cfg(wildcards):
+    return config["models"][wildcards.model]
+
+
+def is_embedded(model):
+    return config["models"][model]["source"] == "embedded"
+
+
+def cell_files(pattern):
+    return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
+
+
+def init_files():
+    return [f"results/models/{m}/inits/{i}.json" for m in MODELS for i in INITS]
+
+
+def all_targets():
+    targets = [
+        "results/tables/sae_metrics.csv",
+        "results/tables/autointerp.csv",
+        *figure_targets("results/figures", config["autointerp"]["scorers"], config["figures"]["formats"]),
+        *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
+    ]
+    return targets
+
+
+LOAD_KEYS = ("source", "hf_name", "dtype", "arch")
+
+
+def load_slice(model):
+    """The config a (model, init) is rebuilt from (randsae.inits.load_model).
+
+    Layers and training settings are left out on purpose: adding a layer must not rebuild models,
+    and training settings reach downstream rules through the trained weights (an input).
+    """
+    mcfg = config["models"][model]
+    return {
+        "models": {model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg} | {"layers": [0]}},
+        "init": config["init"],
+    }
+
+
+def base_model_inputs(wildcards):
+    """Saved weights an init is built from (embedded models only; Pythia loads from the hub)."""
+    if not is_embedded(wildcards.model):
+        return []
+    base = "step0" if parse_init(wildcards.init, config["init"]).base == "step0" else "trained"
+    return [f"results/models/{wildcards.model}/{base}/model.safetensors"]

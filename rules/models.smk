@@ -1,0 +1,58 @@
+# Base models (embedded: initialised and trained in the DAG) and their variants ("inits").
+
+
+rule init_model:
+    input:
+        tokenizer=rules.tokenizer.output.tokenizer,
+    output:
+        weights="results/models/{model}/step0/model.safetensors",
+        config="results/models/{model}/step0/config.json",
+    params:
+        arch=lambda wc: config["models"][wc.model]["arch"],
+        seed=lambda wc: stable_seed(config["seed"], "init_model", wc.model),
+    log:
+        "logs/init_model/{model}.log",
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/init_model.py"
+
+
+rule train_model:
+    input:
+        step0=rules.init_model.output.weights,
+        train="results/data/tokens/{model}/train.npy",
+        val="results/data/tokens/{model}/val.npy",
+    output:
+        weights="results/models/{model}/trained/model.safetensors",
+        config="results/models/{model}/trained/config.json",
+        metrics="results/models/{model}/trained/metrics.json",
+        curve="results/models/{model}/trained/training_curve.csv",
+    params:
+        train=lambda wc: config["models"][wc.model]["train"],
+        seed=lambda wc: stable_seed(config["seed"], "train_model", wc.model),
+    threads: 2
+    log:
+        "logs/train_model/{model}.log",
+    benchmark:
+        "benchmarks/runs/train_model/{model}.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/train_model.py"
+
+
+rule build_init:
+    input:
+        base_model_inputs,
+    output:
+        record="results/models/{model}/inits/{init}.json",
+    params:
+        cfg=lambda wc: load_slice(wc.model),
+        device=config["device"],
+    log:
+        "logs/build_init/{model}/{init}.log",
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/build_init.py"

@@ -1,0 +1,19 @@
+"""Rule eval_sae: SAE quality metrics on held-out tokens."""
+
+from pathlib import Path
+
+from randsae import stages
+
+
+def main(smk):
+    cfg = dict(smk.params.cfg)
+    cfg["eval"] = smk.params.eval
+    cfg["activations"] = {"context_size": smk.params.context_size}
+    stages.run(
+        stages.eval_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
+        layer=int(smk.wildcards.layer), config=cfg, sae_dir=str(Path(smk.input.sae).parent),
+        tokens_val=smk.input.tokens, out_json=smk.output.metrics, device=smk.params.device,
+    )
+
+
+main(snakemake)  # noqa: F821

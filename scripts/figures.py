@@ -1,0 +1,16 @@
+"""Rule figures: render every figure from the tables alone (no model, no GPU)."""
+
+from pathlib import Path
+
+from randsae import stages
+
+
+def main(smk):
+    stages.run(
+        stages.figures, smk, sae_metrics_csv=smk.input.sae_metrics, autointerp_csv=smk.input.autointerp,
+        fig_dir=str(Path(smk.output[0]).parent), scorers=list(smk.params.scorers),
+        formats=list(smk.params.formats),
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,15 @@
+"""Rule init_model: the embedded model at initialization (its true step-0)."""
+
+from pathlib import Path
+
+from randsae import stages
+
+
+def main(smk):
+    stages.run(
+        stages.init_model, smk, tokenizer_dir=str(Path(smk.input.tokenizer).parent),
+        arch=smk.params.arch, seed=smk.params.seed, out_dir=str(Path(smk.output.weights).parent),
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,16 @@
+"""Rule train_model: train the embedded model from its step-0 weights."""
+
+from pathlib import Path
+
+from randsae import stages
+
+
+def main(smk):
+    stages.run(
+        stages.train_model, smk, step0_dir=str(Path(smk.input.step0).parent),
+        tokens_train=smk.input.train, tokens_val=smk.input.val, train=smk.params.train,
+        seed=smk.params.seed, out_dir=str(Path(smk.output.weights).parent), curve_csv=smk.output.curve,
+    )
+
+
+main(snakemake)  # noqa: F821

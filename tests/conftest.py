@@ -1,0 +1,60 @@
+"""Shared fixtures. Run the suite with `pytest` from the repository root."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    yield
+
+
+TINY_ARCH = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
+
+
+@pytest.fixture
+def tiny_arch():
+    return dict(TINY_ARCH)
+
+
+@pytest.fixture
+def tiny_model():
+    """A random GPT-NeoX-style HookedTransformer (no download)."""
+    from randsae.models import neox_config
+    from transformer_lens import HookedTransformer
+
+    torch.manual_seed(0)
+    return HookedTransformer(neox_config(TINY_ARCH, 100, seed=0), tokenizer=None).eval()
+
+
+@pytest.fixture
+def base_config(tiny_arch):
+    """A complete config dict for one embedded model (as config.yaml has it)."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+    cfg = copy.deepcopy(cfg)
+    cfg["models"] = {
+        "tiny": {
+            "source": "embedded",
+            "layers": [0, 1],
+            "arch": tiny_arch,
+            "train": {"steps": 5, "batch_size": 4, "lr": 0.002, "warmup_steps": 1, "weight_decay": 0.0},
+        }
+    }
+    return cfg

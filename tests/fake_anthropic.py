@@ -1,0 +1,431 @@
+"""A local fake of the Anthropic Messages + Message Batches HTTP API for offline tests.
+
+Runs a ``ThreadingHTTPServer`` on 127.0.0.1 (random free port); point the real ``anthropic`` SDK at
+``fake.url`` via ``base_url`` (or ``ANTHROPIC_BASE_URL``).
+
+Routes: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``, ``POST /v1/messages/batches``,
+``GET /v1/messages/batches/{id}``, ``POST /v1/messages/batches/{id}/cancel`` and
+``GET /v1/messages/batches/{id}/results`` (JSONL, shuffled order).
+
+Deterministic answers computed from the prompt (so tests can predict them):
+
+- explainer (tool ``submit_explanation``): the most frequent ``<<highlighted>>`` run in the user
+  turn (ties: alphabetical), answered as ``The token "X".``;
+- scorers (tool ``submit_judgements``): the token X is read back from the quoted explanation;
+  detection answers 90 for a window whose text contains X, else 10; fuzzing answers 90 when the
+  window has highlights and every highlighted word equals X, else 10.
+
+Scripted misbehaviour for ``/v1/messages`` (``fake.script(...)``: consumed one per request; or a
+``fake.behaviour`` callable ``body -> name | None``): ``ok``, ``429`` (with ``retry-after``), ``529``
+(overloaded), ``500``, ``timeout`` (sleeps ``timeout_sleep_s`` before answering), ``bad_json`` (HTTP
+body that is not JSON), ``malformed`` (tool input with judgements as a truncated string),
+``wrong_count`` (one judgement missing), ``refusal`` (``stop_reason: refusal``), ``text_only`` (a
+text answer without the tool call). Batch items: ``fake.fail_batch_items(["errored", "expired"])``
+makes the next created batch items fail in that order.
+
+Prompt-cache simulation: a request whose system block carries ``cache_control`` reports the
+tools+system prefix (chars/4 tokens) as ``cache_creation_input_tokens`` the first time and as
+``cache_read_input_tokens`` afterwards (when the prefix is at least ``cache_floor_tokens``).
+
+Counts per route are in ``fake.counts``; request bodies (never headers) in ``fake.bodies``.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+EXPLAIN_TOOL = "submit_explanation"
+SCORE_TOOL = "submit_judgements"
+
+_MARK = re.compile(r"<<(.*?)>>", re.S)
+_WINDOW = re.compile(r'<window index="(\d+)">(.*?)</window>', re.S)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _user_text(body: dict) -> str:
+    parts = []
+    for m in body.get("messages", []):
+        if m.get("role") != "user":
+            continue
+        c = m.get("content")
+        if isinstance(c, str):
+            parts.append(c)
+        else:
+            parts += [b.get("text", "") for b in c if b.get("type") == "text"]
+    return "\n".join(parts)
+
+
+def _system_text(body: dict) -> str:
+    s = body.get("system") or ""
+    return s if isinstance(s, str) else "\n".join(b.get("text", "") for b in s)
+
+
+def fake_explanation_token(user: str) -> str:
+    runs = [r.strip() for r in _MARK.findall(user) if r.strip()]
+    if not runs:
+        return "nothing"
+    counts = collections.Counter(runs)
+    best = max(counts.values())
+    return sorted(t for t, c in counts.items() if c == best)[0]
+
+
+def explanation_token(user: str) -> str | None:
+    for line in user.splitlines():
+        if line.startswith('Explanation: "'):
+            m = re.search(r'"([^"]*)"', line[len('Explanation: "'):])
+            return m.group(1) if m else None
+    return None
+
+
+def fake_judgements(body: dict) -> list[dict]:
+    user = _user_text(body)
+    fuzzing = "Task (fuzzing)" in _system_text(body)
+    tok = explanation_token(user)
+    out = []
+    for idx, text in _WINDOW.findall(user):
+        if fuzzing:
+            words = [w for r in _MARK.findall(text) for w in r.split()]
+            ok = bool(words) and tok is not None and all(w == tok for w in words)
+        else:
+            ok = tok is not None and tok in text.replace("<<", "").replace(">>", "")
+        out.append({"index": int(idx), "probability": 90 if ok else 10})
+    return out
+
+
+class FakeAnthropic:
+    def __init__(self, *, cache_floor_tokens: int = 0, retry_after: str = "0.05", error_retry_after_ms: str | None = "20",
+                 timeout_sleep_s: float = 2.0, batch_polls_before_end: int = 1, seed: int = 0):
+        self.cache_floor_tokens = cache_floor_tokens
+        self.retry_after = retry_after  # 429: ``retry-after`` seconds (floats allowed by the SDK)
+        self.error_retry_after_ms = error_retry_after_ms  # 500/529 hint; None = SDK backoff
+        self.timeout_sleep_s = timeout_sleep_s
+        self.batch_polls_before_end = batch_polls_before_end
+        self.hold_batches = threading.Event()  # while set, batches stay in_progress
+        self.behaviour = None  # optional callable(body) -> behaviour name | None
+        self.counts: collections.Counter = collections.Counter()
+        self.bodies: list[tuple[str, dict]] = []
+        self.auth_headers_seen: collections.Counter = collections.Counter()
+        self.batches: dict[str, dict] = {}
+        self._script: collections.deque = collections.deque()
+        self._batch_failures: collections.deque = collections.deque()
+        self._prefixes: set[str] = set()
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._stop = threading.Event()
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeAnthropic:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._handle(self, "POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self, "GET")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting -------------------------------------------------------------------------------
+    def script(self, behaviours: list[str]) -> None:
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def fail_batch_items(self, kinds: list[str]) -> None:
+        with self._lock:
+            self._batch_failures.extend(kinds)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.bodies.clear()
+
+    # -- HTTP plumbing ---------------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, *,
+              headers: dict | None = None, raw: bytes | None = None,
+              content_type: str = "application/json") -> None:
+        data = raw if raw is not None else json.dumps(payload).encode()
+        try:
+            h.send_response(status)
+            h.send_header("content-type", content_type)
+            h.send_header("content-length", str(len(data)))
+            h.send_header("request-id", "req_" + uuid.uuid4().hex[:12])
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _error(self, h, status: int, etype: str, msg: str, headers: dict | None = None) -> None:
+        self._send(h, status, {"type": "error", "error": {"type": etype, "message": msg},
+                               "request_id": "req_fake"}, headers=headers)
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        path = h.path.split("?")[0]
+        body: dict = {}
+        if method == "POST":
+            n = int(h.headers.get("content-length") or 0)
+            raw = h.rfile.read(n) if n else b""
+            body = json.loads(raw) if raw else {}
+        with self._lock:
+            cred = h.headers.get("x-api-key") or h.headers.get("authorization") or ""
+            self.auth_headers_seen["match" if cred.endswith(FAKE_KEY) else
+                                   ("other" if cred else "none")] += 1  # the value is not kept
+        if method == "POST" and path == "/v1/messages":
+            return self._messages(h, body)
+        if method == "POST" and path == "/v1/messages/count_tokens":
+            with self._lock:
+                self.counts["count_tokens"] += 1
+            return self._send(h, 200, {"input_tokens": self._tokens(body)})
+        if method == "POST" and path == "/v1/messages/batches":
+            return self._batch_create(h, body)
+        m = re.fullmatch(r"/v1/messages/batches/([\w-]+)(/results|/cancel)?", path)
+        if m:
+            bid, tail = m.group(1), m.group(2)
+            if bid not in self.batches:
+                return self._error(h, 404, "not_found_error", "no such batch")
+            if tail == "/results" and method == "GET":
+                return self._batch_results(h, bid)
+            if tail == "/cancel" and method == "POST":
+                with self._lock:
+                    self.counts["batch_cancel"] += 1
+                    self.batches[bid]["canceled"] = True
+                return self._send(h, 200, self._batch_obj(bid))
+            if tail is None and method == "GET":
+                with self._lock:
+                    self.counts["batch_retrieve"] += 1
+                    self.batches[bid]["polls"] += 1
+                return self._send(h, 200, self._batch_obj(bid))
+        return self._error(h, 404, "not_found_error", f"no route {method} {path}")
+
+    # -- messages --------------------------------------------------------------------------------
+    @staticmethod
+    def _tokens(body: dict) -> int:
+        text = json.dumps({k: body.get(k) for k in ("system", "messages", "tools")})
+        return max(1, len(text) // 4)
+
+    def _usage(self, body: dict, content: list) -> dict:
+        total = self._tokens(body)
+        system = body.get("system")
+        cached = isinstance(system, list) and any(b.get("cache_control") for b in system)
+        create = read = 0
+        if cached:
+            prefix = json.dumps({"tools": body.get("tools"), "system": system}, sort_keys=True)
+            ptoks = len(prefix) // 4
+            if ptoks >= self.cache_floor_tokens:
+                key = hashlib.sha256((body.get("model", "") + prefix).encode()).hexdigest()
+                with self._lock:
+                    seen = key in self._prefixes
+                    self._prefixes.add(key)
+                if seen:
+                    read = ptoks
+                else:
+                    create = ptoks
+        return {"input_tokens": max(1, total - create - read), "output_tokens":
+                max(1, len(json.dumps(content)) // 4), "cache_creation_input_tokens": create,
+                "cache_read_input_tokens": read}
+
+    def answer(self, body: dict, behaviour: str = "ok") -> dict:
+        """The Message JSON the fake returns for ``body`` (also used for batch items)."""
+        tool = (body.get("tools") or [{}])[0].get("name")
+        stop_reason = "tool_use"
+        if behaviour == "refusal":
+            content = [{"type": "text", "text": "I can't help with that."}]
+            stop_reason = "refusal"
+        elif behaviour == "text_only":
+            content = [{"type": "text", "text": "[1, 0, 1]"}]
+            stop_reason = "end_turn"
+        elif tool == EXPLAIN_TOOL:
+            tok = fake_explanation_token(_user_text(body))
+            content = [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:16], "name": tool,
+                        "input": {"explanation": f'The token "{tok}".'}}]
+        else:
+            judg: Any = fake_judgements(body)
+            if behaviour == "wrong_count":
+                judg = judg[:-1]
+            elif behaviour == "malformed":
+                judg = json.dumps(judg)[:25]
+            content = [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:16], "name": tool,
+                        "input": {"judgements": judg}}]
+        return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
+                "model": body.get("model"), "content": content, "stop_reason": stop_reason,
+                "stop_sequence": None, "usage": self._usage(body, content)}
+
+    def _next_behaviour(self, body: dict) -> str:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        if self.behaviour is not None:
+            return self.behaviour(body) or "ok"
+        return "ok"
+
+    def _messages(self, h, body: dict) -> None:
+        with self._lock:
+            self.counts["messages"] += 1
+            self.bodies.append(("messages", body))
+        b = self._next_behaviour(body)
+        if b == "429":
+            return self._error(h, 429, "rate_limit_error", "rate limited (fake)",
+                               {"retry-after": self.retry_after})
+        hint = {"retry-after-ms": self.error_retry_after_ms} if self.error_retry_after_ms else None
+        if b == "529":
+            return self._error(h, 529, "overloaded_error", "overloaded (fake)", hint)
+        if b == "500":
+            return self._error(h, 500, "api_error", "internal error (fake)", hint)
+        if b == "timeout":
+            self._stop.wait(self.timeout_sleep_s)
+        if b == "bad_json":
+            return self._send(h, 200, None, raw=b'{"id": "msg_x", "type": "mess')
+        with self._lock:
+            self.counts["messages_ok"] += 1
+        self._send(h, 200, self.answer(body, b))
+
+    # -- batches ---------------------------------------------------------------------------------
+    def _batch_create(self, h, body: dict) -> None:
+        bid = "msgbatch_" + uuid.uuid4().hex[:20]
+        items = []
+        with self._lock:
+            self.counts["batch_create"] += 1
+            self.counts["batch_items"] += len(body["requests"])
+            self.bodies.append(("batch", body))
+        for req in body["requests"]:
+            with self._lock:
+                fail = self._batch_failures.popleft() if self._batch_failures else None
+            if fail == "errored":
+                result = {"type": "errored", "error": {"type": "error", "error": {
+                    "type": "api_error", "message": "internal error (fake batch item)"}}}
+            elif fail in ("expired", "canceled"):
+                result = {"type": fail}
+            else:
+                result = {"type": "succeeded", "message": self.answer(req["params"])}
+            items.append({"custom_id": req["custom_id"], "result": result})
+        with self._lock:
+            self.batches[bid] = {"items": items, "polls": 0, "created": datetime.now(timezone.utc),
+                                 "canceled": False}
+        self._send(h, 200, self._batch_obj(bid))
+
+    def _batch_obj(self, bid: str) -> dict:
+        b = self.batches[bid]
+        ended = (b["canceled"] or (not self.hold_batches.is_set()
+                                   and b["polls"] >= self.batch_polls_before_end))
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if ended:
+            for it in b["items"]:
+                counts[it["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(b["items"])
+        created = b["created"]
+        return {"id": bid, "type": "message_batch",
+                "processing_status": "ended" if ended else "in_progress",
+                "request_counts": counts,
+                "created_at": created.isoformat().replace("+00:00", "Z"),
+                "expires_at": (created + timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+                "ended_at": _now() if ended else None, "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if ended else None}
+
+    def _batch_results(self, h, bid: str) -> None:
+        with self._lock:
+            self.counts["batch_results"] += 1
+            items = list(self.batches[bid]["items"])
+            self._rng.shuffle(items)  # results are not in request order
+        data = "".join(json.dumps(it) + "\n" for it in items).encode()
+        self._send(h, 200, None, raw=data, content_type="application/binary")
+
+
+def wait_until(pred, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
+    """Bounded polling helper for tests."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval_s)
+    return pred()
+
+
+# ----------------------------------------------------------------------------------------------
+# Synthetic latent records and scoring items (same shapes as the examples stage produces)
+# ----------------------------------------------------------------------------------------------
+
+FAKE_KEY = "sk-ant-test-SECRET-123"
+_FILLER = [" the", " a", " of", " and", " to", " in", " is", " was", " for", " on", " with",
+           " as", " by", " at", " from", "\n", ",", "."]
+
+
+def make_window(hot: str | None, rng: random.Random, length: int = 12, quantile: int | None = 1,
+                extra_text: list[str] | None = None) -> dict:
+    text = [rng.choice(_FILLER) for _ in range(length)]
+    acts = [0.0] * length
+    if hot is not None:
+        for pos in rng.sample(range(length), k=2):
+            text[pos] = hot
+            acts[pos] = round(rng.uniform(0.5, 5.0), 3)
+    if extra_text:
+        text = text + list(extra_text)
+        acts = acts + [0.0] * len(extra_text)
+    return {"tokens": list(range(len(text))), "text": text, "acts": acts, "quantile": quantile}
+
+
+def make_record(latent: int, hot: str, *, n_explain: int = 4, n_act: int = 5, n_non: int = 5,
+                seed: int = 0, length: int = 12) -> dict:
+    rng = random.Random(seed * 1000 + latent)
+    explain = [make_window(hot, rng, length) for _ in range(n_explain)]
+    act = [make_window(hot, rng, length, quantile=i % 10) for i in range(n_act)]
+    non = [make_window(None, rng, length, quantile=None) for _ in range(n_non)]
+    return {"latent": latent, "n_activating_windows": 300,
+            "max_act": max(a for w in explain for a in w["acts"]),
+            "explain": explain, "test_activating": act, "test_nonactivating": non}
+
+
+def make_items(record: dict, scorer: str, seed: int = 0) -> list[dict]:
+    """Detection: plain windows. Fuzzing: positives highlight their active tokens, negatives
+    highlight two random tokens (label 0)."""
+    rng = random.Random(seed)
+    items = []
+    for kind, label, windows in (("act", 1, record["test_activating"]),
+                                 ("non", 0, record["test_nonactivating"])):
+        for i, w in enumerate(windows):
+            if scorer == "detection":
+                hl = None
+            elif label:
+                hl = [a > 0 for a in w["acts"]]
+            else:
+                picks = set(rng.sample(range(len(w["text"])), k=2))
+                hl = [j in picks for j in range(len(w["text"]))]
+            items.append({"id": f"{record['latent']}:{kind}:{i}", "text": list(w["text"]),
+                          "highlight": hl, "label": label})
+    return items

@@ -1,0 +1,62 @@
+"""Lexical backend, scoring items and score metrics. Run: pytest tests/test_autointerp.py"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from randsae.autointerp import LexicalBackend, auroc, build_items, summarize_scores, threshold_metrics
+
+
+def record(lat=3):
+    act = [{"text": ["a", "cat", "sat"], "acts": [0, 2.0, 0], "tokens": [1, 2, 3]} for _ in range(4)]
+    non = [{"text": ["the", "dog", "ran"], "acts": [0, 0, 0], "tokens": [4, 5, 6]} for _ in range(4)]
+    return {"latent": lat, "explain": act, "test_activating": act, "test_nonactivating": non}
+
+
+def test_auroc_against_pairwise_definition():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200).astype(bool)
+    s = np.round(rng.random(200) + y * 0.3, 1)  # ties on purpose
+    pairs = [(a > b) + 0.5 * (a == b) for a in s[y] for b in s[~y]]
+    assert auroc(y, s) == pytest.approx(np.mean(pairs))
+    assert np.isnan(auroc(np.ones(3, bool), np.ones(3)))
+
+
+def test_threshold_metrics():
+    m = threshold_metrics(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.1, 0.7]))
+    assert m["recall"] == 0.5 and m["precision"] == 0.5 and m["balanced_accuracy"] == 0.5
+
+
+def test_items_and_fuzzing_negatives():
+    rec = record()
+    det = build_items(rec, "detection", 0)
+    assert [it["label"] for it in det] == [1] * 4 + [0] * 4
+    fz = build_items(rec, "fuzzing", 0)
+    for it in fz:
+        assert sum(it["highlight"]) == 1  # ceil(mean active tokens) = 1
+        if it["label"] == 1:
+            assert it["highlight"] == [False, True, False]
+    with pytest.raises(ValueError, match="scorer"):
+        build_items(rec, "simulation", 0)
+
+
+def test_lexical_backend_separates_planted_latent():
+    rec = record()
+    be = LexicalBackend(top_tokens=3)
+    expl = be.explain([rec])[3]
+    assert expl["tokens"] == ["cat"] and "cat" in expl["explanation"]
+    for scorer in ("detection", "fuzzing"):
+        items = build_items(rec, scorer, 0)
+        preds = be.score(scorer, {3: (expl, items)})
+        rows = [{"latent": 3, "label": it["label"], "prob": preds[it["id"]]["prob"]} for it in items]
+        summ = summarize_scores(rows, n_bootstrap=20, seed=0)
+        if scorer == "detection":
+            assert summ["auroc_pooled"] == 1.0
+        assert summ["n_failed"] == 0 and summ["n_latents"] == 1
+
+
+def test_failed_predictions_are_counted_not_dropped_silently():
+    rows = [{"latent": 1, "label": 1, "prob": 0.9}, {"latent": 1, "label": 0, "prob": None},
+            {"latent": 1, "label": 0, "prob": 0.1}]
+    assert summarize_scores(rows, 0, 0)["n_failed"] == 1

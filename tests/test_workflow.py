@@ -1,0 +1,203 @@
+"""The workflow itself: config errors before any job, DAG shape, and an end-to-end smoke run.
+
+Run: pytest tests/test_workflow.py   (the end-to-end part takes a few minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+def smk(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
+    """Job counts per rule from a dry run's 'Job stats' table."""
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return Counter()
+    table = text.split("Job stats:")[1].split("Reasons:")[0] if "Reasons:" in text else text.split("Job stats:")[1]
+    counts = Counter()
+    for line in table.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def write_config(tmp_path: Path, mutate) -> Path:
+    cfg = yaml.safe_load(SMOKE.read_text())
+    mutate(cfg)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+# ------------------------------------------------------------------ fast checks (dry runs)
+
+
+def test_dry_run_default_grid(tmp_path):
+    jobs = planned_jobs(smk(tmp_path, "-n", "--cores", "2"))
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * len(cfg["inits"])
+    for rule in ("train_sae", "eval_sae", "latent_examples", "explain", "score"):
+        assert jobs[rule] == n_cells, rule
+    assert jobs["cache_activations"] == jobs["build_init"] == len(cfg["inits"]) * len(cfg["models"])
+    assert jobs["train_model"] == 1 and jobs["tables"] == 1 and jobs["figures"] == 1
+
+
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda c: c["sae"].__setitem__("kk", 1), "kk"),
+        (lambda c: c.__setitem__("extra_section", {}), "extra_section"),
+        (lambda c: c["sae"].__setitem__("k", "many"), "many"),
+        (lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0, 7]), "layer 7"),
+        (lambda c: c.__setitem__("inits", ["trained", "scrambled"]), "scrambled"),
+    ],
+    ids=["unknown-key", "unknown-section", "wrong-type", "layer-out-of-range", "unknown-init"],
+)
+def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
+    cfg = write_config(tmp_path, mutate)
+    proc = smk(tmp_path, "--cores", "1", "--configfile", str(cfg))
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert needle in out, out[-2000:]
+    assert "rule corpus" not in out and not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+# ------------------------------------------------------------------ end to end (smoke config)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("smoke")
+    proc = smk(work, "--cores", "2", "--configfile", str(SMOKE))
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return work
+
+
+def test_smoke_outputs_exist_and_are_sane(smoke_run):
+    cfg = yaml.safe_load(SMOKE.read_text())
+    n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
+    sm = pd.read_csv(smoke_run / "results/tables/sae_metrics.csv")
+    assert len(sm) == n_cells
+    for col in ("model", "n_params", "init", "layer"):
+        assert sm[col].notna().all()
+    assert set(sm["init"]) == set(cfg["inits"])
+    ev = sm["explained_variance"].to_numpy()
+    assert np.isfinite(ev).all() and (ev <= 1.0).all() and (ev > 0.0).all()
+    assert np.allclose(sm["l0"], cfg["sae"]["k"], atol=0.5)
+    assert ((sm["dead_fraction"] >= 0) & (sm["dead_fraction"] <= 1)).all()
+    assert np.isfinite(sm["ce_loss_with_sae"]).all()
+    ai = pd.read_csv(smoke_run / "results/tables/autointerp.csv")
+    assert set(ai["scorer"]) >= {"detection", "fuzzing"}
+    assert len(ai[ai["scorer"] == "detection"]) == n_cells
+    auc = ai["auroc_pooled"].dropna()
+    assert len(auc) > 0 and ((auc >= 0) & (auc <= 1)).all()
+    figs = smoke_run / "results/figures"
+    for name in ("sae_explained_variance_vs_layer", "autointerp_detection_auroc_vs_layer"):
+        for ext in ("pdf", "png", "csv"):
+            assert (figs / f"{name}.{ext}").stat().st_size > 0
+    metrics = json.loads((smoke_run / "results/models/tiny-neox/trained/metrics.json").read_text())
+    assert metrics["val_loss"] < metrics["val_loss_step0"]
+
+
+def test_every_sae_loads_with_sae_lens(smoke_run):
+    import torch
+    from sae_lens import SAE
+
+    from randsae.sae import TopKSAE
+
+    dirs = sorted((smoke_run / "results/saes").glob("*/*/layer*"))
+    assert len(dirs) == 10
+    for d in dirs:
+        ours = TopKSAE.load(d)
+        theirs = SAE.load_from_disk(str(d))
+        x = torch.randn(8, ours.W_enc.shape[0])
+        feats = theirs.encode(x)
+        assert torch.allclose(feats, ours.encode_dense(x), atol=1e-5)
+        assert torch.allclose(theirs.decode(feats), ours(x)[0], atol=1e-4)
+
+
+def test_rerun_has_nothing_to_do(smoke_run):
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
+    assert sum(jobs.values()) == 0, jobs
+
+
+def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp_path):
+    cfg = write_config(tmp_path, lambda c: c["sae"].__setitem__("k", 8))
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
+    assert jobs["train_sae"] == 10
+    allowed = {"train_sae", "eval_sae", "latent_examples", "explain", "score", "tables", "figures", "all"}
+    assert set(jobs) <= allowed, jobs
+
+
+def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_path):
+    cfg = write_config(tmp_path, lambda c: c["autointerp"].__setitem__("lexical_top_tokens", 3))
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
+    assert jobs["explain"] == 10
+    assert set(jobs) <= {"explain", "score", "tables", "figures", "all"}, jobs
+
+
+def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
+    """Layer 1 dropped from a finished run, then added back: only layer-1 jobs are planned.
+
+    (The activation cache spans every layer up to the deepest requested one, so adding a layer
+    at or above the current deepest also re-caches that (model, init); documented in the README.)
+    """
+    only0 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0]))
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(only0)))
+    assert set(jobs) <= {"tables", "figures", "all"}, jobs
+    backup = tmp_path / "layer1"
+    moved = []
+    for pattern in ("results/saes/*/*/layer1", "results/metrics/*/*/layer1.json",
+                    "results/examples/*/*/layer1.json", "results/autointerp/*/*/layer1"):
+        for p in smoke_run.glob(pattern):
+            dest = backup / p.relative_to(smoke_run)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(p, dest)
+            moved.append((dest, p))
+    try:
+        jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
+        per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
+        assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
+        assert set(jobs) <= per_cell | {"tables", "figures", "all"}, jobs
+    finally:
+        for dest, p in moved:
+            shutil.move(dest, p)
+
+
+def test_figures_rerender_from_tables_alone(smoke_run):
+    shutil.rmtree(smoke_run / "results/figures")
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "1", "--configfile", str(SMOKE), "figures"))
+    assert dict(jobs) == {"figures": 1}
+    proc = smk(smoke_run, "--cores", "1", "--configfile", str(SMOKE), "figures")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (smoke_run / "results/figures/sae_l0_vs_layer.png").exists()
