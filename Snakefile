@@ -33,6 +33,12 @@ include: "rules/models.smk"
 include: "rules/sae.smk"
 include: "rules/autointerp.smk"
 include: "rules/report.smk"
+include: "rules/toy_common.smk"
+include: "rules/toy.smk"
+include: "rules/provenance.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:

@@ -28,6 +28,7 @@ import torch
 
 from randsae.sae import stable_seed
 
+
 class LoadedModelLike(Protocol):
     """What :class:`StreamActivationSource` needs from ``randsae.inits.LoadedModel``."""
 
@@ -54,6 +55,26 @@ def _to_float32(arr: np.ndarray, storage: str | None) -> torch.Tensor:
         bits = torch.from_numpy(np.array(arr, copy=True).view(np.int16))
         return bits.view(torch.bfloat16).float()
     raise ValueError(f"unsupported activation dtype {arr.dtype} (manifest dtype {storage})")
+
+
+def _first_nonfinite_row(a: torch.Tensor, chunk: int = 4096) -> int | None:
+    for s in range(0, a.shape[0], chunk):
+        bad = (~torch.isfinite(a[s : s + chunk]).all(dim=1)).nonzero()
+        if len(bad):
+            return s + int(bad[0])
+    return None
+
+
+def _all_finite(a: torch.Tensor) -> bool:
+    """NaN/Inf check without temporaries the size of ``a``.
+
+    ``torch.isfinite(a)`` and ``a.sum(dtype=float64)`` both allocate block-sized temporaries; a
+    float32 sum does not, and NaN/Inf propagate through it. Only if it is not finite (or it
+    overflowed) do we scan rows in chunks.
+    """
+    if bool(torch.isfinite(a.sum())):
+        return True
+    return _first_nonfinite_row(a) is None
 
 
 class _BlockShuffle:
@@ -248,23 +269,31 @@ class CachedActivationSource(_ShuffledSource):
             seed=int(seed),
         )
 
+    #: Rows copied per memmap opening: file pages mapped by one opening stay in our RSS until
+    #: it is dropped, so reading a block in bounded chunks bounds them (16 MB at d_model 512).
+    chunk_rows = 8192
+
     def _load_block(self, start: int, stop: int) -> torch.Tensor:
         out = torch.empty(stop - start, self.d_in, dtype=torch.float32)
-        first = int(np.searchsorted(self._offsets, start, side="right")) - 1
+        out_np = out.numpy()
         pos = start
-        s = first
+        s = int(np.searchsorted(self._offsets, start, side="right")) - 1
         while pos < stop:
             lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-            take = min(stop, hi) - pos
+            take = min(stop, hi, pos + self.chunk_rows) - pos
             mm = np.load(self._shards[s], mmap_mode="r")
-            out[pos - start : pos - start + take] = _to_float32(
-                mm[pos - lo : pos - lo + take], self.storage_dtype
-            )
-            del mm  # unmap: file pages must not accumulate in our RSS
+            dst = out_np[pos - start : pos - start + take]
+            src = mm[pos - lo : pos - lo + take]
+            if src.dtype.kind == "f":
+                np.copyto(dst, src, casting="same_kind")  # no temporary, float16 upcast in place
+            else:
+                dst[...] = _to_float32(src, self.storage_dtype).numpy()
+            del mm, src  # unmap
             pos += take
-            s += 1
-        if not bool(torch.isfinite(out).all()):
-            bad = int((~torch.isfinite(out).all(dim=1)).nonzero()[0]) + start
+            if pos >= hi:
+                s += 1
+        if not _all_finite(out):
+            bad = int(_first_nonfinite_row(out) or 0) + start
             shard = self._shards[int(np.searchsorted(self._offsets, bad, side="right")) - 1]
             raise ValueError(
                 f"activation cache: NaN/Inf activations in layer {self.layer}, token {bad} "
@@ -366,8 +395,8 @@ class StreamActivationSource(_ShuffledSource):
             pos += take
         block = {L: torch.cat(p) if len(p) > 1 else p[0] for L, p in parts.items()}
         for L, a in block.items():
-            if not bool(torch.isfinite(a).all()):
-                bad = int((~torch.isfinite(a).all(dim=1)).nonzero()[0]) + start
+            if not _all_finite(a):
+                bad = int(_first_nonfinite_row(a) or 0) + start
                 raise ValueError(f"stream source: NaN/Inf activations at layer {L}, token {bad}")
         return block
 

@@ -19,6 +19,9 @@ import torch
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
 
+# Validation loss (and the unigram baseline) use at most this many held-out tokens.
+VAL_LOSS_TOKENS = 65536
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -181,6 +184,7 @@ def train_embedded(
             log_lines.append(f"{step},{float(loss):.4f},{lr:.6g},{tps:.0f}")
     model.eval()
     wall = time.time() - t0
+    val_stream = val_stream[:VAL_LOSS_TOKENS]
     val_loss = lm_loss(model, val_stream, n_ctx)
     unigram = unigram_cross_entropy(train_stream, val_stream, model.cfg.d_vocab)
     step0_val = lm_loss(load_saved_model(step0_dir), val_stream, n_ctx)

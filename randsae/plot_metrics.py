@@ -49,12 +49,14 @@ def _colors(inits: Sequence[str]) -> dict[str, Any]:
     return {init: cmap(i % 10) for i, init in enumerate(inits)}
 
 
-def _save(fig: Figure, data: pd.DataFrame, out_base: str | Path) -> None:
+def _save(
+    fig: Figure, data: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
+) -> None:
     out = Path(out_base)
     out.parent.mkdir(parents=True, exist_ok=True)
     data.to_csv(out.with_suffix(".csv"), index=False)
-    fig.savefig(out.with_suffix(".pdf"), bbox_inches="tight")
-    fig.savefig(out.with_suffix(".png"), dpi=150, bbox_inches="tight")
+    for fmt in formats:
+        fig.savefig(out.with_suffix(f".{fmt}"), dpi=150, bbox_inches="tight")
 
 
 def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:
@@ -63,7 +65,7 @@ def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:
         raise ValueError(f"missing columns {missing}; have {list(df.columns)}")
 
 
-def plot_metric_vs_layer(df: pd.DataFrame, metric: str, out_base: str | Path) -> Figure:
+def plot_metric_vs_layer(df: pd.DataFrame, metric: str, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
     """``metric`` against layer; one panel per model (ordered by ``n_params``), one line per init.
 
     ``df``: the sae_metrics table (columns model, n_params, init, layer, <metric>, ...).
@@ -88,7 +90,7 @@ def plot_metric_vs_layer(df: pd.DataFrame, metric: str, out_base: str | Path) ->
     axes[0][0].set_ylabel(METRIC_LABELS.get(metric, metric))
     axes[0][-1].legend(fontsize=7, frameon=False, loc="best")
     fig.tight_layout()
-    _save(fig, data, out_base)
+    _save(fig, data, out_base, formats)
     return fig
 
 
@@ -109,7 +111,7 @@ def density_hist_rows(
     )
 
 
-def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path) -> Figure:
+def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
     """Latent firing-density histograms, trained vs random inits.
 
     ``hist_df``: rows from :func:`density_hist_rows` (columns model, n_params, init, layer,
@@ -146,11 +148,11 @@ def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path) -> Figu
                 ax.set_ylabel("fraction of latents")
     axes[0][0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
-    _save(fig, data, out_base)
+    _save(fig, data, out_base, formats)
     return fig
 
 
-def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path) -> Figure:
+def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
     """Abstractness measures vs layer: one row per measure, one column per model, one line per
     init (median, with the inter-quartile range shaded).
 
@@ -187,5 +189,5 @@ def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path) -> Figure:
             ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0][-1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    _save(fig, data, out_base)
+    _save(fig, data, out_base, formats)
     return fig

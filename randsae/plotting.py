@@ -83,3 +83,45 @@ def metric_vs_layer(
         fig.suptitle(title)
     save_figure(fig, data, out_base, formats or ["pdf", "png"])
     return fig
+
+
+SWEEP_METRICS = (
+    ("explained_variance", "explained variance", "sae"),
+    ("ce_loss_score", "CE loss score", "sae"),
+    ("entropy_all", "token entropy (median, nats)", "abs"),
+    ("token_r2", "token-identity R² (median)", "abs"),
+)
+
+
+def init_sweep_figure(
+    sae_metrics: pd.DataFrame, abstractness: pd.DataFrame, out_base: str | Path,
+    formats: list[str] | None = None,
+) -> Any:
+    """Init-scale sweep: metric (mean over layers) vs scale, one line per distribution, with
+    ``trained`` as a horizontal reference line; one panel per metric."""
+    from .config import parse_init
+
+    ab = abstractness.pivot_table(index=["model", "init", "layer"], columns="measure", values="median").reset_index()
+    df = sae_metrics.merge(ab, on=["model", "init", "layer"], how="left")
+    specs = {i: parse_init(i) for i in df["init"].unique()}
+    df["base"] = df["init"].map(lambda i: specs[i].base)
+    df["scale"] = df["init"].map(lambda i: specs[i].scale)
+    df["distribution"] = df["init"].map(lambda i: specs[i].distribution)
+    cols = [m for m, _, _ in SWEEP_METRICS if m in df.columns]
+    data = df.groupby(["model", "base", "distribution", "scale"], as_index=False)[cols].mean()
+    fig, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3.4), squeeze=False)
+    for ax, (metric, label, _) in zip(axes[0], [s for s in SWEEP_METRICS if s[0] in cols], strict=True):
+        rr = data[data["base"].str.startswith("rerandomized")]
+        for (base, dist), sub in rr.groupby(["base", "distribution"]):
+            sub = sub.sort_values("scale")
+            ax.plot(sub["scale"], sub[metric], marker="o", label=f"{base} {dist}")
+        ref = data[data["base"] == "trained"][metric]
+        if len(ref):
+            ax.axhline(float(ref.mean()), color="black", linestyle="--", label="trained")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("init scale (x std)")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    save_figure(fig, data, out_base, formats or ["pdf", "png"])
+    return fig

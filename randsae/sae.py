@@ -43,24 +43,96 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+_HELPER_CACHE: dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _bag_helpers(n: int, k: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``offsets`` (N,) and ``offset2bag`` (N k,) describing N bags of exactly k entries (cached)."""
+    key = (n, k, str(device))
+    hit = _HELPER_CACHE.get(key)
+    if hit is None:
+        if len(_HELPER_CACHE) > 8:
+            _HELPER_CACHE.clear()
+        offsets = torch.arange(0, n * k, k, device=device)
+        offset2bag = torch.arange(n, device=device).repeat_interleave(k)
+        hit = _HELPER_CACHE[key] = (offsets, offset2bag)
+    return hit
+
+
+class _LatentMajor:
+    """The ``N x k`` selection re-ordered by latent (a CSR of ``S^T``), built once per backward.
+
+    ``scatter_rows(w, src)[i] = sum_{(n, j): idx[n, j] = i} w[n, j] * src[n]`` is then one
+    ``embedding_bag`` *forward* (bags = latents, table = ``src``): O(N k d_in) work, no
+    ``(N k, d_in)`` scratch, deterministic (each bag is summed in sorted token order), and several
+    times faster on CPU than ``index_add_`` or the embedding-bag *backward* kernel.
+    """
+
+    def __init__(self, idx: torch.Tensor, d_sae: int) -> None:
+        n, k = idx.shape
+        flat = idx.reshape(-1)
+        keys = flat.to(torch.int32) if d_sae < 2**31 else flat  # int32 sorts faster
+        _, self.order = torch.sort(keys, stable=True)
+        self.tok = torch.div(self.order, k, rounding_mode="floor")
+        counts = torch.bincount(flat, minlength=d_sae)
+        self.offsets = torch.cumsum(counts, 0) - counts
+        self.flat = flat
+
+    def scatter_rows(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        return F.embedding_bag(
+            self.tok, src.contiguous(), self.offsets, mode="sum",
+            per_sample_weights=w.reshape(-1)[self.order],
+        )
+
+    def scatter_scalars(self, w: torch.Tensor, d_sae: int) -> torch.Tensor:
+        out = torch.zeros(d_sae, dtype=w.dtype, device=w.device)
+        return out.index_add_(0, self.flat, w.reshape(-1))
+
+
+def _topk_forward(x, b_dec, W_enc_t, b_enc, k: int, pre_buf):
+    x_c = x - b_dec  # (N, d_in)
+    # (N, d_sae), dense: the roofline cost. Reusing a scratch buffer avoids re-faulting
+    # N * d_sae * 4 bytes of fresh pages every step on CPU.
+    pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
+    vals, idx = pre.topk(k, dim=-1, sorted=False)  # (N, k)
+    # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper.
+    return x_c, vals.clamp_min_(0.0), idx
+
+
+def _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm: _LatentMajor | None, first: int):
+    """Grads for ``(x, b_dec, W_enc_t, b_enc)`` from the selected-entry gradient ``g (N, k)``.
+
+    ``g`` already includes the ReLU gate. ``first`` is the index of ``x`` in the inputs.
+    """
+    d_sae = W_enc_t.shape[0]
+    need_x, need_bdec, need_w, need_benc = ctx.needs_input_grad[first : first + 4]
+    grad_x = grad_b_dec = grad_W = grad_b_enc = None
+    if need_w or need_benc or need_bdec:
+        lm = lm or _LatentMajor(idx, d_sae)
+    if need_benc or need_bdec:
+        grad_b_enc = lm.scatter_scalars(g, d_sae)
+    if need_w:
+        grad_W = lm.scatter_rows(g, x_c)
+    if need_x:
+        # dL/dx_c[n] = sum_j g[n, j] * W_enc[:, idx[n, j]]: a weighted row gather.
+        grad_x = F.embedding_bag(idx, W_enc_t, per_sample_weights=g, mode="sum")
+    if need_bdec:
+        # -sum_n dL/dx_c[n] = -W_enc @ db_enc: no (N, d_in) gradient needed when x is data.
+        grad_b_dec = -(grad_b_enc @ W_enc_t)
+    return grad_x, grad_b_dec, grad_W, grad_b_enc if need_benc else None
+
+
 class _TopKEncode(torch.autograd.Function):
     """``(vals, idx) = topk(relu((x - b_dec) @ W_enc + b_enc), k)`` with a sparse backward.
 
     ``W_enc_t`` is the encoder in ``(d_sae, d_in)`` row layout, so that one latent's direction is
-    one contiguous row: the backward gathers (``embedding_bag``) and scatters (``index_add_``)
-    whole rows. Only the ``N * k`` selected entries carry gradient; ReLU zeroes the gradient of
-    selected entries whose pre-activation is <= 0 (exactly the autograd derivative).
+    one contiguous row. Only the ``N * k`` selected entries carry gradient; the ReLU zeroes the
+    gradient of selected entries whose pre-activation is <= 0 (exactly the autograd derivative).
     """
 
     @staticmethod
     def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf):  # type: ignore[override]
-        x_c = x - b_dec  # (N, d_in)
-        # (N, d_sae), dense: the roofline cost. Reusing a scratch buffer avoids re-faulting
-        # N * d_sae * 4 bytes of fresh pages every step on CPU.
-        pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
-        vals, idx = pre.topk(k, dim=-1, sorted=False)  # (N, k)
-        # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper.
-        vals = vals.clamp_min_(0.0)
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
         ctx.save_for_backward(x_c, W_enc_t, vals, idx)
         ctx.mark_non_differentiable(idx)
         return vals, idx
@@ -68,47 +140,48 @@ class _TopKEncode(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_vals, _grad_idx):  # type: ignore[override]
         x_c, W_enc_t, vals, idx = ctx.saved_tensors
-        n, k = idx.shape
-        d_sae, d_in = W_enc_t.shape
         g = grad_vals * (vals > 0)  # ReLU derivative, (N, k)
-        flat_idx = idx.reshape(-1)
-        grad_x = grad_b_dec = grad_W = grad_b_enc = None
-        need_x, need_bdec, need_w, need_benc = ctx.needs_input_grad[:4]
-        if need_benc or need_bdec:
-            grad_b_enc = torch.zeros(d_sae, dtype=g.dtype, device=g.device)
-            grad_b_enc.index_add_(0, flat_idx, g.reshape(-1))
-        if need_w:
-            grad_W = _sparse_outer_accumulate(flat_idx, g, x_c, d_sae)
-        if need_x:
-            # dL/dx_c[n] = sum_j g[n, j] * W_enc[:, idx[n, j]]: a weighted row gather.
-            grad_x = F.embedding_bag(idx, W_enc_t, per_sample_weights=g, mode="sum")
-        if need_bdec:
-            # sum_n dL/dx_c[n] = W_enc @ db_enc: avoids materialising dL/dx when x is data.
-            grad_b_dec = -(grad_b_enc @ W_enc_t)
-        if not need_benc:
-            grad_b_enc = None
-        return grad_x, grad_b_dec, grad_W, grad_b_enc, None, None
+        return (*_encoder_grads(ctx, g, x_c, W_enc_t, idx, None, 0), None, None)
 
 
-def _sparse_outer_accumulate(
-    flat_idx: torch.Tensor, g: torch.Tensor, x_c: torch.Tensor, d_sae: int
-) -> torch.Tensor:
-    """``out[i] = sum_{(n, j): idx[n, j] = i} g[n, j] * x_c[n]``, shape ``(d_sae, d_in)``.
+class _TopKAutoencode(torch.autograd.Function):
+    """Encoder + ``embedding_bag`` decoder in one function: ``(x_hat, vals, idx)``.
 
-    Cost ``O(N k d_in)`` instead of the dense ``O(N d_sae d_in)`` of ``dpre^T @ x_c``. This is
-    exactly the weight gradient of ``embedding_bag(idx, W, per_sample_weights=g)`` with output
-    gradient ``x_c``, so we call that (sorted, segment-parallel) kernel directly; it is several
-    times faster on CPU than ``index_add_`` of an ``(N k, d_in)`` product (which also needs
-    ``N k d_in`` floats of scratch memory).
+    Fusing lets the backward sort the selection by latent once and reuse it for both
+    ``dW_dec`` and ``dW_enc`` (the same ``N x k`` pattern, different weights).
     """
-    n, k = g.shape
-    offset2bag = torch.arange(n * k, device=g.device) // k
-    bag_size = torch.full((n,), k, dtype=torch.int64, device=g.device)
-    max_idx = torch.empty(0, dtype=torch.int64, device=g.device)
-    return torch.ops.aten._embedding_bag_dense_backward(
-        x_c.contiguous(), flat_idx, offset2bag, bag_size, max_idx, d_sae, False, 0,
-        g.reshape(-1).contiguous(), -1,
-    )
+
+    @staticmethod
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf):  # type: ignore[override]
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
+        x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
+        ctx.save_for_backward(x_c, W_enc_t, W_dec, vals, idx)
+        ctx.mark_non_differentiable(idx)
+        return x_hat, vals, idx
+
+    @staticmethod
+    def backward(ctx, grad_xhat, grad_vals, _grad_idx):  # type: ignore[override]
+        x_c, W_enc_t, W_dec, vals, idx = ctx.saved_tensors
+        n, k = idx.shape
+        d_sae = W_dec.shape[0]
+        lm = _LatentMajor(idx, d_sae)
+        gv = torch.zeros_like(vals) if grad_vals is None else grad_vals.clone()
+        grad_W_dec = grad_b_dec_out = None
+        if grad_xhat is not None:
+            grad_xhat = grad_xhat.contiguous()
+            offsets, offset2bag = _bag_helpers(n, k, idx.device)
+            # dL/dvals[n, j] = <dL/dx_hat[n], W_dec[idx[n, j]]>, without gathering (N, k, d_in).
+            gv += torch.ops.aten._embedding_bag_per_sample_weights_backward(
+                grad_xhat, W_dec, idx.reshape(-1), offsets, offset2bag, 0, -1
+            ).view(n, k)
+            if ctx.needs_input_grad[4]:
+                grad_W_dec = lm.scatter_rows(vals, grad_xhat)
+            grad_b_dec_out = grad_xhat.sum(dim=0)
+        g = gv.mul_(vals > 0)  # ReLU derivative
+        grad_x, grad_b_dec, grad_W, grad_b_enc = _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm, 0)
+        if grad_b_dec_out is not None and ctx.needs_input_grad[1]:
+            grad_b_dec = grad_b_dec_out if grad_b_dec is None else grad_b_dec_out + grad_b_dec
+        return grad_x, grad_b_dec, grad_W, grad_b_enc, grad_W_dec, None, None
 
 
 class TopKSAE(torch.nn.Module):
@@ -159,13 +232,15 @@ class TopKSAE(torch.nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k latents of ``x (N, d_in)``: ``vals (N, k)`` (>= 0) and ``idx (N, k)`` (int64)."""
         x = x.to(self.W_enc.dtype)
-        buf = None
-        if self.reuse_buffers and x.device.type == "cpu":
-            shape = (x.shape[0], self.d_sae)
-            if self._pre_buf is None or self._pre_buf.shape != shape:
-                self._pre_buf = torch.empty(shape, dtype=x.dtype, device=x.device)
-            buf = self._pre_buf
-        return _TopKEncode.apply(x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, buf)
+        return _TopKEncode.apply(x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x))
+
+    def _scratch(self, x: torch.Tensor) -> torch.Tensor | None:
+        if not (self.reuse_buffers and x.device.type == "cpu"):
+            return None
+        shape = (x.shape[0], self.d_sae)
+        if self._pre_buf is None or self._pre_buf.shape != shape or self._pre_buf.dtype != x.dtype:
+            self._pre_buf = torch.empty(shape, dtype=x.dtype, device=x.device)
+        return self._pre_buf
 
     def decode(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """``x_hat = sum_j vals[:, j] * W_dec[idx[:, j]] + b_dec``, shape ``(N, d_in)``."""
@@ -173,9 +248,11 @@ class TopKSAE(torch.nn.Module):
         return out + self.b_dec
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return ``(x_hat, vals, idx)``."""
-        vals, idx = self.encode(x)
-        return self.decode(vals, idx), vals, idx
+        """Return ``(x_hat, vals, idx)`` (one fused autograd function for training speed)."""
+        x = x.to(self.W_enc.dtype)
+        return _TopKAutoencode.apply(
+            x, self.b_dec, self.W_enc_rows, self.b_enc, self.W_dec, self.k, self._scratch(x)
+        )
 
     def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
         """Dense latents ``(N, d_sae)`` with zeros outside the top k."""

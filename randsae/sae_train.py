@@ -148,8 +148,18 @@ class _SAEJob:
         self.b_dec_initialised = False
         self.step = 0
         if self.backend == "fused":
-            # Fused Adam: one pass over each parameter instead of ~10 foreach kernels.
-            self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.lr, fused=True)
+            # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
+            # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
+            # tensor, so the optimizer steps a contiguous alias of the same storage (otherwise
+            # it would clone and copy back W_enc and its state every step).
+            self._pairs = [
+                (p, p if p.is_contiguous() else p.detach().t()) for p in self.sae.parameters()
+            ]
+            for p, alias in self._pairs:
+                assert alias.is_contiguous() and alias.data_ptr() == p.data_ptr()
+            self.optimizer = torch.optim.Adam(
+                [alias for _, alias in self._pairs], lr=self.lr, fused=True
+            )
             self.sae.reuse_buffers = True
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(
                 self.optimizer, linear_warmup_decay(self.warmup, total_steps)
@@ -268,8 +278,13 @@ class _SAEJob:
         if self.normalize_decoder:
             sae.remove_gradient_parallel_to_decoder_directions()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
+        for p, alias in self._pairs:
+            if alias is not p:
+                alias.grad = p.grad.t() if p.grad is not None else None
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        for p, alias in self._pairs:
+            p.grad = None
+            alias.grad = None
         self.scheduler.step()
         if self.normalize_decoder:
             sae.set_decoder_norm_to_unit_norm()

@@ -191,9 +191,11 @@ def train_sae(
 
     manifest = json.loads((Path(cache_dir) / "manifest.json").read_text())
     job_seed = stable_seed(seed, "sae", model, init, layer)
+    # One shuffle seed per (model, init): the stream source (one buffer per layer, shared
+    # forward pass) uses the same seed, so both sources feed identical batches.
     source = CachedActivationSource(
         cache_dir, layer, batch_size=sae_cfg["batch_size"], n_tokens=sae_cfg["n_tokens"],
-        buffer_tokens=sae_cfg["shuffle_buffer_tokens"], seed=job_seed,
+        buffer_tokens=sae_cfg["shuffle_buffer_tokens"], seed=stable_seed(seed, "shuffle", model, init),
     )
     meta = {
         "model_name": model, "init": init, "layer": layer, "hook_name": hook_name(layer),
@@ -209,13 +211,79 @@ def train_sae(
     )
 
 
+def layer_groups(layers: list[int], group_size: int) -> list[list[int]]:
+    """Consecutive groups of the sorted layers (stream mode: one forward pass per group)."""
+    layers = sorted(layers)
+    return [layers[i : i + group_size] for i in range(0, len(layers), group_size)]
+
+
+def train_sae_group(
+    model: str, init: str, layers: list[int], config: dict[str, Any], seed: int,
+    tokens_train: str, out_dir: str, device: str,
+) -> None:
+    """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
+    from .act_source import StreamActivationSource
+    from .activations import hook_name
+    from .inits import load_model
+    from .models import resolve_device
+    from .sae_train import train_sae_group as _train_group
+
+    dev = resolve_device(device)
+    sae_cfg, act = config["sae"], config["activations"]
+    lm = load_model(model, init, config, device=dev)
+    source = StreamActivationSource(
+        lm, np.load(tokens_train), layers, context_size=act["context_size"],
+        batch_size=sae_cfg["batch_size"], n_tokens=sae_cfg["n_tokens"],
+        buffer_tokens=sae_cfg["shuffle_buffer_tokens"], seed=stable_seed(seed, "shuffle", model, init),
+        forward_batch_size=act["batch_size"], storage_dtype=act["dtype"],
+    )
+    out = Path(out_dir)
+    meta = {
+        layer: {"model_name": model, "init": init, "layer": layer, "hook_name": hook_name(layer),
+                "context_size": act["context_size"]}
+        for layer in layers
+    }
+    summaries = _train_group(
+        source, d_in=lm.model.cfg.d_model, cfg=sae_cfg,
+        seeds={layer: stable_seed(seed, "sae", model, init, layer) for layer in layers},
+        out_dirs={layer: out / f"layer{layer}" for layer in layers}, device=dev, metadata=meta,
+        checkpoint_dir=Path("results/checkpoints") / model / init / f"group{'-'.join(map(str, layers))}",
+        log_csvs={layer: out / f"layer{layer}" / "training_curve.csv" for layer in layers},
+    )
+    for layer, summary in summaries.items():
+        log.info("SAE layer %d: %s", layer, summary)
+        provenance.write_meta(
+            out / f"layer{layer}" / "meta.json", "train_sae_group", params={"sae": sae_cfg},
+            summary=summary, **meta[layer],
+        )
+
+
+def link_sae(group_dir: str, layer: int, out_files: list[str]) -> None:
+    """Expose one layer's SAE from a group directory at the per-layer path (hard links)."""
+    src = Path(group_dir) / f"layer{layer}"
+    for dest in map(Path, out_files):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            dest.unlink()
+        try:
+            os.link(src / dest.name, dest)
+        except OSError:
+            import shutil
+
+            shutil.copy2(src / dest.name, dest)
+
+
 def eval_sae(
     model: str, init: str, layer: int, config: dict[str, Any], sae_dir: str, tokens_val: str,
-    out_json: str, device: str,
+    out_json: str, out_latents: str, device: str,
 ) -> None:
+    """SAE quality metrics and abstractness measures from the same held-out forward passes."""
+    import pandas as pd
+
+    from .abstractness import AbstractnessAccumulator, summarize_abstractness
     from .corpus import sequences
     from .inits import load_model
-    from .metrics import evaluate_sae
+    from .metrics import evaluate_sae, to_jsonable
     from .models import resolve_device
     from .sae import TopKSAE
 
@@ -224,12 +292,27 @@ def eval_sae(
     sae = TopKSAE.load(sae_dir, device=dev)
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
-    result = evaluate_sae(lm, sae, seqs, layer, batch_size=ev["batch_size"], device=dev)
-    scalars = {k: v for k, v in result.items() if np.isscalar(v)}
-    provenance.write_json(
-        out_json, {"model": model, "init": init, "layer": layer, **scalars,
-                   "arrays": {k: v for k, v in result.items() if not np.isscalar(v)}},
+    acc = AbstractnessAccumulator(
+        sae.W_enc.shape[1], lm.model.cfg.d_vocab, top_n=ev["entropy_top_n"],
+        r2_min_count=ev["r2_min_count"], device=dev,
     )
+    result = evaluate_sae(
+        lm, sae, seqs, layer, batch_size=ev["batch_size"], device=dev,
+        density_bins=ev["density_bins"], density_log10_min=ev["density_log10_min"],
+        ignore_token_ids=ev["ignore_token_ids"], latent_consumers=[acc.update],
+    )
+    per_latent = acc.finalize(ev["abstractness_min_activations"])
+    pd.DataFrame({k: np.asarray(v) for k, v in per_latent.items()}).to_csv(out_latents, index=False)
+    scalars = {k: v for k, v in result.items() if np.isscalar(v)}
+    arrays = {k: v for k, v in result.items() if not np.isscalar(v) and k.startswith("density_hist")}
+    provenance.write_json(
+        out_json,
+        to_jsonable({
+            "model": model, "init": init, "layer": layer, **scalars,
+            "abstractness": summarize_abstractness(per_latent), "arrays": arrays,
+        }),
+    )
+    log.info("metrics: EV %.4f, CE score %.4f", result["explained_variance"], result["ce_loss_score"])
 
 
 def latent_examples(
@@ -273,7 +356,7 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     return AnthropicBackend(
-        ai_cfg["anthropic"], cache_path=ai_cfg["anthropic"].get("cache_path", "results/llm_cache.sqlite"),
+        ai_cfg["anthropic"], cache_path="results/autointerp/llm_cache.sqlite",
         state_dir=state_dir, ledger_path=state_dir / "ledger.jsonl", cell=cell,
     )
 
@@ -341,15 +424,23 @@ def score(
 
 
 def tables(
-    metric_jsons: list[str], score_jsons: list[str], init_jsons: list[str],
-    out_metrics: str, out_autointerp: str,
+    metric_jsons: list[str], latent_csvs: list[str], score_jsons: list[str], init_jsons: list[str],
+    out_metrics: str, out_autointerp: str, out_abstractness: str, out_density: str,
 ) -> None:
-    from .aggregate import autointerp_table, n_params_by_model, sae_metrics_table
+    from .aggregate import (
+        abstractness_table,
+        autointerp_table,
+        density_table,
+        n_params_by_model,
+        sae_metrics_table,
+    )
 
     n_params = n_params_by_model(init_jsons)
     Path(out_metrics).parent.mkdir(parents=True, exist_ok=True)
     sae_metrics_table(metric_jsons, n_params).to_csv(out_metrics, index=False)
     autointerp_table(score_jsons, n_params).to_csv(out_autointerp, index=False)
+    abstractness_table(metric_jsons, latent_csvs, n_params).to_csv(out_abstractness, index=False)
+    density_table(metric_jsons, n_params).to_csv(out_density, index=False)
 
 
 FIGURE_METRICS = {
@@ -358,25 +449,35 @@ FIGURE_METRICS = {
     "ce_loss_increase": "CE loss increase (nats)",
     "kl_div_score": "KL divergence score",
     "l0": "L0",
-    "dead_fraction": "dead latent fraction",
+    "frac_dead": "dead latent fraction",
 }
 
 
-def figure_targets(fig_dir: str, scorers: list[str], formats: list[str]) -> list[str]:
+def figure_targets(fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False) -> list[str]:
     """Every figure file the ``figures`` rule writes (used by the rule's output list)."""
     names = [f"sae_{m}_vs_layer" for m in FIGURE_METRICS]
+    names += ["sae_density_histograms", "abstractness_vs_layer"]
     names += [f"autointerp_{s}{c}_auroc_vs_layer" for s in scorers for c in ("", "_random_explanation")]
+    if init_sweep:
+        names.append("init_sweep")
     return [f"{fig_dir}/{n}.{ext}" for n in names for ext in [*formats, "csv"]]
 
 
-def figures(sae_metrics_csv: str, autointerp_csv: str, fig_dir: str, scorers: list[str], formats: list[str]) -> None:
+def figures(
+    sae_metrics_csv: str, autointerp_csv: str, abstractness_csv: str, density_csv: str,
+    fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False,
+) -> None:
     import pandas as pd
 
-    from .plotting import metric_vs_layer
+    from .plot_metrics import plot_abstractness, plot_density_histograms
+    from .plotting import init_sweep_figure, metric_vs_layer
 
     sm = pd.read_csv(sae_metrics_csv)
     for metric, label in FIGURE_METRICS.items():
         metric_vs_layer(sm, metric, f"{fig_dir}/sae_{metric}_vs_layer", ylabel=label, formats=formats)
+    ab = pd.read_csv(abstractness_csv)
+    plot_abstractness(ab[ab["row"] == "summary"], f"{fig_dir}/abstractness_vs_layer", formats)
+    plot_density_histograms(pd.read_csv(density_csv), f"{fig_dir}/sae_density_histograms", formats)
     ai = pd.read_csv(autointerp_csv)
     for scorer in scorers:
         for ctrl in ("", "_random_explanation"):
@@ -386,5 +487,20 @@ def figures(sae_metrics_csv: str, autointerp_csv: str, fig_dir: str, scorers: li
                 ylabel=f"{scorer}{ctrl.replace('_', ' ')}: elicited-probability AUROC",
                 ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"), formats=formats,
             )
+    if init_sweep:
+        init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)
 
 
+def latent_page(
+    model: str, layer: int, inits: list[str], examples_jsons: list[str], explanation_jsonls: list[str],
+    out_html: str,
+) -> None:
+    """HTML page of top windows and explanations, every init side by side."""
+    from .pages import write_page
+
+    examples = {i: json.loads(Path(p).read_text()) for i, p in zip(inits, examples_jsons, strict=True)}
+    expl = {}
+    for i, p in zip(inits, explanation_jsonls, strict=True):
+        with open(p) as f:
+            expl[i] = [json.loads(line) for line in f if line.strip()]
+    write_page(out_html, f"{model} layer {layer}: top windows per init", examples, expl)

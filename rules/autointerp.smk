@@ -1,11 +1,6 @@
 # Auto-interpretability: explanations and detection/fuzzing scores per cell.
 
 
-def autointerp_params():
-    """The autointerp slice; the API key is never part of it (read from the environment)."""
-    return config["autointerp"]
-
-
 rule explain:
     input:
         examples=rules.latent_examples.output.examples,
@@ -37,3 +32,24 @@ rule score:
         "../envs/workflow.yaml"
     script:
         "../scripts/score.py"
+
+
+rule latent_page:
+    input:
+        examples=lambda wc: expand(
+            "results/examples/{model}/{init}/layer{layer}.json", init=INITS, allow_missing=True, **wc
+        ),
+        explanations=lambda wc: expand(
+            "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl", init=INITS, **wc
+        ),
+        code=code("randsae/pages.py"),
+    output:
+        html="results/pages/{model}/layer{layer}.html",
+    params:
+        inits=INITS,
+    log:
+        "logs/latent_page/{model}/layer{layer}.log",
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/latent_page.py"

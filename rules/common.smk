@@ -2,23 +2,27 @@
 import re
 
 from randsae.config import cells, parse_init, stable_seed
-from randsae.stages import figure_targets
+from randsae.stages import figure_targets, layer_groups
 
 MODELS = list(config["models"])
 INITS = list(config["inits"])
 CELLS = cells(config)
+# An init-scale/distribution sweep (configs/init-sweep.yaml) adds the init_sweep figure.
+INIT_SWEEP = any("-" in init for init in INITS)
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     init="|".join(map(re.escape, INITS)),
     layer=r"\d+",
+    group=r"\d+",
 
 
 localrules:
     all,
     tables,
     figures,
+    latent_page,
 
 
 def code(*paths):
@@ -46,9 +50,15 @@ def all_targets():
     targets = [
         "results/tables/sae_metrics.csv",
         "results/tables/autointerp.csv",
-        *figure_targets("results/figures", config["autointerp"]["scorers"], config["figures"]["formats"]),
+        "results/tables/abstractness.csv",
+        *figure_targets(
+            "results/figures", config["autointerp"]["scorers"], config["figures"]["formats"], INIT_SWEEP
+        ),
         *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
+        *[f"results/pages/{m}/layer{l}.html" for m in MODELS for l in config["models"][m]["layers"]],
     ]
+    if config["toy"]["enabled"]:
+        targets += toy_targets(config)
     return targets
 
 
@@ -74,3 +84,38 @@ def base_model_inputs(wildcards):
         return []
     base = "step0" if parse_init(wildcards.init, config["init"]).base == "step0" else "trained"
     return [f"results/models/{wildcards.model}/{base}/model.safetensors"]
+
+
+SAE_FILES = {
+    "cfg": "results/saes/{model}/{init}/layer{layer}/cfg.json",
+    "weights": "results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors",
+    "curve": "results/saes/{model}/{init}/layer{layer}/training_curve.csv",
+}
+
+
+def autointerp_params():
+    """The autointerp slice; the API key is never part of it (read from the environment)."""
+    return config["autointerp"]
+
+
+def tokenize_inputs(wildcards):
+    inputs = {"train": rules.corpus.output.train, "val": rules.corpus.output.val}
+    if is_embedded(wildcards.model):
+        inputs["tokenizer"] = rules.tokenizer.output.tokenizer
+    return inputs
+
+
+def tokenizer_path(wildcards):
+    if is_embedded(wildcards.model):
+        return "results/data/tokenizer"
+    return config["models"][wildcards.model]["hf_name"]
+
+
+def group_layers(wildcards):
+    groups = layer_groups(config["models"][wildcards.model]["layers"], config["sae"]["layer_group_size"])
+    return groups[int(wildcards.group)]
+
+def group_of_layer(wildcards):
+    groups = layer_groups(config["models"][wildcards.model]["layers"], config["sae"]["layer_group_size"])
+    g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
+    return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"

@@ -32,13 +32,6 @@ rule tokenizer:
         "../scripts/tokenizer.py"
 
 
-def tokenize_inputs(wildcards):
-    inputs = {"train": rules.corpus.output.train, "val": rules.corpus.output.val}
-    if is_embedded(wildcards.model):
-        inputs["tokenizer"] = rules.tokenizer.output.tokenizer
-    return inputs
-
-
 rule tokenize_corpus:
     input:
         unpack(tokenize_inputs),

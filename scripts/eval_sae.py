@@ -1,4 +1,4 @@
-"""Rule eval_sae: SAE quality metrics on held-out tokens."""
+"""Rule eval_sae: SAE quality metrics and abstractness measures on held-out tokens."""
 
 from pathlib import Path
 
@@ -12,7 +12,8 @@ def main(smk):
     stages.run(
         stages.eval_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
         layer=int(smk.wildcards.layer), config=cfg, sae_dir=str(Path(smk.input.sae).parent),
-        tokens_val=smk.input.tokens, out_json=smk.output.metrics, device=smk.params.device,
+        tokens_val=smk.input.tokens, out_json=smk.output.metrics, out_latents=smk.output.latents,
+        device=smk.params.device,
     )
 
 

@@ -5,9 +5,10 @@ from randsae import stages
 
 def main(smk):
     stages.run(
-        stages.tables, smk, metric_jsons=list(smk.input.metrics), score_jsons=list(smk.input.scores),
-        init_jsons=list(smk.input.inits), out_metrics=smk.output.sae_metrics,
-        out_autointerp=smk.output.autointerp,
+        stages.tables, smk, metric_jsons=list(smk.input.metrics), latent_csvs=list(smk.input.latents),
+        score_jsons=list(smk.input.scores), init_jsons=list(smk.input.inits),
+        out_metrics=smk.output.sae_metrics, out_autointerp=smk.output.autointerp,
+        out_abstractness=smk.output.abstractness, out_density=smk.output.density,
     )
 
 

@@ -5,7 +5,9 @@ from randsae.toy.steps import make_toy_figure_main, setup_logging
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    make_toy_figure_main(smk.input.summary, list(smk.params.metrics), smk.output.pdf, smk.output.png, smk.output.csv)
+    make_toy_figure_main(
+        smk.input.summary, list(smk.params.metrics), smk.output.pdf, smk.output.png, smk.output.csv
+    )
 
 
 main(snakemake)  # noqa: F821

@@ -9,8 +9,15 @@ def main(smk) -> None:
     setup_logging(smk.log[0])
     torch.set_num_threads(smk.threads)
     make_toy_sweep(
-        smk.wildcards.toy_dataset, smk.wildcards.toy_arm, int(smk.wildcards.toy_n), smk.params.common,
-        smk.params.data, smk.params.sae, smk.input.vectors[0] if smk.input.vectors else None, smk.output.csv, smk.params.device,
+        smk.wildcards.toy_dataset,
+        smk.wildcards.toy_arm,
+        int(smk.wildcards.toy_n),
+        smk.params.common,
+        smk.params.data,
+        smk.params.sae,
+        smk.input.vectors[0] if smk.input.vectors else None,
+        smk.output.csv,
+        smk.params.device,
     )
 
 

@@ -9,8 +9,12 @@ def main(smk) -> None:
     setup_logging(smk.log[0])
     torch.set_num_threads(smk.threads)
     make_word2vec_vectors(
-        int(smk.wildcards.toy_dim), int(smk.params.seed), smk.params.word2vec, smk.params.max_words,
-        smk.output.vectors, smk.output.vocab,
+        int(smk.wildcards.toy_dim),
+        int(smk.params.seed),
+        smk.params.word2vec,
+        smk.params.max_words,
+        smk.output.vectors,
+        smk.output.vocab,
     )
 
 

@@ -228,7 +228,7 @@ def test_stream_resume_and_validation(lm_and_tokens) -> None:
     resumed.load_state_dict(src.state_dict())
     rest = [b[0] for b in resumed]
     assert len(rest) == len(full) - 7
-    assert all(torch.equal(a, b) for a, b in zip(rest, full[7:]))
+    assert all(torch.equal(a, b) for a, b in zip(rest, full[7:], strict=True))
     with pytest.raises(ValueError, match="layers \\[5\\] missing"):
         StreamActivationSource(lm, seqs, [5], **kw)
 

@@ -22,28 +22,51 @@ def _fvu(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (x_hat - x).pow(2).sum() / (x - x.mean(0)).pow(2).sum()
 
 
-def test_fused_backward_matches_autograd_float64() -> None:
+def _grads_vs_reference(sae: TopKSAE, x: torch.Tensor, fused: bool) -> None:
+    """Our sparse backward equals dense autograd on the same top-k support (float64)."""
+    if fused:
+        x_hat, vals, idx = sae(x)
+    else:
+        vals, idx = sae.encode(x)
+        x_hat = sae.decode(vals, idx)
+    # Loss touching both outputs, so both incoming gradients (x_hat and vals) are exercised.
+    (_fvu(x, x_hat) + 0.1 * vals.pow(2).sum()).backward()
+    ours = {n: p.grad.clone() for n, p in sae.named_parameters()}
+    ours["x"] = x.grad.clone()
+    for p in sae.parameters():
+        p.grad = None
+    x.grad = None
+    pre = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
+    ref_vals = pre.gather(1, idx)
+    ref_hat = torch.zeros_like(pre).scatter(1, idx, ref_vals) @ sae.W_dec + sae.b_dec
+    torch.testing.assert_close(x_hat, ref_hat, rtol=0, atol=1e-12)
+    (_fvu(x, ref_hat) + 0.1 * ref_vals.pow(2).sum()).backward()
+    for n, p in sae.named_parameters():
+        torch.testing.assert_close(ours[n], p.grad, rtol=0, atol=1e-12, msg=f"grad {n}")
+    torch.testing.assert_close(ours["x"], x.grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["forward", "encode+decode"])
+def test_sparse_backward_matches_autograd_float64(fused: bool) -> None:
     torch.manual_seed(0)
     sae = TopKSAE(16, 64, 4, seed=1, dtype=torch.float64)
     with torch.no_grad():
         sae.b_enc.normal_(0, 0.1)
         sae.b_dec.normal_(0, 0.5)
+        sae.W_dec.mul_(torch.rand(64, 1, dtype=torch.float64) + 0.5)
     x = torch.randn(40, 16, dtype=torch.float64, requires_grad=True)
-    x_hat, vals, idx = sae(x)
-    # Some selected entries are negative pre-ReLU for a few rows; exercise that path too.
-    _fvu(x, x_hat).backward()
-    ours = {n: p.grad.clone() for n, p in sae.named_parameters()}
-    ours["x"] = x.grad.clone()
+    _grads_vs_reference(sae, x, fused)
 
-    for p in sae.parameters():
-        p.grad = None
-    x.grad = None
-    ref_hat = _reference_forward(sae, x, idx)
-    torch.testing.assert_close(x_hat, ref_hat, rtol=0, atol=1e-12)
-    _fvu(x, ref_hat).backward()
-    for n, p in sae.named_parameters():
-        torch.testing.assert_close(ours[n], p.grad, rtol=0, atol=1e-12, msg=f"grad {n}")
-    torch.testing.assert_close(ours["x"], x.grad, rtol=0, atol=1e-12)
+
+def test_sparse_backward_with_unused_latents_float64() -> None:
+    """Few tokens, many latents: most latents (including the last ones) are never selected."""
+    sae = TopKSAE(8, 512, 3, seed=5, dtype=torch.float64)
+    with torch.no_grad():
+        sae.W_enc[:, 400:] = -1.0  # keep the high latents out of every top-k
+    x = torch.rand(5, 8, dtype=torch.float64, requires_grad=True)
+    _, idx = sae.encode(x)
+    assert idx.max() < 400
+    _grads_vs_reference(sae, x, fused=True)
 
 
 def test_fused_backward_relu_gate_when_few_positive() -> None:
@@ -144,3 +167,17 @@ def test_save_load_roundtrip_and_sae_lens_equivalence(tmp_path) -> None:
     torch.testing.assert_close(our_dense, sl_acts, rtol=1e-5, atol=1e-5)
     assert torch.equal(our_dense > 0, sl_acts > 0)
     torch.testing.assert_close(our_rec, sl_rec, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu() -> None:
+    cpu = TopKSAE(32, 256, 8, seed=6)
+    gpu = TopKSAE(32, 256, 8, seed=6, device="cuda")
+    x = torch.randn(128, 32)
+    for sae, xx in ((cpu, x), (gpu, x.cuda())):
+        x_hat, _, _ = sae(xx)
+        _fvu(xx, x_hat).backward()
+    for n, p in cpu.named_parameters():
+        q = dict(gpu.named_parameters())[n]
+        torch.testing.assert_close(q.grad.cpu(), p.grad, rtol=1e-4, atol=1e-5, msg=n)

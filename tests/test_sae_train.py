@@ -105,7 +105,7 @@ def test_fused_training_learns_and_writes_outputs(cache: Path, tmp_path: Path) -
     summary = train_sae(
         make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=1, out_dir=out, metadata=meta, log_csv=log
     )
-    rows = list(csv.DictReader(open(log)))
+    rows = list(csv.DictReader(log.read_text().splitlines()))
     assert list(rows[0]) == ["tokens", "step", "loss", "fvu", "l0", "dead_frac", "lr"]
     assert len(rows) == summary["steps"] == 128
     assert int(rows[-1]["tokens"]) == summary["tokens"] == 32768
@@ -130,7 +130,7 @@ def test_saelens_backend_trains_and_saves_our_format(cache: Path, tmp_path: Path
     out = tmp_path / "sl"
     summary = train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=1, out_dir=out,
                         log_csv=tmp_path / "sl.csv")
-    rows = list(csv.DictReader(open(tmp_path / "sl.csv")))
+    rows = list(csv.DictReader((tmp_path / "sl.csv").read_text().splitlines()))
     assert summary["backend"] == "saelens" and len(rows) == 64
     assert summary["fvu"] < 0.6 * float(rows[1]["fvu"])
     sl = SAE.load_from_disk(out)
@@ -285,14 +285,18 @@ def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> N
 
 
 def test_group_training_from_stream_equals_cache(tmp_path: Path) -> None:
-    from test_act_source import tiny_lm
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     from randsae.act_source import StreamActivationSource
     from randsae.activations import write_cache as lead_write_cache
     from randsae.sae_train import train_sae_group
 
-    torch.manual_seed(0)
-    lm = tiny_lm()
+    model = HookedTransformer(HookedTransformerConfig(
+        n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=32, d_vocab=100,
+        act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
+        rotary_dim=4, parallel_attn_mlp=True, seed=0,
+    )).eval()
+    lm = type("LoadedModel", (), {"model": model, "fwd_hooks": []})()
     seqs = np.random.default_rng(1).integers(0, 100, size=(64, 32), dtype=np.int32)
     lead_write_cache(lm, seqs, [0, 1], tmp_path / "cache", batch_size=8, shard_tokens=512,
                      progress=False)

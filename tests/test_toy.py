@@ -14,8 +14,8 @@ from randsae.toy.config import check_toy_config, dictionary_sizes, parse_dataset
 from randsae.toy.data import (
     gaussian_like,
     generate_sharkey,
-    lomax,
     generator,
+    lomax,
     stable_seed,
     train_test_split,
 )
@@ -27,7 +27,9 @@ from randsae.toy.train import build_arm, evaluate_stacked, l1_coef_values, run_s
 
 torch.set_num_threads(1)
 
-SMALL = dict(num_samples=3000, num_inputs=32, num_features=48, avg_active_features=3, lambda_decay=0.99)
+SMALL = dict(
+    num_samples=3000, num_inputs=32, num_features=48, avg_active_features=3, lambda_decay=0.99
+)
 
 
 def test_stable_seed_is_deterministic_and_distinct():
@@ -141,14 +143,24 @@ def test_sae_invariants():
 
 
 def test_vectorised_training_equals_per_model_training():
-    data = build_arm("sharkey", "ffn", [0, 1], 0, test_fraction=0.1, ffn_expansion=2, sharkey=dict(SMALL, num_samples=600))
+    data = build_arm(
+        "sharkey",
+        "ffn",
+        [0, 1],
+        0,
+        test_fraction=0.1,
+        ffn_expansion=2,
+        sharkey=dict(SMALL, num_samples=600),
+    )
     seed_index, coefs, seeds = [0, 1, 0], [1e-3, 1e-3, 1e-2], [11, 12, 11]
     kw = dict(epochs=3, batch_size=64, lr=1e-3)
     stacked = train_stacked(data.train, seed_index, coefs, seeds, 40, **kw)
     for m in range(3):
         single = train_stacked(data.train, [seed_index[m]], [coefs[m]], [seeds[m]], 40, **kw)
         for name in ("W_enc", "b_enc", "W_dec"):
-            torch.testing.assert_close(getattr(single, name)[0], getattr(stacked, name)[m], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(
+                getattr(single, name)[0], getattr(stacked, name)[m], atol=1e-5, rtol=1e-4
+            )
     met_stacked = evaluate_stacked(stacked, data.test, seed_index, data.features, 64)
     met_single = evaluate_stacked(
         train_stacked(data.train, [1], [1e-3], [12], 40, **kw), data.test, [1], data.features, 64
@@ -161,8 +173,14 @@ def test_planted_dictionary_recovered_without_ffn():
     # A planted sparse dictionary (Sharkey-style, h=32, G=48, 3 active) is recovered by the
     # L1 SAE: mean max cosine similarity of decoder directions to the truth > 0.9.
     data = build_arm("sharkey", "plain", [0], 0, test_fraction=0.1, ffn_expansion=4, sharkey=SMALL)
-    cfg = dict(l1_coefs=dict(log10_min=-1, log10_max=-1, num=1), seeds=1, epochs=40, batch_size=128, lr=3e-3,
-               models_per_batch=1)
+    cfg = dict(
+        l1_coefs=dict(log10_min=-1, log10_max=-1, num=1),
+        seeds=1,
+        epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        models_per_batch=1,
+    )
     df = run_sweep(data, dataset="sharkey", arm="plain", n_latents=96, sae_cfg=cfg, master_seed=0)
     assert df.loc[0, "mmcs"] > 0.9
     assert df.loc[0, "fvu"] < 0.2
@@ -174,7 +192,15 @@ def test_planted_dictionary_recovered_without_ffn():
 def test_arms_and_gaussian_control_have_no_ground_truth():
     seen = {}
     for arm in ARMS:
-        ad = build_arm("sharkey", arm, [0], 0, test_fraction=0.1, ffn_expansion=2, sharkey=dict(SMALL, num_samples=200))
+        ad = build_arm(
+            "sharkey",
+            arm,
+            [0],
+            0,
+            test_fraction=0.1,
+            ffn_expansion=2,
+            sharkey=dict(SMALL, num_samples=200),
+        )
         seen[arm] = ad
         assert ad.train.shape == (1, 180, 32) and ad.test.shape == (1, 20, 32)
         assert (ad.features is None) == arm.startswith("gaussian")
@@ -189,31 +215,67 @@ def test_arms_and_gaussian_control_have_no_ground_truth():
 
 def test_word_vector_arm_uses_given_vectors():
     vecs = torch.randn(500, 10)
-    ad = build_arm("word2vec10", "gaussian", [0, 1], 0, test_fraction=0.2, ffn_expansion=2, vectors=vecs,
-                   gaussian_num_samples=300)
+    ad = build_arm(
+        "word2vec10",
+        "gaussian",
+        [0, 1],
+        0,
+        test_fraction=0.2,
+        ffn_expansion=2,
+        vectors=vecs,
+        gaussian_num_samples=300,
+    )
     assert ad.train.shape == (2, 240, 10) and ad.features is None
-    plain = build_arm("word2vec10", "plain", [0], 0, test_fraction=0.2, ffn_expansion=2, vectors=vecs)
-    assert sorted(torch.cat([plain.train[0], plain.test[0]])[:, 0].tolist()) == sorted(vecs[:, 0].tolist())
+    plain = build_arm(
+        "word2vec10", "plain", [0], 0, test_fraction=0.2, ffn_expansion=2, vectors=vecs
+    )
+    assert sorted(torch.cat([plain.train[0], plain.test[0]])[:, 0].tolist()) == sorted(
+        vecs[:, 0].tolist()
+    )
 
 
 def test_run_sweep_rows_and_bad_inputs():
-    data = build_arm("sharkey", "gaussian", [0, 1], 0, test_fraction=0.1, ffn_expansion=2, sharkey=dict(SMALL, num_samples=300))
-    cfg = dict(l1_coefs=dict(log10_min=-3, log10_max=-1, num=3), seeds=2, epochs=1, batch_size=64, lr=1e-3,
-               models_per_batch=4)
-    df = run_sweep(data, dataset="sharkey", arm="gaussian", n_latents=16, sae_cfg=cfg, master_seed=0)
+    data = build_arm(
+        "sharkey",
+        "gaussian",
+        [0, 1],
+        0,
+        test_fraction=0.1,
+        ffn_expansion=2,
+        sharkey=dict(SMALL, num_samples=300),
+    )
+    cfg = dict(
+        l1_coefs=dict(log10_min=-3, log10_max=-1, num=3),
+        seeds=2,
+        epochs=1,
+        batch_size=64,
+        lr=1e-3,
+        models_per_batch=4,
+    )
+    df = run_sweep(
+        data, dataset="sharkey", arm="gaussian", n_latents=16, sae_cfg=cfg, master_seed=0
+    )
     assert len(df) == 6 and set(df["seed"]) == {0, 1}
     assert df["mmcs"].isna().all()
     np.testing.assert_allclose(sorted(set(df["l1_coef"])), [1e-3, 1e-2, 1e-1])
     with pytest.raises(ValueError, match="n_latents"):
         run_sweep(data, dataset="sharkey", arm="gaussian", n_latents=0, sae_cfg=cfg, master_seed=0)
     with pytest.raises(ValueError, match="models_per_batch"):
-        run_sweep(data, dataset="sharkey", arm="gaussian", n_latents=4, sae_cfg=dict(cfg, models_per_batch=0),
-                  master_seed=0)
+        run_sweep(
+            data,
+            dataset="sharkey",
+            arm="gaussian",
+            n_latents=4,
+            sae_cfg=dict(cfg, models_per_batch=0),
+            master_seed=0,
+        )
 
 
 def test_l1_coef_values_paper_grid():
     coefs = l1_coef_values({"log10_min": -3, "log10_max": 2, "num": 21})
-    assert len(coefs) == 21 and coefs[0] == pytest.approx(1e-3) and coefs[-1] == pytest.approx(100.0)
+    assert (
+        len(coefs) == 21 and coefs[0] == pytest.approx(1e-3) and coefs[-1] == pytest.approx(100.0)
+    )
     assert coefs[4] == pytest.approx(1e-2)  # the reduced default's points lie on the paper grid
 
 
@@ -227,8 +289,9 @@ def test_illustration_2d_pinv_roundtrip():
 
 
 def _toy_cfg():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     snippet = Path(__file__).resolve().parents[1] / "docs" / "toy_config_snippet.yaml"
     return [d["toy"] for d in list(yaml.safe_load_all(snippet.read_text()))[:2]]

@@ -114,11 +114,15 @@ def test_smoke_outputs_exist_and_are_sane(smoke_run):
     ev = sm["explained_variance"].to_numpy()
     assert np.isfinite(ev).all() and (ev <= 1.0).all() and (ev > 0.0).all()
     assert np.allclose(sm["l0"], cfg["sae"]["k"], atol=0.5)
-    assert ((sm["dead_fraction"] >= 0) & (sm["dead_fraction"] <= 1)).all()
+    assert ((sm["frac_dead"] >= 0) & (sm["frac_dead"] <= 1)).all()
     assert np.isfinite(sm["ce_loss_with_sae"]).all()
     ai = pd.read_csv(smoke_run / "results/tables/autointerp.csv")
     assert set(ai["scorer"]) >= {"detection", "fuzzing"}
     assert len(ai[ai["scorer"] == "detection"]) == n_cells
+    ab = pd.read_csv(smoke_run / "results/tables/abstractness.csv")
+    summ = ab[ab["row"] == "summary"]
+    assert set(summ["measure"]) >= {"entropy_all", "entropy_topN", "token_r2"}
+    assert (summ[summ["measure"] == "entropy_all"]["median"] >= 0).all()
     auc = ai["auroc_pooled"].dropna()
     assert len(auc) > 0 and ((auc >= 0) & (auc <= 1)).all()
     figs = smoke_run / "results/figures"

@@ -16,7 +16,9 @@ def parse_dataset(name: str) -> tuple[str, int | None]:
         return "sharkey", None
     m = re.fullmatch(r"(word2vec|glove)(\d+)", name)
     if not m:
-        raise ValueError(f"unknown toy dataset {name!r}; expected sharkey, word2vec<dim> or glove<dim>")
+        raise ValueError(
+            f"unknown toy dataset {name!r}; expected sharkey, word2vec<dim> or glove<dim>"
+        )
     return m.group(1), int(m.group(2))
 
 
@@ -30,7 +32,9 @@ def check_toy_config(toy: dict) -> dict:
             raise ValueError(f"toy.sharkey.num_latents: dictionary size must be >= 1, got {n!r}")
     words = toy["words"]
     if words["source"] not in WORD_SOURCES:
-        raise ValueError(f"toy.words.source: unknown source {words['source']!r}; expected {WORD_SOURCES}")
+        raise ValueError(
+            f"toy.words.source: unknown source {words['source']!r}; expected {WORD_SOURCES}"
+        )
     for m in words["latent_multipliers"]:
         if int(m) < 1:
             raise ValueError(f"toy.words.latent_multipliers: must be >= 1, got {m!r}")

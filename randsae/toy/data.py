@@ -70,8 +70,11 @@ def generate_sharkey(
     seed: int,
 ) -> SharkeyData:
     """Sharkey-style toy data: ``samples = coefficients @ features.T``."""
-    for key, val in (("num_samples", num_samples), ("num_inputs", num_inputs),
-                     ("num_features", num_features)):
+    for key, val in (
+        ("num_samples", num_samples),
+        ("num_inputs", num_inputs),
+        ("num_features", num_features),
+    ):
         if int(val) < 1:
             raise ValueError(f"{key} must be >= 1, got {val!r}")
     if avg_active_features <= 0:

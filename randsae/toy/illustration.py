@@ -24,7 +24,11 @@ def illustration_2d(
     with a random linear map W (D, F); dense_outputs = ffn(dense_inputs); sparse_outputs
     = pinv(W) ffn(W x), the outputs mapped back to the feature basis.
     """
-    for key, val in (("num_samples", num_samples), ("num_features", num_features), ("num_dims", num_dims)):
+    for key, val in (
+        ("num_samples", num_samples),
+        ("num_features", num_features),
+        ("num_dims", num_dims),
+    ):
         if int(val) < 1:
             raise ValueError(f"{key} must be >= 1, got {val!r}")
     g = generator(stable_seed(seed, "2d", "data"))

@@ -45,8 +45,11 @@ def _panel(ax, summary: pd.DataFrame, metric: str) -> None:
         (line,) = ax.plot(x, mean, marker="o", ms=3, lw=1.2, label=ARM_LABELS.get(arm, arm))
         ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log")
-    if metric in LOG_METRICS and (summary[f"{metric}_mean"] > 0).any():
-        ax.set_yscale("symlog", linthresh=1e-3)
+    values = summary[f"{metric}_mean"].to_numpy(dtype=float)
+    if metric in LOG_METRICS and (values > 0).any():
+        # symlog keeps dead SAEs (exactly 0) on the axis; all these metrics are >= 0.
+        ax.set_yscale("symlog", linthresh=float(np.nanmin(values[values > 0])))
+        ax.set_ylim(bottom=0)
     ax.set_xlabel("L1 coefficient")
     ax.set_ylabel(LABELS.get(metric, metric))
     ax.grid(alpha=0.3)

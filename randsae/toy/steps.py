@@ -25,8 +25,12 @@ def setup_logging(path: str | None) -> None:
     """Send this package's log records to ``path`` (a rule's ``log:`` file)."""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(filename=path, level=logging.INFO, force=True,
-                            format="%(asctime)s %(levelname)s %(message)s")
+        logging.basicConfig(
+            filename=path,
+            level=logging.INFO,
+            force=True,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
 
 
 def _mkdirs(*paths: str) -> None:
@@ -39,7 +43,9 @@ def make_toy_2d(seed: int, two_d: dict, pdf: str, png: str, csv: str) -> None:
     from randsae.toy.plotting import plot_2d, save_figure
 
     panels = illustration_2d(
-        seed=seed, num_samples=int(two_d["num_samples"]), hidden_expansion=int(two_d["hidden_expansion"])
+        seed=seed,
+        num_samples=int(two_d["num_samples"]),
+        hidden_expansion=int(two_d["hidden_expansion"]),
     )
     save_figure(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
     log.info("2-D illustration: %d samples", int(two_d["num_samples"]))
@@ -55,19 +61,34 @@ def load_vectors(path: str | None, max_words: int | None = None) -> torch.Tensor
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
-def _arm_data(dataset: str, arm: str, seeds: list[int], common: dict, data: dict, vectors: str | None):
+def _arm_data(
+    dataset: str, arm: str, seeds: list[int], common: dict, data: dict, vectors: str | None
+):
     kind, _dim = parse_dataset(dataset)
-    kwargs = dict(test_fraction=float(common["test_fraction"]), ffn_expansion=int(common["ffn_expansion"]))
+    kwargs = dict(
+        test_fraction=float(common["test_fraction"]), ffn_expansion=int(common["ffn_expansion"])
+    )
     if kind == "sharkey":
         return build_arm(dataset, arm, seeds, int(common["seed"]), sharkey=data, **kwargs)
     return build_arm(
-        dataset, arm, seeds, int(common["seed"]), vectors=load_vectors(vectors),
-        gaussian_num_samples=int(data["gaussian_num_samples"]), **kwargs,
+        dataset,
+        arm,
+        seeds,
+        int(common["seed"]),
+        vectors=load_vectors(vectors),
+        gaussian_num_samples=int(data["gaussian_num_samples"]),
+        **kwargs,
     )
 
 
 def make_toy_data_stats(
-    dataset: str, arms: list[str], n_seeds: int, common: dict, data: dict, vectors: str | None, out_csv: str
+    dataset: str,
+    arms: list[str],
+    n_seeds: int,
+    common: dict,
+    data: dict,
+    vectors: str | None,
+    out_csv: str,
 ) -> pd.DataFrame:
     """Descriptive statistics of every (arm, seed) dataset: sizes, mean, std, feature norms
     and, for the synthetic data, the mean number of active features."""
@@ -77,12 +98,18 @@ def make_toy_data_stats(
         for i, seed in enumerate(ad.seeds):
             x = torch.cat([ad.train[i], ad.test[i]])
             row = {
-                "dataset": dataset, "arm": arm, "seed": seed,
-                "n_train": ad.train.shape[1], "n_test": ad.test.shape[1], "dim": x.shape[1],
-                "mean": x.mean().item(), "std": x.std().item(),
+                "dataset": dataset,
+                "arm": arm,
+                "seed": seed,
+                "n_train": ad.train.shape[1],
+                "n_test": ad.test.shape[1],
+                "dim": x.shape[1],
+                "mean": x.mean().item(),
+                "std": x.std().item(),
                 "mean_row_norm": x.norm(dim=1).mean().item(),
                 "n_ground_truth": 0 if ad.features is None else ad.features.shape[2],
-                "mean_feature_norm": float("nan") if ad.features is None
+                "mean_feature_norm": float("nan")
+                if ad.features is None
                 else ad.features[i].norm(dim=0).mean().item(),
             }
             rows.append(row)
@@ -93,8 +120,11 @@ def make_toy_data_stats(
         active = {}
         for seed in range(n_seeds):
             sd = generate_sharkey(
-                int(data["num_samples"]), int(data["num_inputs"]), int(data["num_features"]),
-                float(data["avg_active_features"]), float(data["lambda_decay"]),
+                int(data["num_samples"]),
+                int(data["num_inputs"]),
+                int(data["num_features"]),
+                float(data["avg_active_features"]),
+                float(data["lambda_decay"]),
                 stable_seed(int(common["seed"]), dataset, "data", seed),
             )
             active[seed] = (sd.coefficients > 0).float().sum(dim=1).mean().item()
@@ -106,14 +136,34 @@ def make_toy_data_stats(
 
 
 def make_toy_sweep(
-    dataset: str, arm: str, n_latents: int, common: dict, data: dict, sae: dict,
-    vectors: str | None, out_csv: str, device: str = "cpu",
+    dataset: str,
+    arm: str,
+    n_latents: int,
+    common: dict,
+    data: dict,
+    sae: dict,
+    vectors: str | None,
+    out_csv: str,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Train and test all (seed, L1 coefficient) SAEs of one (dataset, arm, size)."""
     seeds = list(range(int(sae["seeds"])))
     ad = _arm_data(dataset, check_arm(arm), seeds, common, data, vectors)
-    log.info("%s/%s/n%d: train %s, test %s", dataset, arm, n_latents, tuple(ad.train.shape), tuple(ad.test.shape))
-    df = run_sweep(ad, dataset=dataset, arm=arm, n_latents=int(n_latents), sae_cfg=sae, master_seed=int(common["seed"]),
+    log.info(
+        "%s/%s/n%d: train %s, test %s",
+        dataset,
+        arm,
+        n_latents,
+        tuple(ad.train.shape),
+        tuple(ad.test.shape),
+    )
+    df = run_sweep(
+        ad,
+        dataset=dataset,
+        arm=arm,
+        n_latents=int(n_latents),
+        sae_cfg=sae,
+        master_seed=int(common["seed"]),
         device=resolve_device(device),
     )
     _mkdirs(out_csv)
@@ -143,10 +193,14 @@ def _figure_data(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 
 def _order_arms(summary: pd.DataFrame) -> pd.DataFrame:
     order = {a: i for i, a in enumerate(ARMS)}
-    return summary.sort_values(["n_latents", "arm", "l1_coef"], key=lambda s: s.map(order) if s.name == "arm" else s)
+    return summary.sort_values(
+        ["n_latents", "arm", "l1_coef"], key=lambda s: s.map(order) if s.name == "arm" else s
+    )
 
 
-def make_toy_figure_main(summary_csv: str, metrics: list[str], pdf: str, png: str, csv: str) -> None:
+def make_toy_figure_main(
+    summary_csv: str, metrics: list[str], pdf: str, png: str, csv: str
+) -> None:
     """Main-text style figure: metrics x dictionary sizes, one line per arm."""
     from randsae.toy.plotting import plot_main, save_figure
 
@@ -171,7 +225,9 @@ def make_toy_figure_grid(
     save_figure(plot_grid(data, metrics, title), data, pdf, png, csv)
 
 
-def make_word2vec_vectors(dim: int, seed: int, w2v: dict, max_words: int | None, npy: str, vocab: str) -> None:
+def make_word2vec_vectors(
+    dim: int, seed: int, w2v: dict, max_words: int | None, npy: str, vocab: str
+) -> None:
     """Offline substitute for GloVe: word2vec trained on gensim's test corpora."""
     from randsae.toy.data import stable_seed
     from randsae.toy.words import save_vectors, tokenized_corpus, train_word2vec
@@ -179,8 +235,13 @@ def make_word2vec_vectors(dim: int, seed: int, w2v: dict, max_words: int | None,
     sentences = tokenized_corpus(w2v["max_wiki_articles"])
     log.info("corpus: %d documents, %d tokens", len(sentences), sum(map(len, sentences)))
     words, vecs = train_word2vec(
-        sentences, dim=int(dim), seed=stable_seed(seed, "word2vec", dim) % 2**31,
-        window=int(w2v["window"]), min_count=int(w2v["min_count"]), epochs=int(w2v["epochs"]), sg=int(w2v["sg"]),
+        sentences,
+        dim=int(dim),
+        seed=stable_seed(seed, "word2vec", dim) % 2**31,
+        window=int(w2v["window"]),
+        min_count=int(w2v["min_count"]),
+        epochs=int(w2v["epochs"]),
+        sg=int(w2v["sg"]),
     )
     if max_words is not None:
         words, vecs = words[: int(max_words)], vecs[: int(max_words)]
@@ -189,7 +250,9 @@ def make_word2vec_vectors(dim: int, seed: int, w2v: dict, max_words: int | None,
     log.info("word2vec dim %d: %d words", dim, len(words))
 
 
-def make_glove_vectors(zip_path: str, dim: int, max_words: int | None, npy: str, vocab: str) -> None:
+def make_glove_vectors(
+    zip_path: str, dim: int, max_words: int | None, npy: str, vocab: str
+) -> None:
     """GloVe 6B vectors of one dim, extracted from the downloaded zip."""
     from randsae.toy.words import load_glove_from_zip, save_vectors
 

@@ -113,12 +113,16 @@ def build_arm(
             gaussian_seed=stable_seed(master_seed, dataset, "gaussian", s),
             ffn_seed=stable_seed(master_seed, dataset, "ffn", s),
         )
-        tr, te = train_test_split(x.shape[0], test_fraction, stable_seed(master_seed, dataset, "split", s))
+        tr, te = train_test_split(
+            x.shape[0], test_fraction, stable_seed(master_seed, dataset, "split", s)
+        )
         train.append(x[tr])
         test.append(x[te])
         feats.append(f)
     features = None if feats[0] is None else torch.stack(feats)
-    return ArmData(seeds=list(seeds), train=torch.stack(train), test=torch.stack(test), features=features)
+    return ArmData(
+        seeds=list(seeds), train=torch.stack(train), test=torch.stack(test), features=features
+    )
 
 
 def train_stacked(
@@ -187,7 +191,9 @@ def evaluate_stacked(
     out = []
     for m, si in enumerate(seed_index):
         row = average_batches(per_batch[m])
-        row["mmcs"] = float("nan") if features is None else mmcs(sae.W_dec[m], features[si].to(device))
+        row["mmcs"] = (
+            float("nan") if features is None else mmcs(sae.W_dec[m], features[si].to(device))
+        )
         out.append(row)
     return out
 
@@ -239,7 +245,8 @@ def run_sweep(
         seed_index = [si for _, si in chunk]
         chunk_coefs = [coefs[ci] for ci, _ in chunk]
         sae_seeds = [
-            stable_seed(master_seed, dataset, arm, n_latents, "sae", data.seeds[si]) for si in seed_index
+            stable_seed(master_seed, dataset, arm, n_latents, "sae", data.seeds[si])
+            for si in seed_index
         ]
         t0 = time.perf_counter()
         sae = train_stacked(
@@ -254,7 +261,9 @@ def run_sweep(
             device=device,
         )
         seconds = (time.perf_counter() - t0) / len(chunk)
-        metrics = evaluate_stacked(sae, data.test, seed_index, data.features, int(sae_cfg["batch_size"]))
+        metrics = evaluate_stacked(
+            sae, data.test, seed_index, data.features, int(sae_cfg["batch_size"])
+        )
         for (ci, si), met in zip(chunk, metrics, strict=True):
             rows.append(
                 {

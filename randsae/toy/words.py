@@ -45,7 +45,9 @@ def tokenized_corpus(max_wiki_articles: int | None = None) -> list[list[str]]:
     """Lower-cased, de-accented tokens (gensim ``simple_preprocess``) of each document."""
     from gensim.utils import simple_preprocess
 
-    return [t for t in (simple_preprocess(doc) for doc in gensim_test_texts(max_wiki_articles)) if t]
+    return [
+        t for t in (simple_preprocess(doc) for doc in gensim_test_texts(max_wiki_articles)) if t
+    ]
 
 
 def _stable_hash(text: str) -> int:

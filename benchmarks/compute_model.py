@@ -1,0 +1,294 @@
+"""Compute and storage model of a whole config's grid (default: configs/paper.yaml).
+
+Measures two per-token costs on this machine, turns them into achieved FLOP/s, and scales every
+rule of the grid by FLOPs:
+
+* model forward: a pythia-70m-shaped random HookedTransformer (d_model 512, 6 layers, 8 heads,
+  d_mlp 2048, vocab 50304; built from `randsae.models.neox_config`, no download), fp32;
+  FLOPs/token = 2 * N_params_matmul + 2 * n_layers * n_ctx * d_model (causal attention);
+* SAE training step at the paper shape (d_in 512, 64x = 32768 latents, k 32, fused backend of
+  `randsae.sae_train`, plain torch TopK if that is not importable). FLOPs/token: the fused
+  backend's only dense op is the encoder forward, 2 * d_in * n_latents; its backward and decoder
+  touch the k active latents only (~8 * d_in * k). A dense backend (sae-lens) pays ~6 * d_in *
+  n_latents instead (`--dense-sae-backward`).
+
+GPU-hours use a stated peak FLOP/s x utilisation per kind of work (flags below) until a GPU
+measurement replaces them; CPU-hours at the measured CPU rate are shown for contrast.
+
+    python benchmarks/compute_model.py                       # measure, print, write docs/compute.md
+    python benchmarks/compute_model.py --no-measure          # reuse the rates stored in docs/compute.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import re
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Pythia architectures (Biderman et al. 2023, Table 1; HF config.json): n_layers, d_model, vocab.
+PYTHIA = {
+    "70m": (6, 512, 50304), "160m": (12, 768, 50304), "410m": (24, 1024, 50304), "1b": (16, 2048, 50304),
+    "1.4b": (24, 2048, 50304), "2.8b": (32, 2560, 50304), "6.9b": (32, 4096, 50432),
+}
+EXAMPLE_BYTES_PER_WINDOW_TOKEN = 43  # measured on the smoke run's results/examples/*.json
+TOKEN_BYTES = 4                      # results/data/tokens/*.npy are int32
+
+
+def arch_of(name: str, mcfg: dict) -> tuple[int, int, int]:
+    if "arch" in mcfg:
+        a = mcfg["arch"]
+        return a["n_layers"], a["d_model"], 4096
+    size = re.search(r"pythia-([0-9.]+[mb])", mcfg.get("hf_name", name)).group(1)
+    return PYTHIA[size]
+
+
+def forward_flops_per_token(n_layers: int, d: int, vocab: int, n_ctx: int, upto: int | None = None,
+                            unembed: bool = True) -> float:
+    """2 x matmul params (12 d^2 per layer, d_mlp = 4d) + causal attention; `upto` layers only."""
+    layers = n_layers if upto is None else upto
+    f = layers * (2 * 12 * d * d + 2 * n_ctx * d)
+    return f + (2 * d * vocab if unembed else 0)
+
+
+DENSE_SAE_BACKWARD = False
+
+
+def sae_train_flops_per_token(d: int, n: int, k: int = 32) -> float:
+    return 6 * d * n if DENSE_SAE_BACKWARD else 2 * d * n + 8 * d * k
+
+
+def sae_infer_flops_per_token(d: int, n: int) -> float:
+    return 2 * d * n  # dense encoder; sparse decoder
+
+
+# ------------------------------------------------------------------ measurements (CPU)
+
+
+def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int = 3) -> dict:
+    import torch
+    from transformer_lens import HookedTransformer
+
+    from randsae.models import neox_config
+
+    torch.set_num_threads(threads)
+    arch = {"n_layers": 6, "d_model": 512, "n_heads": 8, "d_mlp": 2048, "n_ctx": n_ctx, "rotary_dim": 16}
+    model = HookedTransformer(neox_config(arch, 50304, seed=0), tokenizer=None).eval()
+    toks = torch.randint(0, 50304, (batch, n_ctx))
+    times = []
+    with torch.inference_mode():
+        model(toks)  # warm-up
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model(toks)
+            times.append(time.perf_counter() - t)
+    tps = batch * n_ctx / min(times)
+    flops = forward_flops_per_token(6, 512, 50304, n_ctx)
+    return {"tokens_per_s": tps, "flops_per_token": flops, "flop_per_s": tps * flops, "n_ctx": n_ctx}
+
+
+def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, batch: int = 2048,
+                repeats: int = 3) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    n = d * expansion
+    x = torch.randn(batch, d)
+    try:
+        from randsae.sae_train import _SAEJob
+
+        cfg = {"k": k, "expansion_factor": expansion, "n_tokens": 10**8, "lr": None, "warmup_steps": 0,
+               "backend": "fused", "normalize_decoder": True, "batch_size": batch}
+        job = _SAEJob("cm", d_in=d, cfg=cfg, seed=0, device=torch.device("cpu"), total_steps=10**6)
+
+        def step():
+            job.train_step(x)
+            job.log.clear()
+        backend = "randsae fused"
+    except (ImportError, AttributeError, KeyError, TypeError):
+        W_enc = torch.randn(d, n, requires_grad=True)
+        W_dec = torch.randn(n, d, requires_grad=True)
+        opt = torch.optim.Adam([W_enc, W_dec], lr=1e-4)
+
+        def step():
+            pre = x @ W_enc
+            v, i = pre.topk(k, dim=-1)
+            recon = (torch.zeros_like(pre).scatter(-1, i, v.relu())) @ W_dec
+            ((recon - x) ** 2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+        backend = "plain torch TopK"
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    tps = batch / min(times)
+    flops = sae_train_flops_per_token(d, n, k)
+    return {"tokens_per_s": tps, "flops_per_token": flops, "flop_per_s": tps * flops, "backend": backend,
+            "shape": f"d_in {d}, {expansion}x ({n} latents), k {k}, batch {batch}"}
+
+
+# ------------------------------------------------------------------ the model of the grid
+
+
+def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
+    """One row per (rule, model): jobs, FLOPs, GPU-hours, storage kept (bytes)."""
+    rows = []
+    inits = len(cfg["inits"])
+    sae, act, ev, ex = cfg["sae"], cfg["activations"], cfg["eval"], cfg["examples"]
+    stream = act["source"] == "stream"
+    fwd_rate = gpu["peak_model_tflops"] * 1e12 * gpu["util_model"]
+    sae_rate = gpu["peak_sae_tflops"] * 1e12 * gpu["util_sae"]
+    for name, mcfg in cfg["models"].items():
+        L, d, vocab = arch_of(name, mcfg)
+        layers = sorted(mcfg["layers"])
+        n = d * sae["expansion_factor"]
+        cells = inits * len(layers)
+        sae_bytes = (2 * d * n + n + d) * 4
+        ctx = act["context_size"]
+
+        def add(rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0):
+            rows.append({"rule": rule, "model": name, "jobs": jobs, "flops": fwd_flops + sae_flops,
+                         "gpu_h": (fwd_flops / fwd_rate + sae_flops / sae_rate) / 3600,
+                         "cpu_h": (fwd_flops / cpu["forward"]["flop_per_s"] + sae_flops / cpu["sae"]["flop_per_s"]) / 3600,
+                         "disk": disk, "peak": peak, "gpu_mem": gpu_mem})
+
+        add("build_init", inits, disk=inits * 4e3)
+        train_sae_flops = cells * sae["n_tokens"] * sae_train_flops_per_token(d, n, sae["k"])
+        if stream:
+            g = sae["layer_group_size"]
+            groups = [layers[i:i + g] for i in range(0, len(layers), g)]
+            fwd = inits * sum(act["n_train_tokens"] * forward_flops_per_token(L, d, vocab, ctx, max(gr) + 1, False)
+                              for gr in groups)
+            # checkpoints: weights + Adam moments (3x) of every SAE in a running group job
+            add("train_sae_group", inits * len(groups), fwd, train_sae_flops, cells * sae_bytes,
+                peak=3 * sae_bytes * g, gpu_mem=4 * sae_bytes * min(g, len(layers)))
+        else:
+            fwd = inits * act["n_train_tokens"] * forward_flops_per_token(L, d, vocab, ctx, max(layers) + 1, False)
+            cache = inits * act["n_train_tokens"] * d * (max(layers) + 1) * (2 if act["dtype"] == "float16" else 4)
+            add("cache_activations", inits, fwd, disk=cache)
+            add("train_sae", cells, 0.0, train_sae_flops, cells * sae_bytes, peak=3 * sae_bytes, gpu_mem=4 * sae_bytes)
+        # eval: clean, with-SAE and zero-ablation forward passes over the eval tokens + SAE inference
+        add("eval_sae", cells, cells * 3 * ev["n_tokens"] * forward_flops_per_token(L, d, vocab, ctx),
+            cells * ev["n_tokens"] * sae_infer_flops_per_token(d, n), cells * 2e5)
+        windows = ex["n_latents"] * (ex["n_explain"] + ex["n_test_activating"] + ex["n_test_nonactivating"])
+        ex_bytes = windows * ex["window"] * EXAMPLE_BYTES_PER_WINDOW_TOKEN
+        add("latent_examples", cells,
+            sum(inits * ex["n_tokens"] * forward_flops_per_token(L, d, vocab, ex["context_size"], lay + 1, False)
+                for lay in layers),
+            cells * ex["n_tokens"] * sae_infer_flops_per_token(d, n), cells * ex_bytes)
+        add("tokenize_corpus", 1, disk=(act["n_train_tokens"] + ev["n_tokens"] + ex["n_tokens"]) * TOKEN_BYTES)
+    return rows
+
+
+def fmt_bytes(b: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if b < 1000 or unit == "TB":
+            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
+        b /= 1000
+    return ""
+
+
+def tables(rows: list[dict], cpu_rates: dict) -> str:
+    by_rule: dict[str, dict] = {}
+    for r in rows:
+        agg = by_rule.setdefault(r["rule"], {"jobs": 0, "flops": 0.0, "gpu_h": 0.0, "cpu_h": 0.0, "disk": 0.0,
+                                             "peak": 0.0})
+        for k in ("jobs", "flops", "gpu_h", "cpu_h", "disk"):
+            agg[k] += r[k]
+        agg["peak"] = max(agg["peak"], r["peak"])
+    out = ["| rule | jobs | PFLOP | GPU-hours | CPU-hours at measured rate | kept on disk |", "|---|---:|---:|---:|---:|---:|"]
+    for rule, a in by_rule.items():
+        out.append(f"| `{rule}` | {a['jobs']} | {a['flops'] / 1e15:,.0f} | {a['gpu_h']:,.1f} | "
+                   f"{a['cpu_h']:,.0f} | {fmt_bytes(a['disk'])} |")
+    tot = {k: sum(a[k] for a in by_rule.values()) for k in ("jobs", "flops", "gpu_h", "cpu_h", "disk")}
+    out.append(f"| **total** | **{tot['jobs']}** | **{tot['flops'] / 1e15:,.0f}** | **{tot['gpu_h']:,.0f}** | "
+               f"**{tot['cpu_h']:,.0f}** | **{fmt_bytes(tot['disk'])}** |")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    rules = list(by_rule)
+    out += ["", "GPU-hours per model and rule (disk kept per model in the last column):", "",
+            "| model | " + " | ".join(f"`{r}`" for r in rules) + " | total GPU-h | disk |",
+            "|---|" + "---:|" * (len(rules) + 2)]
+    for m in models:
+        mr = {r["rule"]: r for r in rows if r["model"] == m}
+        out.append(f"| {m} | " + " | ".join(f"{mr[r]['gpu_h']:,.1f}" if r in mr else "–" for r in rules)
+                   + f" | {sum(x['gpu_h'] for x in mr.values()):,.1f} | {fmt_bytes(sum(x['disk'] for x in mr.values()))} |")
+    peak = max(rows, key=lambda r: r["peak"])
+    mem = max(rows, key=lambda r: r["gpu_mem"])
+    out += ["", f"Largest transient checkpoint of one running job (SAE weights + Adam moments of its layers): "
+            f"{fmt_bytes(peak['peak'])} (`{peak['rule']}`, {peak['model']}). GPU memory for the SAE state alone "
+            f"(weights, gradients, two Adam moments) of one job: up to {fmt_bytes(mem['gpu_mem'])} "
+            f"(`{mem['rule']}`, {mem['model']}) - compare with 80 GB per H100 before choosing `layer_group_size`."]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "configs" / "paper.yaml"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "compute.md"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-measure", action="store_true", help="reuse the rates stored in --out")
+    ap.add_argument("--gpu-name", default="H100 SXM (assumed)")
+    ap.add_argument("--peak-model-tflops", type=float, default=989.0, help="bf16 dense tensor-core peak")
+    ap.add_argument("--util-model", type=float, default=0.30)
+    ap.add_argument("--peak-sae-tflops", type=float, default=67.0, help="fp32 (no TF32) peak; SAEs train in fp32")
+    ap.add_argument("--util-sae", type=float, default=0.50)
+    ap.add_argument("--dense-sae-backward", action="store_true", help="count 6 d n per token (sae-lens backend)")
+    args = ap.parse_args()
+    global DENSE_SAE_BACKWARD
+    DENSE_SAE_BACKWARD = args.dense_sae_backward
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    if args.no_measure:
+        rates = json.loads(re.search(r"<!-- rates (.*?) -->", Path(args.out).read_text()).group(1))
+        sae_fpt = sae_train_flops_per_token(512, 512 * 64, 32)  # the measured shape, current FLOP count
+        rates["sae"].update(flops_per_token=sae_fpt, flop_per_s=rates["sae"]["tokens_per_s"] * sae_fpt)
+    else:
+        rates = {"forward": measure_forward(args.threads), "sae": measure_sae(args.threads),
+                 "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s)"}
+    gpu = {"peak_model_tflops": args.peak_model_tflops, "util_model": args.util_model,
+           "peak_sae_tflops": args.peak_sae_tflops, "util_sae": args.util_sae}
+    rows = grid_model(cfg, gpu, rates)
+    f, s = rates["forward"], rates["sae"]
+    text = f"""# Compute model: {Path(args.config).name}
+
+Generated by `python benchmarks/compute_model.py` (edit the assumptions there, or pass flags).
+
+Measured on this machine ({rates['machine']}):
+
+| work | measured tokens/s | FLOPs/token | achieved GFLOP/s |
+|---|---:|---:|---:|
+| pythia-70m-shaped forward (fp32, n_ctx {f['n_ctx']}) | {f['tokens_per_s']:,.0f} | {f['flops_per_token']:.3g} | {f['flop_per_s'] / 1e9:,.1f} |
+| SAE training step ({s['backend']}; {s['shape']}) | {s['tokens_per_s']:,.0f} | {s['flops_per_token']:.3g} | {s['flop_per_s'] / 1e9:,.1f} |
+
+GPU assumption until a GPU measurement exists: {args.gpu_name}; model forward (bf16) at
+{args.peak_model_tflops:g} TFLOP/s peak x {args.util_model:g} utilisation; SAE training/inference (fp32)
+at {args.peak_sae_tflops:g} TFLOP/s x {args.util_sae:g}. Other sizes scale by FLOPs: forward
+2 x matmul parameters + causal attention per token (streamed passes stop at the deepest layer of
+their group and skip the unembedding); SAE training {"6 x d_in x n_latents" if DENSE_SAE_BACKWARD else "2 x d_in x n_latents + 8 x d_in x k (fused backend)"} per token, inference
+2 x d_in x n_latents. CPU-hours divide the same FLOPs by the measured CPU rates (for contrast).
+Excluded: model download/loading (`build_init` is I/O bound), the Anthropic calls of `explain`
+and `score` (no GPU; see docs/autointerp.md for their cost), Python overheads.
+
+Storage: SAE weights 2 x d_in x n_latents x 4 bytes (+ biases) per cell; latent examples
+{EXAMPLE_BYTES_PER_WINDOW_TOKEN} bytes per window token (measured on the smoke run); tokens int32;
+no activation cache in stream mode (the cache row appears only with `activations.source: cache`).
+
+{tables(rows, rates)}
+
+<!-- rates {json.dumps(rates)} -->
+"""
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""Rule latent_page: HTML page of latent examples, trained vs random inits side by side."""
+
+from randsae import stages
+
+
+def main(smk):
+    stages.run(
+        stages.latent_page, smk, model=smk.wildcards.model, layer=int(smk.wildcards.layer),
+        inits=list(smk.params.inits), examples_jsons=list(smk.input.examples),
+        explanation_jsonls=list(smk.input.explanations), out_html=smk.output.html,
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,13 @@
+"""Rule link_sae: expose one layer's SAE from its stream group at the per-layer path."""
+
+from randsae import stages
+
+
+def main(smk):
+    stages.run(
+        stages.link_sae, smk, group_dir=smk.input.group, layer=int(smk.wildcards.layer),
+        out_files=[smk.output.cfg, smk.output.weights, smk.output.curve],
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,152 @@
+"""randsae.manifest: decoding Snakemake's metadata, recovering wildcards, hashing artifacts.
+
+The integration tests run a real two-rule Snakemake workflow (seconds) and read the metadata it
+wrote; the manifest of the real smoke run is checked in tests/test_secrets.py's shared run.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from randsae.manifest import (
+    COLUMNS,
+    decode_record_name,
+    manifest_rows,
+    match_wildcards,
+    params_sha256,
+    pattern_regex,
+    read_manifest,
+    read_snakemake_metadata,
+    sha256_file,
+    verify_manifest,
+    write_manifest,
+)
+
+
+def test_decode_record_name_inverts_snakemakes_split_encoding():
+    path = "results/saes/pythia-1.4b-deduped/rerandomized_embeddings/layer23/sae_weights.safetensors"
+    enc = base64.urlsafe_b64encode(path.encode()).decode()
+    max_len = 17  # Snakemake splits at NAME_MAX - 1 characters and prefixes directories with '@'
+    parts = [enc[i : i + max_len - 1] for i in range(0, len(enc), max_len - 1)]
+    rel = Path(*["@" + p for p in parts[:-1]], parts[-1])
+    assert len(parts) > 3
+    assert decode_record_name(rel) == path
+    assert decode_record_name(enc) == path
+
+
+@pytest.mark.parametrize(
+    "pattern, path, expected",
+    [
+        ("results/saes/{model}/{init}/layer{layer}/cfg.json",
+         "results/saes/pythia-70m-deduped/step0/layer3/cfg.json",
+         {"model": "pythia-70m-deduped", "init": "step0", "layer": "3"}),
+        ("results/metrics/{model}/{init}/layer{layer}_latents.csv",
+         "results/metrics/tiny-neox/rerandomized-x0.5-uniform/layer12_latents.csv",
+         {"model": "tiny-neox", "init": "rerandomized-x0.5-uniform", "layer": "12"}),
+        ("results/x/{a,\\d+}.txt", "results/x/17.txt", {"a": "17"}),
+        ("results/x/{a,\\d+}.txt", "results/x/ab.txt", None),
+        ("results/{a}/{a}.txt", "results/p/q.txt", None),
+        ("results/{a}/{a}.txt", "results/p/p.txt", {"a": "p"}),
+        ("results/tables/sae_metrics.csv", "results/tables/sae_metrics.csv", {}),
+        ("results/saes/{model}/{init}/layer{layer}/cfg.json", "results/saes/m/i/layer3/x/cfg.json", None),
+        ("results/x/{a,[a-z]{2}}.txt", "results/x/ab.txt", {"a": "ab"}),
+    ],
+)
+def test_match_wildcards(pattern, path, expected):
+    assert match_wildcards(path, [pattern]) == expected
+
+
+def test_pattern_regex_escapes_literal_parts():
+    assert pattern_regex("a.b/{x}.c").fullmatch("aXb/1.c") is None
+
+
+def test_params_sha256_changes_with_params_only():
+    a = {"rule": "r", "params": ["1", "{'k': 2}"], "starttime": 1.0}
+    b = dict(a, starttime=2.0)
+    c = dict(a, params=["1", "{'k': 3}"])
+    assert params_sha256(a) == params_sha256(b) != params_sha256(c)
+    assert params_sha256(None) == "" == params_sha256({"rule": "r"})
+
+
+TOY_SNAKEFILE = textwrap.dedent('''
+    rule all:
+        input: expand("out/{sample}/x{n}.txt", sample=["s1", "s-2"], n=[1, 2]), "out/merged.txt"
+
+    rule make:
+        output: "out/{sample}/x{n}.txt"
+        params: scale=config.get("scale", 1)
+        shell: "echo {wildcards.sample} {wildcards.n} {params.scale} > {output}"
+
+    rule merge:
+        input: expand("out/{sample}/x{n}.txt", sample=["s1", "s-2"], n=[1, 2])
+        output: "out/merged.txt"
+        shell: "cat {input} > {output}"
+''')
+
+
+def run_toy(work: Path, *args: str) -> None:
+    (work / "Snakefile").write_text(TOY_SNAKEFILE)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none", *args],
+                          cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def toy_rows(work: Path):
+    meta = read_snakemake_metadata(work / ".snakemake" / "metadata")
+    patterns = {"make": ["out/{sample}/x{n}.txt"], "merge": ["out/merged.txt"]}
+    paths = sorted(str(p.relative_to(work)) for p in (work / "out").rglob("*.txt"))
+    return manifest_rows(paths, meta, patterns, git="abc123", packages={"torch": "2.13.0"}, root=work)
+
+
+def test_manifest_rows_from_a_real_snakemake_run(tmp_path):
+    run_toy(tmp_path)
+    rows = toy_rows(tmp_path)
+    by_path = {r["path"]: r for r in rows}
+    assert len(rows) == 5
+    assert by_path["out/s-2/x1.txt"]["rule"] == "make"
+    assert by_path["out/s-2/x1.txt"]["wildcards"] == "n=1;sample=s-2"
+    assert by_path["out/merged.txt"]["rule"] == "merge" and by_path["out/merged.txt"]["wildcards"] == ""
+    assert by_path["out/s1/x2.txt"]["sha256"] == sha256_file(tmp_path / "out/s1/x2.txt")
+    assert by_path["out/s1/x2.txt"]["size_bytes"] == len(b"s1 2 1\n")
+    assert all(r["git_commit"] == "abc123" and r["git_from"] == "manifest" for r in rows)
+    assert all(r["packages"] == "torch=2.13.0" and r["slurm_job"] == "" for r in rows)
+    make_hashes = {by_path[p]["params_sha256"] for p in by_path if p != "out/merged.txt"}
+    assert len(make_hashes) == 1 and "" not in make_hashes
+
+    # a params change reruns `make` and changes its recorded params hash (not merge's)
+    run_toy(tmp_path, "--config", "scale=2")
+    rows2 = {r["path"]: r for r in toy_rows(tmp_path)}
+    assert rows2["out/s1/x1.txt"]["params_sha256"] != by_path["out/s1/x1.txt"]["params_sha256"]
+    assert rows2["out/s1/x1.txt"]["sha256"] != by_path["out/s1/x1.txt"]["sha256"]
+    assert rows2["out/merged.txt"]["params_sha256"] == by_path["out/merged.txt"]["params_sha256"]
+
+
+def test_write_read_verify_roundtrip(tmp_path):
+    run_toy(tmp_path)
+    rows = toy_rows(tmp_path)
+    out = tmp_path / "results" / "manifest.tsv"
+    write_manifest(rows, out)
+    back = read_manifest(out)
+    assert tuple(back[0]) == COLUMNS and len(back) == len(rows)
+    assert [r["path"] for r in back] == sorted(r["path"] for r in rows)
+    assert verify_manifest(out, root=tmp_path) == []
+    (tmp_path / "out/s1/x1.txt").write_text("tampered\n")
+    (tmp_path / "out/merged.txt").unlink()
+    assert verify_manifest(out, root=tmp_path) == ["out/merged.txt: missing", "out/s1/x1.txt: changed"]
+
+
+def test_artifact_provenance_git_wins_and_missing_metadata_is_marked(tmp_path):
+    (tmp_path / "sae").mkdir()
+    (tmp_path / "sae" / "cfg.json").write_text("{}")
+    (tmp_path / "sae" / "meta.json").write_text('{"git": "deadbee-dirty"}')
+    rows = manifest_rows(["sae/cfg.json"], {}, {}, git="abc123", packages={}, root=tmp_path)
+    assert rows[0]["git_commit"] == "deadbee-dirty" and rows[0]["git_from"] == "artifact"
+    assert rows[0]["rule"] == "unknown" and rows[0]["params_sha256"] == ""
+    with pytest.raises(FileNotFoundError):
+        manifest_rows(["nope.txt"], {}, {}, git="x", packages={}, root=tmp_path)

@@ -1,0 +1,147 @@
+"""Secrets never leak into results, logs, Snakemake's metadata or the report.
+
+One real local run of configs/smoke.yaml (default targets + results/manifest.tsv), made with
+ANTHROPIC_API_KEY and HF_TOKEN set to distinctive fake values, is shared by this module,
+tests/test_manifest.py and tests/test_slurm.py (its local reference run), so the suite pays for
+it once. The report is built from it with `snakemake --report report.zip` and checked to hold every
+figure and table with its caption.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "configs" / "smoke.yaml"
+FAKE_SECRETS = {
+    "ANTHROPIC_API_KEY": "sk-ant-FAKE-d3adb33f-c0ffee-SECRET-7f1e",
+    "HF_TOKEN": "hf_FAKEt0kenNEVERtoBEwrittenQz9x",
+}
+TARGETS = ("all", "results/manifest.tsv")  # positional: pass them before --configfile (nargs="+")
+_RUNS: dict[str, Path] = {}
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 3000, env_extra: dict | None = None):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               **FAKE_SECRETS, **(env_extra or {}))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def local_smoke_run(tmp_path_factory) -> Path:
+    """The shared local run (made once per session): smoke config, 2 cores, fake secrets set."""
+    if "local" not in _RUNS:
+        work = tmp_path_factory.mktemp("smoke_local")
+        start = time.monotonic()
+        proc = snakemake(work, *TARGETS, "--cores", "2", "--configfile", str(SMOKE))
+        assert proc.returncode == 0, proc.stderr[-6000:]
+        (work / "wall_s.txt").write_text(f"{time.monotonic() - start:.1f}\n")
+        _RUNS["local"] = work
+    return _RUNS["local"]
+
+
+def encodings(secret: str) -> list[bytes]:
+    """The secret as raw bytes and as it would appear inside base64 text (3 alignments), e.g. in
+    Snakemake's metadata or a self-contained report.html."""
+    out = [secret.encode()]
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + secret.encode())
+        core = enc[4 * ((shift + 2) // 3):][: 4 * ((len(secret) - (3 - shift) % 3) // 3)]
+        out.append(core.rstrip(b"="))
+    return [e for e in out if len(e) >= 12]
+
+
+def test_encodings_find_base64_embedded_secrets():
+    secret = FAKE_SECRETS["HF_TOKEN"]
+    for prefix in (b"", b"x", b"xy", b"xyz"):
+        blob = base64.b64encode(prefix + secret.encode() + b"tail")
+        assert any(e in blob for e in encodings(secret)), prefix
+
+
+def leaks(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
+        data = path.read_bytes()
+        found += [f"{path}: {name}" for name, secret in FAKE_SECRETS.items()
+                  if any(e in data for e in encodings(secret))]
+    return found
+
+
+def files_under(work: Path, *dirs: str) -> list[Path]:
+    return [p for d in dirs for p in (work / d).rglob("*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    return local_smoke_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def report_zip(smoke):
+    proc = snakemake(smoke, *TARGETS, "--report", "report.zip", "--configfile", str(SMOKE))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return smoke / "report.zip"
+
+
+def test_no_secret_in_results_logs_metadata_or_report(smoke, report_zip, tmp_path):
+    with zipfile.ZipFile(report_zip) as z:
+        z.extractall(tmp_path / "report")
+    files = files_under(smoke, "results", "logs", ".snakemake") + files_under(tmp_path, "report")
+    files.append(report_zip)
+    assert len(files) > 100, "the scan must cover the whole run"
+    assert leaks(files) == []
+
+
+def test_secret_scan_detects_a_planted_leak(tmp_path):
+    # the scan itself works: a file with the key (plain or base64-embedded) is reported
+    (tmp_path / "a.log").write_text(f"key={FAKE_SECRETS['ANTHROPIC_API_KEY']}\n")
+    (tmp_path / "b.html").write_bytes(b"data:" + base64.b64encode(b"Z" + FAKE_SECRETS["HF_TOKEN"].encode()))
+    assert len(leaks([tmp_path / "a.log", tmp_path / "b.html"])) == 2
+
+
+def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, tmp_path):
+    from randsae.stages import figure_targets
+
+    cfg = yaml.safe_load(SMOKE.read_text())
+    with zipfile.ZipFile(report_zip) as z:
+        names = z.namelist()
+        html = z.read("report/report.html").decode() if "report/report.html" in names else ""
+    assert html, names[:20]
+    figures = figure_targets("results/figures", cfg["autointerp"]["scorers"], cfg["figures"]["formats"],
+                             any("-" in i for i in cfg["inits"]))
+    tables = [f"results/tables/{t}.csv" for t in ("sae_metrics", "autointerp", "abstractness", "density_histograms")]
+    expected = {Path(p).name for p in [*figures, *tables, "results/manifest.tsv"]}
+    embedded = {Path(n).name for n in names if "/data/raw/" in n}
+    assert expected <= embedded, sorted(expected - embedded)
+    # captions were rendered: config named, and a per-figure sentence present
+    assert "smoke.yaml" in html
+    assert "Explained variance of the SAE reconstruction" in html
+    assert "Control for the detection scorer" in html
+    assert "every final artifact" in html.lower()
+
+
+def test_manifest_of_the_smoke_run(smoke):
+    from randsae.manifest import read_manifest, verify_manifest
+
+    rows = {r["path"]: r for r in read_manifest(smoke / "results/manifest.tsv")}
+    assert "results/tables/sae_metrics.csv" in rows and "results/manifest.tsv" not in rows
+    weights = [r for p, r in rows.items() if p.endswith("sae_weights.safetensors")]
+    cfg = yaml.safe_load(SMOKE.read_text())
+    assert len(weights) == len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
+    w = rows["results/saes/tiny-neox/step0/layer1/sae_weights.safetensors"]
+    assert w["rule"] in {"train_sae", "link_sae"}
+    assert w["wildcards"] == "init=step0;layer=1;model=tiny-neox"
+    assert len(w["params_sha256"]) == 64 and "torch=" in w["packages"]
+    assert all(r["rule"] != "unknown" and len(r["sha256"]) == 64 for r in rows.values())
+    assert all(r["git_commit"] not in ("", "unknown") for r in rows.values())
+    assert rows["results/tables/sae_metrics.csv"]["rule"] == "tables"
+    assert verify_manifest(smoke / "results/manifest.tsv", root=smoke) == []

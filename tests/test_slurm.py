@@ -1,0 +1,194 @@
+"""Cluster execution on a REAL SLURM cluster (cluster/slurm-up.sh) with profiles/slurm-local.
+
+`configs/smoke.yaml` runs through `--executor slurm` in a temp dir; the test then checks that the
+jobs really went through SLURM (slurmctld's job-completion log, JobCompType=jobcomp/filetxt, plus
+each job's `--comment rule_<rule>_wildcards_<...>` and the plugin's per-job logs) and that the
+tables equal a local `--cores 2` run's exactly (same code, seeds and thread counts -> bit-identical
+CPU results; see test body). Skips when no cluster answers. `.ci/run` brings the cluster up around
+pytest. Set RANDSAE_SLURM_TIMING=<file> to get the run's wall time written there.
+
+The profile checks at the bottom need no cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from test_paper_grid import job_stats
+from test_secrets import FAKE_SECRETS, TARGETS, files_under, leaks, local_smoke_run, snakemake
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "configs" / "smoke.yaml"
+LOCAL_PROFILE = ROOT / "profiles" / "slurm-local"
+CLUSTER_PROFILE = ROOT / "profiles" / "slurm" / "profile.yaml"
+GPU_RULES = ("build_init", "cache_activations", "train_sae", "train_sae_group", "eval_sae", "latent_examples")
+
+
+def cluster_problem() -> str | None:
+    """Why no usable SLURM cluster is here, or None."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return "SLURM client tools (sinfo/sbatch) not installed; run cluster/slurm-up.sh"
+    if not Path("/etc/slurm/slurm.conf").is_file():
+        return "no /etc/slurm/slurm.conf; start the local cluster with cluster/slurm-up.sh"
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "sinfo timed out: slurmctld is not answering"
+    states = proc.stdout.split()
+    if proc.returncode != 0 or not any(s.rstrip("*~#") in ("idle", "mixed", "allocated") for s in states):
+        return f"no usable SLURM node (sinfo rc={proc.returncode}: {proc.stdout.strip()} {proc.stderr.strip()})"
+    return None
+
+
+def slurm_config() -> dict[str, str]:
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30).stdout
+    return dict(re.findall(r"^(\w+)\s+=\s+(.*?)\s*$", out, flags=re.M))
+
+
+def jobcomp_records(path: Path, offset: int) -> list[dict[str, str]]:
+    """Records appended to the jobcomp/filetxt log after byte `offset` (one `Key=Value ...` line per job)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode()
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    problem = cluster_problem()
+    if problem:
+        pytest.skip(problem)
+    conf = slurm_config()
+    if conf.get("JobCompType") != "jobcomp/filetxt":
+        pytest.fail(f"cluster must log job completions (JobCompType=jobcomp/filetxt), has {conf.get('JobCompType')}")
+    jobcomp = Path(conf["JobCompLoc"])
+    offset = jobcomp.stat().st_size if jobcomp.exists() else 0
+    work = tmp_path_factory.mktemp("smoke_slurm")
+    profile = ["--workflow-profile", str(LOCAL_PROFILE), "--configfile", str(SMOKE)]
+    dry = snakemake(work, *TARGETS, "-n", *profile)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    planned = job_stats(dry.stdout + dry.stderr)
+    start = time.monotonic()
+    proc = snakemake(work, *TARGETS, *profile)
+    wall = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-8000:]
+    if os.environ.get("RANDSAE_SLURM_TIMING"):
+        Path(os.environ["RANDSAE_SLURM_TIMING"]).write_text(f"{wall:.0f}\n")
+    time.sleep(1)  # slurmctld appends to the jobcomp log when it records the last completion
+    records = [r for r in jobcomp_records(jobcomp, offset) if r.get("WorkDir") == str(work)]
+    return {"work": work, "planned": planned, "records": records, "log": proc.stderr, "wall": wall}
+
+
+def local_rules() -> set[str]:
+    text = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
+    return {"all"} | {name for block in re.findall(r"^localrules:\n((?:\s+\w+,?\n)+)", text, re.M)
+                      for name in re.findall(r"\w+", block)}
+
+
+@pytest.mark.slurm
+def test_jobs_ran_through_slurm(slurm_run):
+    planned, records, work = slurm_run["planned"], slurm_run["records"], slurm_run["work"]
+    local = local_rules()
+    remote = Counter({rule: n for rule, n in planned.items() if rule not in local})
+    assert sum(remote.values()) >= 40 and ("train_sae" in remote or "train_sae_group" in remote), planned
+    # slurmctld's own record: one COMPLETED job per planned non-local job, in our work dir
+    states = Counter(r["JobState"] for r in records)
+    assert states["COMPLETED"] == sum(remote.values()), (states, remote)
+    # which rule each SLURM job ran: the plugin's per-job log .snakemake/slurm_logs/rule_<rule>/.../<jobid>.log
+    job_rule = {p.stem: p.relative_to(work / ".snakemake/slurm_logs").parts[0].removeprefix("rule_")
+                for p in (work / ".snakemake/slurm_logs").rglob("*.log")}
+    completed = [r["JobId"] for r in records if r["JobState"] == "COMPLETED"]
+    assert Counter(job_rule[j] for j in completed) == remote
+    # and slurmctld's view of the job comments (kept for MinJobAge after completion)
+    squeue = subprocess.run(["squeue", "--states=all", "-h", "-o", "%i|%k"], capture_output=True, text=True,
+                            timeout=30).stdout
+    comments = dict(line.split("|", 1) for line in squeue.splitlines() if "|" in line)
+    for jobid in completed:
+        assert comments[jobid].startswith(f"rule_{job_rule[jobid]}"), (jobid, comments.get(jobid))
+    # the workflow's own record of where each output came from
+    manifest = pd.read_csv(work / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    remote_rows = manifest[~manifest["rule"].isin(local)]
+    assert len(remote_rows) > 0 and set(remote_rows["slurm_job"]) <= set(completed)
+    assert (manifest[manifest["rule"].isin(local)]["slurm_job"] == "").all()
+    print(f"\nSLURM smoke run: {slurm_run['wall']:.0f} s wall, {len(completed)} SLURM jobs {dict(remote)}")
+
+
+@pytest.mark.slurm
+def test_slurm_results_equal_local_results(slurm_run, tmp_path_factory):
+    """Bit-identical, not approximately equal: each job is seeded from config (stable sha256
+    seeds), runs single-threaded torch in both modes (threads: 1 -> torch.set_num_threads(1) via
+    randsae.stages.run; train_model uses 2 threads in both) on the same CPU, so every float
+    operation happens in the same order. Only the executor differs."""
+    local = local_smoke_run(tmp_path_factory)
+    for table in ("sae_metrics", "autointerp", "abstractness", "density_histograms"):
+        a = pd.read_csv(local / f"results/tables/{table}.csv")
+        b = pd.read_csv(slurm_run["work"] / f"results/tables/{table}.csv")
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=table)
+    ma = pd.read_csv(local / "results/manifest.tsv", sep="\t").set_index("path")
+    mb = pd.read_csv(slurm_run["work"] / "results/manifest.tsv", sep="\t").set_index("path")
+    assert list(ma.index) == list(mb.index)
+    same = ma["sha256"] == mb["sha256"]
+    weights = ma.index.str.endswith("sae_weights.safetensors")
+    assert same[weights].all(), list(ma.index[weights & ~same])
+
+
+@pytest.mark.slurm
+def test_no_secret_in_slurm_run(slurm_run):
+    files = files_under(slurm_run["work"], "results", "logs", ".snakemake")
+    assert any("slurm_logs" in str(p) for p in files)
+    assert leaks(files) == []
+    assert not any(s in slurm_run["log"] for s in FAKE_SECRETS.values())
+
+
+# ------------------------------------------------------------------ profiles (no cluster needed)
+
+
+def test_cluster_profile_is_complete_and_scales_with_attempt():
+    prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
+    assert prof["executor"] == "slurm" and int(prof["jobs"]) > 0 and int(prof["retries"]) >= 1
+    assert prof["slurm-status-command"] in ("sacct", "squeue")
+    for key in ("mem_mb", "runtime"):
+        assert "attempt" in str(prof["default-resources"][key])
+    assert "$RANDSAE_SLURM_PARTITION" in prof["default-resources"]["slurm_partition"]
+    assert "$RANDSAE_SLURM_ACCOUNT" in prof["default-resources"]["slurm_account"]
+    for rule in GPU_RULES:
+        res = prof["set-resources"][rule]
+        assert res.get("gpu") == 1 or "gpu" in str(res.get("gres", "")), rule
+        assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"]), rule
+    local = yaml.safe_load((LOCAL_PROFILE / "profile.yaml").read_text())
+    assert local["slurm-status-command"] == "squeue"  # the test cluster has no accounting
+    assert "gpu" not in json.dumps(local.get("set-resources", {})) and "gpu" not in json.dumps(local["default-resources"])
+
+
+@pytest.mark.parametrize("env, partition, account", [({}, "", ""), (
+    {"RANDSAE_SLURM_PARTITION": "gpu-a100", "RANDSAE_SLURM_ACCOUNT": "proj42"}, "gpu-a100", "proj42")])
+def test_cluster_profile_resources_in_a_dry_run(tmp_path, monkeypatch, env, partition, account):
+    """Snakemake itself evaluates the profile: partition/account from the environment (empty ->
+    the cluster's default partition, no -A), GPUs on the GPU rules only, memory doubled at attempt 2
+    is checked by evaluating the expressions."""
+    for var in ("RANDSAE_SLURM_PARTITION", "RANDSAE_SLURM_ACCOUNT"):
+        if var not in env:
+            monkeypatch.delenv(var, raising=False)
+    proc = snakemake(tmp_path, "-n", "--workflow-profile", str(CLUSTER_PROFILE.parent), "--configfile", str(SMOKE),
+                     env_extra=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = re.findall(r"^rule (\w+):.*?^\s+resources: (.*?)$", proc.stdout + proc.stderr, flags=re.M | re.S)
+    assert jobs
+    for rule, res in jobs:
+        if rule == "all":
+            continue
+        assert f"slurm_partition={partition}," in res and f"slurm_account={account}," in res, (rule, res)
+        assert ("gpu=1" in res) == (rule in GPU_RULES), (rule, res)
+    prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
+    expr = prof["set-resources"]["train_sae"]["mem_mb"]
+    assert eval(expr, {"attempt": 2}) == 2 * eval(expr, {"attempt": 1})
