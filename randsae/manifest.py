@@ -66,6 +66,25 @@ def read_snakemake_metadata(meta_dir: str | Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def slurm_job_ids(slurm_logs: str | Path) -> dict[tuple[str, str], str]:
+    """{(rule, wildcard values joined by '_'): SLURM job id} from the SLURM executor plugin's
+    per-job logs `.snakemake/slurm_logs/rule_<rule>/[<values>/]<jobid>.log` (kept with
+    `slurm-keep-successful-logs`); with several attempts, the last (highest) job id wins.
+    Snakemake's metadata leaves `external_jobid` empty for SLURM jobs (plugin 2.8.0)."""
+    out: dict[tuple[str, str], str] = {}
+    root = Path(slurm_logs)
+    if not root.is_dir():
+        return out
+    for log in root.glob("rule_*/**/*.log"):
+        if not log.stem.isdigit():
+            continue
+        parts = log.relative_to(root).parts
+        key = (parts[0].removeprefix("rule_"), "/".join(parts[1:-1]))
+        if key not in out or int(log.stem) > int(out[key]):
+            out[key] = log.stem
+    return out
+
+
 def params_sha256(record: Mapping[str, Any] | None) -> str:
     """sha256 of the params Snakemake recorded for a job (what its params rerun trigger compares)."""
     if not record or record.get("params") is None:
@@ -133,9 +152,11 @@ def manifest_rows(
     git: str,
     packages: Mapping[str, str],
     root: str | Path = ".",
+    slurm_jobs: Mapping[tuple[str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per artifact (sorted by path). `patterns`: output patterns of each rule;
-    `git`/`packages`: of the checkout writing the manifest; paths are relative to `root`."""
+    `git`/`packages`: of the checkout writing the manifest; paths are relative to `root`;
+    `slurm_jobs`: from `slurm_job_ids` (wildcard values in pattern order, joined by '_')."""
     rows = []
     for rel in sorted({os.path.normpath(p) for p in paths}):
         file = Path(root) / rel
@@ -152,7 +173,8 @@ def manifest_rows(
             "rule": rule or "unknown",
             "wildcards": format_wildcards(wildcards),
             "params_sha256": params_sha256(record),
-            "slurm_job": str(record.get("external_jobid") or "") if record else "",
+            "slurm_job": (str(record.get("external_jobid") or "") if record else "")
+            or (slurm_jobs or {}).get((rule, "_".join((wildcards or {}).values())), ""),
             "git_commit": artifact_git or git,
             "git_from": "artifact" if artifact_git else "manifest",
             "packages": format_packages(packages),

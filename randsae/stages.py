@@ -426,6 +426,7 @@ def score(
 def tables(
     metric_jsons: list[str], latent_csvs: list[str], score_jsons: list[str], init_jsons: list[str],
     out_metrics: str, out_autointerp: str, out_abstractness: str, out_density: str,
+    out_llm_cost: str | None = None,
 ) -> None:
     from .aggregate import (
         abstractness_table,
@@ -441,6 +442,12 @@ def tables(
     autointerp_table(score_jsons, n_params).to_csv(out_autointerp, index=False)
     abstractness_table(metric_jsons, latent_csvs, n_params).to_csv(out_abstractness, index=False)
     density_table(metric_jsons, n_params).to_csv(out_density, index=False)
+    if out_llm_cost is not None:
+        from .llm import aggregate_costs
+
+        # each cell's ledger sits next to its scores (written by the Claude backend only)
+        ledgers = [p for p in (Path(s).parent / "state" / "ledger.jsonl" for s in score_jsons) if p.exists()]
+        aggregate_costs(ledgers).to_csv(out_llm_cost, index=False)
 
 
 FIGURE_METRICS = {

@@ -39,6 +39,12 @@ rule tables:
             category="Tables",
             labels={"table": "density_histograms"},
         ),
+        llm_cost=report(
+            "results/tables/llm_cost.csv",
+            caption="../report/tables/llm_cost.rst",
+            category="Tables",
+            labels={"table": "llm_cost"},
+        ),
     params:
         config_source=CONFIG_SOURCE,
     log:

@@ -2,7 +2,7 @@
 
 import logging
 
-from randsae.manifest import manifest_rows, read_snakemake_metadata, write_manifest
+from randsae.manifest import manifest_rows, read_snakemake_metadata, slurm_job_ids, write_manifest
 from randsae.provenance import git_commit, package_versions
 
 
@@ -14,6 +14,7 @@ def main(smk) -> None:
         dict(smk.params.patterns),
         git=git_commit(),
         packages=package_versions(),
+        slurm_jobs=slurm_job_ids(".snakemake/slurm_logs"),
     )
     write_manifest(rows, smk.output.manifest)
     unknown = [r["path"] for r in rows if r["rule"] == "unknown"]

@@ -9,6 +9,7 @@ def main(smk):
         score_jsons=list(smk.input.scores), init_jsons=list(smk.input.inits),
         out_metrics=smk.output.sae_metrics, out_autointerp=smk.output.autointerp,
         out_abstractness=smk.output.abstractness, out_density=smk.output.density,
+        out_llm_cost=smk.output.llm_cost,
     )
 
 

@@ -26,7 +26,7 @@ INIT_CFG = {"seed": 42, "rerandomize_layer_norm": False, "noise_std": 1.0, "scal
 def fresh(seed=0):
     from transformer_lens import HookedTransformer
 
-    from tests.conftest import TINY_ARCH
+    from conftest import TINY_ARCH
 
     arch = dict(TINY_ARCH, d_model=64, d_mlp=256)  # bigger tensors: tighter mean/std checks
     torch.manual_seed(seed)

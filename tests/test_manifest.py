@@ -24,6 +24,7 @@ from randsae.manifest import (
     read_manifest,
     read_snakemake_metadata,
     sha256_file,
+    slurm_job_ids,
     verify_manifest,
     write_manifest,
 )
@@ -150,3 +151,21 @@ def test_artifact_provenance_git_wins_and_missing_metadata_is_marked(tmp_path):
     assert rows[0]["rule"] == "unknown" and rows[0]["params_sha256"] == ""
     with pytest.raises(FileNotFoundError):
         manifest_rows(["nope.txt"], {}, {}, git="x", packages={}, root=tmp_path)
+
+
+def test_slurm_job_ids_from_plugin_logs(tmp_path):
+    logs = tmp_path / "slurm_logs"
+    for rel in ("rule_eval_sae/tiny-neox_step0_1/130.log", "rule_eval_sae/tiny-neox_step0_1/97.log",
+                "rule_corpus/12.log", "rule_corpus/notes.txt"):
+        (logs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (logs / rel).write_text("")
+    jobs = slurm_job_ids(logs)
+    assert jobs == {("eval_sae", "tiny-neox_step0_1"): "130", ("corpus", ""): "12"}
+    (tmp_path / "results/metrics/tiny-neox/step0").mkdir(parents=True)
+    (tmp_path / "results/metrics/tiny-neox/step0/layer1.json").write_text("{}")
+    meta = {"results/metrics/tiny-neox/step0/layer1.json": {"rule": "eval_sae", "params": [], "external_jobid": None}}
+    rows = manifest_rows(["results/metrics/tiny-neox/step0/layer1.json"], meta,
+                         {"eval_sae": ["results/metrics/{model}/{init}/layer{layer}.json"]},
+                         git="g", packages={}, root=tmp_path, slurm_jobs=jobs)
+    assert rows[0]["slurm_job"] == "130" and rows[0]["wildcards"] == "init=step0;layer=1;model=tiny-neox"
+    assert slurm_job_ids(tmp_path / "nope") == {}

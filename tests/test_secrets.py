@@ -27,6 +27,10 @@ FAKE_SECRETS = {
     "HF_TOKEN": "hf_FAKEt0kenNEVERtoBEwrittenQz9x",
 }
 TARGETS = ("all", "results/manifest.tsv")  # positional: pass them before --configfile (nargs="+")
+# train_model runs 2 torch threads; multi-threaded CPU training is not bit-reproducible run to run
+# (measured: two 2-thread runs differ at ~1e-8, 1-thread runs are identical), so the runs compared
+# across executors use one thread everywhere.
+DETERMINISTIC = ("--set-threads", "train_model=1")
 _RUNS: dict[str, Path] = {}
 
 
@@ -42,7 +46,7 @@ def local_smoke_run(tmp_path_factory) -> Path:
     if "local" not in _RUNS:
         work = tmp_path_factory.mktemp("smoke_local")
         start = time.monotonic()
-        proc = snakemake(work, *TARGETS, "--cores", "2", "--configfile", str(SMOKE))
+        proc = snakemake(work, *TARGETS, "--cores", "2", *DETERMINISTIC, "--configfile", str(SMOKE))
         assert proc.returncode == 0, proc.stderr[-6000:]
         (work / "wall_s.txt").write_text(f"{time.monotonic() - start:.1f}\n")
         _RUNS["local"] = work

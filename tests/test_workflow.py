@@ -200,8 +200,70 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
 
 def test_figures_rerender_from_tables_alone(smoke_run):
     shutil.rmtree(smoke_run / "results/figures")
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "1", "--configfile", str(SMOKE), "figures"))
+    jobs = planned_jobs(smk(smoke_run, "figures", "-n", "--cores", "1", "--configfile", str(SMOKE)))
     assert dict(jobs) == {"figures": 1}
-    proc = smk(smoke_run, "--cores", "1", "--configfile", str(SMOKE), "figures")
+    proc = smk(smoke_run, "figures", "--cores", "1", "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (smoke_run / "results/figures/sae_l0_vs_layer.png").exists()
+
+
+# ------------------------------------------------------------------ Claude backend through the DAG
+# (last in this module: it switches the smoke run's autointerp backend)
+
+SECRET = "sk-ant-test-SECRET-dag-4242"
+
+
+def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
+    """Explain + score of every smoke cell with the real SDK against the local fake server
+    (Message Batches path), then a forced rerun served entirely from the SQLite cache."""
+    from fake_anthropic import FakeAnthropic
+
+    fake = FakeAnthropic(batch_polls_before_end=1).start()
+    try:
+        def mutate(c):
+            c["autointerp"]["backend"] = "anthropic"
+            c["autointerp"]["anthropic"].update(base_url=fake.url, execution="batch", poll_interval_s=0.05)
+
+        cfg = write_config(tmp_path, mutate)
+        env_extra = {"ANTHROPIC_API_KEY": SECRET, "HF_TOKEN": SECRET + "-hf"}
+        proc = smk_env(smoke_run, env_extra, "results/tables/autointerp.csv", "--cores", "2", "--configfile", str(cfg))
+        assert proc.returncode == 0, proc.stderr[-5000:]
+        assert fake.counts["batch_create"] >= 10 and fake.counts["batch_items"] > 0
+        ai = pd.read_csv(smoke_run / "results/tables/autointerp.csv")
+        assert set(ai["backend"]) == {"anthropic"}
+        assert ai["n_failed"].sum() == 0
+        det = ai[ai["scorer"] == "detection"]
+        assert det["auroc_pooled"].notna().all()
+        expl = [json.loads(line) for p in (smoke_run / "results/autointerp").glob("*/*/layer*/explanations.jsonl")
+                for line in p.read_text().splitlines()]
+        assert expl and all(e["backend"] == "anthropic" and not e["parse_failed"] for e in expl)
+        cost = pd.read_csv(smoke_run / "results/tables/llm_cost.csv")
+        assert len(cost) == 10 and (cost["calls"] > 0).all() and (cost["usd"] > 0).all()
+        sm = yaml.safe_load(SMOKE.read_text())
+        n_win = sm["examples"]["n_test_activating"] + sm["examples"]["n_test_nonactivating"]
+        per_scorer = -(-n_win // sm["autointerp"]["anthropic"]["windows_per_prompt"])
+        # 1 explain + (detection, fuzzing, and their random-explanation controls) x prompts each
+        assert (cost["calls_per_latent"] == 1 + 4 * per_scorer).all(), cost
+
+        # forced rerun: every request is answered by the response cache, zero API traffic
+        fake.reset_counts()
+        before = dict(fake.counts)
+        proc = smk_env(smoke_run, env_extra, "results/tables/autointerp.csv", "--cores", "2",
+                       "--configfile", str(cfg), "--forcerun", "explain", "score")
+        assert proc.returncode == 0, proc.stderr[-5000:]
+        assert before == {} and fake.counts["messages"] == 0 and fake.counts["batch_create"] == 0, fake.counts
+
+        # the secrets never reach results, logs or Snakemake's metadata
+        for sub in ("results", "logs", ".snakemake"):
+            for p in (smoke_run / sub).rglob("*"):
+                if p.is_file() and p.stat().st_size < 50_000_000:
+                    data = p.read_bytes()
+                    assert SECRET.encode() not in data, p
+    finally:
+        fake.stop()
+
+
+def smk_env(workdir: Path, extra_env: dict, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **extra_env)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env)
