@@ -2,7 +2,7 @@
 # (arXiv 2501.17727) end to end. Default config: embedded offline run (minutes on a CPU).
 #   snakemake --cores all                                  # default (config.yaml)
 #   snakemake --cores all --configfile configs/smoke.yaml  # CI-sized
-#   snakemake --configfile configs/paper.yaml --profile profiles/slurm
+#   snakemake --configfile configs/paper.yaml --workflow-profile profiles/slurm
 import os
 
 from snakemake.exceptions import WorkflowError

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import re
 import time
@@ -156,7 +155,7 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
         sae_bytes = (2 * d * n + n + d) * 4
         ctx = act["context_size"]
 
-        def add(rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0):
+        def add(rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0, name=name):
             rows.append({"rule": rule, "model": name, "jobs": jobs, "flops": fwd_flops + sae_flops,
                          "gpu_h": (fwd_flops / fwd_rate + sae_flops / sae_rate) / 3600,
                          "cpu_h": (fwd_flops / cpu["forward"]["flop_per_s"] + sae_flops / cpu["sae"]["flop_per_s"]) / 3600,

@@ -56,6 +56,7 @@ def all_targets():
         ),
         *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
         *[f"results/pages/{m}/layer{l}.html" for m in MODELS for l in config["models"][m]["layers"]],
+        "results/manifest.tsv",
     ]
     if config["toy"]["enabled"]:
         targets += toy_targets(config)
@@ -111,11 +112,16 @@ def tokenizer_path(wildcards):
     return config["models"][wildcards.model]["hf_name"]
 
 
+def group_size(model):
+    """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
+    return config["models"][model].get("layer_group_size", config["sae"]["layer_group_size"])
+
+
 def group_layers(wildcards):
-    groups = layer_groups(config["models"][wildcards.model]["layers"], config["sae"]["layer_group_size"])
+    groups = layer_groups(config["models"][wildcards.model]["layers"], group_size(wildcards.model))
     return groups[int(wildcards.group)]
 
 def group_of_layer(wildcards):
-    groups = layer_groups(config["models"][wildcards.model]["layers"], config["sae"]["layer_group_size"])
+    groups = layer_groups(config["models"][wildcards.model]["layers"], group_size(wildcards.model))
     g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
     return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"

@@ -2,6 +2,7 @@
 
 
 rule corpus:
+    priority: 100
     output:
         train="results/data/corpus/train.jsonl",
         val="results/data/corpus/val.jsonl",
@@ -18,6 +19,7 @@ rule corpus:
 
 
 rule tokenizer:
+    priority: 100
     input:
         train=rules.corpus.output.train,
     output:
@@ -33,6 +35,7 @@ rule tokenizer:
 
 
 rule tokenize_corpus:
+    priority: 100
     input:
         unpack(tokenize_inputs),
     output:

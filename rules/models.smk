@@ -2,6 +2,7 @@
 
 
 rule init_model:
+    priority: 100
     input:
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
@@ -31,7 +32,10 @@ rule train_model:
     params:
         train=lambda wc: config["models"][wc.model]["train"],
         seed=lambda wc: stable_seed(config["seed"], "train_model", wc.model),
-    threads: 2
+    # On the critical path: start it first; one thread leaves the other core to the step-0 and
+    # toy-model jobs that do not depend on it.
+    priority: 100
+    threads: 1
     log:
         "logs/train_model/{model}.log",
     benchmark:

@@ -51,8 +51,10 @@ def expected_jobs(cfg: dict) -> Counter:
     n_inits = len(cfg["inits"])
     n_cells = n_inits * sum(len(m["layers"]) for m in models.values())
     embedded = [name for name, m in models.items() if m["source"] == "embedded"]
-    group = cfg["sae"]["layer_group_size"]
-    n_groups = n_inits * sum(math.ceil(len(m["layers"]) / group) for m in models.values())
+    default_group = cfg["sae"]["layer_group_size"]
+    n_groups = n_inits * sum(
+        math.ceil(len(m["layers"]) / m.get("layer_group_size", default_group)) for m in models.values()
+    )
     jobs = Counter(
         corpus=1,
         tokenizer=1 if embedded else 0,

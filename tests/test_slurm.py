@@ -25,7 +25,15 @@ import pandas as pd
 import pytest
 import yaml
 from test_paper_grid import job_stats
-from test_secrets import DETERMINISTIC, FAKE_SECRETS, TARGETS, files_under, leaks, local_smoke_run, snakemake
+from test_secrets import (
+    DETERMINISTIC,
+    FAKE_SECRETS,
+    TARGETS,
+    files_under,
+    leaks,
+    local_smoke_run,
+    snakemake,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "configs" / "smoke.yaml"

@@ -159,7 +159,7 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     cfg = write_config(tmp_path, lambda c: c["sae"].__setitem__("k", 8))
     jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["train_sae"] == 10
-    allowed = {"train_sae", "eval_sae", "latent_examples", "explain", "score", "tables", "figures", "all"}
+    allowed = {"train_sae", "eval_sae", "latent_examples", "explain", "score", "latent_page", "tables", "figures", "manifest", "all"}
     assert set(jobs) <= allowed, jobs
 
 
@@ -167,7 +167,7 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
     cfg = write_config(tmp_path, lambda c: c["autointerp"].__setitem__("lexical_top_tokens", 3))
     jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["explain"] == 10
-    assert set(jobs) <= {"explain", "score", "tables", "figures", "all"}, jobs
+    assert set(jobs) <= {"explain", "score", "latent_page", "tables", "figures", "manifest", "all"}, jobs
 
 
 def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
@@ -178,7 +178,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
     """
     only0 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0]))
     jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(only0)))
-    assert set(jobs) <= {"tables", "figures", "all"}, jobs
+    assert set(jobs) <= {"tables", "figures", "manifest", "all"}, jobs
     backup = tmp_path / "layer1"
     moved = []
     for pattern in ("results/saes/*/*/layer1", "results/metrics/*/*/layer1.json",
@@ -192,7 +192,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
         jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
         per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
-        assert set(jobs) <= per_cell | {"tables", "figures", "all"}, jobs
+        assert set(jobs) <= per_cell | {"latent_page", "tables", "figures", "manifest", "all"}, jobs
     finally:
         for dest, p in moved:
             shutil.move(dest, p)
