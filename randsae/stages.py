@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

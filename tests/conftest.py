@@ -32,8 +32,9 @@ def tiny_arch():
 @pytest.fixture
 def tiny_model():
     """A random GPT-NeoX-style HookedTransformer (no download)."""
-    from randsae.models import neox_config
     from transformer_lens import HookedTransformer
+
+    from randsae.models import neox_config
 
     torch.manual_seed(0)
     return HookedTransformer(neox_config(TINY_ARCH, 100, seed=0), tokenizer=None).eval()
@@ -58,3 +59,15 @@ def base_config(tiny_arch):
         }
     }
     return cfg
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A running loopback fake of the Anthropic API with a fake key in the environment."""
+    from fake_anthropic import FAKE_KEY, FakeAnthropic
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    srv = FakeAnthropic().start()
+    yield srv
+    srv.stop()

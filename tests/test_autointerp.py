@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from randsae.autointerp import LexicalBackend, auroc, build_items, summarize_scores, threshold_metrics
+from randsae.autointerp import (
+    LexicalBackend,
+    auroc,
+    build_items,
+    summarize_scores,
+    threshold_metrics,
+)
 
 
 def record(lat=3):

@@ -6,22 +6,13 @@ import json
 import math
 
 import pytest
-from fake_anthropic import FAKE_KEY, FakeAnthropic, make_items, make_record
+from fake_anthropic import make_items, make_record
 
 from randsae.claude import AnthropicBackend, balanced_chunks, calls_per_latent, parse_judgements
 from randsae.llm import read_ledger
 
 CELL = {"model": "tiny-neox", "init": "step0", "layer": 1}
 HOT = {3: " zebra", 8: " quartz", 11: " violin"}
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    srv = FakeAnthropic().start()
-    yield srv
-    srv.stop()
 
 
 def make_backend(fake, tmp_path, **overrides):

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from randsae.config import parse_init
 from randsae.inits import (
     LoadedModel,
     apply_init,
@@ -17,16 +18,14 @@ from randsae.inits import (
     rerandomize,
     weights_digest,
 )
-from randsae.config import parse_init
 from randsae.models import neox_config
 
 INIT_CFG = {"seed": 42, "rerandomize_layer_norm": False, "noise_std": 1.0, "scale": 1.0, "distribution": "normal"}
 
 
 def fresh(seed=0):
-    from transformer_lens import HookedTransformer
-
     from conftest import TINY_ARCH
+    from transformer_lens import HookedTransformer
 
     arch = dict(TINY_ARCH, d_model=64, d_mlp=256)  # bigger tensors: tighter mean/std checks
     torch.manual_seed(seed)

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fake_anthropic import FAKE_KEY, FakeAnthropic, make_items, make_record, wait_until
+from fake_anthropic import FAKE_KEY, make_items, make_record, wait_until
 
 from randsae.claude import AnthropicBackend
 from randsae.llm import (
@@ -29,15 +29,6 @@ from randsae.llm import (
 
 TESTS_DIR = Path(__file__).resolve().parent
 CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    srv = FakeAnthropic().start()
-    yield srv
-    srv.stop()
 
 
 def backend(fake, tmp_path, **overrides):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagtools import job_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "configs" / "paper.yaml"
@@ -34,15 +35,6 @@ def dry_run(workdir: Path, configfile: Path, *args: str) -> str:
     return proc.stdout + proc.stderr
 
 
-def job_stats(text: str) -> Counter:
-    """Job counts per rule from the first 'Job stats' table of a dry run."""
-    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    counts = Counter()
-    for line in table.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 def expected_jobs(cfg: dict) -> Counter:

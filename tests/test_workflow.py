@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from dagtools import job_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -35,13 +35,7 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
     text = proc.stdout + proc.stderr
     if "Nothing to be done" in text:
         return Counter()
-    table = text.split("Job stats:")[1].split("Reasons:")[0] if "Reasons:" in text else text.split("Job stats:")[1]
-    counts = Counter()
-    for line in table.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
+    return job_stats(text)
 
 
 def write_config(tmp_path: Path, mutate) -> Path:
