@@ -19,7 +19,13 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "config.schema.yaml")
 
-from randsae.config import ConfigError, check_config
+from randsae.config import ConfigError, canonical, check_config
+
+# Snakemake's params trigger compares dicts with their key order: canonicalize the config so
+# that reordering keys in a config file (or a YAML dump that sorts them) reruns nothing.
+_canonical_config = canonical(dict(config))
+config.clear()
+config.update(_canonical_config)
 
 try:
     check_config(config)

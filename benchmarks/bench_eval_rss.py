@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--expansion", type=int, default=64)
     p.add_argument("--k", type=int, default=32)
     p.add_argument("--layer", type=int, default=3)
+    p.add_argument("--d-vocab", type=int, default=50304, help="model vocabulary (pythia: 50304)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-abstractness", action="store_true")
     p.add_argument("--codes-only", action="store_true",
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     cfg = HookedTransformerConfig(
         n_layers=6, d_model=512, n_heads=8, d_head=64, d_mlp=2048, n_ctx=args.context_size,
-        d_vocab=50304, act_fn="gelu", normalization_type="LN",
+        d_vocab=args.d_vocab, act_fn="gelu", normalization_type="LN",
         positional_embedding_type="rotary", rotary_dim=16, parallel_attn_mlp=True, seed=0,
     )
     model = HookedTransformer(cfg).eval()
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _codes_only(args: argparse.Namespace) -> dict:
     """Worst case for the (latent, token) table: uniformly random tokens and latents."""
-    d_sae, vocab, chunk = 512 * args.expansion, 50304, 2048
+    d_sae, vocab, chunk = 512 * args.expansion, args.d_vocab, 2048
     g = torch.Generator().manual_seed(0)
     acc = AbstractnessAccumulator(d_sae, vocab, top_n=100, r2_min_count=5)
     rss_setup = _rss_mib()

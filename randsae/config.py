@@ -154,6 +154,15 @@ def check_config(config: dict[str, Any]) -> None:
                     raise ConfigError(f"{key}={val} exceeds models.{name}.arch.n_ctx={n_ctx}")
 
 
+def canonical(obj: Any) -> Any:
+    """The same config with every mapping's keys sorted (lists keep their order)."""
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    return obj
+
+
 def stable_seed(*parts: object) -> int:
     """A 31-bit seed from a sha256 of the parts (never Python's salted ``hash``)."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()

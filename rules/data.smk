@@ -42,7 +42,7 @@ rule tokenize_corpus:
         train="results/data/tokens/{model}/train.npy",
         val="results/data/tokens/{model}/val.npy",
     params:
-        model=model_cfg,
+        model=lambda wc: {k: v for k, v in model_cfg(wc).items() if k in ("source", "hf_name")},
         data=config["data"],
         max_train_tokens=lambda wc: config["data"].get("hf_dataset", {}).get("max_train_tokens")
         if config["data"]["source"] == "hf_dataset"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from randsae.config import ConfigError, check_config, parse_init, stable_seed
+from randsae.config import ConfigError, canonical, check_config, parse_init, stable_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = str(ROOT / "config.schema.yaml")
@@ -101,3 +101,9 @@ def test_every_schema_key_is_in_default_config():
         if sub.get("type") == "object" and "properties" in sub and section in cfg:
             missing = set(sub.get("required", [])) - set(cfg[section])
             assert not missing, f"{section}: {missing}"
+
+
+def test_canonical_sorts_mapping_keys_keeps_lists():
+    c = canonical({"b": {"y": 1, "x": [3, 1, {"q": 0, "p": 1}]}, "a": 2})
+    assert list(c) == ["a", "b"] and list(c["b"]) == ["x", "y"]
+    assert c["b"]["x"][:2] == [3, 1] and list(c["b"]["x"][2]) == ["p", "q"]

@@ -165,18 +165,19 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
 
 
 def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
-    """Layer 1 dropped from a finished run, then added back: only layer-1 jobs are planned.
+    """Layer 0 dropped from a finished run, then added back: only layer-0 jobs are planned.
 
     (The activation cache spans every layer up to the deepest requested one, so adding a layer
-    at or above the current deepest also re-caches that (model, init); documented in the README.)
+    deeper than the current deepest also re-caches that (model, init); documented in the README.)
     """
-    only0 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0]))
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(only0)))
+    only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
+    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(only1)))
     assert set(jobs) <= {"tables", "figures", "manifest", "all"}, jobs
-    backup = tmp_path / "layer1"
+    backup = tmp_path / "layer0"
     moved = []
-    for pattern in ("results/saes/*/*/layer1", "results/metrics/*/*/layer1.json",
-                    "results/examples/*/*/layer1.json", "results/autointerp/*/*/layer1"):
+    for pattern in ("results/saes/*/*/layer0", "results/metrics/*/*/layer0.json",
+                    "results/metrics/*/*/layer0_latents.csv", "results/examples/*/*/layer0.json",
+                    "results/autointerp/*/*/layer0", "results/pages/*/layer0.html"):
         for p in smoke_run.glob(pattern):
             dest = backup / p.relative_to(smoke_run)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +187,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
         jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
         per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
+        assert jobs["latent_page"] == 1
         assert set(jobs) <= per_cell | {"latent_page", "tables", "figures", "manifest", "all"}, jobs
     finally:
         for dest, p in moved:
