@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from randsae.sae import stable_seed
+from randsae.config import stable_seed
 
 
 class LoadedModelLike(Protocol):

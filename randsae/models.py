@@ -30,7 +30,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device: 'cuda' requested but no CUDA device is available")
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
     return device
 
 

@@ -11,7 +11,6 @@ scatter-adds over ``N * k`` entries instead of a dense ``(N, d_sae)`` matmul. Th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from importlib.metadata import PackageNotFoundError, version
@@ -24,12 +23,6 @@ from safetensors.torch import load_file, save_file
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
-
-
-def stable_seed(*parts: object) -> int:
-    """Seed in ``[0, 2**31)`` from a sha256 of ``parts`` (never Python's salted ``hash()``)."""
-    text = ":".join(str(p) for p in parts)
-    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 2**31
 
 
 def _sae_lens_version() -> str:

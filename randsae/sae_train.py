@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.sae import TopKSAE, stable_seed
+from randsae.config import stable_seed
+from randsae.sae import TopKSAE
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
 #: capped at the run's token budget so short runs report "never fired during training".
@@ -47,13 +48,10 @@ def auto_lr(n_latents: int) -> float:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``cuda`` when requested and available (``auto`` picks it when present), else CPU."""
-    name = str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
+    """The shared device rule (:func:`randsae.models.resolve_device`) as a ``torch.device``."""
+    from randsae.models import resolve_device as _resolve
+
+    return torch.device(_resolve(str(device)))
 
 
 @torch.no_grad()

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from randsae.sae import TopKSAE, stable_seed
+from randsae.config import stable_seed
+from randsae.sae import TopKSAE
 
 
 def _reference_forward(sae: TopKSAE, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-
-def stable_seed(*parts: object) -> int:
-    """Deterministic 31-bit seed from ``parts`` (sha256; never Python's salted ``hash``)."""
-    key = ":".join(str(p) for p in parts)
-    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2**31
+from randsae.config import stable_seed  # noqa: F401  (re-exported)
 
 
 def generator(seed: int) -> torch.Generator:
