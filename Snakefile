@@ -37,11 +37,11 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/sae.smk"
+include: "rules/evaluate.smk"
 include: "rules/autointerp.smk"
-include: "rules/report.smk"
 include: "rules/toy_common.smk"
 include: "rules/toy.smk"
-include: "rules/provenance.smk"
+include: "rules/report.smk"
 
 
 report: "report/workflow.rst"

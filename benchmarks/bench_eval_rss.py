@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from randsae.abstractness import AbstractnessAccumulator
-from randsae.metrics import evaluate_sae
-from randsae.sae import TopKSAE
+from randsae.evaluate.abstractness import AbstractnessAccumulator
+from randsae.evaluate.metrics import evaluate_sae
+from randsae.sae.topk import TopKSAE
 
 
 def _rss_mib() -> float:

@@ -48,8 +48,8 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
     """Runs in the child process: train over the whole cache, print peak RSS as JSON."""
     import torch
 
-    from randsae.act_source import CachedActivationSource
-    from randsae.sae_train import train_sae
+    from randsae.sae.act_source import CachedActivationSource
+    from randsae.sae.train import train_sae
 
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # A narrow SAE keeps the run short; memory is dominated by the activation block anyway.

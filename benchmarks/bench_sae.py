@@ -9,7 +9,7 @@ One run measures, on the same random N(0, 1) activations and with the same batch
 * ``saelens_tuned``: the same with ``use_sparse_activations=True``,
   ``rescale_acts_by_decoder_norm=False`` (offline-stack.md §6);
 * ``sparsify``: eai-sparsify ``SparseCoder`` (FVU, unit-norm decoder, Adam, clip) when installed;
-* ``ours``: one real ``randsae.sae_train`` fused training step (metrics and dead-latent
+* ``ours``: one real ``randsae.sae.train`` fused training step (metrics and dead-latent
   bookkeeping included).
 
 Implementations are interleaved round-robin within each repeat so that load from other
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from randsae.sae_train import _SAEJob
+from randsae.sae.train import _SAEJob
 
 # Dense fp32 peak (no tensor cores) per GPU, TFLOP/s, for the MFU row; override with --peak-tflops.
 PEAK_FP32_TFLOPS = {"H100": 67.0, "H200": 67.0, "A100": 19.5, "L40S": 91.6, "A10": 31.2}

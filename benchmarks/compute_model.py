@@ -4,10 +4,10 @@ Measures two per-token costs on this machine, turns them into achieved FLOP/s, a
 rule of the grid by FLOPs:
 
 * model forward: a pythia-70m-shaped random HookedTransformer (d_model 512, 6 layers, 8 heads,
-  d_mlp 2048, vocab 50304; built from `randsae.models.neox_config`, no download), fp32;
+  d_mlp 2048, vocab 50304; built from `randsae.models.neox.neox_config`, no download), fp32;
   FLOPs/token = 2 * N_params_matmul + 2 * n_layers * n_ctx * d_model (causal attention);
 * SAE training step at the paper shape (d_in 512, 64x = 32768 latents, k 32, fused backend of
-  `randsae.sae_train`, plain torch TopK if that is not importable). FLOPs/token: the fused
+  `randsae.sae.train`, plain torch TopK if that is not importable). FLOPs/token: the fused
   backend's only dense op is the encoder forward, 2 * d_in * n_latents; its backward and decoder
   touch the k active latents only (~8 * d_in * k). A dense backend (sae-lens) pays ~6 * d_in *
   n_latents instead (`--dense-sae-backward`).
@@ -75,7 +75,7 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
     import torch
     from transformer_lens import HookedTransformer
 
-    from randsae.models import neox_config
+    from randsae.models.neox import neox_config
 
     torch.set_num_threads(threads)
     arch = {"n_layers": 6, "d_model": 512, "n_heads": 8, "d_mlp": 2048, "n_ctx": n_ctx, "rotary_dim": 16}
@@ -101,7 +101,7 @@ def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, ba
     n = d * expansion
     x = torch.randn(batch, d)
     try:
-        from randsae.sae_train import _SAEJob
+        from randsae.sae.train import _SAEJob
 
         cfg = {"k": k, "expansion_factor": expansion, "n_tokens": 10**8, "lr": None, "warmup_steps": 0,
                "backend": "fused", "normalize_decoder": True, "batch_size": batch}

@@ -42,7 +42,7 @@ rule latent_page:
         explanations=lambda wc: expand(
             "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl", init=INITS, **wc
         ),
-        code=code("randsae/pages.py"),
+        code=code("randsae/autointerp/pages.py"),
     output:
         html="results/pages/{model}/layer{layer}.html",
     params:

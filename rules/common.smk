@@ -2,7 +2,8 @@
 import re
 
 from randsae.config import cells, parse_init, stable_seed
-from randsae.stages import figure_targets, layer_groups
+from randsae.report.steps import figure_targets
+from randsae.sae.steps import layer_groups
 
 MODELS = list(config["models"])
 INITS = list(config["inits"])
@@ -67,7 +68,7 @@ LOAD_KEYS = ("source", "hf_name", "dtype", "arch")
 
 
 def load_slice(model):
-    """The config a (model, init) is rebuilt from (randsae.inits.load_model).
+    """The config a (model, init) is rebuilt from (randsae.models.inits.load_model).
 
     Layers and training settings are left out on purpose: adding a layer must not rebuild models,
     and training settings reach downstream rules through the trained weights (an input).

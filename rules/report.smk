@@ -1,7 +1,7 @@
 # Tables and figures (cheap rules: the package code they use is an input, so edits rerun them).
 # Every table and figure is marked for `snakemake --report report.html` with a caption under
 # report/ saying what it shows and which config produced it (params.config_source).
-from randsae.manifest import config_source, figure_report_args
+from randsae.report.manifest import config_source, figure_report_args
 
 REPORT_DIR = os.path.join(workflow.basedir, "report")
 CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
@@ -13,7 +13,7 @@ rule tables:
         latents=cell_files("results/metrics/{model}/{init}/layer{layer}_latents.csv"),
         scores=cell_files("results/autointerp/{model}/{init}/layer{layer}/scores.json"),
         inits=init_files(),
-        code=code("randsae/aggregate.py"),
+        code=code("randsae/report/aggregate.py"),
     output:
         sae_metrics=report(
             "results/tables/sae_metrics.csv",
@@ -61,7 +61,7 @@ rule figures:
         autointerp=rules.tables.output.autointerp,
         abstractness=rules.tables.output.abstractness,
         density=rules.tables.output.density,
-        code=code("randsae/plotting.py", "randsae/plot_metrics.py"),
+        code=code("randsae/report/plotting.py", "randsae/report/plot_metrics.py"),
     output:
         [
             report(f, **figure_report_args(f, REPORT_DIR))
@@ -80,3 +80,46 @@ rule figures:
         "../envs/workflow.yaml"
     script:
         "../scripts/figures.py"
+
+
+# Provenance: results/manifest.tsv lists every final artifact (the default targets plus every
+# per-cell result behind them) with sha256, size, producing rule, wildcards, params hash, SLURM
+# job, git commit and package versions (randsae/report/manifest.py).
+
+
+localrules:
+    manifest,
+
+
+rule manifest:
+    input:
+        artifacts=sorted(
+            (
+                set(all_targets())
+                | set(init_files())
+                | set(cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"))
+                | set(cell_files("results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors"))
+                | set(cell_files("results/metrics/{model}/{init}/layer{layer}.json"))
+                | set(cell_files("results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"))
+                | set(cell_files("results/autointerp/{model}/{init}/layer{layer}/scores.json"))
+            )
+            - {"results/manifest.tsv"}
+        ),
+        code=code("randsae/report/manifest.py"),
+    output:
+        manifest=report(
+            "results/manifest.tsv",
+            caption="../report/manifest.rst",
+            category="Provenance",
+            labels={"table": "manifest"},
+        ),
+    params:
+        # output patterns of every rule: the manifest recovers each artifact's wildcards from them
+        patterns=lambda wc: {r.name: sorted(str(o) for o in r.output) for r in workflow.rules if r.output},
+        config_source=CONFIG_SOURCE,
+    log:
+        "logs/manifest.log",
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/manifest.py"

@@ -1,14 +1,15 @@
 """Rule cache_activations: one forward pass per (model, init), residual stream sharded to disk."""
 
-from randsae import stages
+from randsae.runner import run
+from randsae.sae import steps
 
 
 def main(smk):
     cfg = dict(smk.params.cfg)
     cfg["activations"] = smk.params.activations
     cfg["models"] = {m: {**v, "layers": [smk.params.max_layer]} for m, v in cfg["models"].items()}
-    stages.run(
-        stages.cache_activations, smk, model=smk.wildcards.model, init=smk.wildcards.init,
+    run(
+        steps.cache_activations, smk, model=smk.wildcards.model, init=smk.wildcards.init,
         config=cfg, tokens_train=smk.input.tokens, out_dir=smk.output.cache, device=smk.params.device,
     )
 

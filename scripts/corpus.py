@@ -1,11 +1,12 @@
 """Rule corpus: extract and split the text corpus."""
 
-from randsae import stages
+from randsae.data import steps
+from randsae.runner import run
 
 
 def main(smk):
-    stages.run(
-        stages.corpus, smk, out_train=smk.output.train, out_val=smk.output.val,
+    run(
+        steps.corpus, smk, out_train=smk.output.train, out_val=smk.output.val,
         out_meta=smk.output.meta, data=smk.params.data, seed=smk.params.seed,
     )
 

@@ -2,15 +2,16 @@
 
 from pathlib import Path
 
-from randsae import stages
+from randsae.evaluate import steps
+from randsae.runner import run
 
 
 def main(smk):
     cfg = dict(smk.params.cfg)
     cfg["eval"] = smk.params.eval
     cfg["activations"] = {"context_size": smk.params.context_size}
-    stages.run(
-        stages.eval_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
+    run(
+        steps.eval_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
         layer=int(smk.wildcards.layer), config=cfg, sae_dir=str(Path(smk.input.sae).parent),
         tokens_val=smk.input.tokens, out_json=smk.output.metrics, out_latents=smk.output.latents,
         device=smk.params.device,

@@ -1,11 +1,12 @@
 """Rule explain: one explanation per chosen latent."""
 
-from randsae import stages
+from randsae.autointerp import steps
+from randsae.runner import run
 
 
 def main(smk):
-    stages.run(
-        stages.explain, smk, examples_json=smk.input.examples, ai_cfg=smk.params.autointerp,
+    run(
+        steps.explain, smk, examples_json=smk.input.examples, ai_cfg=smk.params.autointerp,
         out_jsonl=smk.output.explanations,
     )
 

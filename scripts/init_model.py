@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from randsae import stages
+from randsae.models import steps
+from randsae.runner import run
 
 
 def main(smk):
-    stages.run(
-        stages.init_model, smk, tokenizer_dir=str(Path(smk.input.tokenizer).parent),
+    run(
+        steps.init_model, smk, tokenizer_dir=str(Path(smk.input.tokenizer).parent),
         arch=smk.params.arch, seed=smk.params.seed, out_dir=str(Path(smk.output.weights).parent),
     )
 

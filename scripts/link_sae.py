@@ -1,11 +1,12 @@
 """Rule link_sae: expose one layer's SAE from its stream group at the per-layer path."""
 
-from randsae import stages
+from randsae.runner import run
+from randsae.sae import steps
 
 
 def main(smk):
-    stages.run(
-        stages.link_sae, smk, group_dir=smk.input.group, layer=int(smk.wildcards.layer),
+    run(
+        steps.link_sae, smk, group_dir=smk.input.group, layer=int(smk.wildcards.layer),
         out_files=[smk.output.cfg, smk.output.weights, smk.output.curve],
     )
 

@@ -1,9 +1,14 @@
-"""Snakemake adapter for rule `manifest` (rules/provenance.smk). Logic lives in randsae.manifest."""
+"""Snakemake adapter for rule `manifest` (rules/provenance.smk). Logic lives in randsae.report.manifest."""
 
 import logging
 
-from randsae.manifest import manifest_rows, read_snakemake_metadata, slurm_job_ids, write_manifest
 from randsae.provenance import git_commit, package_versions
+from randsae.report.manifest import (
+    manifest_rows,
+    read_snakemake_metadata,
+    slurm_job_ids,
+    write_manifest,
+)
 
 
 def main(smk) -> None:

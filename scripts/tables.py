@@ -1,11 +1,12 @@
 """Rule tables: aggregate per-cell results into the paper's tables."""
 
-from randsae import stages
+from randsae.report import steps
+from randsae.runner import run
 
 
 def main(smk):
-    stages.run(
-        stages.tables, smk, metric_jsons=list(smk.input.metrics), latent_csvs=list(smk.input.latents),
+    run(
+        steps.tables, smk, metric_jsons=list(smk.input.metrics), latent_csvs=list(smk.input.latents),
         score_jsons=list(smk.input.scores), init_jsons=list(smk.input.inits),
         out_metrics=smk.output.sae_metrics, out_autointerp=smk.output.autointerp,
         out_abstractness=smk.output.abstractness, out_density=smk.output.density,

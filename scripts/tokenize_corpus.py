@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from randsae import stages
+from randsae.data import steps
+from randsae.runner import run
 
 
 def main(smk):
     tok = smk.input.get("tokenizer")
-    stages.run(
-        stages.tokenize, smk, model_cfg=smk.params.model, data=smk.params.data,
+    run(
+        steps.tokenize, smk, model_cfg=smk.params.model, data=smk.params.data,
         corpus_train=smk.input.train, corpus_val=smk.input.val,
         tokenizer_dir=str(Path(tok).parent) if tok else None,
         out_train=smk.output.train, out_val=smk.output.val,

@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from randsae import stages
+from randsae.data import steps
+from randsae.runner import run
 
 
 def main(smk):
-    stages.run(
-        stages.tokenizer, smk, corpus_train=smk.input.train,
+    run(
+        steps.tokenizer, smk, corpus_train=smk.input.train,
         out_dir=str(Path(smk.output.tokenizer).parent), vocab_size=smk.params.vocab_size,
     )
 

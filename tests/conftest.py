@@ -34,7 +34,7 @@ def tiny_model():
     """A random GPT-NeoX-style HookedTransformer (no download)."""
     from transformer_lens import HookedTransformer
 
-    from randsae.models import neox_config
+    from randsae.models.neox import neox_config
 
     torch.manual_seed(0)
     return HookedTransformer(neox_config(TINY_ARCH, 100, seed=0), tokenizer=None).eval()

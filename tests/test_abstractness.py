@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from randsae.abstractness import (
+from randsae.evaluate.abstractness import (
     PER_LATENT_MEASURES,
     AbstractnessAccumulator,
     abstractness_rows,
@@ -21,8 +21,8 @@ from randsae.abstractness import (
     grouped_entropy,
     summarize_abstractness,
 )
-from randsae.metrics import evaluate_sae
-from randsae.sae import TopKSAE
+from randsae.evaluate.metrics import evaluate_sae
+from randsae.sae.topk import TopKSAE
 
 
 def _entropy(p: np.ndarray) -> float:

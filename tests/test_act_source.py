@@ -1,4 +1,4 @@
-"""Tests for randsae.act_source (cache / stream activation sources). Run: pytest tests/test_act_source.py"""
+"""Tests for randsae.sae.act_source (cache / stream activation sources). Run: pytest tests/test_act_source.py"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from randsae.act_source import CachedActivationSource
+from randsae.sae.act_source import CachedActivationSource
 
 
 def write_cache(
@@ -157,7 +157,7 @@ def test_validation_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 class _LM:
-    """Stands in for ``randsae.inits.LoadedModel`` (same two fields)."""
+    """Stands in for ``randsae.models.inits.LoadedModel`` (same two fields)."""
 
     def __init__(self, model, fwd_hooks=None) -> None:
         self.model = model
@@ -188,8 +188,8 @@ def lm_and_tokens():
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_stream_equals_cache_bit_for_bit(lm_and_tokens, tmp_path: Path, dtype: str) -> None:
-    from randsae.act_source import StreamActivationSource
-    from randsae.activations import write_cache as lead_write_cache
+    from randsae.sae.act_source import StreamActivationSource
+    from randsae.sae.activations import write_cache as lead_write_cache
 
     lm, seqs = lm_and_tokens
     cache = tmp_path / "cache"
@@ -215,7 +215,7 @@ def test_stream_equals_cache_bit_for_bit(lm_and_tokens, tmp_path: Path, dtype: s
 
 
 def test_stream_resume_and_validation(lm_and_tokens) -> None:
-    from randsae.act_source import StreamActivationSource
+    from randsae.sae.act_source import StreamActivationSource
 
     lm, seqs = lm_and_tokens
     kw = dict(context_size=32, batch_size=64, n_tokens=1280, buffer_tokens=256, seed=2,
@@ -235,7 +235,7 @@ def test_stream_resume_and_validation(lm_and_tokens) -> None:
 
 def test_stream_applies_fwd_hooks(lm_and_tokens) -> None:
     """The init's hooks (e.g. the noise control) must be active on the stream's forward pass."""
-    from randsae.act_source import StreamActivationSource
+    from randsae.sae.act_source import StreamActivationSource
 
     lm, seqs = lm_and_tokens
     hooked = _LM(lm.model, [("blocks.0.hook_resid_post", lambda act, hook: act * 0 + 3.0)])

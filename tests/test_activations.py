@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from randsae.activations import hook_name, read_layer, write_cache
-from randsae.inits import LoadedModel
+from randsae.models.inits import LoadedModel
+from randsae.sae.activations import hook_name, read_layer, write_cache
 
 
 def test_cache_matches_forward_and_shards(tmp_path, tiny_model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from randsae.autointerp import (
+from randsae.autointerp.scoring import (
     LexicalBackend,
     auroc,
     build_items,

@@ -8,8 +8,13 @@ import math
 import pytest
 from fake_anthropic import make_items, make_record
 
-from randsae.claude import AnthropicBackend, balanced_chunks, calls_per_latent, parse_judgements
-from randsae.llm import read_ledger
+from randsae.autointerp.claude import (
+    AnthropicBackend,
+    balanced_chunks,
+    calls_per_latent,
+    parse_judgements,
+)
+from randsae.autointerp.llm import read_ledger
 
 CELL = {"model": "tiny-neox", "init": "step0", "layer": 1}
 HOT = {3: " zebra", 8: " quartz", 11: " violin"}
@@ -180,7 +185,7 @@ def test_parse_judgements_validation():
                                                          "input": {"judgements": j}}]}
     ok = [{"index": 1, "probability": 30}, {"index": 0, "probability": 100}]
     assert parse_judgements(msg(ok), 2) == [1.0, 0.3]
-    from randsae.claude import ParseFailure
+    from randsae.autointerp.claude import ParseFailure
     for bad in ([{"index": 0, "probability": 30}, {"index": 0, "probability": 20}],  # duplicate
                 [{"index": 0, "probability": 130}, {"index": 1, "probability": 2}],   # range
                 [{"index": 0, "probability": True}, {"index": 1, "probability": 2}],  # bool
@@ -194,7 +199,7 @@ def test_parse_judgements_validation():
 
 def test_items_from_the_examples_stage_and_explain_rows(fake, tmp_path):
     """Integration with the lead's item builder; tasks may carry the explain() row itself."""
-    from randsae.autointerp import build_items
+    from randsae.autointerp.scoring import build_items
 
     recs = records(n_act=6, n_non=6)
     with make_backend(fake, tmp_path, windows_per_prompt=5) as b:

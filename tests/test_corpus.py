@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from randsae.corpus import (
+from randsae.data.corpus import (
     gensim_documents,
     sequences,
     split_documents,
     tokenize_texts,
     unigram_cross_entropy,
 )
-from randsae.tokenizer import load_tokenizer, token_strings, train_bpe
+from randsae.data.tokenizer import load_tokenizer, token_strings, train_bpe
 
 
 @pytest.fixture(scope="module")

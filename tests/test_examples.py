@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from randsae.examples import sample_examples, window_maxima
+from randsae.evaluate.examples import sample_examples, window_maxima
 
 CFG = {
     "window": 4, "n_latents": 3, "min_activating_windows": 8, "n_explain": 4,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from randsae.config import parse_init
-from randsae.inits import (
+from randsae.models.inits import (
     LoadedModel,
     apply_init,
     init_record,
@@ -18,7 +18,7 @@ from randsae.inits import (
     rerandomize,
     weights_digest,
 )
-from randsae.models import neox_config
+from randsae.models.neox import neox_config
 
 INIT_CFG = {"seed": 42, "rerandomize_layer_norm": False, "noise_std": 1.0, "scale": 1.0, "distribution": "normal"}
 

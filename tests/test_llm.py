@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fake_anthropic import FAKE_KEY, make_items, make_record, wait_until
 
-from randsae.claude import AnthropicBackend
-from randsae.llm import (
+from randsae.autointerp.claude import AnthropicBackend
+from randsae.autointerp.llm import (
     LEDGER_COLUMNS,
     AnthropicSettings,
     BudgetExceededError,
@@ -194,7 +194,7 @@ def test_batch_item_failures_are_bounded_and_reported(fake, tmp_path):
 CRASHING_JOB = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, sys.argv[1])
-    from randsae.claude import AnthropicBackend
+    from randsae.autointerp.claude import AnthropicBackend
     tmp = sys.argv[2]
     records = json.load(open(tmp + "/records.json"))
     b = AnthropicBackend({"execution": "batch", "poll_interval_s": 0.05},
@@ -311,7 +311,7 @@ def test_config_snippet_matches_settings_and_schema():
     import jsonschema
     import yaml
 
-    from randsae.llm import DEFAULTS
+    from randsae.autointerp.llm import DEFAULTS
 
     path = TESTS_DIR.parent / "docs" / "autointerp_config_snippet.yaml"
     section_doc, schema = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))

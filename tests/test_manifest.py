@@ -1,4 +1,4 @@
-"""randsae.manifest: decoding Snakemake's metadata, recovering wildcards, hashing artifacts.
+"""randsae.report.manifest: decoding Snakemake's metadata, recovering wildcards, hashing artifacts.
 
 The integration tests run a real two-rule Snakemake workflow (seconds) and read the metadata it
 wrote; the manifest of the real smoke run is checked in tests/test_secrets.py's shared run.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from randsae.manifest import (
+from randsae.report.manifest import (
     COLUMNS,
     decode_record_name,
     manifest_rows,

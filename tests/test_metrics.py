@@ -18,8 +18,8 @@ from sae_lens.training.activation_scaler import ActivationScaler
 from sae_lens.training.activations_store import ActivationsStore
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from randsae.metrics import evaluate_sae, hook_name_for_layer, scalar_metrics, to_jsonable
-from randsae.sae import TopKSAE
+from randsae.evaluate.metrics import evaluate_sae, hook_name_for_layer, scalar_metrics, to_jsonable
+from randsae.sae.topk import TopKSAE
 
 D, CTX, V = 32, 32, 100
 

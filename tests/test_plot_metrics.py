@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from randsae.abstractness import abstractness_rows
-from randsae.plot_metrics import (
+from randsae.evaluate.abstractness import abstractness_rows
+from randsae.report.plot_metrics import (
     density_hist_rows,
     plot_abstractness,
     plot_density_histograms,

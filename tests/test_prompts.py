@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from randsae import prompts
-from randsae.claude import AnthropicBackend
+from randsae.autointerp import prompts
+from randsae.autointerp.claude import AnthropicBackend
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "prompts.json"
 CELL = {"model": "tiny-neox", "init": "trained", "layer": 0}

@@ -1,4 +1,4 @@
-"""Tests for randsae.sae (TopK SAE, fused backward, sae-lens format). Run: pytest tests/test_sae.py"""
+"""Tests for randsae.sae.topk (TopK SAE, fused backward, sae-lens format). Run: pytest tests/test_sae.py"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from randsae.config import stable_seed
-from randsae.sae import TopKSAE
+from randsae.sae.topk import TopKSAE
 
 
 def _reference_forward(sae: TopKSAE, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

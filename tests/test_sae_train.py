@@ -1,4 +1,4 @@
-"""Tests for randsae.sae_train (recipe, backends, checkpoints). Run: pytest tests/test_sae_train.py"""
+"""Tests for randsae.sae.train (recipe, backends, checkpoints). Run: pytest tests/test_sae_train.py"""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from randsae.act_source import CachedActivationSource
-from randsae.sae import TopKSAE
-from randsae.sae_train import (
+from randsae.sae.act_source import CachedActivationSource
+from randsae.sae.topk import TopKSAE
+from randsae.sae.train import (
     DEAD_WINDOW_TOKENS,
     auto_lr,
     geometric_median,
@@ -225,8 +225,8 @@ def test_crash_and_resume_gives_identical_sae(cache: Path, tmp_path: Path, backe
 
 _CHILD = """
 import json, sys, time
-from randsae.act_source import CachedActivationSource
-from randsae.sae_train import train_sae
+from randsae.sae.act_source import CachedActivationSource
+from randsae.sae.train import train_sae
 
 cache, out, ckpt, cfg_json, slow = sys.argv[1:]
 cfg = json.loads(cfg_json)
@@ -287,9 +287,9 @@ def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> N
 def test_group_training_from_stream_equals_cache(tmp_path: Path) -> None:
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-    from randsae.act_source import StreamActivationSource
-    from randsae.activations import write_cache as lead_write_cache
-    from randsae.sae_train import train_sae_group
+    from randsae.sae.act_source import StreamActivationSource
+    from randsae.sae.activations import write_cache as lead_write_cache
+    from randsae.sae.train import train_sae_group
 
     model = HookedTransformer(HookedTransformerConfig(
         n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=32, d_vocab=100,

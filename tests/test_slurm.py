@@ -136,7 +136,7 @@ def test_jobs_ran_through_slurm(slurm_run):
 def test_slurm_results_equal_local_results(slurm_run, tmp_path_factory):
     """Bit-identical, not approximately equal: each job is seeded from config (stable sha256
     seeds) and runs single-threaded torch in both modes (torch.set_num_threads(smk.threads) via
-    randsae.stages.run; train_model forced to 1 thread, see DETERMINISTIC) on the same CPU, so
+    randsae.runner.run; train_model forced to 1 thread, see DETERMINISTIC) on the same CPU, so
     every float operation happens in the same order. Only the executor differs. (With train_model
     at its 2 threads, even two local runs differ at ~1e-8 and everything downstream of `trained`
     at up to ~5e-4 in ce_loss_score.)"""

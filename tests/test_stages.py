@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from randsae import provenance
-from randsae.aggregate import autointerp_table, check_sane, sae_metrics_table
-from randsae.plotting import init_sweep_figure, metric_vs_layer
-from randsae.stages import figure_targets, layer_groups, link_sae
+from randsae.report.aggregate import autointerp_table, check_sane, sae_metrics_table
+from randsae.report.plotting import init_sweep_figure, metric_vs_layer
+from randsae.report.steps import figure_targets
+from randsae.sae.steps import layer_groups, link_sae
 
 
 def test_layer_groups():
@@ -85,7 +86,7 @@ def test_figure_targets_cover_formats():
 
 
 def test_latent_page_highlights_and_escapes(tmp_path):
-    from randsae.pages import render_window, write_page
+    from randsae.autointerp.pages import render_window, write_page
 
     w = {"text": ["<a>", " cat"], "acts": [0.0, 2.0]}
     h = render_window(w, 2.0)

@@ -131,7 +131,7 @@ def test_every_sae_loads_with_sae_lens(smoke_run):
     import torch
     from sae_lens import SAE
 
-    from randsae.sae import TopKSAE
+    from randsae.sae.topk import TopKSAE
 
     dirs = sorted((smoke_run / "results/saes").glob("*/*/layer*"))
     assert len(dirs) == 10

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from randsae.config import stable_seed
-from randsae.sae import TopKSAE
+from randsae.sae.topk import TopKSAE
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
 #: capped at the run's token budget so short runs report "never fired during training".
@@ -48,8 +48,8 @@ def auto_lr(n_latents: int) -> float:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """The shared device rule (:func:`randsae.models.resolve_device`) as a ``torch.device``."""
-    from randsae.models import resolve_device as _resolve
+    """The shared device rule (:func:`randsae.models.neox.resolve_device`) as a ``torch.device``."""
+    from randsae.models.neox import resolve_device as _resolve
 
     return torch.device(_resolve(str(device)))
 

@@ -1,6 +1,6 @@
 """Claude backend for auto-interpretability: explain latents and score explanations.
 
-Same shape as the lexical backend in ``randsae.autointerp``::
+Same shape as the lexical backend in ``randsae.autointerp.scoring``::
 
     backend = AnthropicBackend(config["autointerp"]["anthropic"], cache_path=..., state_dir=...,
                                ledger_path=..., cell={"model": m, "init": i, "layer": l})
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from randsae import prompts
-from randsae.llm import (
+from randsae.autointerp import prompts
+from randsae.autointerp.llm import (
     AnthropicSettings,
     BudgetExceededError,
     CostLedger,

@@ -127,7 +127,7 @@ def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
 @torch.no_grad()
 def lm_loss(model: Any, stream: np.ndarray, n_ctx: int, batch_size: int = 32) -> float:
     """Mean next-token cross-entropy (nats) over a token stream cut into n_ctx sequences."""
-    from .corpus import sequences
+    from randsae.data.corpus import sequences
 
     seqs = torch.from_numpy(sequences(stream, n_ctx).astype(np.int64))
     total, count = 0.0, 0
@@ -153,7 +153,7 @@ def train_embedded(
     Returns and saves metrics: final validation loss and the unigram baseline of the same
     tokenizer on the same validation tokens.
     """
-    from .corpus import unigram_cross_entropy
+    from randsae.data.corpus import unigram_cross_entropy
 
     model = load_saved_model(step0_dir)
     model.train()

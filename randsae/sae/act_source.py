@@ -30,7 +30,7 @@ from randsae.config import stable_seed
 
 
 class LoadedModelLike(Protocol):
-    """What :class:`StreamActivationSource` needs from ``randsae.inits.LoadedModel``."""
+    """What :class:`StreamActivationSource` needs from ``randsae.models.inits.LoadedModel``."""
 
     model: Any
     fwd_hooks: list
@@ -309,7 +309,7 @@ class StreamActivationSource(_ShuffledSource):
     """Shuffled activations computed on the fly for a group of layers from one forward pass.
 
     Yields ``dict[layer, (batch_size, d_in) float32]``. Forward passes go through
-    :func:`randsae.activations.residual_batches` (the cache writer's function) over a fixed grid
+    :func:`randsae.sae.activations.residual_batches` (the cache writer's function) over a fixed grid
     of ``forward_batch_size`` sequences (sequence ``i`` is always in forward batch
     ``i // forward_batch_size``), so with ``forward_batch_size`` = ``activations.batch_size`` and
     ``storage_dtype`` = ``activations.dtype`` the batches equal the cache source's bit for bit.
@@ -329,7 +329,7 @@ class StreamActivationSource(_ShuffledSource):
         forward_batch_size: int = 32,
         storage_dtype: str | None = None,
     ) -> None:
-        from randsae.activations import hook_name
+        from randsae.sae.activations import hook_name
 
         super().__init__()
         self.lm = lm
@@ -366,7 +366,7 @@ class StreamActivationSource(_ShuffledSource):
 
     def _forward(self, fb: int) -> dict[int, torch.Tensor]:
         """Activations ``(seqs * ctx, d_in)`` per layer for forward batch ``fb`` of the grid."""
-        from randsae.activations import residual_batches
+        from randsae.sae.activations import residual_batches
 
         if self._fwd_memo is not None and self._fwd_memo[0] == fb:
             return self._fwd_memo[1]

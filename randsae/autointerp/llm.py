@@ -1,6 +1,6 @@
 """Generic Claude request engine: response cache, cost ledger, budget cap, real-time and batch paths.
 
-Nothing here knows about latents or prompts; ``randsae.claude`` builds the requests and parses the
+Nothing here knows about latents or prompts; ``randsae.autointerp.claude`` builds the requests and parses the
 answers. The engine takes a list of :class:`LLMRequest` (Messages API parameters + bookkeeping) and
 returns one :class:`LLMResult` per ``custom_id``:
 
@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "model": "claude-haiku-4-5-20251001",
     "temperature": 0.0,
     "max_tokens": 2048,
-    "prompt_version": None,  # None = randsae.prompts.PROMPT_VERSION; a mismatch is an error
+    "prompt_version": None,  # None = randsae.autointerp.prompts.PROMPT_VERSION; a mismatch is an error
     "execution": "batch",
     "base_url": None,  # None = SDK default (ANTHROPIC_BASE_URL env, then api.anthropic.com)
     "timeout_s": 120.0,

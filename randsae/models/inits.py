@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .config import InitSpec, parse_init, stable_seed
+from randsae.config import InitSpec, parse_init, stable_seed
 
 LAYER_NORM_MARKERS = ("ln1", "ln2", "ln_final", "layernorm", "layer_norm")
 
@@ -135,7 +135,7 @@ def load_model(
     models_dir: str | Path = "results/models",
 ) -> LoadedModel:
     """Build (model, init) deterministically: base weights, then the seeded variant transform."""
-    from .models import load_pythia, load_saved_model
+    from randsae.models.neox import load_pythia, load_saved_model
 
     mcfg = config["models"][model_name]
     spec = parse_init(init_name, config["init"])

@@ -150,7 +150,7 @@ def evaluate_sae(
             ``exclude_special_tokens``). Empty by default.
         latent_consumers: callables ``fn(vals, idx, token_ids, seq_index)`` fed the SAE codes of
             every non-ignored position (flattened, sequence-major) — e.g.
-            ``randsae.abstractness.AbstractnessAccumulator.update`` — so abstractness measures
+            ``randsae.evaluate.abstractness.AbstractnessAccumulator.update`` — so abstractness measures
             come out of the same forward passes.
 
     Returns a flat dict. Scalars (float/int): ``n_tokens``, ``n_sequences``, ``context_size``,

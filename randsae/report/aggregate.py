@@ -76,7 +76,7 @@ def abstractness_table(
 
     Entropy bins span [0, ln(vocab)] and R² bins [0, 1] (values below 0 fall into the first bin).
     """
-    from .abstractness import PER_LATENT_MEASURES, abstractness_rows
+    from randsae.evaluate.abstractness import PER_LATENT_MEASURES, abstractness_rows
 
     rows: list[dict] = []
     for mpath, lpath in zip(metric_jsons, latent_csvs, strict=True):
@@ -102,7 +102,7 @@ def abstractness_table(
 
 def density_table(metric_jsons: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
     """Log10 firing-density histograms of every cell (long format)."""
-    from .plot_metrics import density_hist_rows
+    from randsae.report.plot_metrics import density_hist_rows
 
     frames = []
     for path in metric_jsons:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .activations import residual_batches
+from randsae.sae.activations import residual_batches
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 

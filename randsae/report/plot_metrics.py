@@ -156,7 +156,7 @@ def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path, formats: Seque
     """Abstractness measures vs layer: one row per measure, one column per model, one line per
     init (median, with the inter-quartile range shaded).
 
-    ``abs_df``: long-format summary rows from :func:`randsae.abstractness.abstractness_rows`
+    ``abs_df``: long-format summary rows from :func:`randsae.evaluate.abstractness.abstractness_rows`
     (columns model, n_params, init, layer, measure, median, q25, q75, ...).
     """
     _check_cols(abs_df, [*KEY_COLS, "measure", "median", "q25", "q75"])

@@ -2,7 +2,7 @@
 
 Format (docs/architecture.md): ``manifest.json`` + ``layer<L>/shard_<i>.npy`` (memory-mappable
 ``(tokens, d_model)`` arrays) + ``tokens.npy``. Training can instead *stream* activations straight
-from the model (``randsae.act_source.StreamActivationSource``); both read the model through
+from the model (``randsae.sae.act_source.StreamActivationSource``); both read the model through
 :func:`residual_batches`, so the two sources see the same activations in the same order.
 """
 

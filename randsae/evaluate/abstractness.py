@@ -68,7 +68,7 @@ class AbstractnessAccumulator:
     """Online accumulator of per-(latent, token) statistics from sparse SAE codes.
 
     Feed it every held-out position once via :meth:`update` (it can be passed to
-    ``randsae.metrics.evaluate_sae(latent_consumers=[acc.update])``), then call :meth:`finalize`.
+    ``randsae.evaluate.metrics.evaluate_sae(latent_consumers=[acc.update])``), then call :meth:`finalize`.
 
     The (latent, token, half) table is split into ``n_shards`` contiguous latent ranges, each a
     sorted array merged independently (amortised doubling), and finalised shard by shard: the
@@ -347,7 +347,7 @@ def compute_abstractness(
     :class:`AbstractnessAccumulator`. To reuse ``evaluate_sae``'s forward passes instead, pass
     ``latent_consumers=[acc.update]`` there and call ``acc.finalize(min_activations)``.
     """
-    from randsae.metrics import hook_name_for_layer
+    from randsae.evaluate.metrics import hook_name_for_layer
 
     model = lm.model
     tok_all = torch.as_tensor(np.asarray(tokens)).to(torch.long)
@@ -410,7 +410,7 @@ def abstractness_rows(
     per_latent: dict[str, Any], *, model: str, n_params: int, init: str, layer: int
 ) -> list[dict[str, Any]]:
     """Long-format summary rows (one per measure) for ``results/tables/abstractness.csv`` and
-    :func:`randsae.plot_metrics.plot_abstractness`: columns model, n_params, init, layer,
+    :func:`randsae.report.plot_metrics.plot_abstractness`: columns model, n_params, init, layer,
     measure, mean, median, q25, q75, n_latents."""
     summ = summarize_abstractness(per_latent)
     rows = []
