@@ -53,26 +53,40 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--d-vocab", type=int, default=50304, help="model vocabulary (pythia: 50304)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-abstractness", action="store_true")
-    p.add_argument("--codes-only", action="store_true",
-                   help="skip the model: feed random TopK codes for --n-tokens positions straight "
-                        "into the abstractness accumulator (its token-dependent memory at scale)")
+    p.add_argument(
+        "--codes-only",
+        action="store_true",
+        help="skip the model: feed random TopK codes for --n-tokens positions straight "
+        "into the abstractness accumulator (its token-dependent memory at scale)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.codes_only:
         return _codes_only(args)
 
     cfg = HookedTransformerConfig(
-        n_layers=6, d_model=512, n_heads=8, d_head=64, d_mlp=2048, n_ctx=args.context_size,
-        d_vocab=args.d_vocab, act_fn="gelu", normalization_type="LN",
-        positional_embedding_type="rotary", rotary_dim=16, parallel_attn_mlp=True, seed=0,
+        n_layers=6,
+        d_model=512,
+        n_heads=8,
+        d_head=64,
+        d_mlp=2048,
+        n_ctx=args.context_size,
+        d_vocab=args.d_vocab,
+        act_fn="gelu",
+        normalization_type="LN",
+        positional_embedding_type="rotary",
+        rotary_dim=16,
+        parallel_attn_mlp=True,
+        seed=0,
     )
     model = HookedTransformer(cfg).eval()
     lm = SimpleNamespace(model=model, fwd_hooks=[])
     d_sae = 512 * args.expansion
     sae = TopKSAE(512, d_sae, args.k, seed=0)
     n_seq = args.n_tokens // args.context_size
-    tokens = np.random.default_rng(0).integers(0, cfg.d_vocab, size=(n_seq, args.context_size),
-                                               dtype=np.int32)
+    tokens = np.random.default_rng(0).integers(
+        0, cfg.d_vocab, size=(n_seq, args.context_size), dtype=np.int32
+    )
     consumers = []
     acc = None
     if not args.no_abstractness:
@@ -80,8 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
         consumers = [acc.update]
     rss_setup = _rss_mib()
     t0 = time.perf_counter()
-    res = evaluate_sae(lm, sae, tokens, args.layer, batch_size=args.batch_size,
-                       latent_consumers=consumers)
+    res = evaluate_sae(
+        lm, sae, tokens, args.layer, batch_size=args.batch_size, latent_consumers=consumers
+    )
     n_latents_abs = None
     if acc is not None:
         n_latents_abs = int(acc.finalize(min_activations=5)["latent"].size)
@@ -109,7 +124,9 @@ def _codes_only(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     for s in range(0, args.n_tokens, chunk):
         n = min(chunk, args.n_tokens - s)
-        idx = torch.stack([torch.randperm(d_sae, generator=g)[: args.k] for _ in range(1)]).expand(n, -1)
+        idx = torch.stack([torch.randperm(d_sae, generator=g)[: args.k] for _ in range(1)]).expand(
+            n, -1
+        )
         idx = (idx + torch.randint(0, d_sae, (n, 1), generator=g)) % d_sae  # distinct per row
         vals = torch.rand(n, args.k, generator=g)
         tok = torch.randint(0, vocab, (n,), generator=g)

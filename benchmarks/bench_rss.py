@@ -37,9 +37,15 @@ def write_random_cache(root: Path, n_tokens: int, d_model: int, shard_tokens: in
         np.save(root / rel, rng.standard_normal((rows, d_model), dtype=np.float32))
         names.append(rel)
     manifest = {
-        "model": "bench", "init": "random", "layers": [0], "d_model": d_model,
-        "dtype": "float32", "n_tokens": n_tokens, "context_size": 128,
-        "shard_tokens": shard_tokens, "shards": {"0": names},
+        "model": "bench",
+        "init": "random",
+        "layers": [0],
+        "d_model": d_model,
+        "dtype": "float32",
+        "n_tokens": n_tokens,
+        "context_size": 128,
+        "shard_tokens": shard_tokens,
+        "shards": {"0": names},
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
 
@@ -54,23 +60,36 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # A narrow SAE keeps the run short; memory is dominated by the activation block anyway.
     cfg = {
-        "backend": "fused", "k": 32, "expansion_factor": 2, "n_tokens": n_tokens,
-        "batch_size": 4096, "lr": None, "warmup_steps": 10, "b_dec_init": "geometric_median",
-        "normalize_decoder": True, "shuffle_buffer_tokens": buffer_tokens,
-        "checkpoint_every_steps": 0, "layer_group_size": 1,
+        "backend": "fused",
+        "k": 32,
+        "expansion_factor": 2,
+        "n_tokens": n_tokens,
+        "batch_size": 4096,
+        "lr": None,
+        "warmup_steps": 10,
+        "b_dec_init": "geometric_median",
+        "normalize_decoder": True,
+        "shuffle_buffer_tokens": buffer_tokens,
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
     }
-    src = CachedActivationSource(cache, 0, batch_size=4096, n_tokens=n_tokens,
-                                 buffer_tokens=buffer_tokens, seed=0)
+    src = CachedActivationSource(
+        cache, 0, batch_size=4096, n_tokens=n_tokens, buffer_tokens=buffer_tokens, seed=0
+    )
     with tempfile.TemporaryDirectory() as out:
         summary = train_sae(src, d_in=d_model, cfg=cfg, seed=0, out_dir=out)
-    print(json.dumps({
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_after_imports_mb": rss_after_import / 1024,
-        "tokens_read": src.tokens_consumed,
-        "steps": summary["steps"],
-        "seconds": summary["seconds"],
-        "torch": torch.__version__,
-    }))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_after_imports_mb": rss_after_import / 1024,
+                "tokens_read": src.tokens_consumed,
+                "steps": summary["steps"],
+                "seconds": summary["seconds"],
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -92,12 +111,27 @@ def main() -> None:
         t0 = time.perf_counter()
         write_random_cache(tmp / "cache", n_tokens, args.d_model, args.shard_tokens)
         size = sum(f.stat().st_size for f in (tmp / "cache").rglob("*.npy"))
-        print(f"wrote {size / 2**30:.2f} GiB ({n_tokens} tokens x {args.d_model}) "
-              f"in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"wrote {size / 2**30:.2f} GiB ({n_tokens} tokens x {args.d_model}) "
+            f"in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
         out = subprocess.run(
-            [sys.executable, __file__, "--gb", str(args.gb), "--d-model", str(args.d_model),
-             "--buffer-tokens", str(args.buffer_tokens), "--child", str(tmp / "cache")],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--gb",
+                str(args.gb),
+                "--d-model",
+                str(args.d_model),
+                "--buffer-tokens",
+                str(args.buffer_tokens),
+                "--child",
+                str(tmp / "cache"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["cache_gib"] = round(size / 2**30, 2)

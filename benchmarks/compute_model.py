@@ -34,11 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Pythia architectures (Biderman et al. 2023, Table 1; HF config.json): n_layers, d_model, vocab.
 PYTHIA = {
-    "70m": (6, 512, 50304), "160m": (12, 768, 50304), "410m": (24, 1024, 50304), "1b": (16, 2048, 50304),
-    "1.4b": (24, 2048, 50304), "2.8b": (32, 2560, 50304), "6.9b": (32, 4096, 50432),
+    "70m": (6, 512, 50304),
+    "160m": (12, 768, 50304),
+    "410m": (24, 1024, 50304),
+    "1b": (16, 2048, 50304),
+    "1.4b": (24, 2048, 50304),
+    "2.8b": (32, 2560, 50304),
+    "6.9b": (32, 4096, 50432),
 }
 EXAMPLE_BYTES_PER_WINDOW_TOKEN = 43  # measured on the smoke run's results/examples/*.json
-TOKEN_BYTES = 4                      # results/data/tokens/*.npy are int32
+TOKEN_BYTES = 4  # results/data/tokens/*.npy are int32
 
 
 def arch_of(name: str, mcfg: dict) -> tuple[int, int, int]:
@@ -49,8 +54,9 @@ def arch_of(name: str, mcfg: dict) -> tuple[int, int, int]:
     return PYTHIA[size]
 
 
-def forward_flops_per_token(n_layers: int, d: int, vocab: int, n_ctx: int, upto: int | None = None,
-                            unembed: bool = True) -> float:
+def forward_flops_per_token(
+    n_layers: int, d: int, vocab: int, n_ctx: int, upto: int | None = None, unembed: bool = True
+) -> float:
     """2 x matmul params (12 d^2 per layer, d_mlp = 4d) + causal attention; `upto` layers only."""
     layers = n_layers if upto is None else upto
     f = layers * (2 * 12 * d * d + 2 * n_ctx * d)
@@ -78,7 +84,14 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
     from randsae.models.neox import neox_config
 
     torch.set_num_threads(threads)
-    arch = {"n_layers": 6, "d_model": 512, "n_heads": 8, "d_mlp": 2048, "n_ctx": n_ctx, "rotary_dim": 16}
+    arch = {
+        "n_layers": 6,
+        "d_model": 512,
+        "n_heads": 8,
+        "d_mlp": 2048,
+        "n_ctx": n_ctx,
+        "rotary_dim": 16,
+    }
     model = HookedTransformer(neox_config(arch, 50304, seed=0), tokenizer=None).eval()
     toks = torch.randint(0, 50304, (batch, n_ctx))
     times = []
@@ -90,11 +103,22 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
             times.append(time.perf_counter() - t)
     tps = batch * n_ctx / min(times)
     flops = forward_flops_per_token(6, 512, 50304, n_ctx)
-    return {"tokens_per_s": tps, "flops_per_token": flops, "flop_per_s": tps * flops, "n_ctx": n_ctx}
+    return {
+        "tokens_per_s": tps,
+        "flops_per_token": flops,
+        "flop_per_s": tps * flops,
+        "n_ctx": n_ctx,
+    }
 
 
-def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, batch: int = 2048,
-                repeats: int = 3) -> dict:
+def measure_sae(
+    threads: int,
+    d: int = 512,
+    expansion: int = 64,
+    k: int = 32,
+    batch: int = 2048,
+    repeats: int = 3,
+) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -103,13 +127,22 @@ def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, ba
     try:
         from randsae.sae.train import _SAEJob
 
-        cfg = {"k": k, "expansion_factor": expansion, "n_tokens": 10**8, "lr": None, "warmup_steps": 0,
-               "backend": "fused", "normalize_decoder": True, "batch_size": batch}
+        cfg = {
+            "k": k,
+            "expansion_factor": expansion,
+            "n_tokens": 10**8,
+            "lr": None,
+            "warmup_steps": 0,
+            "backend": "fused",
+            "normalize_decoder": True,
+            "batch_size": batch,
+        }
         job = _SAEJob("cm", d_in=d, cfg=cfg, seed=0, device=torch.device("cpu"), total_steps=10**6)
 
         def step():
             job.train_step(x)
             job.log.clear()
+
         backend = "randsae fused"
     except (ImportError, AttributeError, KeyError, TypeError):
         W_enc = torch.randn(d, n, requires_grad=True)
@@ -123,6 +156,7 @@ def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, ba
             ((recon - x) ** 2).mean().backward()
             opt.step()
             opt.zero_grad()
+
         backend = "plain torch TopK"
     step()  # warm-up
     times = []
@@ -132,8 +166,13 @@ def measure_sae(threads: int, d: int = 512, expansion: int = 64, k: int = 32, ba
         times.append(time.perf_counter() - t)
     tps = batch / min(times)
     flops = sae_train_flops_per_token(d, n, k)
-    return {"tokens_per_s": tps, "flops_per_token": flops, "flop_per_s": tps * flops, "backend": backend,
-            "shape": f"d_in {d}, {expansion}x ({n} latents), k {k}, batch {batch}"}
+    return {
+        "tokens_per_s": tps,
+        "flops_per_token": flops,
+        "flop_per_s": tps * flops,
+        "backend": backend,
+        "shape": f"d_in {d}, {expansion}x ({n} latents), k {k}, batch {batch}",
+    }
 
 
 # ------------------------------------------------------------------ the model of the grid
@@ -155,37 +194,99 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
         sae_bytes = (2 * d * n + n + d) * 4
         ctx = act["context_size"]
 
-        def add(rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0, name=name):
-            rows.append({"rule": rule, "model": name, "jobs": jobs, "flops": fwd_flops + sae_flops,
-                         "gpu_h": (fwd_flops / fwd_rate + sae_flops / sae_rate) / 3600,
-                         "cpu_h": (fwd_flops / cpu["forward"]["flop_per_s"] + sae_flops / cpu["sae"]["flop_per_s"]) / 3600,
-                         "disk": disk, "peak": peak, "gpu_mem": gpu_mem})
+        def add(
+            rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0, name=name
+        ):
+            rows.append(
+                {
+                    "rule": rule,
+                    "model": name,
+                    "jobs": jobs,
+                    "flops": fwd_flops + sae_flops,
+                    "gpu_h": (fwd_flops / fwd_rate + sae_flops / sae_rate) / 3600,
+                    "cpu_h": (
+                        fwd_flops / cpu["forward"]["flop_per_s"]
+                        + sae_flops / cpu["sae"]["flop_per_s"]
+                    )
+                    / 3600,
+                    "disk": disk,
+                    "peak": peak,
+                    "gpu_mem": gpu_mem,
+                }
+            )
 
         add("build_init", inits, disk=inits * 4e3)
         train_sae_flops = cells * sae["n_tokens"] * sae_train_flops_per_token(d, n, sae["k"])
         if stream:
             g = sae["layer_group_size"]
-            groups = [layers[i:i + g] for i in range(0, len(layers), g)]
-            fwd = inits * sum(act["n_train_tokens"] * forward_flops_per_token(L, d, vocab, ctx, max(gr) + 1, False)
-                              for gr in groups)
+            groups = [layers[i : i + g] for i in range(0, len(layers), g)]
+            fwd = inits * sum(
+                act["n_train_tokens"]
+                * forward_flops_per_token(L, d, vocab, ctx, max(gr) + 1, False)
+                for gr in groups
+            )
             # checkpoints: weights + Adam moments (3x) of every SAE in a running group job
-            add("train_sae_group", inits * len(groups), fwd, train_sae_flops, cells * sae_bytes,
-                peak=3 * sae_bytes * g, gpu_mem=4 * sae_bytes * min(g, len(layers)))
+            add(
+                "train_sae_group",
+                inits * len(groups),
+                fwd,
+                train_sae_flops,
+                cells * sae_bytes,
+                peak=3 * sae_bytes * g,
+                gpu_mem=4 * sae_bytes * min(g, len(layers)),
+            )
         else:
-            fwd = inits * act["n_train_tokens"] * forward_flops_per_token(L, d, vocab, ctx, max(layers) + 1, False)
-            cache = inits * act["n_train_tokens"] * d * (max(layers) + 1) * (2 if act["dtype"] == "float16" else 4)
+            fwd = (
+                inits
+                * act["n_train_tokens"]
+                * forward_flops_per_token(L, d, vocab, ctx, max(layers) + 1, False)
+            )
+            cache = (
+                inits
+                * act["n_train_tokens"]
+                * d
+                * (max(layers) + 1)
+                * (2 if act["dtype"] == "float16" else 4)
+            )
             add("cache_activations", inits, fwd, disk=cache)
-            add("train_sae", cells, 0.0, train_sae_flops, cells * sae_bytes, peak=3 * sae_bytes, gpu_mem=4 * sae_bytes)
+            add(
+                "train_sae",
+                cells,
+                0.0,
+                train_sae_flops,
+                cells * sae_bytes,
+                peak=3 * sae_bytes,
+                gpu_mem=4 * sae_bytes,
+            )
         # eval: clean, with-SAE and zero-ablation forward passes over the eval tokens + SAE inference
-        add("eval_sae", cells, cells * 3 * ev["n_tokens"] * forward_flops_per_token(L, d, vocab, ctx),
-            cells * ev["n_tokens"] * sae_infer_flops_per_token(d, n), cells * 2e5)
-        windows = ex["n_latents"] * (ex["n_explain"] + ex["n_test_activating"] + ex["n_test_nonactivating"])
+        add(
+            "eval_sae",
+            cells,
+            cells * 3 * ev["n_tokens"] * forward_flops_per_token(L, d, vocab, ctx),
+            cells * ev["n_tokens"] * sae_infer_flops_per_token(d, n),
+            cells * 2e5,
+        )
+        windows = ex["n_latents"] * (
+            ex["n_explain"] + ex["n_test_activating"] + ex["n_test_nonactivating"]
+        )
         ex_bytes = windows * ex["window"] * EXAMPLE_BYTES_PER_WINDOW_TOKEN
-        add("latent_examples", cells,
-            sum(inits * ex["n_tokens"] * forward_flops_per_token(L, d, vocab, ex["context_size"], lay + 1, False)
-                for lay in layers),
-            cells * ex["n_tokens"] * sae_infer_flops_per_token(d, n), cells * ex_bytes)
-        add("tokenize_corpus", 1, disk=(act["n_train_tokens"] + ev["n_tokens"] + ex["n_tokens"]) * TOKEN_BYTES)
+        add(
+            "latent_examples",
+            cells,
+            sum(
+                inits
+                * ex["n_tokens"]
+                * forward_flops_per_token(L, d, vocab, ex["context_size"], lay + 1, False)
+                for lay in layers
+            ),
+            cells * ex["n_tokens"] * sae_infer_flops_per_token(d, n),
+            cells * ex_bytes,
+        )
+        add(
+            "tokenize_corpus",
+            1,
+            disk=(act["n_train_tokens"] + ev["n_tokens"] + ex["n_tokens"]) * TOKEN_BYTES,
+        )
     return rows
 
 
@@ -200,73 +301,116 @@ def fmt_bytes(b: float) -> str:
 def tables(rows: list[dict], cpu_rates: dict) -> str:
     by_rule: dict[str, dict] = {}
     for r in rows:
-        agg = by_rule.setdefault(r["rule"], {"jobs": 0, "flops": 0.0, "gpu_h": 0.0, "cpu_h": 0.0, "disk": 0.0,
-                                             "peak": 0.0})
+        agg = by_rule.setdefault(
+            r["rule"],
+            {"jobs": 0, "flops": 0.0, "gpu_h": 0.0, "cpu_h": 0.0, "disk": 0.0, "peak": 0.0},
+        )
         for k in ("jobs", "flops", "gpu_h", "cpu_h", "disk"):
             agg[k] += r[k]
         agg["peak"] = max(agg["peak"], r["peak"])
-    out = ["| rule | jobs | PFLOP | GPU-hours | CPU-hours at measured rate | kept on disk |", "|---|---:|---:|---:|---:|---:|"]
+    out = [
+        "| rule | jobs | PFLOP | GPU-hours | CPU-hours at measured rate | kept on disk |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for rule, a in by_rule.items():
-        out.append(f"| `{rule}` | {a['jobs']} | {a['flops'] / 1e15:,.0f} | {a['gpu_h']:,.1f} | "
-                   f"{a['cpu_h']:,.0f} | {fmt_bytes(a['disk'])} |")
-    tot = {k: sum(a[k] for a in by_rule.values()) for k in ("jobs", "flops", "gpu_h", "cpu_h", "disk")}
-    out.append(f"| **total** | **{tot['jobs']}** | **{tot['flops'] / 1e15:,.0f}** | **{tot['gpu_h']:,.0f}** | "
-               f"**{tot['cpu_h']:,.0f}** | **{fmt_bytes(tot['disk'])}** |")
+        out.append(
+            f"| `{rule}` | {a['jobs']} | {a['flops'] / 1e15:,.0f} | {a['gpu_h']:,.1f} | "
+            f"{a['cpu_h']:,.0f} | {fmt_bytes(a['disk'])} |"
+        )
+    tot = {
+        k: sum(a[k] for a in by_rule.values()) for k in ("jobs", "flops", "gpu_h", "cpu_h", "disk")
+    }
+    out.append(
+        f"| **total** | **{tot['jobs']}** | **{tot['flops'] / 1e15:,.0f}** | **{tot['gpu_h']:,.0f}** | "
+        f"**{tot['cpu_h']:,.0f}** | **{fmt_bytes(tot['disk'])}** |"
+    )
     models = list(dict.fromkeys(r["model"] for r in rows))
     rules = list(by_rule)
-    out += ["", "GPU-hours per model and rule (disk kept per model in the last column):", "",
-            "| model | " + " | ".join(f"`{r}`" for r in rules) + " | total GPU-h | disk |",
-            "|---|" + "---:|" * (len(rules) + 2)]
+    out += [
+        "",
+        "GPU-hours per model and rule (disk kept per model in the last column):",
+        "",
+        "| model | " + " | ".join(f"`{r}`" for r in rules) + " | total GPU-h | disk |",
+        "|---|" + "---:|" * (len(rules) + 2),
+    ]
     for m in models:
         mr = {r["rule"]: r for r in rows if r["model"] == m}
-        out.append(f"| {m} | " + " | ".join(f"{mr[r]['gpu_h']:,.1f}" if r in mr else "–" for r in rules)
-                   + f" | {sum(x['gpu_h'] for x in mr.values()):,.1f} | {fmt_bytes(sum(x['disk'] for x in mr.values()))} |")
+        out.append(
+            f"| {m} | "
+            + " | ".join(f"{mr[r]['gpu_h']:,.1f}" if r in mr else "–" for r in rules)
+            + f" | {sum(x['gpu_h'] for x in mr.values()):,.1f} | {fmt_bytes(sum(x['disk'] for x in mr.values()))} |"
+        )
     peak = max(rows, key=lambda r: r["peak"])
     mem = max(rows, key=lambda r: r["gpu_mem"])
-    out += ["", f"Largest transient checkpoint of one running job (SAE weights + Adam moments of its layers): "
-            f"{fmt_bytes(peak['peak'])} (`{peak['rule']}`, {peak['model']}). GPU memory for the SAE state alone "
-            f"(weights, gradients, two Adam moments) of one job: up to {fmt_bytes(mem['gpu_mem'])} "
-            f"(`{mem['rule']}`, {mem['model']}) - compare with 80 GB per H100 before choosing `layer_group_size`."]
+    out += [
+        "",
+        f"Largest transient checkpoint of one running job (SAE weights + Adam moments of its layers): "
+        f"{fmt_bytes(peak['peak'])} (`{peak['rule']}`, {peak['model']}). GPU memory for the SAE state alone "
+        f"(weights, gradients, two Adam moments) of one job: up to {fmt_bytes(mem['gpu_mem'])} "
+        f"(`{mem['rule']}`, {mem['model']}) - compare with 80 GB per H100 before choosing `layer_group_size`.",
+    ]
     return "\n".join(out)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--config", default=str(ROOT / "configs" / "paper.yaml"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "compute.md"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-measure", action="store_true", help="reuse the rates stored in --out")
     ap.add_argument("--gpu-name", default="H100 SXM (assumed)")
-    ap.add_argument("--peak-model-tflops", type=float, default=989.0, help="bf16 dense tensor-core peak")
+    ap.add_argument(
+        "--peak-model-tflops", type=float, default=989.0, help="bf16 dense tensor-core peak"
+    )
     ap.add_argument("--util-model", type=float, default=0.30)
-    ap.add_argument("--peak-sae-tflops", type=float, default=67.0, help="fp32 (no TF32) peak; SAEs train in fp32")
+    ap.add_argument(
+        "--peak-sae-tflops",
+        type=float,
+        default=67.0,
+        help="fp32 (no TF32) peak; SAEs train in fp32",
+    )
     ap.add_argument("--util-sae", type=float, default=0.50)
-    ap.add_argument("--dense-sae-backward", action="store_true", help="count 6 d n per token (sae-lens backend)")
+    ap.add_argument(
+        "--dense-sae-backward", action="store_true", help="count 6 d n per token (sae-lens backend)"
+    )
     args = ap.parse_args()
     global DENSE_SAE_BACKWARD
     DENSE_SAE_BACKWARD = args.dense_sae_backward
     cfg = yaml.safe_load(Path(args.config).read_text())
     if args.no_measure:
         rates = json.loads(re.search(r"<!-- rates (.*?) -->", Path(args.out).read_text()).group(1))
-        sae_fpt = sae_train_flops_per_token(512, 512 * 64, 32)  # the measured shape, current FLOP count
-        rates["sae"].update(flops_per_token=sae_fpt, flop_per_s=rates["sae"]["tokens_per_s"] * sae_fpt)
+        sae_fpt = sae_train_flops_per_token(
+            512, 512 * 64, 32
+        )  # the measured shape, current FLOP count
+        rates["sae"].update(
+            flops_per_token=sae_fpt, flop_per_s=rates["sae"]["tokens_per_s"] * sae_fpt
+        )
     else:
-        rates = {"forward": measure_forward(args.threads), "sae": measure_sae(args.threads),
-                 "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s)"}
-    gpu = {"peak_model_tflops": args.peak_model_tflops, "util_model": args.util_model,
-           "peak_sae_tflops": args.peak_sae_tflops, "util_sae": args.util_sae}
+        rates = {
+            "forward": measure_forward(args.threads),
+            "sae": measure_sae(args.threads),
+            "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s)",
+        }
+    gpu = {
+        "peak_model_tflops": args.peak_model_tflops,
+        "util_model": args.util_model,
+        "peak_sae_tflops": args.peak_sae_tflops,
+        "util_sae": args.util_sae,
+    }
     rows = grid_model(cfg, gpu, rates)
     f, s = rates["forward"], rates["sae"]
     text = f"""# Compute model: {Path(args.config).name}
 
 Generated by `python benchmarks/compute_model.py` (edit the assumptions there, or pass flags).
 
-Measured on this machine ({rates['machine']}):
+Measured on this machine ({rates["machine"]}):
 
 | work | measured tokens/s | FLOPs/token | achieved GFLOP/s |
 |---|---:|---:|---:|
-| pythia-70m-shaped forward (fp32, n_ctx {f['n_ctx']}) | {f['tokens_per_s']:,.0f} | {f['flops_per_token']:.3g} | {f['flop_per_s'] / 1e9:,.1f} |
-| SAE training step ({s['backend']}; {s['shape']}) | {s['tokens_per_s']:,.0f} | {s['flops_per_token']:.3g} | {s['flop_per_s'] / 1e9:,.1f} |
+| pythia-70m-shaped forward (fp32, n_ctx {f["n_ctx"]}) | {f["tokens_per_s"]:,.0f} | {f["flops_per_token"]:.3g} | {f["flop_per_s"] / 1e9:,.1f} |
+| SAE training step ({s["backend"]}; {s["shape"]}) | {s["tokens_per_s"]:,.0f} | {s["flops_per_token"]:.3g} | {s["flop_per_s"] / 1e9:,.1f} |
 
 GPU assumption until a GPU measurement exists: {args.gpu_name}; model forward (bf16) at
 {args.peak_model_tflops:g} TFLOP/s peak x {args.util_model:g} utilisation; SAE training/inference (fp32)

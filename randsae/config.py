@@ -65,8 +65,13 @@ def parse_init(name: str, init_cfg: dict[str, Any] | None = None) -> InitSpec:
         )
     init_cfg = init_cfg or {}
     base = m.group("base")
-    if (m.group("scale") or m.group("dist")) and base not in ("rerandomized", "rerandomized_embeddings"):
-        raise ConfigError(f"inits: {name!r}: scale/distribution suffixes apply to rerandomized* only")
+    if (m.group("scale") or m.group("dist")) and base not in (
+        "rerandomized",
+        "rerandomized_embeddings",
+    ):
+        raise ConfigError(
+            f"inits: {name!r}: scale/distribution suffixes apply to rerandomized* only"
+        )
     scale = float(m.group("scale")) if m.group("scale") else float(init_cfg.get("scale", 1.0))
     dist = m.group("dist") or init_cfg.get("distribution", "normal")
     return InitSpec(name=name, base=base, scale=scale, distribution=dist)
@@ -76,7 +81,9 @@ def pythia_shape(hf_name: str) -> dict[str, int]:
     """Shape of an official Pythia model from its hub name (``EleutherAI/pythia-70m-deduped``)."""
     short = hf_name.split("/")[-1].removesuffix("-deduped").removesuffix("-v0")
     if short not in PYTHIA_SHAPES:
-        raise ConfigError(f"models: {hf_name!r} is not a known Pythia model ({', '.join(PYTHIA_SHAPES)})")
+        raise ConfigError(
+            f"models: {hf_name!r} is not a known Pythia model ({', '.join(PYTHIA_SHAPES)})"
+        )
     return PYTHIA_SHAPES[short]
 
 
@@ -100,7 +107,9 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("models: at least one model is required")
     for name, mcfg in models.items():
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-            raise ConfigError(f"models.{name}: model names may use letters, digits, '.', '_' and '-'")
+            raise ConfigError(
+                f"models.{name}: model names may use letters, digits, '.', '_' and '-'"
+            )
         shape = model_shape(name, mcfg)
         layers = mcfg.get("layers", [])
         if not layers:
@@ -132,12 +141,16 @@ def check_config(config: dict[str, Any]) -> None:
     for name, mcfg in models.items():
         d_sae = sae["expansion_factor"] * model_shape(name, mcfg)["d_model"]
         if sae["k"] >= d_sae:
-            raise ConfigError(f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})")
+            raise ConfigError(
+                f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
+            )
     ex = config["examples"]
     if ex["context_size"] % ex["window"]:
         raise ConfigError("examples.window must divide examples.context_size")
     if ex["n_explain"] % ex["n_quantiles"] or ex["n_test_activating"] % ex["n_quantiles"]:
-        raise ConfigError("examples.n_explain and n_test_activating must be multiples of n_quantiles")
+        raise ConfigError(
+            "examples.n_explain and n_test_activating must be multiples of n_quantiles"
+        )
     if ex["min_activating_windows"] < ex["n_explain"] + ex["n_test_activating"]:
         raise ConfigError(
             "examples.min_activating_windows must be >= n_explain + n_test_activating "

@@ -25,7 +25,10 @@ def git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -55,7 +58,9 @@ def to_data(obj: Any) -> Any:
     return obj
 
 
-def meta_record(rule: str, wildcards: Any = None, params: Any = None, **extra: Any) -> dict[str, Any]:
+def meta_record(
+    rule: str, wildcards: Any = None, params: Any = None, **extra: Any
+) -> dict[str, Any]:
     import torch
 
     return {
@@ -65,7 +70,9 @@ def meta_record(rule: str, wildcards: Any = None, params: Any = None, **extra: A
         "git": git_commit(),
         "packages": package_versions(),
         "python": platform.python_version(),
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else platform.processor() or "cpu",
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **to_data(extra),
     }
@@ -80,5 +87,7 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_meta(path: str | Path, rule: str, wildcards: Any = None, params: Any = None, **extra: Any) -> None:
+def write_meta(
+    path: str | Path, rule: str, wildcards: Any = None, params: Any = None, **extra: Any
+) -> None:
     write_json(path, meta_record(rule, wildcards, params, **extra))

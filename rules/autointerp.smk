@@ -6,12 +6,12 @@ rule explain:
         examples=rules.latent_examples.output.examples,
     output:
         explanations="results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
-    params:
-        autointerp=autointerp_params(),
     log:
         "logs/explain/{model}/{init}/layer{layer}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        autointerp=autointerp_params(),
     script:
         "../scripts/explain.py"
 
@@ -23,13 +23,13 @@ rule score:
     output:
         scores="results/autointerp/{model}/{init}/layer{layer}/scores.json",
         windows="results/autointerp/{model}/{init}/layer{layer}/predictions.jsonl",
-    params:
-        autointerp=autointerp_params(),
-        seed=config["seed"],
     log:
         "logs/score/{model}/{init}/layer{layer}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        autointerp=autointerp_params(),
+        seed=config["seed"],
     script:
         "../scripts/score.py"
 
@@ -37,19 +37,24 @@ rule score:
 rule latent_page:
     input:
         examples=lambda wc: expand(
-            "results/examples/{model}/{init}/layer{layer}.json", init=INITS, allow_missing=True, **wc
+            "results/examples/{model}/{init}/layer{layer}.json",
+            init=INITS,
+            allow_missing=True,
+            **wc,
         ),
         explanations=lambda wc: expand(
-            "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl", init=INITS, **wc
+            "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
+            init=INITS,
+            **wc,
         ),
         code=code("randsae/autointerp/pages.py"),
     output:
         html="results/pages/{model}/layer{layer}.html",
-    params:
-        inits=INITS,
     log:
         "logs/latent_page/{model}/layer{layer}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        inits=INITS,
     script:
         "../scripts/latent_page.py"

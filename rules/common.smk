@@ -53,10 +53,17 @@ def all_targets():
         "results/tables/autointerp.csv",
         "results/tables/abstractness.csv",
         *figure_targets(
-            "results/figures", config["autointerp"]["scorers"], config["figures"]["formats"], INIT_SWEEP
+            "results/figures",
+            config["autointerp"]["scorers"],
+            config["figures"]["formats"],
+            INIT_SWEEP,
         ),
         *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
-        *[f"results/pages/{m}/layer{l}.html" for m in MODELS for l in config["models"][m]["layers"]],
+        *[
+            f"results/pages/{m}/layer{l}.html"
+            for m in MODELS
+            for l in config["models"][m]["layers"]
+        ],
         "results/manifest.tsv",
     ]
     if config["toy"]["enabled"]:
@@ -75,7 +82,9 @@ def load_slice(model):
     """
     mcfg = config["models"][model]
     return {
-        "models": {model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg} | {"layers": [0]}},
+        "models": {
+            model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg} | {"layers": [0]}
+        },
         "init": config["init"],
     }
 
@@ -84,7 +93,11 @@ def base_model_inputs(wildcards):
     """Saved weights an init is built from (embedded models only; Pythia loads from the hub)."""
     if not is_embedded(wildcards.model):
         return []
-    base = "step0" if parse_init(wildcards.init, config["init"]).base == "step0" else "trained"
+    base = (
+        "step0"
+        if parse_init(wildcards.init, config["init"]).base == "step0"
+        else "trained"
+    )
     return [f"results/models/{wildcards.model}/{base}/model.safetensors"]
 
 
@@ -115,14 +128,21 @@ def tokenizer_path(wildcards):
 
 def group_size(model):
     """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
-    return config["models"][model].get("layer_group_size", config["sae"]["layer_group_size"])
+    return config["models"][model].get(
+        "layer_group_size", config["sae"]["layer_group_size"]
+    )
 
 
 def group_layers(wildcards):
-    groups = layer_groups(config["models"][wildcards.model]["layers"], group_size(wildcards.model))
+    groups = layer_groups(
+        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+    )
     return groups[int(wildcards.group)]
 
+
 def group_of_layer(wildcards):
-    groups = layer_groups(config["models"][wildcards.model]["layers"], group_size(wildcards.model))
+    groups = layer_groups(
+        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+    )
     g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
     return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"

@@ -9,17 +9,17 @@ rule eval_sae:
     output:
         metrics="results/metrics/{model}/{init}/layer{layer}.json",
         latents="results/metrics/{model}/{init}/layer{layer}_latents.csv",
-    params:
-        cfg=lambda wc: load_slice(wc.model),
-        eval=config["eval"],
-        context_size=config["activations"]["context_size"],
-        device=config["device"],
     log:
         "logs/eval_sae/{model}/{init}/layer{layer}.log",
     benchmark:
         "benchmarks/runs/eval_sae/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    params:
+        cfg=lambda wc: load_slice(wc.model),
+        eval=config["eval"],
+        context_size=config["activations"]["context_size"],
+        device=config["device"],
     script:
         "../scripts/eval_sae.py"
 
@@ -31,6 +31,10 @@ rule latent_examples:
         tokens="results/data/tokens/{model}/val.npy",
     output:
         examples="results/examples/{model}/{init}/layer{layer}.json",
+    log:
+        "logs/latent_examples/{model}/{init}/layer{layer}.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],
@@ -38,9 +42,5 @@ rule latent_examples:
         seed=config["seed"],
         tokenizer=tokenizer_path,
         device=config["device"],
-    log:
-        "logs/latent_examples/{model}/{init}/layer{layer}.log",
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/latent_examples.py"

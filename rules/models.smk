@@ -2,19 +2,19 @@
 
 
 rule init_model:
-    priority: 100
     input:
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
         weights="results/models/{model}/step0/model.safetensors",
         config="results/models/{model}/step0/config.json",
+    log:
+        "logs/init_model/{model}.log",
+    priority: 100
+    conda:
+        "../envs/workflow.yaml"
     params:
         arch=lambda wc: config["models"][wc.model]["arch"],
         seed=lambda wc: stable_seed(config["seed"], "init_model", wc.model),
-    log:
-        "logs/init_model/{model}.log",
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/init_model.py"
 
@@ -29,19 +29,19 @@ rule train_model:
         config="results/models/{model}/trained/config.json",
         metrics="results/models/{model}/trained/metrics.json",
         curve="results/models/{model}/trained/training_curve.csv",
-    params:
-        train=lambda wc: config["models"][wc.model]["train"],
-        seed=lambda wc: stable_seed(config["seed"], "train_model", wc.model),
-    # On the critical path: start it first; one thread leaves the other core to the step-0 and
-    # toy-model jobs that do not depend on it.
-    priority: 100
-    threads: 1
     log:
         "logs/train_model/{model}.log",
     benchmark:
         "benchmarks/runs/train_model/{model}.tsv"
+    # On the critical path: start it first; one thread leaves the other core to the step-0 and
+    # toy-model jobs that do not depend on it.
+    priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    params:
+        train=lambda wc: config["models"][wc.model]["train"],
+        seed=lambda wc: stable_seed(config["seed"], "train_model", wc.model),
     script:
         "../scripts/train_model.py"
 
@@ -51,12 +51,12 @@ rule build_init:
         base_model_inputs,
     output:
         record="results/models/{model}/inits/{init}.json",
-    params:
-        cfg=lambda wc: load_slice(wc.model),
-        device=config["device"],
     log:
         "logs/build_init/{model}/{init}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        cfg=lambda wc: load_slice(wc.model),
+        device=config["device"],
     script:
         "../scripts/build_init.py"

@@ -45,12 +45,12 @@ rule tables:
             category="Tables",
             labels={"table": "llm_cost"},
         ),
-    params:
-        config_source=CONFIG_SOURCE,
     log:
         "logs/tables.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        config_source=CONFIG_SOURCE,
     script:
         "../scripts/tables.py"
 
@@ -66,18 +66,21 @@ rule figures:
         [
             report(f, **figure_report_args(f, REPORT_DIR))
             for f in figure_targets(
-                "results/figures", config["autointerp"]["scorers"], config["figures"]["formats"], INIT_SWEEP
+                "results/figures",
+                config["autointerp"]["scorers"],
+                config["figures"]["formats"],
+                INIT_SWEEP,
             )
         ],
+    log:
+        "logs/figures.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         scorers=config["autointerp"]["scorers"],
         formats=config["figures"]["formats"],
         init_sweep=INIT_SWEEP,
         config_source=CONFIG_SOURCE,
-    log:
-        "logs/figures.log",
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/figures.py"
 
@@ -98,10 +101,22 @@ rule manifest:
                 set(all_targets())
                 | set(init_files())
                 | set(cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"))
-                | set(cell_files("results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors"))
+                | set(
+                    cell_files(
+                        "results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors"
+                    )
+                )
                 | set(cell_files("results/metrics/{model}/{init}/layer{layer}.json"))
-                | set(cell_files("results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"))
-                | set(cell_files("results/autointerp/{model}/{init}/layer{layer}/scores.json"))
+                | set(
+                    cell_files(
+                        "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"
+                    )
+                )
+                | set(
+                    cell_files(
+                        "results/autointerp/{model}/{init}/layer{layer}/scores.json"
+                    )
+                )
             )
             - {"results/manifest.tsv"}
         ),
@@ -113,13 +128,17 @@ rule manifest:
             category="Provenance",
             labels={"table": "manifest"},
         ),
-    params:
-        # output patterns of every rule: the manifest recovers each artifact's wildcards from them
-        patterns=lambda wc: {r.name: sorted(str(o) for o in r.output) for r in workflow.rules if r.output},
-        config_source=CONFIG_SOURCE,
     log:
         "logs/manifest.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        # output patterns of every rule: the manifest recovers each artifact's wildcards from them
+        patterns=lambda wc: {
+            r.name: sorted(str(o) for o in r.output)
+            for r in workflow.rules
+            if r.output
+        },
+        config_source=CONFIG_SOURCE,
     script:
         "../scripts/manifest.py"

@@ -9,6 +9,12 @@ if config["activations"]["source"] == "cache":
             tokens="results/data/tokens/{model}/train.npy",
         output:
             cache=directory("results/activations/{model}/{init}"),
+        log:
+            "logs/cache_activations/{model}/{init}.log",
+        benchmark:
+            "benchmarks/runs/cache_activations/{model}/{init}.tsv"
+        conda:
+            "../envs/workflow.yaml"
         params:
             cfg=lambda wc: load_slice(wc.model),
             activations=config["activations"],
@@ -16,12 +22,6 @@ if config["activations"]["source"] == "cache":
             # shallower layer adds only that layer's jobs.
             max_layer=lambda wc: max(config["models"][wc.model]["layers"]),
             device=config["device"],
-        log:
-            "logs/cache_activations/{model}/{init}.log",
-        benchmark:
-            "benchmarks/runs/cache_activations/{model}/{init}.tsv"
-        conda:
-            "../envs/workflow.yaml"
         script:
             "../scripts/cache_activations.py"
 
@@ -30,6 +30,12 @@ if config["activations"]["source"] == "cache":
             cache="results/activations/{model}/{init}",
         output:
             **SAE_FILES,
+        log:
+            "logs/train_sae/{model}/{init}/layer{layer}.log",
+        benchmark:
+            "benchmarks/runs/train_sae/{model}/{init}/layer{layer}.tsv"
+        conda:
+            "../envs/workflow.yaml"
         params:
             sae=config["sae"],
             activations=config["activations"],
@@ -38,12 +44,6 @@ if config["activations"]["source"] == "cache":
             # Checkpoints live outside the declared outputs: Snakemake's incomplete-output
             # cleanup never deletes them, so a killed job resumes.
             checkpoint_dir=lambda wc: f"results/checkpoints/{wc.model}/{wc.init}/layer{wc.layer}",
-        log:
-            "logs/train_sae/{model}/{init}/layer{layer}.log",
-        benchmark:
-            "benchmarks/runs/train_sae/{model}/{init}/layer{layer}.tsv"
-        conda:
-            "../envs/workflow.yaml"
         script:
             "../scripts/train_sae.py"
 
@@ -58,6 +58,12 @@ else:
             tokens="results/data/tokens/{model}/train.npy",
         output:
             group=directory("results/sae_groups/{model}/{init}/group{group}"),
+        log:
+            "logs/train_sae_group/{model}/{init}/group{group}.log",
+        benchmark:
+            "benchmarks/runs/train_sae_group/{model}/{init}/group{group}.tsv"
+        conda:
+            "../envs/workflow.yaml"
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
@@ -65,12 +71,6 @@ else:
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],
-        log:
-            "logs/train_sae_group/{model}/{init}/group{group}.log",
-        benchmark:
-            "benchmarks/runs/train_sae_group/{model}/{init}/group{group}.tsv"
-        conda:
-            "../envs/workflow.yaml"
         script:
             "../scripts/train_sae_group.py"
 

@@ -15,13 +15,13 @@ rule toy_2d:
         pdf="results/figures/toy/toy_2d.pdf",
         png="results/figures/toy/toy_2d.png",
         csv="results/figures/toy/toy_2d.csv",
-    params:
-        seed=config["toy"]["seed"],
-        two_d=config["toy"]["two_d"],
     log:
         "logs/toy/toy_2d.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        seed=config["toy"]["seed"],
+        two_d=config["toy"]["two_d"],
     script:
         "../scripts/toy_2d.py"
 
@@ -30,17 +30,17 @@ rule word_vectors:
     output:
         vectors="results/toy/words/word2vec{toy_dim}.npy",
         vocab="results/toy/words/word2vec{toy_dim}.vocab.txt",
-    params:
-        seed=config["toy"]["seed"],
-        word2vec=config["toy"]["words"]["word2vec"],
-        max_words=config["toy"]["words"]["max_words"],
     log:
         "logs/toy/word_vectors/word2vec{toy_dim}.log",
     benchmark:
         "benchmarks/toy/word_vectors/word2vec{toy_dim}.tsv"
-    threads: 1
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    params:
+        seed=config["toy"]["seed"],
+        word2vec=config["toy"]["words"]["word2vec"],
+        max_words=config["toy"]["words"]["max_words"],
     script:
         "../scripts/word_vectors.py"
 
@@ -49,12 +49,12 @@ rule glove_download:
     output:
         zip="results/toy/words/glove.6B.zip",
         checksum="results/toy/words/glove.6B.sha256.json",
-    params:
-        glove=config["toy"]["words"]["glove"],
     log:
         "logs/toy/glove_download.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        glove=config["toy"]["words"]["glove"],
     script:
         "../scripts/glove_download.py"
 
@@ -65,12 +65,12 @@ rule toy_glove_vectors:
     output:
         vectors="results/toy/words/glove{toy_dim}.npy",
         vocab="results/toy/words/glove{toy_dim}.vocab.txt",
-    params:
-        max_words=config["toy"]["words"]["max_words"],
     log:
         "logs/toy/glove_vectors/glove{toy_dim}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        max_words=config["toy"]["words"]["max_words"],
     script:
         "../scripts/toy_glove_vectors.py"
 
@@ -80,15 +80,15 @@ rule toy_data:
         vectors=_toy_vectors,
     output:
         stats="results/toy/data/{toy_dataset}_stats.csv",
+    log:
+        "logs/toy/data/{toy_dataset}.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
         arms=config["toy"]["arms"],
         seeds=config["toy"]["sae"]["seeds"],
-    log:
-        "logs/toy/data/{toy_dataset}.log",
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/toy_data.py"
 
@@ -98,18 +98,18 @@ rule toy_sweep:
         vectors=_toy_vectors,
     output:
         csv="results/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.csv",
+    log:
+        "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
+    benchmark:
+        "benchmarks/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
         sae=config["toy"]["sae"],
         device=config.get("device", "cpu"),
-    log:
-        "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
-    benchmark:
-        "benchmarks/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
-    threads: 1
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/toy_sweep.py"
 
@@ -135,12 +135,12 @@ rule toy_figures:
         pdf="results/figures/toy/{toy_dataset}_main.pdf",
         png="results/figures/toy/{toy_dataset}_main.png",
         csv="results/figures/toy/{toy_dataset}_main.csv",
-    params:
-        metrics=config["toy"]["figures"]["main_metrics"],
     log:
         "logs/toy/figures/{toy_dataset}_main.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        metrics=config["toy"]["figures"]["main_metrics"],
     script:
         "../scripts/toy_figures.py"
 
@@ -152,11 +152,11 @@ rule toy_figure_grid:
         pdf="results/figures/toy/{toy_dataset}_n{toy_n}.pdf",
         png="results/figures/toy/{toy_dataset}_n{toy_n}.png",
         csv="results/figures/toy/{toy_dataset}_n{toy_n}.csv",
-    params:
-        metrics=config["toy"]["figures"]["grid_metrics"],
     log:
         "logs/toy/figures/{toy_dataset}_n{toy_n}.log",
     conda:
         "../envs/workflow.yaml"
+    params:
+        metrics=config["toy"]["figures"]["grid_metrics"],
     script:
         "../scripts/toy_figure_grid.py"

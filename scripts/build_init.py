@@ -6,8 +6,13 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.build_init, smk, model=smk.wildcards.model, init=smk.wildcards.init,
-        config=smk.params.cfg, device=smk.params.device, out_json=smk.output.record,
+        steps.build_init,
+        smk,
+        model=smk.wildcards.model,
+        init=smk.wildcards.init,
+        config=smk.params.cfg,
+        device=smk.params.device,
+        out_json=smk.output.record,
     )
 
 

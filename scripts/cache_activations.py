@@ -9,8 +9,14 @@ def main(smk):
     cfg["activations"] = smk.params.activations
     cfg["models"] = {m: {**v, "layers": [smk.params.max_layer]} for m, v in cfg["models"].items()}
     run(
-        steps.cache_activations, smk, model=smk.wildcards.model, init=smk.wildcards.init,
-        config=cfg, tokens_train=smk.input.tokens, out_dir=smk.output.cache, device=smk.params.device,
+        steps.cache_activations,
+        smk,
+        model=smk.wildcards.model,
+        init=smk.wildcards.init,
+        config=cfg,
+        tokens_train=smk.input.tokens,
+        out_dir=smk.output.cache,
+        device=smk.params.device,
     )
 
 

@@ -6,8 +6,13 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.corpus, smk, out_train=smk.output.train, out_val=smk.output.val,
-        out_meta=smk.output.meta, data=smk.params.data, seed=smk.params.seed,
+        steps.corpus,
+        smk,
+        out_train=smk.output.train,
+        out_val=smk.output.val,
+        out_meta=smk.output.meta,
+        data=smk.params.data,
+        seed=smk.params.seed,
     )
 
 

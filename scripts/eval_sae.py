@@ -11,9 +11,16 @@ def main(smk):
     cfg["eval"] = smk.params.eval
     cfg["activations"] = {"context_size": smk.params.context_size}
     run(
-        steps.eval_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
-        layer=int(smk.wildcards.layer), config=cfg, sae_dir=str(Path(smk.input.sae).parent),
-        tokens_val=smk.input.tokens, out_json=smk.output.metrics, out_latents=smk.output.latents,
+        steps.eval_sae,
+        smk,
+        model=smk.wildcards.model,
+        init=smk.wildcards.init,
+        layer=int(smk.wildcards.layer),
+        config=cfg,
+        sae_dir=str(Path(smk.input.sae).parent),
+        tokens_val=smk.input.tokens,
+        out_json=smk.output.metrics,
+        out_latents=smk.output.latents,
         device=smk.params.device,
     )
 

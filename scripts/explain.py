@@ -6,7 +6,10 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.explain, smk, examples_json=smk.input.examples, ai_cfg=smk.params.autointerp,
+        steps.explain,
+        smk,
+        examples_json=smk.input.examples,
+        ai_cfg=smk.params.autointerp,
         out_jsonl=smk.output.explanations,
     )
 

@@ -8,10 +8,16 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.figures, smk, sae_metrics_csv=smk.input.sae_metrics, autointerp_csv=smk.input.autointerp,
-        abstractness_csv=smk.input.abstractness, density_csv=smk.input.density,
-        fig_dir=str(Path(smk.output[0]).parent), scorers=list(smk.params.scorers),
-        formats=list(smk.params.formats), init_sweep=bool(smk.params.init_sweep),
+        steps.figures,
+        smk,
+        sae_metrics_csv=smk.input.sae_metrics,
+        autointerp_csv=smk.input.autointerp,
+        abstractness_csv=smk.input.abstractness,
+        density_csv=smk.input.density,
+        fig_dir=str(Path(smk.output[0]).parent),
+        scorers=list(smk.params.scorers),
+        formats=list(smk.params.formats),
+        init_sweep=bool(smk.params.init_sweep),
     )
 
 

@@ -8,8 +8,12 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.init_model, smk, tokenizer_dir=str(Path(smk.input.tokenizer).parent),
-        arch=smk.params.arch, seed=smk.params.seed, out_dir=str(Path(smk.output.weights).parent),
+        steps.init_model,
+        smk,
+        tokenizer_dir=str(Path(smk.input.tokenizer).parent),
+        arch=smk.params.arch,
+        seed=smk.params.seed,
+        out_dir=str(Path(smk.output.weights).parent),
     )
 
 

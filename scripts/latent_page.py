@@ -6,9 +6,14 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.latent_page, smk, model=smk.wildcards.model, layer=int(smk.wildcards.layer),
-        inits=list(smk.params.inits), examples_jsons=list(smk.input.examples),
-        explanation_jsonls=list(smk.input.explanations), out_html=smk.output.html,
+        steps.latent_page,
+        smk,
+        model=smk.wildcards.model,
+        layer=int(smk.wildcards.layer),
+        inits=list(smk.params.inits),
+        examples_jsons=list(smk.input.examples),
+        explanation_jsonls=list(smk.input.explanations),
+        out_html=smk.output.html,
     )
 
 

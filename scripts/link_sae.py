@@ -6,7 +6,10 @@ from randsae.sae import steps
 
 def main(smk):
     run(
-        steps.link_sae, smk, group_dir=smk.input.group, layer=int(smk.wildcards.layer),
+        steps.link_sae,
+        smk,
+        group_dir=smk.input.group,
+        layer=int(smk.wildcards.layer),
         out_files=[smk.output.cfg, smk.output.weights, smk.output.curve],
     )
 

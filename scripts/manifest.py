@@ -12,7 +12,9 @@ from randsae.report.manifest import (
 
 
 def main(smk) -> None:
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
     rows = manifest_rows(
         list(smk.input.artifacts),
         read_snakemake_metadata(".snakemake/metadata"),
@@ -23,7 +25,12 @@ def main(smk) -> None:
     )
     write_manifest(rows, smk.output.manifest)
     unknown = [r["path"] for r in rows if r["rule"] == "unknown"]
-    logging.info("manifest: %d artifacts, %d without Snakemake metadata %s", len(rows), len(unknown), unknown[:5])
+    logging.info(
+        "manifest: %d artifacts, %d without Snakemake metadata %s",
+        len(rows),
+        len(unknown),
+        unknown[:5],
+    )
 
 
 if __name__ == "__main__":

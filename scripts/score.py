@@ -6,8 +6,13 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.score, smk, examples_json=smk.input.examples, explanations_jsonl=smk.input.explanations,
-        ai_cfg=smk.params.autointerp, seed=smk.params.seed, out_json=smk.output.scores,
+        steps.score,
+        smk,
+        examples_json=smk.input.examples,
+        explanations_jsonl=smk.input.explanations,
+        ai_cfg=smk.params.autointerp,
+        seed=smk.params.seed,
+        out_json=smk.output.scores,
         out_windows=smk.output.windows,
     )
 

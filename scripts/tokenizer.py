@@ -8,8 +8,11 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.tokenizer, smk, corpus_train=smk.input.train,
-        out_dir=str(Path(smk.output.tokenizer).parent), vocab_size=smk.params.vocab_size,
+        steps.tokenizer,
+        smk,
+        corpus_train=smk.input.train,
+        out_dir=str(Path(smk.output.tokenizer).parent),
+        vocab_size=smk.params.vocab_size,
     )
 
 

@@ -8,9 +8,15 @@ from randsae.runner import run
 
 def main(smk):
     run(
-        steps.train_model, smk, step0_dir=str(Path(smk.input.step0).parent),
-        tokens_train=smk.input.train, tokens_val=smk.input.val, train=smk.params.train,
-        seed=smk.params.seed, out_dir=str(Path(smk.output.weights).parent), curve_csv=smk.output.curve,
+        steps.train_model,
+        smk,
+        step0_dir=str(Path(smk.input.step0).parent),
+        tokens_train=smk.input.train,
+        tokens_val=smk.input.val,
+        train=smk.params.train,
+        seed=smk.params.seed,
+        out_dir=str(Path(smk.output.weights).parent),
+        curve_csv=smk.output.curve,
     )
 
 

@@ -8,10 +8,19 @@ from randsae.sae import steps
 
 def main(smk):
     run(
-        steps.train_sae, smk, model=smk.wildcards.model, init=smk.wildcards.init,
-        layer=int(smk.wildcards.layer), sae_cfg=smk.params.sae, act_cfg=smk.params.activations,
-        seed=smk.params.seed, cache_dir=smk.input.cache, out_dir=str(Path(smk.output.cfg).parent),
-        curve_csv=smk.output.curve, checkpoint_dir=smk.params.checkpoint_dir, device=smk.params.device,
+        steps.train_sae,
+        smk,
+        model=smk.wildcards.model,
+        init=smk.wildcards.init,
+        layer=int(smk.wildcards.layer),
+        sae_cfg=smk.params.sae,
+        act_cfg=smk.params.activations,
+        seed=smk.params.seed,
+        cache_dir=smk.input.cache,
+        out_dir=str(Path(smk.output.cfg).parent),
+        curve_csv=smk.output.curve,
+        checkpoint_dir=smk.params.checkpoint_dir,
+        device=smk.params.device,
     )
 
 

@@ -8,9 +8,16 @@ def main(smk):
     cfg = dict(smk.params.cfg)
     cfg.update(sae=smk.params.sae, activations=smk.params.activations)
     run(
-        steps.train_sae_group, smk, model=smk.wildcards.model, init=smk.wildcards.init,
-        layers=list(smk.params.layers), config=cfg, seed=smk.params.seed,
-        tokens_train=smk.input.tokens, out_dir=smk.output.group, device=smk.params.device,
+        steps.train_sae_group,
+        smk,
+        model=smk.wildcards.model,
+        init=smk.wildcards.init,
+        layers=list(smk.params.layers),
+        config=cfg,
+        seed=smk.params.seed,
+        tokens_train=smk.input.tokens,
+        out_dir=smk.output.group,
+        device=smk.params.device,
     )
 
 

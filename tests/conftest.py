@@ -55,7 +55,13 @@ def base_config(tiny_arch):
             "source": "embedded",
             "layers": [0, 1],
             "arch": tiny_arch,
-            "train": {"steps": 5, "batch_size": 4, "lr": 0.002, "warmup_steps": 1, "weight_decay": 0.0},
+            "train": {
+                "steps": 5,
+                "batch_size": 4,
+                "lr": 0.002,
+                "warmup_steps": 1,
+                "weight_decay": 0.0,
+            },
         }
     }
     return cfg

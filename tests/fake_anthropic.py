@@ -85,7 +85,7 @@ def fake_explanation_token(user: str) -> str:
 def explanation_token(user: str) -> str | None:
     for line in user.splitlines():
         if line.startswith('Explanation: "'):
-            m = re.search(r'"([^"]*)"', line[len('Explanation: "'):])
+            m = re.search(r'"([^"]*)"', line[len('Explanation: "') :])
             return m.group(1) if m else None
     return None
 
@@ -106,8 +106,16 @@ def fake_judgements(body: dict) -> list[dict]:
 
 
 class FakeAnthropic:
-    def __init__(self, *, cache_floor_tokens: int = 0, retry_after: str = "0.05", error_retry_after_ms: str | None = "20",
-                 timeout_sleep_s: float = 2.0, batch_polls_before_end: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        cache_floor_tokens: int = 0,
+        retry_after: str = "0.05",
+        error_retry_after_ms: str | None = "20",
+        timeout_sleep_s: float = 2.0,
+        batch_polls_before_end: int = 1,
+        seed: int = 0,
+    ):
         self.cache_floor_tokens = cache_floor_tokens
         self.retry_after = retry_after  # 429: ``retry-after`` seconds (floats allowed by the SDK)
         self.error_retry_after_ms = error_retry_after_ms  # 500/529 hint; None = SDK backoff
@@ -174,9 +182,16 @@ class FakeAnthropic:
             self.bodies.clear()
 
     # -- HTTP plumbing ---------------------------------------------------------------------------
-    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, *,
-              headers: dict | None = None, raw: bytes | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        *,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         data = raw if raw is not None else json.dumps(payload).encode()
         try:
             h.send_response(status)
@@ -191,8 +206,12 @@ class FakeAnthropic:
             pass
 
     def _error(self, h, status: int, etype: str, msg: str, headers: dict | None = None) -> None:
-        self._send(h, status, {"type": "error", "error": {"type": etype, "message": msg},
-                               "request_id": "req_fake"}, headers=headers)
+        self._send(
+            h,
+            status,
+            {"type": "error", "error": {"type": etype, "message": msg}, "request_id": "req_fake"},
+            headers=headers,
+        )
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         path = h.path.split("?")[0]
@@ -203,8 +222,9 @@ class FakeAnthropic:
             body = json.loads(raw) if raw else {}
         with self._lock:
             cred = h.headers.get("x-api-key") or h.headers.get("authorization") or ""
-            self.auth_headers_seen["match" if cred.endswith(FAKE_KEY) else
-                                   ("other" if cred else "none")] += 1  # the value is not kept
+            self.auth_headers_seen[
+                "match" if cred.endswith(FAKE_KEY) else ("other" if cred else "none")
+            ] += 1  # the value is not kept
         if method == "POST" and path == "/v1/messages":
             return self._messages(h, body)
         if method == "POST" and path == "/v1/messages/count_tokens":
@@ -255,9 +275,12 @@ class FakeAnthropic:
                     read = ptoks
                 else:
                     create = ptoks
-        return {"input_tokens": max(1, total - create - read), "output_tokens":
-                max(1, len(json.dumps(content)) // 4), "cache_creation_input_tokens": create,
-                "cache_read_input_tokens": read}
+        return {
+            "input_tokens": max(1, total - create - read),
+            "output_tokens": max(1, len(json.dumps(content)) // 4),
+            "cache_creation_input_tokens": create,
+            "cache_read_input_tokens": read,
+        }
 
     def answer(self, body: dict, behaviour: str = "ok") -> dict:
         """The Message JSON the fake returns for ``body`` (also used for batch items)."""
@@ -271,19 +294,38 @@ class FakeAnthropic:
             stop_reason = "end_turn"
         elif tool == EXPLAIN_TOOL:
             tok = fake_explanation_token(_user_text(body))
-            content = [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:16], "name": tool,
-                        "input": {"explanation": f'The token "{tok}".'}}]
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + uuid.uuid4().hex[:16],
+                    "name": tool,
+                    "input": {"explanation": f'The token "{tok}".'},
+                }
+            ]
         else:
             judg: Any = fake_judgements(body)
             if behaviour == "wrong_count":
                 judg = judg[:-1]
             elif behaviour == "malformed":
                 judg = json.dumps(judg)[:25]
-            content = [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:16], "name": tool,
-                        "input": {"judgements": judg}}]
-        return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
-                "model": body.get("model"), "content": content, "stop_reason": stop_reason,
-                "stop_sequence": None, "usage": self._usage(body, content)}
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + uuid.uuid4().hex[:16],
+                    "name": tool,
+                    "input": {"judgements": judg},
+                }
+            ]
+        return {
+            "id": "msg_" + uuid.uuid4().hex[:20],
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": self._usage(body, content),
+        }
 
     def _next_behaviour(self, body: dict) -> str:
         with self._lock:
@@ -299,8 +341,9 @@ class FakeAnthropic:
             self.bodies.append(("messages", body))
         b = self._next_behaviour(body)
         if b == "429":
-            return self._error(h, 429, "rate_limit_error", "rate limited (fake)",
-                               {"retry-after": self.retry_after})
+            return self._error(
+                h, 429, "rate_limit_error", "rate limited (fake)", {"retry-after": self.retry_after}
+            )
         hint = {"retry-after-ms": self.error_retry_after_ms} if self.error_retry_after_ms else None
         if b == "529":
             return self._error(h, 529, "overloaded_error", "overloaded (fake)", hint)
@@ -326,22 +369,35 @@ class FakeAnthropic:
             with self._lock:
                 fail = self._batch_failures.popleft() if self._batch_failures else None
             if fail == "errored":
-                result = {"type": "errored", "error": {"type": "error", "error": {
-                    "type": "api_error", "message": "internal error (fake batch item)"}}}
+                result = {
+                    "type": "errored",
+                    "error": {
+                        "type": "error",
+                        "error": {
+                            "type": "api_error",
+                            "message": "internal error (fake batch item)",
+                        },
+                    },
+                }
             elif fail in ("expired", "canceled"):
                 result = {"type": fail}
             else:
                 result = {"type": "succeeded", "message": self.answer(req["params"])}
             items.append({"custom_id": req["custom_id"], "result": result})
         with self._lock:
-            self.batches[bid] = {"items": items, "polls": 0, "created": datetime.now(timezone.utc),
-                                 "canceled": False}
+            self.batches[bid] = {
+                "items": items,
+                "polls": 0,
+                "created": datetime.now(timezone.utc),
+                "canceled": False,
+            }
         self._send(h, 200, self._batch_obj(bid))
 
     def _batch_obj(self, bid: str) -> dict:
         b = self.batches[bid]
-        ended = (b["canceled"] or (not self.hold_batches.is_set()
-                                   and b["polls"] >= self.batch_polls_before_end))
+        ended = b["canceled"] or (
+            not self.hold_batches.is_set() and b["polls"] >= self.batch_polls_before_end
+        )
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         if ended:
             for it in b["items"]:
@@ -349,14 +405,18 @@ class FakeAnthropic:
         else:
             counts["processing"] = len(b["items"])
         created = b["created"]
-        return {"id": bid, "type": "message_batch",
-                "processing_status": "ended" if ended else "in_progress",
-                "request_counts": counts,
-                "created_at": created.isoformat().replace("+00:00", "Z"),
-                "expires_at": (created + timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
-                "ended_at": _now() if ended else None, "archived_at": None,
-                "cancel_initiated_at": None,
-                "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if ended else None}
+        return {
+            "id": bid,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "expires_at": (created + timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+            "ended_at": _now() if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if ended else None,
+        }
 
     def _batch_results(self, h, bid: str) -> None:
         with self._lock:
@@ -382,12 +442,35 @@ def wait_until(pred, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 FAKE_KEY = "sk-ant-test-SECRET-123"
-_FILLER = [" the", " a", " of", " and", " to", " in", " is", " was", " for", " on", " with",
-           " as", " by", " at", " from", "\n", ",", "."]
+_FILLER = [
+    " the",
+    " a",
+    " of",
+    " and",
+    " to",
+    " in",
+    " is",
+    " was",
+    " for",
+    " on",
+    " with",
+    " as",
+    " by",
+    " at",
+    " from",
+    "\n",
+    ",",
+    ".",
+]
 
 
-def make_window(hot: str | None, rng: random.Random, length: int = 12, quantile: int | None = 1,
-                extra_text: list[str] | None = None) -> dict:
+def make_window(
+    hot: str | None,
+    rng: random.Random,
+    length: int = 12,
+    quantile: int | None = 1,
+    extra_text: list[str] | None = None,
+) -> dict:
     text = [rng.choice(_FILLER) for _ in range(length)]
     acts = [0.0] * length
     if hot is not None:
@@ -400,15 +483,28 @@ def make_window(hot: str | None, rng: random.Random, length: int = 12, quantile:
     return {"tokens": list(range(len(text))), "text": text, "acts": acts, "quantile": quantile}
 
 
-def make_record(latent: int, hot: str, *, n_explain: int = 4, n_act: int = 5, n_non: int = 5,
-                seed: int = 0, length: int = 12) -> dict:
+def make_record(
+    latent: int,
+    hot: str,
+    *,
+    n_explain: int = 4,
+    n_act: int = 5,
+    n_non: int = 5,
+    seed: int = 0,
+    length: int = 12,
+) -> dict:
     rng = random.Random(seed * 1000 + latent)
     explain = [make_window(hot, rng, length) for _ in range(n_explain)]
     act = [make_window(hot, rng, length, quantile=i % 10) for i in range(n_act)]
     non = [make_window(None, rng, length, quantile=None) for _ in range(n_non)]
-    return {"latent": latent, "n_activating_windows": 300,
-            "max_act": max(a for w in explain for a in w["acts"]),
-            "explain": explain, "test_activating": act, "test_nonactivating": non}
+    return {
+        "latent": latent,
+        "n_activating_windows": 300,
+        "max_act": max(a for w in explain for a in w["acts"]),
+        "explain": explain,
+        "test_activating": act,
+        "test_nonactivating": non,
+    }
 
 
 def make_items(record: dict, scorer: str, seed: int = 0) -> list[dict]:
@@ -416,8 +512,10 @@ def make_items(record: dict, scorer: str, seed: int = 0) -> list[dict]:
     highlight two random tokens (label 0)."""
     rng = random.Random(seed)
     items = []
-    for kind, label, windows in (("act", 1, record["test_activating"]),
-                                 ("non", 0, record["test_nonactivating"])):
+    for kind, label, windows in (
+        ("act", 1, record["test_activating"]),
+        ("non", 0, record["test_nonactivating"]),
+    ):
         for i, w in enumerate(windows):
             if scorer == "detection":
                 hl = None
@@ -426,6 +524,12 @@ def make_items(record: dict, scorer: str, seed: int = 0) -> list[dict]:
             else:
                 picks = set(rng.sample(range(len(w["text"])), k=2))
                 hl = [j in picks for j in range(len(w["text"]))]
-            items.append({"id": f"{record['latent']}:{kind}:{i}", "text": list(w["text"]),
-                          "highlight": hl, "label": label})
+            items.append(
+                {
+                    "id": f"{record['latent']}:{kind}:{i}",
+                    "text": list(w["text"]),
+                    "highlight": hl,
+                    "label": label,
+                }
+            )
     return items

@@ -82,13 +82,16 @@ def _random_codes(seed: int, n: int = 3000, d_sae: int = 40, k: int = 4, V: int 
 def test_accumulator_matches_dense_brute_force(merge_min, n_shards):
     vals, idx, tok, seq, d_sae, V = _random_codes(0)
     top_n, min_count = 7, 5
-    acc = AbstractnessAccumulator(d_sae, V, top_n=top_n, r2_min_count=min_count,
-                                  merge_min=merge_min, n_shards=n_shards)
+    acc = AbstractnessAccumulator(
+        d_sae, V, top_n=top_n, r2_min_count=min_count, merge_min=merge_min, n_shards=n_shards
+    )
     for s in range(0, vals.shape[0], 137):  # uneven batches -> several merges
         acc.update(vals[s : s + 137], idx[s : s + 137], tok[s : s + 137], seq[s : s + 137])
     res = acc.finalize(min_activations=1)
     dense = torch.zeros(vals.shape[0], d_sae).scatter_add_(1, idx, vals).numpy()
-    ref, n_active = _brute_force(dense.astype(np.float64), tok.numpy(), seq.numpy(), top_n, min_count)
+    ref, n_active = _brute_force(
+        dense.astype(np.float64), tok.numpy(), seq.numpy(), top_n, min_count
+    )
     lat = res["latent"]
     np.testing.assert_array_equal(lat, np.nonzero(n_active >= 1)[0])
     np.testing.assert_array_equal(res["n_active"], n_active[lat])
@@ -140,9 +143,19 @@ def test_grouped_entropy_empty_group_is_nan():
 
 def _tiny_lm():
     cfg = HookedTransformerConfig(
-        n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=32, d_vocab=100,
-        act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
-        rotary_dim=4, parallel_attn_mlp=True, seed=0,
+        n_layers=2,
+        d_model=32,
+        n_heads=4,
+        d_head=8,
+        d_mlp=64,
+        n_ctx=32,
+        d_vocab=100,
+        act_fn="gelu",
+        normalization_type="LN",
+        positional_embedding_type="rotary",
+        rotary_dim=4,
+        parallel_attn_mlp=True,
+        seed=0,
     )
     return SimpleNamespace(model=HookedTransformer(cfg).eval(), fwd_hooks=[])
 
@@ -153,8 +166,9 @@ def test_compute_abstractness_equals_evaluate_sae_consumer_and_summary():
     lm = _tiny_lm()
     sae = TopKSAE(32, 96, 6, seed=0)
     tokens = np.random.default_rng(0).integers(0, 100, size=(12, 32))
-    res = compute_abstractness(lm, sae, tokens, 1, batch_size=5, top_n=20, r2_min_count=3,
-                               min_activations=4)
+    res = compute_abstractness(
+        lm, sae, tokens, 1, batch_size=5, top_n=20, r2_min_count=3, min_activations=4
+    )
     acc = AbstractnessAccumulator(96, 100, top_n=20, r2_min_count=3)
     evaluate_sae(lm, sae, tokens, 1, batch_size=5, latent_consumers=[acc.update])
     res2 = acc.finalize(min_activations=4)

@@ -52,7 +52,9 @@ def write_cache(
 def _ids_cache(tmp_path: Path, n: int = 1000, d: int = 4, **kw) -> Path:
     """Cache whose row i is (i, i, ...): emitted rows reveal which token they came from."""
     a = np.repeat(np.arange(n, dtype=np.float32)[:, None], d, axis=1)
-    return write_cache(tmp_path / "cache", {0: a, 2: -a}, shard_tokens=kw.pop("shard_tokens", 300), **kw)
+    return write_cache(
+        tmp_path / "cache", {0: a, 2: -a}, shard_tokens=kw.pop("shard_tokens", 300), **kw
+    )
 
 
 def _collect(src) -> torch.Tensor:
@@ -88,7 +90,9 @@ def test_order_depends_only_on_seed(tmp_path: Path) -> None:
 def test_wraps_with_warning_and_new_epoch_order(tmp_path: Path) -> None:
     cache = _ids_cache(tmp_path, n=430)  # 430 -> 400 usable tokens with batch 50
     with pytest.warns(UserWarning, match="wrapping"):
-        src = CachedActivationSource(cache, 0, batch_size=50, n_tokens=1000, buffer_tokens=100, seed=0)
+        src = CachedActivationSource(
+            cache, 0, batch_size=50, n_tokens=1000, buffer_tokens=100, seed=0
+        )
     ids = _collect(src)[:, 0].long()
     assert ids.shape == (1000,)
     e0, e1 = ids[:400], ids[400:800]
@@ -121,7 +125,9 @@ def test_float16_cache_is_upcast(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((256, 8)).astype(np.float32)
     cache = write_cache(tmp_path / "c16", {1: a}, shard_tokens=100, dtype="float16")
-    out = _collect(CachedActivationSource(cache, 1, batch_size=64, n_tokens=256, buffer_tokens=256, seed=0))
+    out = _collect(
+        CachedActivationSource(cache, 1, batch_size=64, n_tokens=256, buffer_tokens=256, seed=0)
+    )
     assert out.dtype == torch.float32
     got = out.numpy()[np.lexsort(out.numpy().T[::-1])]
     want = a.astype(np.float16).astype(np.float32)
@@ -168,9 +174,19 @@ def tiny_lm() -> _LM:
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     cfg = HookedTransformerConfig(
-        n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=32, d_vocab=100,
-        act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
-        rotary_dim=4, parallel_attn_mlp=True, seed=0,
+        n_layers=2,
+        d_model=32,
+        n_heads=4,
+        d_head=8,
+        d_mlp=64,
+        n_ctx=32,
+        d_vocab=100,
+        act_fn="gelu",
+        normalization_type="LN",
+        positional_embedding_type="rotary",
+        rotary_dim=4,
+        parallel_attn_mlp=True,
+        seed=0,
     )
     model = HookedTransformer(cfg)
     model.eval()
@@ -193,12 +209,20 @@ def test_stream_equals_cache_bit_for_bit(lm_and_tokens, tmp_path: Path, dtype: s
 
     lm, seqs = lm_and_tokens
     cache = tmp_path / "cache"
-    lead_write_cache(lm, seqs, [0, 1], cache, batch_size=8, shard_tokens=300, dtype=dtype,
-                     progress=False)
+    lead_write_cache(
+        lm, seqs, [0, 1], cache, batch_size=8, shard_tokens=300, dtype=dtype, progress=False
+    )
     # buffer 352 tokens is not a multiple of the 8 x 32 forward grid: blocks straddle batches.
     kw = dict(batch_size=32, n_tokens=1280, buffer_tokens=352, seed=11)
-    stream = StreamActivationSource(lm, seqs.reshape(-1), [1, 0], context_size=32,
-                                    forward_batch_size=8, storage_dtype=dtype, **kw)
+    stream = StreamActivationSource(
+        lm,
+        seqs.reshape(-1),
+        [1, 0],
+        context_size=32,
+        forward_batch_size=8,
+        storage_dtype=dtype,
+        **kw,
+    )
     assert stream.d_in == 32 and len(stream) == 40
     cached = {L: list(CachedActivationSource(cache, L, **kw)) for L in (0, 1)}
     for i, batch in enumerate(stream):
@@ -218,8 +242,14 @@ def test_stream_resume_and_validation(lm_and_tokens) -> None:
     from randsae.sae.act_source import StreamActivationSource
 
     lm, seqs = lm_and_tokens
-    kw = dict(context_size=32, batch_size=64, n_tokens=1280, buffer_tokens=256, seed=2,
-              forward_batch_size=4)
+    kw = dict(
+        context_size=32,
+        batch_size=64,
+        n_tokens=1280,
+        buffer_tokens=256,
+        seed=2,
+        forward_batch_size=4,
+    )
     full = [b[0] for b in StreamActivationSource(lm, seqs, [0], **kw)]
     src = StreamActivationSource(lm, seqs, [0], **kw)
     for _ in range(7):

@@ -34,10 +34,27 @@ def test_cache_rejects_non_finite(tmp_path, tiny_model):
         tiny_model.blocks[0].mlp.W_out[0, 0] = float("nan")
     seqs = np.zeros((2, 8), dtype=np.int32)
     with pytest.raises(ValueError, match="non-finite"):
-        write_cache(LoadedModel(tiny_model), seqs, [0], tmp_path, batch_size=2, shard_tokens=16, progress=False)
+        write_cache(
+            LoadedModel(tiny_model),
+            seqs,
+            [0],
+            tmp_path,
+            batch_size=2,
+            shard_tokens=16,
+            progress=False,
+        )
 
 
 def test_float16_storage(tmp_path, tiny_model):
     seqs = np.ones((2, 8), dtype=np.int32)
-    write_cache(LoadedModel(tiny_model), seqs, [0], tmp_path, batch_size=2, shard_tokens=16, dtype="float16", progress=False)
+    write_cache(
+        LoadedModel(tiny_model),
+        seqs,
+        [0],
+        tmp_path,
+        batch_size=2,
+        shard_tokens=16,
+        dtype="float16",
+        progress=False,
+    )
     assert read_layer(tmp_path, 0).dtype == np.float16

@@ -15,8 +15,12 @@ from randsae.autointerp.scoring import (
 
 
 def record(lat=3):
-    act = [{"text": ["a", "cat", "sat"], "acts": [0, 2.0, 0], "tokens": [1, 2, 3]} for _ in range(4)]
-    non = [{"text": ["the", "dog", "ran"], "acts": [0, 0, 0], "tokens": [4, 5, 6]} for _ in range(4)]
+    act = [
+        {"text": ["a", "cat", "sat"], "acts": [0, 2.0, 0], "tokens": [1, 2, 3]} for _ in range(4)
+    ]
+    non = [
+        {"text": ["the", "dog", "ran"], "acts": [0, 0, 0], "tokens": [4, 5, 6]} for _ in range(4)
+    ]
     return {"latent": lat, "explain": act, "test_activating": act, "test_nonactivating": non}
 
 
@@ -55,7 +59,9 @@ def test_lexical_backend_separates_planted_latent():
     for scorer in ("detection", "fuzzing"):
         items = build_items(rec, scorer, 0)
         preds = be.score(scorer, {3: (expl, items)})
-        rows = [{"latent": 3, "label": it["label"], "prob": preds[it["id"]]["prob"]} for it in items]
+        rows = [
+            {"latent": 3, "label": it["label"], "prob": preds[it["id"]]["prob"]} for it in items
+        ]
         summ = summarize_scores(rows, n_bootstrap=20, seed=0)
         if scorer == "detection":
             assert summ["auroc_pooled"] == 1.0
@@ -63,6 +69,9 @@ def test_lexical_backend_separates_planted_latent():
 
 
 def test_failed_predictions_are_counted_not_dropped_silently():
-    rows = [{"latent": 1, "label": 1, "prob": 0.9}, {"latent": 1, "label": 0, "prob": None},
-            {"latent": 1, "label": 0, "prob": 0.1}]
+    rows = [
+        {"latent": 1, "label": 1, "prob": 0.9},
+        {"latent": 1, "label": 0, "prob": None},
+        {"latent": 1, "label": 0, "prob": 0.1},
+    ]
     assert summarize_scores(rows, 0, 0)["n_failed"] == 1

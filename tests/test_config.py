@@ -19,7 +19,13 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "config.yaml",
+        *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml")),
+    ],
+)
 def test_shipped_configs_validate(name):
     cfg = load(name)
     validate(copy.deepcopy(cfg), SCHEMA)
@@ -56,7 +62,13 @@ def test_layer_out_of_range_is_named():
 
 def test_pythia_layer_out_of_range_without_download():
     cfg = load("config.yaml")
-    cfg["models"] = {"pythia-70m-deduped": {"source": "pythia", "hf_name": "EleutherAI/pythia-70m-deduped", "layers": [6]}}
+    cfg["models"] = {
+        "pythia-70m-deduped": {
+            "source": "pythia",
+            "hf_name": "EleutherAI/pythia-70m-deduped",
+            "layers": [6],
+        }
+    }
     with pytest.raises(ConfigError, match="6 layers"):
         check_config(cfg)
 
@@ -88,9 +100,10 @@ def test_stable_seed_is_stable_and_distinct():
     assert stable_seed(42, "a", 1) == stable_seed(42, "a", 1)
     assert stable_seed(42, "a", 1) != stable_seed(42, "a", 2)
     # value pinned: a change here would silently change every derived seed
-    assert stable_seed(42, "corpus-split") == int(
-        __import__("hashlib").sha256(b"42:corpus-split").hexdigest(), 16
-    ) % 2**31
+    assert (
+        stable_seed(42, "corpus-split")
+        == int(__import__("hashlib").sha256(b"42:corpus-split").hexdigest(), 16) % 2**31
+    )
 
 
 def test_every_schema_key_is_in_default_config():

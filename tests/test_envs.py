@@ -45,7 +45,9 @@ def env_pip_pins(env: dict) -> dict[str, tuple[str, str]]:
 
 
 def test_parse_pins_normalizes_names_and_keeps_extras():
-    pins = parse_pins(["Huggingface_Hub==2.4.0  # c", "snakemake[reports]==9.27.1", "-e .", "# x==1"])
+    pins = parse_pins(
+        ["Huggingface_Hub==2.4.0  # c", "snakemake[reports]==9.27.1", "-e .", "# x==1"]
+    )
     assert pins == {"huggingface-hub": ("", "2.4.0"), "snakemake": ("[reports]", "9.27.1")}
 
 
@@ -61,9 +63,13 @@ def test_env_file_parses_and_pins_agree_with_requirements(path):
     assert "defaults" not in env["channels"], f"{path.name}: use nodefaults, not defaults"
     conda_deps = [d for d in env["dependencies"] if isinstance(d, str)]
     python = [d for d in conda_deps if re.match(r"^python\s*[=<>]", d)]
-    assert python == ["python=3.11"], f"{path.name}: python must be pinned to 3.11 like the README ({python})"
+    assert python == ["python=3.11"], (
+        f"{path.name}: python must be pinned to 3.11 like the README ({python})"
+    )
     for dep in conda_deps:  # every conda package except pip itself is pinned exactly
-        assert dep == "pip" or re.match(r"^[\w.\-]+=+[\w.*]+", dep), f"{path.name}: unpinned conda dep {dep!r}"
+        assert dep == "pip" or re.match(r"^[\w.\-]+=+[\w.*]+", dep), (
+            f"{path.name}: unpinned conda dep {dep!r}"
+        )
     pins = env_pip_pins(env)
     req = requirement_pins()
     assert pins, f"{path.name}: no pinned pip section"
@@ -71,7 +77,9 @@ def test_env_file_parses_and_pins_agree_with_requirements(path):
     unpinned = [p for p in pip_lines if not PIN.match(p.strip())]
     assert not unpinned, f"{path.name}: unpinned pip entries {unpinned}"
     mismatched = {n: (pins[n], req.get(n)) for n in pins if req.get(n) != pins[n]}
-    assert not mismatched, f"{path.name} disagrees with requirements.txt (env, requirements): {mismatched}"
+    assert not mismatched, (
+        f"{path.name} disagrees with requirements.txt (env, requirements): {mismatched}"
+    )
     if path.stem == "workflow":  # the project env mirrors requirements.txt completely
         missing = sorted(set(req) - set(pins))
         assert not missing, f"{path.name} lacks {missing} from requirements.txt"
@@ -81,7 +89,9 @@ def test_post_deploy_script_installs_the_package():
     script = ROOT / "envs" / "workflow.post-deploy.sh"
     text = script.read_text()
     assert text.startswith("#!/usr/bin/env bash")
-    assert re.search(r"pip install --no-deps -e\b", text), "post-deploy must install randsae without deps"
+    assert re.search(r"pip install --no-deps -e\b", text), (
+        "post-deploy must install randsae without deps"
+    )
 
 
 @pytest.fixture(scope="module", params=["config.yaml", "configs/paper.yaml"])
@@ -96,14 +106,21 @@ def workflow_rules(request):
 
     configfiles = [] if request.param == "config.yaml" else [ROOT / request.param]
     with tempfile.TemporaryDirectory() as work, SnakemakeApi(OutputSettings(quiet=set())) as api:
-        wf = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=ROOT / "Snakefile",
-                          workdir=Path(work), config_settings=ConfigSettings(configfiles=configfiles))
+        wf = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            snakefile=ROOT / "Snakefile",
+            workdir=Path(work),
+            config_settings=ConfigSettings(configfiles=configfiles),
+        )
         return list(wf._workflow.rules)
 
 
 def test_every_rule_names_an_existing_conda_env(workflow_rules):
     names = {r.name for r in workflow_rules}
-    assert {"eval_sae", "tables", "figures"} <= names and names & {"train_sae", "train_sae_group"}, names
+    assert {"eval_sae", "tables", "figures"} <= names and names & {
+        "train_sae",
+        "train_sae_group",
+    }, names
     problems = []
     for rule in workflow_rules:
         if rule.name == "all":  # aggregate target, runs no code
@@ -120,7 +137,11 @@ def test_every_rule_names_an_existing_conda_env(workflow_rules):
 def test_no_rule_sets_retries():
     # Retries belong in the profiles: a rule-level `retries:` retries inside the first SLURM
     # allocation, whose --mem stays enforced (docs/cluster.md).
-    offenders = [p.name for p in (ROOT / "rules").glob("*.smk") if re.search(r"^\s+retries:", p.read_text(), re.M)]
+    offenders = [
+        p.name
+        for p in (ROOT / "rules").glob("*.smk")
+        if re.search(r"^\s+retries:", p.read_text(), re.M)
+    ]
     assert offenders == []
 
 

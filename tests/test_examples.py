@@ -7,8 +7,13 @@ import numpy as np
 from randsae.evaluate.examples import sample_examples, window_maxima
 
 CFG = {
-    "window": 4, "n_latents": 3, "min_activating_windows": 8, "n_explain": 4,
-    "n_test_activating": 4, "n_test_nonactivating": 5, "n_quantiles": 2,
+    "window": 4,
+    "n_latents": 3,
+    "min_activating_windows": 8,
+    "n_explain": 4,
+    "n_test_activating": 4,
+    "n_test_nonactivating": 5,
+    "n_quantiles": 2,
 }
 
 
@@ -33,21 +38,27 @@ def test_window_maxima_exact():
         for j in range(2):
             dense[p // 4, idx[p, j]] = max(dense[p // 4, idx[p, j]], vals[p, j])
     w, latent = np.nonzero(dense)
-    assert sorted(zip(w.tolist(), latent.tolist(), strict=True)) == sorted(zip(win.tolist(), lat.tolist(), strict=True))
+    assert sorted(zip(w.tolist(), latent.tolist(), strict=True)) == sorted(
+        zip(win.tolist(), lat.tolist(), strict=True)
+    )
     for a, b, m in zip(win, lat, mx, strict=True):
         assert dense[a, b] == m
 
 
 def test_sample_examples_protocol():
     tokens, vals, idx, d = planted()
-    res = sample_examples(tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids])
+    res = sample_examples(
+        tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids]
+    )
     assert res["n_latents_chosen"] == 3
     assert "9" in res["skipped"] or res["n_examined"] == 3  # dead latent recorded if examined
     for rec in res["latents"]:
         lat = rec["latent"]
         assert len(rec["explain"]) == 4 and len(rec["test_activating"]) == 4
         assert rec["overlap_explain_test"] == 0
-        assert not {w["window_id"] for w in rec["explain"]} & {w["window_id"] for w in rec["test_activating"]}
+        assert not {w["window_id"] for w in rec["explain"]} & {
+            w["window_id"] for w in rec["test_activating"]
+        }
         for w in rec["explain"] + rec["test_activating"]:
             assert max(w["acts"]) > 0
             # the latent fires exactly where its token is
@@ -58,14 +69,18 @@ def test_sample_examples_protocol():
         q0 = [max(w["acts"]) for w in rec["test_activating"] if w["quantile"] == 0]
         q1 = [max(w["acts"]) for w in rec["test_activating"] if w["quantile"] == 1]
         assert min(q0) >= max(q1)
-    again = sample_examples(tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids])
+    again = sample_examples(
+        tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids]
+    )
     assert again == res
 
 
 def test_skips_below_threshold_with_reason():
     tokens, vals, idx, d = planted()
     cfg = dict(CFG, min_activating_windows=10**6, n_latents=2)
-    res = sample_examples(tokens, vals, idx, d, cfg, seed=1, strings=lambda ids: [str(i) for i in ids])
+    res = sample_examples(
+        tokens, vals, idx, d, cfg, seed=1, strings=lambda ids: [str(i) for i in ids]
+    )
     assert res["n_latents_chosen"] == 0
     assert len(res["skipped"]) == d
     assert any("dead" in r for r in res["skipped"].values())

@@ -20,7 +20,13 @@ from randsae.models.inits import (
 )
 from randsae.models.neox import neox_config
 
-INIT_CFG = {"seed": 42, "rerandomize_layer_norm": False, "noise_std": 1.0, "scale": 1.0, "distribution": "normal"}
+INIT_CFG = {
+    "seed": 42,
+    "rerandomize_layer_norm": False,
+    "noise_std": 1.0,
+    "scale": 1.0,
+    "distribution": "normal",
+}
 
 
 def fresh(seed=0):
@@ -40,7 +46,9 @@ def params(m):
 def test_rerandomize_matches_mean_std_and_skips_embeddings(dist):
     m = fresh()
     before = params(m)
-    changed = rerandomize(m, include_embeddings=False, include_layer_norm=False, seed=1, distribution=dist)
+    changed = rerandomize(
+        m, include_embeddings=False, include_layer_norm=False, seed=1, distribution=dist
+    )
     after = params(m)
     assert changed, "something must be resampled"
     for name, old in before.items():

@@ -32,16 +32,28 @@ CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
 
 
 def backend(fake, tmp_path, **overrides):
-    cfg = {"base_url": fake.url, "execution": "realtime", "max_retries": 2, "max_concurrency": 1,
-           "poll_interval_s": 0.02, **overrides}
-    return AnthropicBackend(cfg, cache_path=tmp_path / "cache" / "llm.sqlite",
-                            state_dir=tmp_path / "state", ledger_path=tmp_path / "ledger.jsonl",
-                            cell=CELL)
+    cfg = {
+        "base_url": fake.url,
+        "execution": "realtime",
+        "max_retries": 2,
+        "max_concurrency": 1,
+        "poll_interval_s": 0.02,
+        **overrides,
+    }
+    return AnthropicBackend(
+        cfg,
+        cache_path=tmp_path / "cache" / "llm.sqlite",
+        state_dir=tmp_path / "state",
+        ledger_path=tmp_path / "ledger.jsonl",
+        cell=CELL,
+    )
 
 
 def recs(n=3):
-    return [make_record(lat, tok) for lat, tok in list({1: " zebra", 2: " quartz", 4: " violin",
-                                                        6: " walrus"}.items())[:n]]
+    return [
+        make_record(lat, tok)
+        for lat, tok in list({1: " zebra", 2: " quartz", 4: " violin", 6: " walrus"}.items())[:n]
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -135,8 +147,10 @@ def test_malformed_http_body_is_retried_a_bounded_number_of_times(fake, tmp_path
 
 
 def test_budget_cap_stops_before_any_call(fake, tmp_path):
-    with backend(fake, tmp_path, budget_usd=1e-6) as b, pytest.raises(BudgetExceededError,
-                                                                      match="budget_usd"):
+    with (
+        backend(fake, tmp_path, budget_usd=1e-6) as b,
+        pytest.raises(BudgetExceededError, match="budget_usd"),
+    ):
         b.explain(recs(2))
     assert fake.counts["messages"] == 0
     assert read_ledger(tmp_path / "ledger.jsonl") == []
@@ -148,15 +162,18 @@ def test_budget_cap_keeps_partial_results_and_resumes(fake, tmp_path, execution)
     with backend(fake, tmp_path, execution=execution, max_tokens=400) as b:
         one = b.estimate(records[:1])["estimated_usd_upper"]
     budget = 1.2 * one
-    with (backend(fake, tmp_path, execution=execution, max_tokens=400, budget_usd=budget) as b,
-          pytest.raises(BudgetExceededError) as info):
+    with (
+        backend(fake, tmp_path, execution=execution, max_tokens=400, budget_usd=budget) as b,
+        pytest.raises(BudgetExceededError) as info,
+    ):
         b.explain(records)
     ledger = read_ledger(tmp_path / "ledger.jsonl")
     spent = sum(r["usd"] for r in ledger)
     assert 1 <= len(ledger) < 3 and spent <= budget  # stopped before exceeding
     partial = info.value.partial
     assert {k for k, v in partial.items() if v["explanation"]} == {
-        lat for r in ledger for lat in r["latents"]}
+        lat for r in ledger for lat in r["latents"]
+    }
     calls_before = fake.counts["messages"] + fake.counts["batch_items"]
     with backend(fake, tmp_path, execution=execution, max_tokens=400, budget_usd=10.0) as b:
         out = b.explain(records)
@@ -210,8 +227,12 @@ def test_killed_batch_job_reattaches_instead_of_paying_twice(fake, tmp_path):
     (tmp_path / "records.json").write_text(json.dumps(records))
     fake.hold_batches.set()
     env = {**os.environ, "ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": FAKE_KEY}
-    proc = subprocess.Popen([sys.executable, "-c", CRASHING_JOB, str(TESTS_DIR.parent), str(tmp_path)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_JOB, str(TESTS_DIR.parent), str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         state = tmp_path / "state" / "anthropic_batches.json"
         assert wait_until(lambda: state.exists() and fake.counts["batch_retrieve"] >= 1, 30)
@@ -227,7 +248,10 @@ def test_killed_batch_job_reattaches_instead_of_paying_twice(fake, tmp_path):
     assert fake.counts["batch_create"] == 1  # re-attached, no second batch for the same requests
     assert fake.counts["batch_results"] == 1
     assert {k: v["explanation"] for k, v in out.items()} == {
-        1: 'The token "zebra".', 2: 'The token "quartz".', 4: 'The token "violin".'}
+        1: 'The token "zebra".',
+        2: 'The token "quartz".',
+        4: 'The token "violin".',
+    }
     assert json.loads(state.read_text())["batches"][0]["collected"]
 
 
@@ -235,13 +259,23 @@ def test_batch_rerun_makes_zero_calls(fake, tmp_path):
     records = recs(2)
     with backend(fake, tmp_path, execution="batch") as b:
         expl = b.explain(records)
-        b.score("detection", {r["latent"]: (expl[r["latent"]]["explanation"],
-                                            make_items(r, "detection")) for r in records})
+        b.score(
+            "detection",
+            {
+                r["latent"]: (expl[r["latent"]]["explanation"], make_items(r, "detection"))
+                for r in records
+            },
+        )
     before = sum(fake.counts.values())
     with backend(fake, tmp_path, execution="batch") as b:
         expl2 = b.explain(records)
-        b.score("detection", {r["latent"]: (expl2[r["latent"]]["explanation"],
-                                            make_items(r, "detection")) for r in records})
+        b.score(
+            "detection",
+            {
+                r["latent"]: (expl2[r["latent"]]["explanation"], make_items(r, "detection"))
+                for r in records
+            },
+        )
     assert sum(fake.counts.values()) == before  # not a single HTTP request
 
 
@@ -251,12 +285,25 @@ def test_batch_rerun_makes_zero_calls(fake, tmp_path):
 
 
 def test_cost_arithmetic():
-    price = {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_write_1h": 2.0, "cache_read": 0.1}
-    u = {"input_tokens": 10**6, "output_tokens": 10**6, "cache_creation_input_tokens": 10**6,
-         "cache_read_input_tokens": 10**6}
+    price = {
+        "input": 1.0,
+        "output": 5.0,
+        "cache_write": 1.25,
+        "cache_write_1h": 2.0,
+        "cache_read": 0.1,
+    }
+    u = {
+        "input_tokens": 10**6,
+        "output_tokens": 10**6,
+        "cache_creation_input_tokens": 10**6,
+        "cache_read_input_tokens": 10**6,
+    }
     assert cost_usd(u, price, batch=False) == pytest.approx(7.35)
     assert cost_usd(u, price, batch=True) == pytest.approx(3.675)
-    u1h = {**u, "cache_creation": {"ephemeral_1h_input_tokens": 10**6, "ephemeral_5m_input_tokens": 0}}
+    u1h = {
+        **u,
+        "cache_creation": {"ephemeral_1h_input_tokens": 10**6, "ephemeral_5m_input_tokens": 0},
+    }
     assert cost_usd(u1h, price, batch=False) == pytest.approx(8.1)
 
 
@@ -264,15 +311,38 @@ def test_aggregate_costs_table(tmp_path):
     a = CostLedger(tmp_path / "a.jsonl", {"model": "m", "init": "trained", "layer": 0})
     b = CostLedger(tmp_path / "b.jsonl", {"model": "m", "init": "step0", "layer": 0})
     for lat in (1, 1, 2):
-        a.record(stage="explain", llm_model="x", execution="batch", custom_id="c", latents=[lat],
-                 usage={"input_tokens": 100, "output_tokens": 10, "cache_read_input_tokens": 50,
-                        "cache_creation_input_tokens": 5}, usd=0.25)
-    b.record(stage="detection", llm_model="x", execution="realtime", custom_id="c", latents=[7],
-             usage={"input_tokens": 1, "output_tokens": 1}, usd=0.5)
+        a.record(
+            stage="explain",
+            llm_model="x",
+            execution="batch",
+            custom_id="c",
+            latents=[lat],
+            usage={
+                "input_tokens": 100,
+                "output_tokens": 10,
+                "cache_read_input_tokens": 50,
+                "cache_creation_input_tokens": 5,
+            },
+            usd=0.25,
+        )
+    b.record(
+        stage="detection",
+        llm_model="x",
+        execution="realtime",
+        custom_id="c",
+        latents=[7],
+        usage={"input_tokens": 1, "output_tokens": 1},
+        usd=0.5,
+    )
     df = aggregate_costs([tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "missing.jsonl"])
     assert list(df.columns) == LEDGER_COLUMNS
     row = df[df["init"] == "trained"].iloc[0]
-    assert (row["calls"], row["input_tokens"], row["cache_read_tokens"], row["cache_creation_tokens"]) == (3, 300, 150, 15)
+    assert (
+        row["calls"],
+        row["input_tokens"],
+        row["cache_read_tokens"],
+        row["cache_creation_tokens"],
+    ) == (3, 300, 150, 15)
     assert row["usd"] == pytest.approx(0.75) and row["calls_per_latent"] == pytest.approx(1.5)
     assert aggregate_costs([]).empty
 
@@ -282,12 +352,28 @@ def test_settings_validation():
         AnthropicSettings.from_config({"modle": "x"})
     with pytest.raises(ValueError, match="price"):
         AnthropicSettings.from_config({"model": "claude-unknown-20990101"})
-    s = AnthropicSettings.from_config({"model": "claude-x-1", "prices": {"claude-x-1": {
-        "input": 1, "output": 2, "cache_write": 1.25, "cache_write_1h": 2, "cache_read": 0.1}}})
+    s = AnthropicSettings.from_config(
+        {
+            "model": "claude-x-1",
+            "prices": {
+                "claude-x-1": {
+                    "input": 1,
+                    "output": 2,
+                    "cache_write": 1.25,
+                    "cache_write_1h": 2,
+                    "cache_read": 0.1,
+                }
+            },
+        }
+    )
     assert s.execution == "batch" and s.prices["claude-x-1"]["output"] == 2
     with pytest.raises(ValueError, match="prompt_version"):
-        AnthropicBackend({"prompt_version": "v0"}, cache_path=":memory:", state_dir="/nonexistent-dir",
-                         ledger_path="x.jsonl")
+        AnthropicBackend(
+            {"prompt_version": "v0"},
+            cache_path=":memory:",
+            state_dir="/nonexistent-dir",
+            ledger_path="x.jsonl",
+        )
 
 
 def test_api_key_never_written(fake, tmp_path):
@@ -296,8 +382,13 @@ def test_api_key_never_written(fake, tmp_path):
     records = recs(2)
     with backend(fake, tmp_path, estimate_method="count_tokens") as b:
         expl = b.explain(records)
-        b.score("fuzzing", {r["latent"]: (expl[r["latent"]]["explanation"], make_items(r, "fuzzing"))
-                            for r in records})
+        b.score(
+            "fuzzing",
+            {
+                r["latent"]: (expl[r["latent"]]["explanation"], make_items(r, "fuzzing"))
+                for r in records
+            },
+        )
     with backend(fake, tmp_path / "batch", execution="batch") as b:
         b.explain(records)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -31,7 +31,9 @@ from randsae.report.manifest import (
 
 
 def test_decode_record_name_inverts_snakemakes_split_encoding():
-    path = "results/saes/pythia-1.4b-deduped/rerandomized_embeddings/layer23/sae_weights.safetensors"
+    path = (
+        "results/saes/pythia-1.4b-deduped/rerandomized_embeddings/layer23/sae_weights.safetensors"
+    )
     enc = base64.urlsafe_b64encode(path.encode()).decode()
     max_len = 17  # Snakemake splits at NAME_MAX - 1 characters and prefixes directories with '@'
     parts = [enc[i : i + max_len - 1] for i in range(0, len(enc), max_len - 1)]
@@ -44,18 +46,26 @@ def test_decode_record_name_inverts_snakemakes_split_encoding():
 @pytest.mark.parametrize(
     "pattern, path, expected",
     [
-        ("results/saes/{model}/{init}/layer{layer}/cfg.json",
-         "results/saes/pythia-70m-deduped/step0/layer3/cfg.json",
-         {"model": "pythia-70m-deduped", "init": "step0", "layer": "3"}),
-        ("results/metrics/{model}/{init}/layer{layer}_latents.csv",
-         "results/metrics/tiny-neox/rerandomized-x0.5-uniform/layer12_latents.csv",
-         {"model": "tiny-neox", "init": "rerandomized-x0.5-uniform", "layer": "12"}),
+        (
+            "results/saes/{model}/{init}/layer{layer}/cfg.json",
+            "results/saes/pythia-70m-deduped/step0/layer3/cfg.json",
+            {"model": "pythia-70m-deduped", "init": "step0", "layer": "3"},
+        ),
+        (
+            "results/metrics/{model}/{init}/layer{layer}_latents.csv",
+            "results/metrics/tiny-neox/rerandomized-x0.5-uniform/layer12_latents.csv",
+            {"model": "tiny-neox", "init": "rerandomized-x0.5-uniform", "layer": "12"},
+        ),
         ("results/x/{a,\\d+}.txt", "results/x/17.txt", {"a": "17"}),
         ("results/x/{a,\\d+}.txt", "results/x/ab.txt", None),
         ("results/{a}/{a}.txt", "results/p/q.txt", None),
         ("results/{a}/{a}.txt", "results/p/p.txt", {"a": "p"}),
         ("results/tables/sae_metrics.csv", "results/tables/sae_metrics.csv", {}),
-        ("results/saes/{model}/{init}/layer{layer}/cfg.json", "results/saes/m/i/layer3/x/cfg.json", None),
+        (
+            "results/saes/{model}/{init}/layer{layer}/cfg.json",
+            "results/saes/m/i/layer3/x/cfg.json",
+            None,
+        ),
         ("results/x/{a,[a-z]{2}}.txt", "results/x/ab.txt", {"a": "ab"}),
     ],
 )
@@ -75,7 +85,7 @@ def test_params_sha256_changes_with_params_only():
     assert params_sha256(None) == "" == params_sha256({"rule": "r"})
 
 
-TOY_SNAKEFILE = textwrap.dedent('''
+TOY_SNAKEFILE = textwrap.dedent("""
     rule all:
         input: expand("out/{sample}/x{n}.txt", sample=["s1", "s-2"], n=[1, 2]), "out/merged.txt"
 
@@ -88,13 +98,18 @@ TOY_SNAKEFILE = textwrap.dedent('''
         input: expand("out/{sample}/x{n}.txt", sample=["s1", "s-2"], n=[1, 2])
         output: "out/merged.txt"
         shell: "cat {input} > {output}"
-''')
+""")
 
 
 def run_toy(work: Path, *args: str) -> None:
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none", *args],
-                          cwd=work, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -102,7 +117,9 @@ def toy_rows(work: Path):
     meta = read_snakemake_metadata(work / ".snakemake" / "metadata")
     patterns = {"make": ["out/{sample}/x{n}.txt"], "merge": ["out/merged.txt"]}
     paths = sorted(str(p.relative_to(work)) for p in (work / "out").rglob("*.txt"))
-    return manifest_rows(paths, meta, patterns, git="abc123", packages={"torch": "2.13.0"}, root=work)
+    return manifest_rows(
+        paths, meta, patterns, git="abc123", packages={"torch": "2.13.0"}, root=work
+    )
 
 
 def test_manifest_rows_from_a_real_snakemake_run(tmp_path):
@@ -112,7 +129,10 @@ def test_manifest_rows_from_a_real_snakemake_run(tmp_path):
     assert len(rows) == 5
     assert by_path["out/s-2/x1.txt"]["rule"] == "make"
     assert by_path["out/s-2/x1.txt"]["wildcards"] == "n=1;sample=s-2"
-    assert by_path["out/merged.txt"]["rule"] == "merge" and by_path["out/merged.txt"]["wildcards"] == ""
+    assert (
+        by_path["out/merged.txt"]["rule"] == "merge"
+        and by_path["out/merged.txt"]["wildcards"] == ""
+    )
     assert by_path["out/s1/x2.txt"]["sha256"] == sha256_file(tmp_path / "out/s1/x2.txt")
     assert by_path["out/s1/x2.txt"]["size_bytes"] == len(b"s1 2 1\n")
     assert all(r["git_commit"] == "abc123" and r["git_from"] == "manifest" for r in rows)
@@ -139,7 +159,10 @@ def test_write_read_verify_roundtrip(tmp_path):
     assert verify_manifest(out, root=tmp_path) == []
     (tmp_path / "out/s1/x1.txt").write_text("tampered\n")
     (tmp_path / "out/merged.txt").unlink()
-    assert verify_manifest(out, root=tmp_path) == ["out/merged.txt: missing", "out/s1/x1.txt: changed"]
+    assert verify_manifest(out, root=tmp_path) == [
+        "out/merged.txt: missing",
+        "out/s1/x1.txt: changed",
+    ]
 
 
 def test_artifact_provenance_git_wins_and_missing_metadata_is_marked(tmp_path):
@@ -155,17 +178,36 @@ def test_artifact_provenance_git_wins_and_missing_metadata_is_marked(tmp_path):
 
 def test_slurm_job_ids_from_plugin_logs(tmp_path):
     logs = tmp_path / "slurm_logs"
-    for rel in ("rule_eval_sae/tiny-neox_step0_1/130.log", "rule_eval_sae/tiny-neox_step0_1/97.log",
-                "rule_corpus/12.log", "rule_corpus/notes.txt"):
+    for rel in (
+        "rule_eval_sae/tiny-neox_step0_1/130.log",
+        "rule_eval_sae/tiny-neox_step0_1/97.log",
+        "rule_corpus/12.log",
+        "rule_corpus/notes.txt",
+    ):
         (logs / rel).parent.mkdir(parents=True, exist_ok=True)
         (logs / rel).write_text("")
     jobs = slurm_job_ids(logs)
     assert jobs == {("eval_sae", "tiny-neox_step0_1"): "130", ("corpus", ""): "12"}
     (tmp_path / "results/metrics/tiny-neox/step0").mkdir(parents=True)
     (tmp_path / "results/metrics/tiny-neox/step0/layer1.json").write_text("{}")
-    meta = {"results/metrics/tiny-neox/step0/layer1.json": {"rule": "eval_sae", "params": [], "external_jobid": None}}
-    rows = manifest_rows(["results/metrics/tiny-neox/step0/layer1.json"], meta,
-                         {"eval_sae": ["results/metrics/{model}/{init}/layer{layer}.json"]},
-                         git="g", packages={}, root=tmp_path, slurm_jobs=jobs)
-    assert rows[0]["slurm_job"] == "130" and rows[0]["wildcards"] == "init=step0;layer=1;model=tiny-neox"
+    meta = {
+        "results/metrics/tiny-neox/step0/layer1.json": {
+            "rule": "eval_sae",
+            "params": [],
+            "external_jobid": None,
+        }
+    }
+    rows = manifest_rows(
+        ["results/metrics/tiny-neox/step0/layer1.json"],
+        meta,
+        {"eval_sae": ["results/metrics/{model}/{init}/layer{layer}.json"]},
+        git="g",
+        packages={},
+        root=tmp_path,
+        slurm_jobs=jobs,
+    )
+    assert (
+        rows[0]["slurm_job"] == "130"
+        and rows[0]["wildcards"] == "init=step0;layer=1;model=tiny-neox"
+    )
     assert slurm_job_ids(tmp_path / "nope") == {}

@@ -26,9 +26,19 @@ D, CTX, V = 32, 32, 100
 
 def _model(seed: int = 0) -> HookedTransformer:
     cfg = HookedTransformerConfig(
-        n_layers=2, d_model=D, n_heads=4, d_head=8, d_mlp=64, n_ctx=CTX, d_vocab=V,
-        act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
-        rotary_dim=4, parallel_attn_mlp=True, seed=seed,
+        n_layers=2,
+        d_model=D,
+        n_heads=4,
+        d_head=8,
+        d_mlp=64,
+        n_ctx=CTX,
+        d_vocab=V,
+        act_fn="gelu",
+        normalization_type="LN",
+        positional_embedding_type="rotary",
+        rotary_dim=4,
+        parallel_attn_mlp=True,
+        seed=seed,
     )
     return HookedTransformer(cfg).eval()
 
@@ -37,7 +47,9 @@ def _tokens(n_seq: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, V, size=(n_seq, CTX))
 
 
-def _trained_like_sae(model: HookedTransformer, layer: int, d_sae: int = 128, k: int = 8) -> TopKSAE:
+def _trained_like_sae(
+    model: HookedTransformer, layer: int, d_sae: int = 128, k: int = 8
+) -> TopKSAE:
     """A TopKSAE briefly trained (Adam, 150 full-batch steps) on held-apart activations, so the
     metrics sit in a realistic regime (EV well above 0, not exact)."""
     torch.manual_seed(0)
@@ -121,30 +133,51 @@ def test_downstream_metrics_match_full_forward_reference():
     assert res["ce_loss_with_ablation"] == pytest.approx(ce(lz), rel=1e-5)
     assert res["kl_div_with_sae"] == pytest.approx(kl(ls), rel=1e-5)
     assert res["kl_div_with_ablation"] == pytest.approx(kl(lz), rel=1e-5)
-    assert res["ce_loss_score"] == pytest.approx(
-        (ce(lz) - ce(ls)) / (ce(lz) - ce(lc)), rel=1e-4)
+    assert res["ce_loss_score"] == pytest.approx((ce(lz) - ce(ls)) / (ce(lz) - ce(lc)), rel=1e-4)
 
 
 # ------------------------------------------------------------------------------------------
 def _saelens_store(model, tokens, layer, batch):
     ds = Dataset.from_dict({"tokens": tokens.tolist()})
     return ActivationsStore(
-        model=model, dataset=ds, streaming=False, hook_name=hook_name_for_layer(layer),
-        hook_head_index=None, context_size=CTX, d_in=D, n_batches_in_buffer=2,
-        total_training_tokens=tokens.size, store_batch_size_prompts=batch,
-        train_batch_size_tokens=CTX * batch, prepend_bos=False, normalize_activations="none",
-        device=torch.device("cpu"), dtype="float32",
+        model=model,
+        dataset=ds,
+        streaming=False,
+        hook_name=hook_name_for_layer(layer),
+        hook_head_index=None,
+        context_size=CTX,
+        d_in=D,
+        n_batches_in_buffer=2,
+        total_training_tokens=tokens.size,
+        store_batch_size_prompts=batch,
+        train_batch_size_tokens=CTX * batch,
+        prepend_bos=False,
+        normalize_activations="none",
+        device=torch.device("cpu"),
+        dtype="float32",
     )
 
 
 # metrics whose definitions coincide with sae-lens 6.54.12 (docs/metrics.md)
 COINCIDE = [
-    "explained_variance", "explained_variance_legacy", "mse", "cossim", "l0", "l1",
-    "l2_norm_in", "l2_norm_out", "l2_ratio",
+    "explained_variance",
+    "explained_variance_legacy",
+    "mse",
+    "cossim",
+    "l0",
+    "l1",
+    "l2_norm_in",
+    "l2_norm_out",
+    "l2_ratio",
 ]
 DOWNSTREAM = [
-    "ce_loss_without_sae", "ce_loss_with_sae", "ce_loss_with_ablation", "ce_loss_score",
-    "kl_div_with_sae", "kl_div_with_ablation", "kl_div_score",
+    "ce_loss_without_sae",
+    "ce_loss_with_sae",
+    "ce_loss_with_ablation",
+    "ce_loss_score",
+    "kl_div_with_sae",
+    "kl_div_with_ablation",
+    "kl_div_score",
 ]
 
 
@@ -170,18 +203,38 @@ def test_agrees_with_sae_lens_evals(tmp_path, n_seq, batch, ignore):
     ign = list(ignore) or None
 
     sv, feat = get_sparsity_and_variance_metrics(
-        sl_sae, model, _saelens_store(model, tokens, layer, batch), scaler, n_batches=n_batches,
-        compute_l2_norms=True, compute_sparsity_metrics=True, compute_variance_metrics=True,
-        compute_featurewise_density_statistics=True, eval_batch_size_prompts=batch,
-        model_kwargs={}, ignore_tokens=ign,
-    )
-    ds = get_downstream_reconstruction_metrics(
-        sl_sae, model, _saelens_store(model, tokens, layer, batch), scaler, compute_kl=True,
-        compute_ce_loss=True, n_batches=n_batches, eval_batch_size_prompts=batch,
+        sl_sae,
+        model,
+        _saelens_store(model, tokens, layer, batch),
+        scaler,
+        n_batches=n_batches,
+        compute_l2_norms=True,
+        compute_sparsity_metrics=True,
+        compute_variance_metrics=True,
+        compute_featurewise_density_statistics=True,
+        eval_batch_size_prompts=batch,
+        model_kwargs={},
         ignore_tokens=ign,
     )
-    ours = evaluate_sae(SimpleNamespace(model=model, fwd_hooks=[]), sae, tokens, layer,
-                        batch_size=batch, ignore_token_ids=ignore)
+    ds = get_downstream_reconstruction_metrics(
+        sl_sae,
+        model,
+        _saelens_store(model, tokens, layer, batch),
+        scaler,
+        compute_kl=True,
+        compute_ce_loss=True,
+        n_batches=n_batches,
+        eval_batch_size_prompts=batch,
+        ignore_tokens=ign,
+    )
+    ours = evaluate_sae(
+        SimpleNamespace(model=model, fwd_hooks=[]),
+        sae,
+        tokens,
+        layer,
+        batch_size=batch,
+        ignore_token_ids=ignore,
+    )
     if ignore:
         assert ours["n_tokens"] == int((~np.isin(tokens, ignore)).sum()) < tokens.size
     for key in COINCIDE:
@@ -190,11 +243,17 @@ def test_agrees_with_sae_lens_evals(tmp_path, n_seq, batch, ignore):
         assert ours[key] == pytest.approx(ds[key], rel=1e-4), key
     if n_batches == 1:
         assert ours["relative_reconstruction_bias"] == pytest.approx(
-            sv["relative_reconstruction_bias"], rel=1e-4)
-    np.testing.assert_allclose(ours["latent_density"], feat["feature_density"], rtol=1e-5, atol=1e-9)
+            sv["relative_reconstruction_bias"], rel=1e-4
+        )
+    np.testing.assert_allclose(
+        ours["latent_density"], feat["feature_density"], rtol=1e-5, atol=1e-9
+    )
     np.testing.assert_allclose(
         np.nan_to_num(ours["latent_consistent_activation"]),
-        np.nan_to_num(np.asarray(feat["consistent_activation_heuristic"])), rtol=1e-5, atol=1e-9)
+        np.nan_to_num(np.asarray(feat["consistent_activation_heuristic"])),
+        rtol=1e-5,
+        atol=1e-9,
+    )
     # sanity: realistic regime, and the three EV variants differ as documented
     assert 0.1 < ours["explained_variance"] < 1.0
     assert ours["explained_variance_about_zero"] > ours["explained_variance"]
@@ -227,8 +286,9 @@ def test_batch_invariance_and_internal_consistency():
 
 def test_identity_sae_gives_perfect_scores():
     model = _model()
-    res = evaluate_sae(SimpleNamespace(model=model, fwd_hooks=[]), _identity_sae(D), _tokens(4), 0,
-                       batch_size=2)
+    res = evaluate_sae(
+        SimpleNamespace(model=model, fwd_hooks=[]), _identity_sae(D), _tokens(4), 0, batch_size=2
+    )
     assert res["explained_variance"] == pytest.approx(1.0, abs=1e-5)
     assert res["kl_div_with_sae"] == pytest.approx(0.0, abs=1e-5)
     assert res["ce_loss_score"] == pytest.approx(1.0, abs=1e-4)
@@ -256,8 +316,9 @@ def test_noise_control_shares_noise_between_clean_and_spliced_passes():
         assert r["kl_div_with_ablation"] > 1e-3
     assert abs(r1["ce_loss_without_sae"] - r2["ce_loss_without_sae"]) > 1e-6
     # the noise hook is active: the clean CE differs from the token-driven model's
-    r_tok = evaluate_sae(SimpleNamespace(model=model, fwd_hooks=[]), _identity_sae(D), tokens, 0,
-                         batch_size=2)
+    r_tok = evaluate_sae(
+        SimpleNamespace(model=model, fwd_hooks=[]), _identity_sae(D), tokens, 0, batch_size=2
+    )
     assert abs(r_tok["ce_loss_without_sae"] - r1["ce_loss_without_sae"]) > 1e-4
     # hooks were temporary
     assert not any(hp.fwd_hooks for hp in model.hook_dict.values())

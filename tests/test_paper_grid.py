@@ -28,13 +28,24 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFL
 def dry_run(workdir: Path, configfile: Path, *args: str) -> str:
     env = dict(os.environ, **OFFLINE)
     env.pop("ANTHROPIC_API_KEY", None)  # the DAG must not need the key
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "-n", "--cores", "1", "--configfile", str(configfile), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-2000:]
     return proc.stdout + proc.stderr
-
-
 
 
 def expected_jobs(cfg: dict) -> Counter:
@@ -45,7 +56,8 @@ def expected_jobs(cfg: dict) -> Counter:
     embedded = [name for name, m in models.items() if m["source"] == "embedded"]
     default_group = cfg["sae"]["layer_group_size"]
     n_groups = n_inits * sum(
-        math.ceil(len(m["layers"]) / m.get("layer_group_size", default_group)) for m in models.values()
+        math.ceil(len(m["layers"]) / m.get("layer_group_size", default_group))
+        for m in models.values()
     )
     jobs = Counter(
         corpus=1,
@@ -64,7 +76,9 @@ def expected_jobs(cfg: dict) -> Counter:
     )
     rules_text = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     if re.search(r"^\s*rule latent_page:", rules_text, re.M):
-        jobs["latent_page"] = sum(len(m["layers"]) for m in models.values())  # one page per (model, layer)
+        jobs["latent_page"] = sum(
+            len(m["layers"]) for m in models.values()
+        )  # one page per (model, layer)
     if "results/manifest.tsv" in (ROOT / "rules" / "common.smk").read_text():
         jobs["manifest"] = 1  # once the default target includes the manifest (rules/provenance.smk)
     if cfg["activations"]["source"] == "cache":

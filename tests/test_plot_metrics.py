@@ -27,8 +27,16 @@ def _metrics_df() -> pd.DataFrame:
     for model, (n_params, n_layers) in MODELS.items():
         for init in INITS:
             for layer in range(n_layers):
-                rows.append({"model": model, "n_params": n_params, "init": init, "layer": layer,
-                             "explained_variance": rng.random(), "l0": 32.0})
+                rows.append(
+                    {
+                        "model": model,
+                        "n_params": n_params,
+                        "init": init,
+                        "layer": layer,
+                        "explained_variance": rng.random(),
+                        "l0": 32.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -45,8 +53,9 @@ def test_plot_metric_vs_layer(tmp_path):
     assert list(csv.columns) == ["model", "n_params", "init", "layer", "explained_variance"]
     assert len(csv) == len(df)
     merged = csv.merge(df, on=["model", "init", "layer"], suffixes=("", "_src"))
-    np.testing.assert_allclose(merged["explained_variance"], merged["explained_variance_src"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        merged["explained_variance"], merged["explained_variance_src"], rtol=1e-12
+    )
     axes = fig.get_axes()
     # one panel per model, ordered by n_params; one line per init
     assert [ax.get_title() for ax in axes] == ["m-small", "m-big"]
@@ -67,8 +76,9 @@ def test_plot_density_histograms(tmp_path):
             for layer in range(n_layers):
                 counts = np.arange(7) + layer
                 m = {"density_hist_counts": counts, "density_hist_edges_log10": edges, "d_sae": 100}
-                frames.append(density_hist_rows(m, model=model, n_params=n_params, init=init,
-                                                layer=layer))
+                frames.append(
+                    density_hist_rows(m, model=model, n_params=n_params, init=init, layer=layer)
+                )
     hist = pd.concat(frames, ignore_index=True)
     base = tmp_path / "density"
     fig = plot_density_histograms(hist, base)
@@ -86,10 +96,15 @@ def test_plot_abstractness(tmp_path):
     for model, (n_params, n_layers) in MODELS.items():
         for init in INITS:
             for layer in range(n_layers):
-                per_latent = {"entropy_all": rng.random(50) * 3, "entropy_topN": rng.random(50),
-                              "entropy_weighted": rng.random(50), "token_r2": rng.random(50)}
-                rows += abstractness_rows(per_latent, model=model, n_params=n_params, init=init,
-                                          layer=layer)
+                per_latent = {
+                    "entropy_all": rng.random(50) * 3,
+                    "entropy_topN": rng.random(50),
+                    "entropy_weighted": rng.random(50),
+                    "token_r2": rng.random(50),
+                }
+                rows += abstractness_rows(
+                    per_latent, model=model, n_params=n_params, init=init, layer=layer
+                )
     abs_df = pd.DataFrame(rows)
     base = tmp_path / "abstractness"
     fig = plot_abstractness(abs_df, base)

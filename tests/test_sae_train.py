@@ -24,7 +24,9 @@ from randsae.sae.train import (
 D_IN = 32
 
 
-def planted_acts(n: int, d: int = D_IN, n_atoms: int = 128, active: int = 4, seed: int = 0) -> np.ndarray:
+def planted_acts(
+    n: int, d: int = D_IN, n_atoms: int = 128, active: int = 4, seed: int = 0
+) -> np.ndarray:
     """Tokens that are sparse sums of planted unit directions plus an offset (SAE-learnable)."""
     rng = np.random.default_rng(seed)
     atoms = rng.standard_normal((n_atoms, d))
@@ -46,9 +48,15 @@ def write_cache(root: Path, acts: np.ndarray, layer: int = 0, shard_tokens: int 
     (root / "manifest.json").write_text(
         json.dumps(
             {
-                "model": "m", "init": "i", "layers": [layer], "d_model": acts.shape[1],
-                "dtype": "float32", "n_tokens": len(acts), "context_size": 64,
-                "shard_tokens": shard_tokens, "shards": {str(layer): names},
+                "model": "m",
+                "init": "i",
+                "layers": [layer],
+                "d_model": acts.shape[1],
+                "dtype": "float32",
+                "n_tokens": len(acts),
+                "context_size": 64,
+                "shard_tokens": shard_tokens,
+                "shards": {str(layer): names},
             }
         )
     )
@@ -57,10 +65,18 @@ def write_cache(root: Path, acts: np.ndarray, layer: int = 0, shard_tokens: int 
 
 def sae_cfg(**over) -> dict:
     cfg = {
-        "backend": "fused", "k": 4, "expansion_factor": 4, "n_tokens": 32768,
-        "batch_size": 256, "lr": 1e-2, "warmup_steps": 5, "b_dec_init": "geometric_median",
-        "normalize_decoder": True, "shuffle_buffer_tokens": 4096,
-        "checkpoint_every_steps": 0, "layer_group_size": 1,
+        "backend": "fused",
+        "k": 4,
+        "expansion_factor": 4,
+        "n_tokens": 32768,
+        "batch_size": 256,
+        "lr": 1e-2,
+        "warmup_steps": 5,
+        "b_dec_init": "geometric_median",
+        "normalize_decoder": True,
+        "shuffle_buffer_tokens": 4096,
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
     }
     cfg.update(over)
     return cfg
@@ -68,8 +84,12 @@ def sae_cfg(**over) -> dict:
 
 def make_source(cache: Path, cfg: dict, seed: int = 0) -> CachedActivationSource:
     return CachedActivationSource(
-        cache, 0, batch_size=cfg["batch_size"], n_tokens=cfg["n_tokens"],
-        buffer_tokens=cfg["shuffle_buffer_tokens"], seed=seed,
+        cache,
+        0,
+        batch_size=cfg["batch_size"],
+        n_tokens=cfg["n_tokens"],
+        buffer_tokens=cfg["shuffle_buffer_tokens"],
+        seed=seed,
     )
 
 
@@ -128,8 +148,14 @@ def test_saelens_backend_trains_and_saves_our_format(cache: Path, tmp_path: Path
 
     cfg = sae_cfg(backend="saelens", n_tokens=16384)
     out = tmp_path / "sl"
-    summary = train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=1, out_dir=out,
-                        log_csv=tmp_path / "sl.csv")
+    summary = train_sae(
+        make_source(cache, cfg),
+        d_in=D_IN,
+        cfg=cfg,
+        seed=1,
+        out_dir=out,
+        log_csv=tmp_path / "sl.csv",
+    )
     rows = list(csv.DictReader((tmp_path / "sl.csv").read_text().splitlines()))
     assert summary["backend"] == "saelens" and len(rows) == 64
     assert summary["fvu"] < 0.6 * float(rows[1]["fvu"])
@@ -155,10 +181,17 @@ def test_config_validation(cache: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="n_latents"):
         train_sae(make_source(cache, sae_cfg()), d_in=D_IN, cfg=cfg, seed=0, out_dir=tmp_path / "x")
     with pytest.raises(ValueError, match="d_in"):
-        train_sae(make_source(cache, sae_cfg()), d_in=16, cfg=sae_cfg(), seed=0, out_dir=tmp_path / "y")
+        train_sae(
+            make_source(cache, sae_cfg()), d_in=16, cfg=sae_cfg(), seed=0, out_dir=tmp_path / "y"
+        )
     with pytest.raises(ValueError, match="backend"):
-        train_sae(make_source(cache, sae_cfg()), d_in=D_IN, cfg=sae_cfg(backend="x"), seed=0,
-                  out_dir=tmp_path / "z")
+        train_sae(
+            make_source(cache, sae_cfg()),
+            d_in=D_IN,
+            cfg=sae_cfg(backend="x"),
+            seed=0,
+            out_dir=tmp_path / "z",
+        )
 
 
 # -- checkpoints and resume -----------------------------------------------------------------
@@ -198,29 +231,62 @@ def _assert_same_sae(a: Path, b: Path) -> None:
 @pytest.mark.parametrize("backend", ["fused", "saelens"])
 def test_crash_and_resume_gives_identical_sae(cache: Path, tmp_path: Path, backend: str) -> None:
     cfg = sae_cfg(backend=backend, n_tokens=8192, checkpoint_every_steps=5)
-    ref = train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=4, out_dir=tmp_path / "ref",
-                    log_csv=tmp_path / "ref.csv", checkpoint_dir=tmp_path / "ck_ref")
+    ref = train_sae(
+        make_source(cache, cfg),
+        d_in=D_IN,
+        cfg=cfg,
+        seed=4,
+        out_dir=tmp_path / "ref",
+        log_csv=tmp_path / "ref.csv",
+        checkpoint_dir=tmp_path / "ck_ref",
+    )
     assert not (tmp_path / "ck_ref").exists()  # removed after the final save
 
     ckpt = tmp_path / "ck"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_sae(_Interrupt(make_source(cache, cfg), 13), d_in=D_IN, cfg=cfg, seed=4,
-                  out_dir=tmp_path / "run", log_csv=tmp_path / "run.csv", checkpoint_dir=ckpt)
+        train_sae(
+            _Interrupt(make_source(cache, cfg), 13),
+            d_in=D_IN,
+            cfg=cfg,
+            seed=4,
+            out_dir=tmp_path / "run",
+            log_csv=tmp_path / "run.csv",
+            checkpoint_dir=ckpt,
+        )
     state = torch.load(ckpt / "checkpoint.pt", weights_only=False)
     assert state["step"] == 10 and state["source"]["pos"] == 10
     assert not (tmp_path / "run" / "cfg.json").exists()
-    resumed = train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=4, out_dir=tmp_path / "run",
-                        log_csv=tmp_path / "run.csv", checkpoint_dir=ckpt)
+    resumed = train_sae(
+        make_source(cache, cfg),
+        d_in=D_IN,
+        cfg=cfg,
+        seed=4,
+        out_dir=tmp_path / "run",
+        log_csv=tmp_path / "run.csv",
+        checkpoint_dir=ckpt,
+    )
     _assert_same_sae(tmp_path / "ref", tmp_path / "run")
     assert (tmp_path / "ref.csv").read_text() == (tmp_path / "run.csv").read_text()
     assert resumed["fvu"] == ref["fvu"] and not ckpt.exists()
     # a checkpoint from a different run is refused, not silently mixed in
     with pytest.raises(RuntimeError):
-        train_sae(_Interrupt(make_source(cache, cfg), 6), d_in=D_IN, cfg=cfg, seed=4,
-                  out_dir=tmp_path / "x", checkpoint_dir=ckpt)
+        train_sae(
+            _Interrupt(make_source(cache, cfg), 6),
+            d_in=D_IN,
+            cfg=cfg,
+            seed=4,
+            out_dir=tmp_path / "x",
+            checkpoint_dir=ckpt,
+        )
     with pytest.raises(ValueError, match="does not match"):
-        train_sae(make_source(cache, cfg), d_in=D_IN, cfg={**cfg, "n_tokens": 4096}, seed=4,
-                  out_dir=tmp_path / "x", checkpoint_dir=ckpt)
+        train_sae(
+            make_source(cache, cfg),
+            d_in=D_IN,
+            cfg={**cfg, "n_tokens": 4096},
+            seed=4,
+            out_dir=tmp_path / "x",
+            checkpoint_dir=ckpt,
+        )
 
 
 _CHILD = """
@@ -275,8 +341,14 @@ def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> N
 
     subprocess.run([*args, "0"], check=True)  # rerun: resumes from the checkpoint
     assert not ckpt.exists()
-    train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=4, out_dir=tmp_path / "ref",
-              log_csv=tmp_path / "ref.csv")
+    train_sae(
+        make_source(cache, cfg),
+        d_in=D_IN,
+        cfg=cfg,
+        seed=4,
+        out_dir=tmp_path / "ref",
+        log_csv=tmp_path / "ref.csv",
+    )
     _assert_same_sae(tmp_path / "ref", out)
     assert (tmp_path / "ref.csv").read_text() == Path(str(out) + ".csv").read_text()
 
@@ -291,26 +363,60 @@ def test_group_training_from_stream_equals_cache(tmp_path: Path) -> None:
     from randsae.sae.activations import write_cache as lead_write_cache
     from randsae.sae.train import train_sae_group
 
-    model = HookedTransformer(HookedTransformerConfig(
-        n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=32, d_vocab=100,
-        act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
-        rotary_dim=4, parallel_attn_mlp=True, seed=0,
-    )).eval()
+    model = HookedTransformer(
+        HookedTransformerConfig(
+            n_layers=2,
+            d_model=32,
+            n_heads=4,
+            d_head=8,
+            d_mlp=64,
+            n_ctx=32,
+            d_vocab=100,
+            act_fn="gelu",
+            normalization_type="LN",
+            positional_embedding_type="rotary",
+            rotary_dim=4,
+            parallel_attn_mlp=True,
+            seed=0,
+        )
+    ).eval()
     lm = type("LoadedModel", (), {"model": model, "fwd_hooks": []})()
     seqs = np.random.default_rng(1).integers(0, 100, size=(64, 32), dtype=np.int32)
-    lead_write_cache(lm, seqs, [0, 1], tmp_path / "cache", batch_size=8, shard_tokens=512,
-                     progress=False)
-    cfg = sae_cfg(n_tokens=2048, batch_size=128, shuffle_buffer_tokens=512, checkpoint_every_steps=0)
+    lead_write_cache(
+        lm, seqs, [0, 1], tmp_path / "cache", batch_size=8, shard_tokens=512, progress=False
+    )
+    cfg = sae_cfg(
+        n_tokens=2048, batch_size=128, shuffle_buffer_tokens=512, checkpoint_every_steps=0
+    )
     seeds = {0: 10, 1: 11}
     for L in (0, 1):
-        src = CachedActivationSource(tmp_path / "cache", L, batch_size=128, n_tokens=2048,
-                                     buffer_tokens=512, seed=7)
-        train_sae(src, d_in=32, cfg=cfg, seed=seeds[L], out_dir=tmp_path / f"cache{L}",
-                  log_csv=tmp_path / f"cache{L}.csv")
-    stream = StreamActivationSource(lm, seqs, [0, 1], context_size=32, batch_size=128,
-                                    n_tokens=2048, buffer_tokens=512, seed=7, forward_batch_size=8)
+        src = CachedActivationSource(
+            tmp_path / "cache", L, batch_size=128, n_tokens=2048, buffer_tokens=512, seed=7
+        )
+        train_sae(
+            src,
+            d_in=32,
+            cfg=cfg,
+            seed=seeds[L],
+            out_dir=tmp_path / f"cache{L}",
+            log_csv=tmp_path / f"cache{L}.csv",
+        )
+    stream = StreamActivationSource(
+        lm,
+        seqs,
+        [0, 1],
+        context_size=32,
+        batch_size=128,
+        n_tokens=2048,
+        buffer_tokens=512,
+        seed=7,
+        forward_batch_size=8,
+    )
     summaries = train_sae_group(
-        stream, d_in=32, cfg=cfg, seeds=seeds,
+        stream,
+        d_in=32,
+        cfg=cfg,
+        seeds=seeds,
         out_dirs={L: tmp_path / f"stream{L}" for L in (0, 1)},
         log_csvs={L: tmp_path / f"stream{L}.csv" for L in (0, 1)},
     )

@@ -35,9 +35,24 @@ _RUNS: dict[str, Path] = {}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 3000, env_extra: dict | None = None):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               **FAKE_SECRETS, **(env_extra or {}))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        **FAKE_SECRETS,
+        **(env_extra or {}),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -59,7 +74,7 @@ def encodings(secret: str) -> list[bytes]:
     out = [secret.encode()]
     for shift in range(3):
         enc = base64.b64encode(b"\0" * shift + secret.encode())
-        core = enc[4 * ((shift + 2) // 3):][: 4 * ((len(secret) - (3 - shift) % 3) // 3)]
+        core = enc[4 * ((shift + 2) // 3) :][: 4 * ((len(secret) - (3 - shift) % 3) // 3)]
         out.append(core.rstrip(b"="))
     return [e for e in out if len(e) >= 12]
 
@@ -75,8 +90,11 @@ def leaks(paths: list[Path]) -> list[str]:
     found = []
     for path in paths:
         data = path.read_bytes()
-        found += [f"{path}: {name}" for name, secret in FAKE_SECRETS.items()
-                  if any(e in data for e in encodings(secret))]
+        found += [
+            f"{path}: {name}"
+            for name, secret in FAKE_SECRETS.items()
+            if any(e in data for e in encodings(secret))
+        ]
     return found
 
 
@@ -108,7 +126,9 @@ def test_no_secret_in_results_logs_metadata_or_report(smoke, report_zip, tmp_pat
 def test_secret_scan_detects_a_planted_leak(tmp_path):
     # the scan itself works: a file with the key (plain or base64-embedded) is reported
     (tmp_path / "a.log").write_text(f"key={FAKE_SECRETS['ANTHROPIC_API_KEY']}\n")
-    (tmp_path / "b.html").write_bytes(b"data:" + base64.b64encode(b"Z" + FAKE_SECRETS["HF_TOKEN"].encode()))
+    (tmp_path / "b.html").write_bytes(
+        b"data:" + base64.b64encode(b"Z" + FAKE_SECRETS["HF_TOKEN"].encode())
+    )
     assert len(leaks([tmp_path / "a.log", tmp_path / "b.html"])) == 2
 
 
@@ -120,9 +140,16 @@ def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, t
         names = z.namelist()
         html = z.read("report/report.html").decode() if "report/report.html" in names else ""
     assert html, names[:20]
-    figures = figure_targets("results/figures", cfg["autointerp"]["scorers"], cfg["figures"]["formats"],
-                             any("-" in i for i in cfg["inits"]))
-    tables = [f"results/tables/{t}.csv" for t in ("sae_metrics", "autointerp", "abstractness", "density_histograms")]
+    figures = figure_targets(
+        "results/figures",
+        cfg["autointerp"]["scorers"],
+        cfg["figures"]["formats"],
+        any("-" in i for i in cfg["inits"]),
+    )
+    tables = [
+        f"results/tables/{t}.csv"
+        for t in ("sae_metrics", "autointerp", "abstractness", "density_histograms")
+    ]
     expected = {Path(p).name for p in [*figures, *tables, "results/manifest.tsv"]}
     embedded = {Path(n).name for n in names if "/data/raw/" in n}
     assert expected <= embedded, sorted(expected - embedded)

@@ -39,7 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "configs" / "smoke.yaml"
 LOCAL_PROFILE = ROOT / "profiles" / "slurm-local"
 CLUSTER_PROFILE = ROOT / "profiles" / "slurm" / "profile.yaml"
-GPU_RULES = ("build_init", "cache_activations", "train_sae", "train_sae_group", "eval_sae", "latent_examples")
+GPU_RULES = (
+    "build_init",
+    "cache_activations",
+    "train_sae",
+    "train_sae_group",
+    "eval_sae",
+    "latent_examples",
+)
 
 
 def cluster_problem() -> str | None:
@@ -49,17 +56,23 @@ def cluster_problem() -> str | None:
     if not Path("/etc/slurm/slurm.conf").is_file():
         return "no /etc/slurm/slurm.conf; start the local cluster with cluster/slurm-up.sh"
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20
+        )
     except subprocess.TimeoutExpired:
         return "sinfo timed out: slurmctld is not answering"
     states = proc.stdout.split()
-    if proc.returncode != 0 or not any(s.rstrip("*~#") in ("idle", "mixed", "allocated") for s in states):
+    if proc.returncode != 0 or not any(
+        s.rstrip("*~#") in ("idle", "mixed", "allocated") for s in states
+    ):
         return f"no usable SLURM node (sinfo rc={proc.returncode}: {proc.stdout.strip()} {proc.stderr.strip()})"
     return None
 
 
 def slurm_config() -> dict[str, str]:
-    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "config"], capture_output=True, text=True, timeout=30
+    ).stdout
     return dict(re.findall(r"^(\w+)\s+=\s+(.*?)\s*$", out, flags=re.M))
 
 
@@ -78,7 +91,9 @@ def slurm_run(tmp_path_factory):
         pytest.skip(problem)
     conf = slurm_config()
     if conf.get("JobCompType") != "jobcomp/filetxt":
-        pytest.fail(f"cluster must log job completions (JobCompType=jobcomp/filetxt), has {conf.get('JobCompType')}")
+        pytest.fail(
+            f"cluster must log job completions (JobCompType=jobcomp/filetxt), has {conf.get('JobCompType')}"
+        )
     jobcomp = Path(conf["JobCompLoc"])
     offset = jobcomp.stat().st_size if jobcomp.exists() else 0
     work = tmp_path_factory.mktemp("smoke_slurm")
@@ -99,8 +114,11 @@ def slurm_run(tmp_path_factory):
 
 def local_rules() -> set[str]:
     text = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
-    return {"all"} | {name for block in re.findall(r"^localrules:\n((?:\s+\w+,?\n)+)", text, re.M)
-                      for name in re.findall(r"\w+", block)}
+    return {"all"} | {
+        name
+        for block in re.findall(r"^localrules:\n((?:\s+\w+,?\n)+)", text, re.M)
+        for name in re.findall(r"\w+", block)
+    }
 
 
 @pytest.mark.slurm
@@ -108,28 +126,39 @@ def test_jobs_ran_through_slurm(slurm_run):
     planned, records, work = slurm_run["planned"], slurm_run["records"], slurm_run["work"]
     local = local_rules()
     remote = Counter({rule: n for rule, n in planned.items() if rule not in local})
-    assert sum(remote.values()) >= 40 and ("train_sae" in remote or "train_sae_group" in remote), planned
+    assert sum(remote.values()) >= 40 and ("train_sae" in remote or "train_sae_group" in remote), (
+        planned
+    )
     # slurmctld's own record: one COMPLETED job per planned non-local job, in our work dir
     states = Counter(r["JobState"] for r in records)
     assert states["COMPLETED"] == sum(remote.values()), (states, remote)
     # which rule each SLURM job ran: the plugin's per-job log .snakemake/slurm_logs/rule_<rule>/.../<jobid>.log
-    job_rule = {p.stem: p.relative_to(work / ".snakemake/slurm_logs").parts[0].removeprefix("rule_")
-                for p in (work / ".snakemake/slurm_logs").rglob("*.log")}
+    job_rule = {
+        p.stem: p.relative_to(work / ".snakemake/slurm_logs").parts[0].removeprefix("rule_")
+        for p in (work / ".snakemake/slurm_logs").rglob("*.log")
+    }
     completed = [r["JobId"] for r in records if r["JobState"] == "COMPLETED"]
     assert Counter(job_rule[j] for j in completed) == remote
     # and slurmctld's view of the job comments (kept for MinJobAge after completion)
-    squeue = subprocess.run(["squeue", "--states=all", "-h", "-o", "%i|%k"], capture_output=True, text=True,
-                            timeout=30).stdout
+    squeue = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%i|%k"], capture_output=True, text=True, timeout=30
+    ).stdout
     comments = dict(line.split("|", 1) for line in squeue.splitlines() if "|" in line)
     for jobid in completed:
         assert comments[jobid].startswith(f"rule_{job_rule[jobid]}"), (jobid, comments.get(jobid))
     # the workflow's own record of where each output came from
-    manifest = pd.read_csv(work / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(
+        work / "results/manifest.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
     remote_rows = manifest[~manifest["rule"].isin(local)]
-    assert len(remote_rows) > 0 and (remote_rows["slurm_job"] != "").all(), remote_rows[["rule", "slurm_job"]]
+    assert len(remote_rows) > 0 and (remote_rows["slurm_job"] != "").all(), remote_rows[
+        ["rule", "slurm_job"]
+    ]
     assert set(remote_rows["slurm_job"]) <= set(completed)
     assert (manifest[manifest["rule"].isin(local)]["slurm_job"] == "").all()
-    print(f"\nSLURM smoke run: {slurm_run['wall']:.0f} s wall, {len(completed)} SLURM jobs {dict(remote)}")
+    print(
+        f"\nSLURM smoke run: {slurm_run['wall']:.0f} s wall, {len(completed)} SLURM jobs {dict(remote)}"
+    )
 
 
 @pytest.mark.slurm
@@ -178,11 +207,22 @@ def test_cluster_profile_is_complete_and_scales_with_attempt():
         assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"]), rule
     local = yaml.safe_load((LOCAL_PROFILE / "profile.yaml").read_text())
     assert local["slurm-status-command"] == "squeue"  # the test cluster has no accounting
-    assert "gpu" not in json.dumps(local.get("set-resources", {})) and "gpu" not in json.dumps(local["default-resources"])
+    assert "gpu" not in json.dumps(local.get("set-resources", {})) and "gpu" not in json.dumps(
+        local["default-resources"]
+    )
 
 
-@pytest.mark.parametrize("env, partition, account", [({}, "", ""), (
-    {"RANDSAE_SLURM_PARTITION": "gpu-a100", "RANDSAE_SLURM_ACCOUNT": "proj42"}, "gpu-a100", "proj42")])
+@pytest.mark.parametrize(
+    "env, partition, account",
+    [
+        ({}, "", ""),
+        (
+            {"RANDSAE_SLURM_PARTITION": "gpu-a100", "RANDSAE_SLURM_ACCOUNT": "proj42"},
+            "gpu-a100",
+            "proj42",
+        ),
+    ],
+)
 def test_cluster_profile_resources_in_a_dry_run(tmp_path, monkeypatch, env, partition, account):
     """Snakemake itself evaluates the profile: partition/account from the environment (empty ->
     the cluster's default partition, no -A), GPUs on the GPU rules only, memory doubled at attempt 2
@@ -190,15 +230,27 @@ def test_cluster_profile_resources_in_a_dry_run(tmp_path, monkeypatch, env, part
     for var in ("RANDSAE_SLURM_PARTITION", "RANDSAE_SLURM_ACCOUNT"):
         if var not in env:
             monkeypatch.delenv(var, raising=False)
-    proc = snakemake(tmp_path, "-n", "--workflow-profile", str(CLUSTER_PROFILE.parent), "--configfile", str(SMOKE),
-                     env_extra=env)
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--workflow-profile",
+        str(CLUSTER_PROFILE.parent),
+        "--configfile",
+        str(SMOKE),
+        env_extra=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = re.findall(r"^rule (\w+):.*?^\s+resources: (.*?)$", proc.stdout + proc.stderr, flags=re.M | re.S)
+    jobs = re.findall(
+        r"^rule (\w+):.*?^\s+resources: (.*?)$", proc.stdout + proc.stderr, flags=re.M | re.S
+    )
     assert jobs
     for rule, res in jobs:
         if rule == "all":
             continue
-        assert f"slurm_partition={partition}," in res and f"slurm_account={account}," in res, (rule, res)
+        assert f"slurm_partition={partition}," in res and f"slurm_account={account}," in res, (
+            rule,
+            res,
+        )
         assert ("gpu=1" in res) == (rule in GPU_RULES), (rule, res)
     prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
     expr = prof["set-resources"]["train_sae"]["mem_mb"]

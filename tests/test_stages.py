@@ -44,8 +44,17 @@ def _cells(tmp_path):
     for init in ("trained", "step0"):
         for layer in (0, 1):
             p = tmp_path / f"{init}{layer}.json"
-            p.write_text(json.dumps({"model": "m", "init": init, "layer": layer, "explained_variance": 0.5 + layer / 10,
-                                     "arrays": {"x": [1, 2]}}))
+            p.write_text(
+                json.dumps(
+                    {
+                        "model": "m",
+                        "init": init,
+                        "layer": layer,
+                        "explained_variance": 0.5 + layer / 10,
+                        "arrays": {"x": [1, 2]},
+                    }
+                )
+            )
             paths.append(p)
     return paths
 
@@ -64,25 +73,52 @@ def test_sae_metrics_table_and_plot(tmp_path):
 
 def test_autointerp_table(tmp_path):
     p = tmp_path / "s.json"
-    p.write_text(json.dumps({"model": "m", "init": "trained", "layer": 0, "backend": "lexical",
-                             "summary": {"detection": {"auroc_pooled": 0.8}, "fuzzing": {"auroc_pooled": 0.7}}}))
+    p.write_text(
+        json.dumps(
+            {
+                "model": "m",
+                "init": "trained",
+                "layer": 0,
+                "backend": "lexical",
+                "summary": {"detection": {"auroc_pooled": 0.8}, "fuzzing": {"auroc_pooled": 0.7}},
+            }
+        )
+    )
     df = autointerp_table([p], {"m": 1})
     assert sorted(df["scorer"]) == ["detection", "fuzzing"]
 
 
 def test_init_sweep_figure(tmp_path):
     rows, ab = [], []
-    for init in ["trained", "rerandomized-x0.5-normal", "rerandomized-x2-normal", "rerandomized-x0.5-uniform"]:
-        rows.append({"model": "m", "init": init, "layer": 0, "explained_variance": 0.9, "ce_loss_score": 0.8})
+    for init in [
+        "trained",
+        "rerandomized-x0.5-normal",
+        "rerandomized-x2-normal",
+        "rerandomized-x0.5-uniform",
+    ]:
+        rows.append(
+            {
+                "model": "m",
+                "init": init,
+                "layer": 0,
+                "explained_variance": 0.9,
+                "ce_loss_score": 0.8,
+            }
+        )
         ab.append({"model": "m", "init": init, "layer": 0, "measure": "entropy_all", "median": 1.0})
     init_sweep_figure(pd.DataFrame(rows), pd.DataFrame(ab), tmp_path / "sweep", formats=["png"])
     data = pd.read_csv(tmp_path / "sweep.csv")
-    assert set(data["distribution"]) == {"normal", "uniform"} and sorted(data["scale"].unique()) == [0.5, 1.0, 2.0]
+    assert set(data["distribution"]) == {"normal", "uniform"} and sorted(
+        data["scale"].unique()
+    ) == [0.5, 1.0, 2.0]
 
 
 def test_figure_targets_cover_formats():
     t = figure_targets("f", ["detection"], ["pdf", "png"], init_sweep=True)
-    assert "f/init_sweep.csv" in t and "f/autointerp_detection_random_explanation_auroc_vs_layer.pdf" in t
+    assert (
+        "f/init_sweep.csv" in t
+        and "f/autointerp_detection_random_explanation_auroc_vs_layer.pdf" in t
+    )
 
 
 def test_latent_page_highlights_and_escapes(tmp_path):
@@ -90,9 +126,13 @@ def test_latent_page_highlights_and_escapes(tmp_path):
 
     w = {"text": ["<a>", " cat"], "acts": [0.0, 2.0]}
     h = render_window(w, 2.0)
-    assert "&lt;a&gt;" in h and "rgba(255,120,0,1.00)" in h and "title=\"2\"" in h
+    assert "&lt;a&gt;" in h and "rgba(255,120,0,1.00)" in h and 'title="2"' in h
     ex = {"latents": [{"latent": 7, "n_activating_windows": 3, "max_act": 2.0, "explain": [w]}]}
-    write_page(tmp_path / "p.html", "t", {"trained": ex, "step0": ex},
-               {"trained": [{"latent": 7, "explanation": "cats"}]})
+    write_page(
+        tmp_path / "p.html",
+        "t",
+        {"trained": ex, "step0": ex},
+        {"trained": [{"latent": 7, "explanation": "cats"}]},
+    )
     page = (tmp_path / "p.html").read_text()
     assert page.count('class="col"') == 2 and "cats" in page and "(no explanation)" in page

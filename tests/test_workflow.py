@@ -25,7 +25,16 @@ SMOKE = ROOT / "configs" / "smoke.yaml"
 
 def smk(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -81,7 +90,11 @@ def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
 
 def test_lint_is_clean():
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -153,7 +166,18 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     cfg = write_config(tmp_path, lambda c: c["sae"].__setitem__("k", 8))
     jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["train_sae"] == 10
-    allowed = {"train_sae", "eval_sae", "latent_examples", "explain", "score", "latent_page", "tables", "figures", "manifest", "all"}
+    allowed = {
+        "train_sae",
+        "eval_sae",
+        "latent_examples",
+        "explain",
+        "score",
+        "latent_page",
+        "tables",
+        "figures",
+        "manifest",
+        "all",
+    }
     assert set(jobs) <= allowed, jobs
 
 
@@ -161,7 +185,15 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
     cfg = write_config(tmp_path, lambda c: c["autointerp"].__setitem__("lexical_top_tokens", 3))
     jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["explain"] == 10
-    assert set(jobs) <= {"explain", "score", "latent_page", "tables", "figures", "manifest", "all"}, jobs
+    assert set(jobs) <= {
+        "explain",
+        "score",
+        "latent_page",
+        "tables",
+        "figures",
+        "manifest",
+        "all",
+    }, jobs
 
 
 def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
@@ -175,9 +207,14 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
     assert set(jobs) <= {"tables", "figures", "manifest", "all"}, jobs
     backup = tmp_path / "layer0"
     moved = []
-    for pattern in ("results/saes/*/*/layer0", "results/metrics/*/*/layer0.json",
-                    "results/metrics/*/*/layer0_latents.csv", "results/examples/*/*/layer0.json",
-                    "results/autointerp/*/*/layer0", "results/pages/*/layer0.html"):
+    for pattern in (
+        "results/saes/*/*/layer0",
+        "results/metrics/*/*/layer0.json",
+        "results/metrics/*/*/layer0_latents.csv",
+        "results/examples/*/*/layer0.json",
+        "results/autointerp/*/*/layer0",
+        "results/pages/*/layer0.html",
+    ):
         for p in smoke_run.glob(pattern):
             dest = backup / p.relative_to(smoke_run)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -216,13 +253,24 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
 
     fake = FakeAnthropic(batch_polls_before_end=1).start()
     try:
+
         def mutate(c):
             c["autointerp"]["backend"] = "anthropic"
-            c["autointerp"]["anthropic"].update(base_url=fake.url, execution="batch", poll_interval_s=0.05)
+            c["autointerp"]["anthropic"].update(
+                base_url=fake.url, execution="batch", poll_interval_s=0.05
+            )
 
         cfg = write_config(tmp_path, mutate)
         env_extra = {"ANTHROPIC_API_KEY": SECRET, "HF_TOKEN": SECRET + "-hf"}
-        proc = smk_env(smoke_run, env_extra, "results/tables/autointerp.csv", "--cores", "2", "--configfile", str(cfg))
+        proc = smk_env(
+            smoke_run,
+            env_extra,
+            "results/tables/autointerp.csv",
+            "--cores",
+            "2",
+            "--configfile",
+            str(cfg),
+        )
         assert proc.returncode == 0, proc.stderr[-5000:]
         assert fake.counts["batch_create"] >= 10 and fake.counts["batch_items"] > 0
         ai = pd.read_csv(smoke_run / "results/tables/autointerp.csv")
@@ -230,8 +278,11 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
         assert ai["n_failed"].sum() == 0
         det = ai[ai["scorer"] == "detection"]
         assert det["auroc_pooled"].notna().all()
-        expl = [json.loads(line) for p in (smoke_run / "results/autointerp").glob("*/*/layer*/explanations.jsonl")
-                for line in p.read_text().splitlines()]
+        expl = [
+            json.loads(line)
+            for p in (smoke_run / "results/autointerp").glob("*/*/layer*/explanations.jsonl")
+            for line in p.read_text().splitlines()
+        ]
         assert expl and all(e["backend"] == "anthropic" and not e["parse_failed"] for e in expl)
         cost = pd.read_csv(smoke_run / "results/tables/llm_cost.csv")
         assert len(cost) == 10 and (cost["calls"] > 0).all() and (cost["usd"] > 0).all()
@@ -244,10 +295,22 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
         # forced rerun: every request is answered by the response cache, zero API traffic
         fake.reset_counts()
         before = dict(fake.counts)
-        proc = smk_env(smoke_run, env_extra, "results/tables/autointerp.csv", "--cores", "2",
-                       "--configfile", str(cfg), "--forcerun", "explain", "score")
+        proc = smk_env(
+            smoke_run,
+            env_extra,
+            "results/tables/autointerp.csv",
+            "--cores",
+            "2",
+            "--configfile",
+            str(cfg),
+            "--forcerun",
+            "explain",
+            "score",
+        )
         assert proc.returncode == 0, proc.stderr[-5000:]
-        assert before == {} and fake.counts["messages"] == 0 and fake.counts["batch_create"] == 0, fake.counts
+        assert before == {} and fake.counts["messages"] == 0 and fake.counts["batch_create"] == 0, (
+            fake.counts
+        )
 
         # the secrets never reach results, logs or Snakemake's metadata
         for sub in ("results", "logs", ".snakemake"):
@@ -261,5 +324,14 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
 
 def smk_env(workdir: Path, extra_env: dict, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **extra_env)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env)

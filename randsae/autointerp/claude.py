@@ -56,8 +56,10 @@ def _tool_input(message: dict, tool_name: str) -> dict:
     calls = [b for b in message.get("content") or [] if b.get("type") == "tool_use"]
     if not calls:
         kinds = ",".join(b.get("type", "?") for b in message.get("content") or []) or "empty"
-        raise ParseFailure(f"no tool call in the answer (content: {kinds}; "
-                           f"stop_reason={message.get('stop_reason')})")
+        raise ParseFailure(
+            f"no tool call in the answer (content: {kinds}; "
+            f"stop_reason={message.get('stop_reason')})"
+        )
     named = [b for b in calls if b.get("name") == tool_name]
     if len(named) != 1 or len(calls) != 1:
         raise ParseFailure(f"expected exactly one {tool_name} call, got {len(calls)} tool call(s)")
@@ -92,7 +94,12 @@ def parse_judgements(message: dict, n: int) -> list[float]:
             raise ParseFailure(f"invalid window index {idx!r}")
         if idx in probs:
             raise ParseFailure(f"window index {idx} judged twice")
-        if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or not 0 <= p <= 100:
+        if (
+            isinstance(p, bool)
+            or not isinstance(p, int | float)
+            or not math.isfinite(p)
+            or not 0 <= p <= 100
+        ):
             raise ParseFailure(f"invalid probability {p!r} for window {idx}")
         probs[idx] = float(p) / 100.0
     return [probs[i] for i in range(n)]
@@ -113,7 +120,7 @@ def balanced_chunks(items: Sequence[Any], max_per_chunk: int) -> list[list[Any]]
     out, start = [], 0
     for i in range(k):
         size = base + (1 if i < extra else 0)
-        out.append(list(items[start:start + size]))
+        out.append(list(items[start : start + size]))
         start += size
     return out
 
@@ -138,25 +145,43 @@ class AnthropicBackend:
 
     name = "anthropic"
 
-    def __init__(self, config: dict | None, *, cache_path: str | os.PathLike,
-                 state_dir: str | os.PathLike, ledger_path: str | os.PathLike, cell: dict | None = None,
-                 client: Any = None):
+    def __init__(
+        self,
+        config: dict | None,
+        *,
+        cache_path: str | os.PathLike,
+        state_dir: str | os.PathLike,
+        ledger_path: str | os.PathLike,
+        cell: dict | None = None,
+        client: Any = None,
+    ):
         self.settings = AnthropicSettings.from_config(config)
         if self.settings.prompt_version not in (None, prompts.PROMPT_VERSION):
             raise ValueError(
                 f"autointerp.anthropic.prompt_version={self.settings.prompt_version!r} but the code "
-                f"implements {prompts.PROMPT_VERSION!r}")
+                f"implements {prompts.PROMPT_VERSION!r}"
+            )
         self.cell = dict(cell or {})
         self.state_dir = Path(state_dir)
-        self.engine = LLMEngine(self.settings, cache=ResponseCache(cache_path),
-                                ledger=CostLedger(ledger_path, self.cell), state_dir=state_dir,
-                                client=client)
+        self.engine = LLMEngine(
+            self.settings,
+            cache=ResponseCache(cache_path),
+            ledger=CostLedger(ledger_path, self.cell),
+            state_dir=state_dir,
+            client=client,
+        )
 
     # -- helpers ---------------------------------------------------------------------------------
     def _params(self, stage: str, user_text: str) -> dict:
         s = self.settings
-        return prompts.build_params(stage, user_text, model=s.model, max_tokens=s.max_tokens,
-                                    temperature=s.temperature, cache_ttl=s.cache_ttl)
+        return prompts.build_params(
+            stage,
+            user_text,
+            model=s.model,
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            cache_ttl=s.cache_ttl,
+        )
 
     def close(self) -> None:
         self.engine.close()
@@ -176,16 +201,27 @@ class AnthropicBackend:
         out: dict[Any, dict] = {}
         texts = {k: j["user"] for k, j in jobs.items()}
         pending = list(jobs)
-        usage_acc = {k: {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
-                         "cache_read_input_tokens": 0} for k in jobs}
+        usage_acc = {
+            k: {
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            }
+            for k in jobs
+        }
         attempts = dict.fromkeys(jobs, 0)
         cached = dict.fromkeys(jobs, True)
         first_estimate = True
         for attempt in range(self.settings.max_parse_retries + 1):
             if not pending:
                 break
-            reqs = {k: LLMRequest(self._params(stage, texts[k]), stage=stage,
-                                  latents=tuple(jobs[k]["latents"])) for k in pending}
+            reqs = {
+                k: LLMRequest(
+                    self._params(stage, texts[k]), stage=stage, latents=tuple(jobs[k]["latents"])
+                )
+                for k in pending
+            }
             if first_estimate:  # dry-run estimate before any call, kept next to the outputs
                 est = self.engine.estimate(list(reqs.values()))
                 atomic_write_json(self.state_dir / f"estimate_{stage}.json", {**est, **self.cell})
@@ -193,20 +229,54 @@ class AnthropicBackend:
             try:
                 res = self.engine.run(list(reqs.values()))
             except BudgetExceededError as exc:
-                self._absorb(reqs, exc.partial, parse, jobs, out, usage_acc, attempts, cached,
-                             texts, attempt, final=True)
+                self._absorb(
+                    reqs,
+                    exc.partial,
+                    parse,
+                    jobs,
+                    out,
+                    usage_acc,
+                    attempts,
+                    cached,
+                    texts,
+                    attempt,
+                    final=True,
+                )
                 exc.partial = out
                 raise
-            pending = self._absorb(reqs, res, parse, jobs, out, usage_acc, attempts, cached, texts,
-                                   attempt, final=attempt == self.settings.max_parse_retries)
+            pending = self._absorb(
+                reqs,
+                res,
+                parse,
+                jobs,
+                out,
+                usage_acc,
+                attempts,
+                cached,
+                texts,
+                attempt,
+                final=attempt == self.settings.max_parse_retries,
+            )
         for k in jobs:
             out[k]["usage"] = usage_acc[k]
             out[k]["attempts"] = attempts[k]
             out[k]["cached"] = cached[k] and attempts[k] > 0
         return out
 
-    def _absorb(self, reqs, res: dict[str, LLMResult], parse, jobs, out, usage_acc, attempts,
-                cached, texts, attempt: int, final: bool) -> list:
+    def _absorb(
+        self,
+        reqs,
+        res: dict[str, LLMResult],
+        parse,
+        jobs,
+        out,
+        usage_acc,
+        attempts,
+        cached,
+        texts,
+        attempt: int,
+        final: bool,
+    ) -> list:
         retry = []
         for k, req in reqs.items():
             r = res.get(req.custom_id)
@@ -225,11 +295,15 @@ class AnthropicBackend:
                 value = parse(r.message, jobs[k])
                 out[k] = {"value": value, "parse_failed": False, "error": None}
             except ParseFailure as exc:
-                out[k] = {"value": None, "parse_failed": True,
-                          "error": f"{exc} (after {attempts[k]} attempt(s))"}
+                out[k] = {
+                    "value": None,
+                    "parse_failed": True,
+                    "error": f"{exc} (after {attempts[k]} attempt(s))",
+                }
                 if not final:
-                    texts[k] = jobs[k]["user"] + prompts.retry_note(attempt + 1, str(exc),
-                                                                    jobs[k]["expected"])
+                    texts[k] = jobs[k]["user"] + prompts.retry_note(
+                        attempt + 1, str(exc), jobs[k]["expected"]
+                    )
                     retry.append(k)
         return retry
 
@@ -240,9 +314,12 @@ class AnthropicBackend:
             latent = int(rec["latent"])
             if not rec.get("explain"):
                 continue
-            jobs[latent] = {"user": prompts.explainer_user(rec["explain"]), "latents": [latent],
-                            "expected": f"Call {prompts.EXPLAIN_TOOL_NAME} exactly once with a "
-                                        "non-empty one-sentence explanation."}
+            jobs[latent] = {
+                "user": prompts.explainer_user(rec["explain"]),
+                "latents": [latent],
+                "expected": f"Call {prompts.EXPLAIN_TOOL_NAME} exactly once with a "
+                "non-empty one-sentence explanation.",
+            }
         return jobs
 
     def explain(self, records: Sequence[dict]) -> dict[int, dict]:
@@ -251,9 +328,14 @@ class AnthropicBackend:
         out: dict[int, dict] = {}
         for rec in records:
             if int(rec["latent"]) not in jobs:
-                out[int(rec["latent"])] = {"explanation": "", "parse_failed": False,
-                                           "error": "no explainer windows", "usage": usage_dict({}),
-                                           "attempts": 0, "cached": False}
+                out[int(rec["latent"])] = {
+                    "explanation": "",
+                    "parse_failed": False,
+                    "error": "no explainer windows",
+                    "usage": usage_dict({}),
+                    "attempts": 0,
+                    "cached": False,
+                }
         try:
             raw = self._run_with_retries("explain", jobs, lambda m, j: parse_explanation(m))
         except BudgetExceededError as exc:
@@ -264,9 +346,14 @@ class AnthropicBackend:
 
     @staticmethod
     def _explain_row(v: dict) -> dict:
-        return {"explanation": v["value"] or "", "parse_failed": v["parse_failed"],
-                "error": v["error"], "usage": v.get("usage", {}), "attempts": v.get("attempts", 0),
-                "cached": v.get("cached", False)}
+        return {
+            "explanation": v["value"] or "",
+            "parse_failed": v["parse_failed"],
+            "error": v["error"],
+            "usage": v.get("usage", {}),
+            "attempts": v.get("attempts", 0),
+            "cached": v.get("cached", False),
+        }
 
     # -- score -----------------------------------------------------------------------------------
     def score_prompts(self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]) -> dict:
@@ -278,22 +365,33 @@ class AnthropicBackend:
             if isinstance(explanation, dict):  # the explain() row itself is accepted too
                 explanation = explanation.get("explanation") or ""
             order = list(items)
-            random.Random(derived_seed(self.settings.shuffle_seed, self.cell.get("model"),
-                                       self.cell.get("init"), self.cell.get("layer"), int(latent),
-                                       scorer)).shuffle(order)
+            random.Random(
+                derived_seed(
+                    self.settings.shuffle_seed,
+                    self.cell.get("model"),
+                    self.cell.get("init"),
+                    self.cell.get("layer"),
+                    int(latent),
+                    scorer,
+                )
+            ).shuffle(order)
             for i, chunk in enumerate(balanced_chunks(order, self.settings.windows_per_prompt)):
                 if scorer == "fuzzing" and any(it.get("highlight") is None for it in chunk):
                     raise ValueError(f"fuzzing item without 'highlight' in latent {latent}")
                 n = len(chunk)
                 jobs[(int(latent), i)] = {
                     "user": prompts.scorer_user(scorer, explanation, chunk),
-                    "latents": [int(latent)], "items": chunk, "n": n,
+                    "latents": [int(latent)],
+                    "items": chunk,
+                    "n": n,
                     "expected": f"Call {prompts.SCORE_TOOL_NAME} exactly once with exactly {n} "
-                                f"judgements, indices 0 to {n - 1}, each with an integer probability 0-100.",
+                    f"judgements, indices 0 to {n - 1}, each with an integer probability 0-100.",
                 }
         return jobs
 
-    def score(self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]) -> dict[str, dict]:
+    def score(
+        self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]
+    ) -> dict[str, dict]:
         """item id -> {"prob": float in [0, 1] | None, "parse_failed": bool, "error": str | None}.
 
         ``tasks``: latent -> (explanation string, or the row returned by :meth:`explain`, items).
@@ -315,13 +413,19 @@ class AnthropicBackend:
                 continue
             for j, item in enumerate(job["items"]):
                 prob = v["value"][j] if v["value"] is not None else None
-                rows[item["id"]] = {"prob": prob, "parse_failed": v["parse_failed"],
-                                    "error": v["error"]}
+                rows[item["id"]] = {
+                    "prob": prob,
+                    "parse_failed": v["parse_failed"],
+                    "error": v["error"],
+                }
         return rows
 
     # -- dry run ---------------------------------------------------------------------------------
-    def estimate(self, records: Sequence[dict] | None = None,
-                 tasks: dict[str, dict[int, tuple[str, list[dict]]]] | None = None) -> dict:
+    def estimate(
+        self,
+        records: Sequence[dict] | None = None,
+        tasks: dict[str, dict[int, tuple[str, list[dict]]]] | None = None,
+    ) -> dict:
         """Upper-bound cost estimate of the first attempts (no Messages calls are made).
 
         ``tasks`` maps scorer name -> the ``tasks`` argument of :meth:`score`.
@@ -334,8 +438,10 @@ class AnthropicBackend:
         for scorer, t in (tasks or {}).items():
             groups.append((scorer, self.score_prompts(scorer, t)))
         for stage, jobs in groups:
-            rs = [LLMRequest(self._params(stage, j["user"]), stage=stage, latents=tuple(j["latents"]))
-                  for j in jobs.values()]
+            rs = [
+                LLMRequest(self._params(stage, j["user"]), stage=stage, latents=tuple(j["latents"]))
+                for j in jobs.values()
+            ]
             stages[stage] = self.engine.estimate(rs)
             reqs += rs
         total = self.engine.estimate(reqs)

@@ -224,7 +224,9 @@ class ResponseCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None
+            )
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             for _ in range(50):  # switching to WAL needs a brief exclusive lock
                 try:
@@ -244,11 +246,20 @@ class ResponseCache:
         conn = self._conn()
         conn.execute(
             "INSERT OR REPLACE INTO responses(key, model, request, response, created) VALUES (?,?,?,?,?)",
-            (key, str(params.get("model")), canonical_json(params), canonical_json(response), time.time()),
+            (
+                key,
+                str(params.get("model")),
+                canonical_json(params),
+                canonical_json(response),
+                time.time(),
+            ),
         )
 
     def __contains__(self, key: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM responses WHERE key=?", (key,)).fetchone() is not None
+        return (
+            self._conn().execute("SELECT 1 FROM responses WHERE key=?", (key,)).fetchone()
+            is not None
+        )
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
@@ -278,13 +289,22 @@ def usage_dict(usage: dict | None) -> dict[str, int]:
     return out
 
 
-def cost_usd(usage: dict, price: dict[str, float], *, batch: bool, batch_discount: float = 0.5,
-             cache_ttl: str = "5m") -> float:
+def cost_usd(
+    usage: dict,
+    price: dict[str, float],
+    *,
+    batch: bool,
+    batch_discount: float = 0.5,
+    cache_ttl: str = "5m",
+) -> float:
     """Dollar cost of one call from its usage block (``input_tokens`` excludes cached tokens)."""
     u = usage_dict(usage)
     created = u["cache_creation_input_tokens"]
-    created_1h = u["cache_creation_1h_input_tokens"] if usage.get("cache_creation") else (
-        created if cache_ttl == "1h" else 0)
+    created_1h = (
+        u["cache_creation_1h_input_tokens"]
+        if usage.get("cache_creation")
+        else (created if cache_ttl == "1h" else 0)
+    )
     created_5m = max(created - created_1h, 0)
     usd = (
         u["input_tokens"] * price["input"]
@@ -305,8 +325,18 @@ class CostLedger:
         self.cell = {k: (cell or {}).get(k) for k in ("model", "init", "layer")}
         self._lock = threading.Lock()
 
-    def record(self, *, stage: str, llm_model: str, execution: str, usage: dict, usd: float,
-               custom_id: str, latents: Sequence[int], request_id: str | None = None) -> None:
+    def record(
+        self,
+        *,
+        stage: str,
+        llm_model: str,
+        execution: str,
+        usage: dict,
+        usd: float,
+        custom_id: str,
+        latents: Sequence[int],
+        request_id: str | None = None,
+    ) -> None:
         line = {
             "ts": time.time(),
             **self.cell,
@@ -344,8 +374,18 @@ def read_ledger(path: str | os.PathLike) -> list[dict]:
     return rows
 
 
-LEDGER_COLUMNS = ["model", "init", "layer", "calls", "input_tokens", "output_tokens",
-                  "cache_read_tokens", "cache_creation_tokens", "usd", "calls_per_latent"]
+LEDGER_COLUMNS = [
+    "model",
+    "init",
+    "layer",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "usd",
+    "calls_per_latent",
+]
 
 
 def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
@@ -361,9 +401,18 @@ def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
     groups: dict[tuple, dict] = {}
     for r in rows:
         key = (r.get("model"), r.get("init"), r.get("layer"))
-        g = groups.setdefault(key, {"calls": 0, "input_tokens": 0, "output_tokens": 0,
-                                    "cache_read_tokens": 0, "cache_creation_tokens": 0,
-                                    "usd": 0.0, "latents": set()})
+        g = groups.setdefault(
+            key,
+            {
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_creation_tokens": 0,
+                "usd": 0.0,
+                "latents": set(),
+            },
+        )
         g["calls"] += 1
         g["input_tokens"] += int(r.get("input_tokens", 0))
         g["output_tokens"] += int(r.get("output_tokens", 0))
@@ -374,10 +423,19 @@ def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
     out = []
     for (model, init, layer), g in groups.items():
         n_lat = len(g.pop("latents"))
-        out.append({"model": model, "init": init, "layer": layer, **g,
-                    "calls_per_latent": g["calls"] / n_lat if n_lat else float("nan")})
+        out.append(
+            {
+                "model": model,
+                "init": init,
+                "layer": layer,
+                **g,
+                "calls_per_latent": g["calls"] / n_lat if n_lat else float("nan"),
+            }
+        )
     df = pd.DataFrame(out, columns=LEDGER_COLUMNS)
-    return df.sort_values(["model", "init", "layer"], key=lambda s: s.astype(str)).reset_index(drop=True)
+    return df.sort_values(["model", "init", "layer"], key=lambda s: s.astype(str)).reset_index(
+        drop=True
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -412,7 +470,9 @@ class LLMResult:
 def _message_to_dict(msg: Any) -> dict:
     if isinstance(msg, dict):
         return msg
-    return msg.to_dict(mode="json") if hasattr(msg, "to_dict") else json.loads(msg.model_dump_json())
+    return (
+        msg.to_dict(mode="json") if hasattr(msg, "to_dict") else json.loads(msg.model_dump_json())
+    )
 
 
 def _params_text_chars(params: dict) -> int:
@@ -423,14 +483,24 @@ def _params_text_chars(params: dict) -> int:
 class LLMEngine:
     """Runs requests through cache → estimate/budget → batch or real-time → ledger."""
 
-    def __init__(self, settings: AnthropicSettings, *, cache: ResponseCache, ledger: CostLedger,
-                 state_dir: str | os.PathLike, client: anthropic.Anthropic | None = None):
+    def __init__(
+        self,
+        settings: AnthropicSettings,
+        *,
+        cache: ResponseCache,
+        ledger: CostLedger,
+        state_dir: str | os.PathLike,
+        client: anthropic.Anthropic | None = None,
+    ):
         self.s = settings
         self.cache = cache
         self.ledger = ledger
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"max_retries": settings.max_retries, "timeout": settings.timeout_s}
+        kwargs: dict[str, Any] = {
+            "max_retries": settings.max_retries,
+            "timeout": settings.timeout_s,
+        }
         if settings.base_url:
             kwargs["base_url"] = settings.base_url
         self._client = client
@@ -456,13 +526,21 @@ class LLMEngine:
         return self.s.prices[self.s.model]
 
     def _cost(self, usage: dict, batch: bool) -> float:
-        return cost_usd(usage, self.price, batch=batch, batch_discount=self.s.batch_discount,
-                        cache_ttl=self.s.cache_ttl)
+        return cost_usd(
+            usage,
+            self.price,
+            batch=batch,
+            batch_discount=self.s.batch_discount,
+            cache_ttl=self.s.cache_ttl,
+        )
 
     def estimate_input_tokens(self, params: dict) -> int:
         if self.s.estimate_method == "count_tokens":
-            body = {k: params[k] for k in ("model", "system", "messages", "tools", "tool_choice")
-                    if k in params}  # count_tokens takes no sampling or max_tokens fields
+            body = {
+                k: params[k]
+                for k in ("model", "system", "messages", "tools", "tool_choice")
+                if k in params
+            }  # count_tokens takes no sampling or max_tokens fields
             return int(self.client.messages.count_tokens(**body).input_tokens)
         return math.ceil(_params_text_chars(params) / self.s.chars_per_token)
 
@@ -477,10 +555,16 @@ class LLMEngine:
         in_tok = sum(self.estimate_input_tokens(r.params) for r in pending)
         out_tok = sum(int(r.params.get("max_tokens", self.s.max_tokens)) for r in pending)
         usd = self._cost({"input_tokens": in_tok, "output_tokens": out_tok}, batch)
-        return {"requests": len(requests), "uncached_requests": len(pending),
-                "estimated_input_tokens": in_tok, "max_output_tokens": out_tok,
-                "estimated_usd_upper": usd, "method": self.s.estimate_method,
-                "execution": "batch" if batch else "realtime", "llm_model": self.s.model}
+        return {
+            "requests": len(requests),
+            "uncached_requests": len(pending),
+            "estimated_input_tokens": in_tok,
+            "max_output_tokens": out_tok,
+            "estimated_usd_upper": usd,
+            "method": self.s.estimate_method,
+            "execution": "batch" if batch else "realtime",
+            "llm_model": self.s.model,
+        }
 
     def _request_cost_upper(self, req: LLMRequest, batch: bool) -> float:
         in_tok = self.estimate_input_tokens(req.params)
@@ -507,10 +591,12 @@ class LLMEngine:
             self._spent = (self._spent or 0.0) + actual
 
     def _budget_message(self, n_left: int, need: float) -> str:
-        return (f"LLM budget cap reached: spent ${self.spent_usd():.4f} of budget_usd="
-                f"${self.s.budget_usd:.4f} (ledger {self.ledger.path.name}); {n_left} request(s) "
-                f"not sent (the next needs up to ${need:.4f}). Results so far are cached; raise "
-                f"autointerp.anthropic.budget_usd and rerun to continue.")
+        return (
+            f"LLM budget cap reached: spent ${self.spent_usd():.4f} of budget_usd="
+            f"${self.s.budget_usd:.4f} (ledger {self.ledger.path.name}); {n_left} request(s) "
+            f"not sent (the next needs up to ${need:.4f}). Results so far are cached; raise "
+            f"autointerp.anthropic.budget_usd and rerun to continue."
+        )
 
     # -- main entry --------------------------------------------------------------------------
     def run(self, requests: Sequence[LLMRequest]) -> dict[str, LLMResult]:
@@ -538,10 +624,16 @@ class LLMEngine:
         usage = message.get("usage") or {}
         usd = self._cost(usage, batch)
         self.cache.put(req.key, req.params, message)
-        self.ledger.record(stage=req.stage, llm_model=self.s.model,
-                           execution="batch" if batch else "realtime", usage=usage, usd=usd,
-                           custom_id=req.custom_id, latents=req.latents,
-                           request_id=message.get("id"))
+        self.ledger.record(
+            stage=req.stage,
+            llm_model=self.s.model,
+            execution="batch" if batch else "realtime",
+            usage=usage,
+            usd=usd,
+            custom_id=req.custom_id,
+            latents=req.latents,
+            request_id=message.get("id"),
+        )
         return LLMResult(message)
 
     # -- real-time -----------------------------------------------------------------------------
@@ -634,13 +726,21 @@ class LLMEngine:
                 admitted.append(req)
                 need += c
             if not admitted:
-                raise BudgetExceededError(self._budget_message(len(todo), self._request_cost_upper(
-                    todo[0], batch=True)), partial=results)
+                raise BudgetExceededError(
+                    self._budget_message(len(todo), self._request_cost_upper(todo[0], batch=True)),
+                    partial=results,
+                )
             batch = self.client.messages.batches.create(
-                requests=[{"custom_id": r.custom_id, "params": r.params} for r in admitted])
-            rec = {"batch_id": batch.id, "stage": admitted[0].stage, "round": rounds,
-                   "custom_ids": [r.custom_id for r in admitted], "submitted_at": time.time(),
-                   "collected": False}
+                requests=[{"custom_id": r.custom_id, "params": r.params} for r in admitted]
+            )
+            rec = {
+                "batch_id": batch.id,
+                "stage": admitted[0].stage,
+                "round": rounds,
+                "custom_ids": [r.custom_id for r in admitted],
+                "submitted_at": time.time(),
+                "collected": False,
+            }
             state["batches"].append(rec)
             self._save_state(state)  # persisted before polling: a killed job re-attaches
             with self._budget_lock:
@@ -649,14 +749,22 @@ class LLMEngine:
             rounds += 1
             if len(admitted) < len(todo):
                 over = [r for r in todo if r.custom_id not in results]
-                raise BudgetExceededError(self._budget_message(len(over), self._request_cost_upper(
-                    over[0], batch=True)), partial=results)
+                raise BudgetExceededError(
+                    self._budget_message(len(over), self._request_cost_upper(over[0], batch=True)),
+                    partial=results,
+                )
         for cid in by_cid:
             if cid not in results:
                 results[cid] = LLMResult(None, error=errors.get(cid, "batch item not processed"))
 
-    def _collect_batch(self, rec: dict, by_cid: dict[str, LLMRequest],
-                       results: dict[str, LLMResult], errors: dict[str, str], state: dict) -> None:
+    def _collect_batch(
+        self,
+        rec: dict,
+        by_cid: dict[str, LLMRequest],
+        results: dict[str, LLMResult],
+        errors: dict[str, str],
+        state: dict,
+    ) -> None:
         batch_id = rec["batch_id"]
         deadline = rec["submitted_at"] + self.s.batch_timeout_s
         while True:
@@ -689,8 +797,11 @@ class LLMEngine:
 @lru_cache(maxsize=1)
 def _create_param_names() -> frozenset[str]:
     sig = inspect.signature(anthropic.resources.messages.Messages.create)
-    return frozenset(p for p in sig.parameters if p not in ("self", "extra_body", "extra_headers",
-                                                            "extra_query", "timeout"))
+    return frozenset(
+        p
+        for p in sig.parameters
+        if p not in ("self", "extra_body", "extra_headers", "extra_query", "timeout")
+    )
 
 
 def _split_create_kwargs(params: dict) -> dict:

@@ -29,14 +29,18 @@ def render_window(window: dict[str, Any], max_act: float) -> str:
         t = html.escape(text)
         if act > 0 and max_act > 0:
             alpha = min(1.0, 0.15 + 0.85 * act / max_act)
-            parts.append(f'<span class="tok" style="background:rgba(255,120,0,{alpha:.2f})" title="{act:.3g}">{t}</span>')
+            parts.append(
+                f'<span class="tok" style="background:rgba(255,120,0,{alpha:.2f})" title="{act:.3g}">{t}</span>'
+            )
         else:
             parts.append(t)
     return '<div class="win">' + "".join(parts) + "</div>"
 
 
 def render_page(
-    title: str, columns: dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]], n_latents: int = 10,
+    title: str,
+    columns: dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]],
+    n_latents: int = 10,
     n_windows: int = 5,
 ) -> str:
     """``columns``: init → (examples json, {latent: explanation row})."""
@@ -49,7 +53,7 @@ def render_page(
             wins = sorted(rec["explain"], key=lambda w: -max(w["acts"]))[:n_windows]
             items.append(
                 f'<div class="lat"><b>latent {lat}</b> <span class="meta">{rec["n_activating_windows"]} '
-                f'activating windows, max {rec["max_act"]:.3g}</span>'
+                f"activating windows, max {rec['max_act']:.3g}</span>"
                 f'<div class="expl">{html.escape(str(e))}</div>'
                 + "".join(render_window(w, rec["max_act"]) for w in wins)
                 + "</div>"
@@ -63,11 +67,14 @@ def render_page(
 
 
 def write_page(
-    out_html: str | Path, title: str, examples: dict[str, dict[str, Any]],
+    out_html: str | Path,
+    title: str,
+    examples: dict[str, dict[str, Any]],
     explanations: dict[str, list[dict[str, Any]]],
 ) -> None:
     columns = {
-        init: (examples[init], {r["latent"]: r for r in explanations.get(init, [])}) for init in examples
+        init: (examples[init], {r["latent"]: r for r in explanations.get(init, [])})
+        for init in examples
     }
     Path(out_html).parent.mkdir(parents=True, exist_ok=True)
     Path(out_html).write_text(render_page(title, columns))

@@ -38,8 +38,11 @@ SCORE_TOOL_NAME = "submit_judgements"
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:
     """Inverse of GPT-2's byte-level BPE byte->unicode table (Ġ = space, Ċ = newline, ...)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -152,7 +155,9 @@ You receive one explanation and several numbered text windows. For EVERY window 
 
 {DATA_RULES} Call the tool {SCORE_TOOL_NAME} exactly once, with exactly one judgement per window index (0, 1, 2, ...), no window skipped or repeated."""
 
-DETECTION_SYSTEM = SCORE_COMMON + """
+DETECTION_SYSTEM = (
+    SCORE_COMMON
+    + """
 
 Task (detection): the statement is "the latent activates on at least one token of this window". The windows contain no highlighting.
 
@@ -163,8 +168,11 @@ Explanation: "The word 'cat' or 'cats'."
 <window index="2">A cat↵Dogs and cats are pets</window>
 Correct tool input: {"judgements": [{"index": 0, "probability": 95}, {"index": 1, "probability": 3}, {"index": 2, "probability": 97}]}
 """
+)
 
-FUZZING_SYSTEM = SCORE_COMMON + """
+FUZZING_SYSTEM = (
+    SCORE_COMMON
+    + """
 
 Task (fuzzing): some tokens of each window are highlighted with << and >>. The statement is "the highlighted tokens are exactly the tokens on which the latent, as described by the explanation, activates" (correct highlighting). Highlighting may be correct, or may have been placed on arbitrary tokens.
 
@@ -175,6 +183,7 @@ Explanation: "The word 'cat' or 'cats'."
 <window index="2">A cat↵Dogs <<and>> cats are pets</window>
 Correct tool input: {"judgements": [{"index": 0, "probability": 96}, {"index": 1, "probability": 2}, {"index": 2, "probability": 4}]}
 """
+)
 
 SYSTEMS = {"explain": EXPLAIN_SYSTEM, "detection": DETECTION_SYSTEM, "fuzzing": FUZZING_SYSTEM}
 
@@ -234,13 +243,20 @@ TOOLS = {"explain": EXPLAIN_TOOL, "detection": SCORE_TOOL, "fuzzing": SCORE_TOOL
 # ----------------------------------------------------------------------------------------------
 
 
-def explainer_example(text: Sequence[str], acts: Sequence[float], max_act: float, index: int) -> str:
+def explainer_example(
+    text: Sequence[str], acts: Sequence[float], max_act: float, index: int
+) -> str:
     """One explainer excerpt: marked text plus an ``Activations:`` line with 0-10 levels."""
     window_max = max((float(a) for a in acts), default=0.0)
-    marked = [window_max > 0 and float(a) > 0 and float(a) >= MARK_FRACTION * window_max for a in acts]
+    marked = [
+        window_max > 0 and float(a) > 0 and float(a) >= MARK_FRACTION * window_max for a in acts
+    ]
     body = render_marked(text, marked)
-    pairs = [(clean_token(t).strip() or clean_token(t), activation_level(float(a), max_act))
-             for t, a, m in zip(text, acts, marked, strict=True) if m]
+    pairs = [
+        (clean_token(t).strip() or clean_token(t), activation_level(float(a), max_act))
+        for t, a, m in zip(text, acts, marked, strict=True)
+        if m
+    ]
     listed = ", ".join(f'"{t}" {lv}' for t, lv in pairs[:MAX_LISTED_ACTIVATIONS])
     if len(pairs) > MAX_LISTED_ACTIVATIONS:
         listed += ", ..."
@@ -250,7 +266,9 @@ def explainer_example(text: Sequence[str], acts: Sequence[float], max_act: float
 def explainer_user(windows: Sequence[dict]) -> str:
     """User turn for one latent; levels normalised by the max over these explainer windows."""
     max_act = max((float(a) for w in windows for a in w["acts"]), default=0.0)
-    blocks = [explainer_example(w["text"], w["acts"], max_act, i + 1) for i, w in enumerate(windows)]
+    blocks = [
+        explainer_example(w["text"], w["acts"], max_act, i + 1) for i, w in enumerate(windows)
+    ]
     return (
         f"Here are {len(windows)} excerpts on which the latent activates (untrusted corpus data):\n\n"
         + "\n".join(blocks)
@@ -280,12 +298,18 @@ def scorer_user(scorer: str, explanation: str, windows: Sequence[dict]) -> str:
 
 def retry_note(attempt: int, reason: str, expected: str) -> str:
     """Appended to the user turn when a previous answer failed validation (changes the cache key)."""
-    return (f"\n\n(Attempt {attempt + 1}: the previous answer was rejected: {reason}. "
-            f"{expected})")
+    return f"\n\n(Attempt {attempt + 1}: the previous answer was rejected: {reason}. {expected})"
 
 
-def build_params(stage: str, user_text: str, *, model: str, max_tokens: int, temperature: float | None,
-                 cache_ttl: str = "5m") -> dict:
+def build_params(
+    stage: str,
+    user_text: str,
+    *,
+    model: str,
+    max_tokens: int,
+    temperature: float | None,
+    cache_ttl: str = "5m",
+) -> dict:
     """Full ``messages.create`` body: tools, system (cached prefix), one user turn, forced tool."""
     cache_control: dict = {"type": "ephemeral"}
     if cache_ttl == "1h":

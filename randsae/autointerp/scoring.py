@@ -115,7 +115,9 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def threshold_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def threshold_metrics(
+    labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
     """Balanced accuracy, accuracy, precision, recall and F1 at ``threshold``."""
     y = np.asarray(labels, dtype=bool)
     p = np.asarray(probs, dtype=np.float64) >= threshold
@@ -169,11 +171,19 @@ def summarize_scores(
         "n_windows": int(len(all_l)),
         "n_failed": n_failed,
         "auroc_pooled": auroc(all_l, all_p),
-        "auroc_pooled_ci_low": float(np.nanpercentile(boot_pooled, 2.5)) if n_bootstrap else float("nan"),
-        "auroc_pooled_ci_high": float(np.nanpercentile(boot_pooled, 97.5)) if n_bootstrap else float("nan"),
+        "auroc_pooled_ci_low": float(np.nanpercentile(boot_pooled, 2.5))
+        if n_bootstrap
+        else float("nan"),
+        "auroc_pooled_ci_high": float(np.nanpercentile(boot_pooled, 97.5))
+        if n_bootstrap
+        else float("nan"),
         "auroc_mean": float(np.nanmean(per_lat)),
-        "auroc_mean_ci_low": float(np.nanpercentile(boot_mean, 2.5)) if n_bootstrap else float("nan"),
-        "auroc_mean_ci_high": float(np.nanpercentile(boot_mean, 97.5)) if n_bootstrap else float("nan"),
+        "auroc_mean_ci_low": float(np.nanpercentile(boot_mean, 2.5))
+        if n_bootstrap
+        else float("nan"),
+        "auroc_mean_ci_high": float(np.nanpercentile(boot_mean, 97.5))
+        if n_bootstrap
+        else float("nan"),
     }
     out.update(threshold_metrics(all_l, all_p))
     return out

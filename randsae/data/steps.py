@@ -29,8 +29,13 @@ def corpus(out_train: str, out_val: str, out_meta: str, data: dict[str, Any], se
     chars = sum(len(d["text"]) for d in docs)
     log.info("corpus: %d train / %d val documents, %d characters", n_train, n_val, chars)
     provenance.write_meta(
-        out_meta, "corpus", params={"data": data, "seed": seed},
-        n_train_docs=n_train, n_val_docs=n_val, n_chars=chars, source_sha256=hashes,
+        out_meta,
+        "corpus",
+        params={"data": data, "seed": seed},
+        n_train_docs=n_train,
+        n_val_docs=n_val,
+        n_chars=chars,
+        source_sha256=hashes,
     )
 
 
@@ -40,17 +45,27 @@ def tokenizer(corpus_train: str, out_dir: str, vocab_size: int) -> None:
 
     info = train_bpe(read_texts(corpus_train), vocab_size, out_dir)
     log.info("tokenizer: %s", info)
-    provenance.write_meta(Path(out_dir) / "meta.json", "tokenizer", params={"vocab_size": vocab_size}, **info)
+    provenance.write_meta(
+        Path(out_dir) / "meta.json", "tokenizer", params={"vocab_size": vocab_size}, **info
+    )
 
 
 def tokenize(
-    model_cfg: dict[str, Any], data: dict[str, Any], corpus_train: str, corpus_val: str,
-    tokenizer_dir: str | None, out_train: str, out_val: str, max_train_tokens: int | None,
+    model_cfg: dict[str, Any],
+    data: dict[str, Any],
+    corpus_train: str,
+    corpus_val: str,
+    tokenizer_dir: str | None,
+    out_train: str,
+    out_val: str,
+    max_train_tokens: int | None,
 ) -> None:
     from randsae.data.corpus import hf_dataset_texts, read_texts, tokenize_texts
     from randsae.data.tokenizer import load_tokenizer
 
-    tok = load_tokenizer(tokenizer_dir if model_cfg["source"] == "embedded" else model_cfg["hf_name"])
+    tok = load_tokenizer(
+        tokenizer_dir if model_cfg["source"] == "embedded" else model_cfg["hf_name"]
+    )
     eos = tok.eos_token_id
     if data["source"] == "gensim":
         train_texts, val_texts = read_texts(corpus_train), read_texts(corpus_val)

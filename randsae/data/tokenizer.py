@@ -20,7 +20,9 @@ def train_bpe(texts: Iterable[str], vocab_size: int, out_dir: str | Path) -> dic
     from transformers import PreTrainedTokenizerFast
 
     if vocab_size < 300:
-        raise ValueError(f"tokenizer.vocab_size must be >= 300 (256 bytes + merges), got {vocab_size}")
+        raise ValueError(
+            f"tokenizer.vocab_size must be >= 300 (256 bytes + merges), got {vocab_size}"
+        )
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -115,7 +115,9 @@ class AbstractnessAccumulator:
         self._top_val = torch.full(
             (self.d_sae, self.top_n), -math.inf, dtype=torch.float32, device=self.device
         )
-        self._top_tok = torch.full((self.d_sae, self.top_n), -1, dtype=torch.int64, device=self.device)
+        self._top_tok = torch.full(
+            (self.d_sae, self.top_n), -1, dtype=torch.int64, device=self.device
+        )
         self._cand: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._cand_n = 0
 
@@ -184,7 +186,9 @@ class AbstractnessAccumulator:
             return
         n_top = self.top_n
         filled = self._top_val > -math.inf
-        lat_run = torch.arange(self.d_sae, device=self.device).unsqueeze(1).expand_as(filled)[filled]
+        lat_run = (
+            torch.arange(self.d_sae, device=self.device).unsqueeze(1).expand_as(filled)[filled]
+        )
         lat = torch.cat([lat_run, *[c[0] for c in self._cand]])
         val = torch.cat([self._top_val[filled], *[c[1] for c in self._cand]])
         tok = torch.cat([self._top_tok[filled], *[c[2] for c in self._cand]])
@@ -233,12 +237,17 @@ class AbstractnessAccumulator:
             # pool the two halves of one (latent, token) for the entropies
             up, inv = torch.unique_consecutive(pair, return_inverse=True)
             c_pool = torch.zeros(up.shape[0], dtype=torch.float64, device=dev).index_add_(
-                0, inv, cnt.double())
+                0, inv, cnt.double()
+            )
             s_pool = torch.zeros(up.shape[0], dtype=torch.float64, device=dev).index_add_(0, inv, s)
             lat_pool = up // V - lo
             n = hi - lo
-            n_active[lo:hi] = torch.zeros(n, dtype=torch.float64, device=dev).index_add_(
-                0, lat_pool, c_pool).round().long()
+            n_active[lo:hi] = (
+                torch.zeros(n, dtype=torch.float64, device=dev)
+                .index_add_(0, lat_pool, c_pool)
+                .round()
+                .long()
+            )
             ent_all[lo:hi] = grouped_entropy(lat_pool, c_pool, n)
             ent_w[lo:hi] = grouped_entropy(lat_pool, s_pool.abs(), n)
             del up, inv, c_pool, s_pool, lat_pool
@@ -308,7 +317,8 @@ class AbstractnessAccumulator:
         freq_f = frequent[tok_f]
         mean_f = s_f[freq_f] / n_fit[tok_f[freq_f]]
         term_sq = (g.pow(2) * N_E_rare).index_add(
-            0, lat_f[freq_f], n_ev[tok_f[freq_f]] * mean_f.pow(2))
+            0, lat_f[freq_f], n_ev[tok_f[freq_f]] * mean_f.pow(2)
+        )
 
         # Σ_t pred(l,t) S_E(l,t) over eval pairs: look up the fit-half sum of the same pair
         key_f = lat_f * V + tok_f  # sorted (a subset of sorted keys)
@@ -353,7 +363,11 @@ def compute_abstractness(
     tok_all = torch.as_tensor(np.asarray(tokens)).to(torch.long)
     n_seq, ctx = tok_all.shape
     acc = AbstractnessAccumulator(
-        int(sae.d_sae), int(model.cfg.d_vocab), top_n=top_n, r2_min_count=r2_min_count, device=device
+        int(sae.d_sae),
+        int(model.cfg.d_vocab),
+        top_n=top_n,
+        r2_min_count=r2_min_count,
+        device=device,
     )
     hook_name = hook_name_for_layer(layer)
     captured: dict[str, torch.Tensor] = {}

@@ -58,8 +58,14 @@ def window_maxima(
 
 
 def _window(
-    w: int, latent: int, tokens: np.ndarray, vals: np.ndarray, idx: np.ndarray, window: int,
-    strings: Callable[[np.ndarray], list[str]], quantile: int | None,
+    w: int,
+    latent: int,
+    tokens: np.ndarray,
+    vals: np.ndarray,
+    idx: np.ndarray,
+    window: int,
+    strings: Callable[[np.ndarray], list[str]],
+    quantile: int | None,
 ) -> dict[str, Any]:
     sl = slice(w * window, (w + 1) * window)
     acts = np.where(idx[sl] == latent, vals[sl], 0.0).sum(axis=1)
@@ -88,7 +94,9 @@ def sample_examples(
     n_windows = len(tokens) // window
     if n_windows == 0:
         raise ValueError("examples: fewer held-out tokens than one window")
-    win, lat, mx = window_maxima(vals[: n_windows * window], idx[: n_windows * window], window, d_sae)
+    win, lat, mx = window_maxima(
+        vals[: n_windows * window], idx[: n_windows * window], window, d_sae
+    )
     order = np.argsort(lat, kind="stable")
     win, lat, mx = win[order], lat[order], mx[order]
     bounds = np.searchsorted(lat, np.arange(d_sae + 1))
@@ -104,7 +112,9 @@ def sample_examples(
         if counts[c] == 0:
             skipped[str(c)] = "dead (no activating window)"
         elif counts[c] < cfg["min_activating_windows"]:
-            skipped[str(c)] = f"only {int(counts[c])} activating windows (< {cfg['min_activating_windows']})"
+            skipped[str(c)] = (
+                f"only {int(counts[c])} activating windows (< {cfg['min_activating_windows']})"
+            )
         else:
             chosen.append(c)
 
@@ -134,9 +144,15 @@ def sample_examples(
                 "latent": int(c),
                 "n_activating_windows": int(counts[c]),
                 "max_act": float(w_max.max()),
-                "explain": [_window(w, c, tokens, vals, idx, window, strings, q) for w, q in explain],
-                "test_activating": [_window(w, c, tokens, vals, idx, window, strings, q) for w, q in test],
-                "test_nonactivating": [_window(w, c, tokens, vals, idx, window, strings, None) for w in neg],
+                "explain": [
+                    _window(w, c, tokens, vals, idx, window, strings, q) for w, q in explain
+                ],
+                "test_activating": [
+                    _window(w, c, tokens, vals, idx, window, strings, q) for w, q in test
+                ],
+                "test_nonactivating": [
+                    _window(w, c, tokens, vals, idx, window, strings, None) for w in neg
+                ],
                 "overlap_explain_test": overlap,
             }
         )

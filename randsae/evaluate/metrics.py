@@ -294,7 +294,9 @@ def evaluate_sae(
             # sequences in which each latent fires at least once (sae-lens
             # consistent_activation_heuristic denominator)
             seq_of_pos = torch.arange(b, device=device).repeat_interleave(ctx)[keep_flat]
-            pair = torch.unique(seq_of_pos.unsqueeze(1).expand_as(idx)[active] * d_sae + idx[active])
+            pair = torch.unique(
+                seq_of_pos.unsqueeze(1).expand_as(idx)[active] * d_sae + idx[active]
+            )
             seq_count += torch.bincount(pair % d_sae, minlength=d_sae)
             n_tok += nb
             if latent_consumers:
@@ -302,7 +304,6 @@ def evaluate_sae(
                 seq_index = (seq_of_pos + start).to(torch.long)
                 for fn in latent_consumers:
                     fn(vals, idx, tok_flat, seq_index)
-
 
     if n_tok == 0:
         raise ValueError("no evaluated token positions (all ignored or empty token array)")

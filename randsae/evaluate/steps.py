@@ -14,8 +14,15 @@ log = logging.getLogger("randsae")
 
 
 def eval_sae(
-    model: str, init: str, layer: int, config: dict[str, Any], sae_dir: str, tokens_val: str,
-    out_json: str, out_latents: str, device: str,
+    model: str,
+    init: str,
+    layer: int,
+    config: dict[str, Any],
+    sae_dir: str,
+    tokens_val: str,
+    out_json: str,
+    out_latents: str,
+    device: str,
 ) -> None:
     """SAE quality metrics and abstractness measures from the same held-out forward passes."""
     import pandas as pd
@@ -33,31 +40,58 @@ def eval_sae(
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
     acc = AbstractnessAccumulator(
-        sae.W_enc.shape[1], lm.model.cfg.d_vocab, top_n=ev["entropy_top_n"],
-        r2_min_count=ev["r2_min_count"], device=dev,
+        sae.W_enc.shape[1],
+        lm.model.cfg.d_vocab,
+        top_n=ev["entropy_top_n"],
+        r2_min_count=ev["r2_min_count"],
+        device=dev,
     )
     result = evaluate_sae(
-        lm, sae, seqs, layer, batch_size=ev["batch_size"], device=dev,
-        density_bins=ev["density_bins"], density_log10_min=ev["density_log10_min"],
-        ignore_token_ids=ev["ignore_token_ids"], latent_consumers=[acc.update],
+        lm,
+        sae,
+        seqs,
+        layer,
+        batch_size=ev["batch_size"],
+        device=dev,
+        density_bins=ev["density_bins"],
+        density_log10_min=ev["density_log10_min"],
+        ignore_token_ids=ev["ignore_token_ids"],
+        latent_consumers=[acc.update],
     )
     per_latent = acc.finalize(ev["abstractness_min_activations"])
     pd.DataFrame({k: np.asarray(v) for k, v in per_latent.items()}).to_csv(out_latents, index=False)
     scalars = {k: v for k, v in result.items() if np.isscalar(v)}
-    arrays = {k: v for k, v in result.items() if not np.isscalar(v) and k.startswith("density_hist")}
+    arrays = {
+        k: v for k, v in result.items() if not np.isscalar(v) and k.startswith("density_hist")
+    }
     provenance.write_json(
         out_json,
-        to_jsonable({
-            "model": model, "init": init, "layer": layer, **scalars,
-            "abstractness": summarize_abstractness(per_latent), "arrays": arrays,
-        }),
+        to_jsonable(
+            {
+                "model": model,
+                "init": init,
+                "layer": layer,
+                **scalars,
+                "abstractness": summarize_abstractness(per_latent),
+                "arrays": arrays,
+            }
+        ),
     )
-    log.info("metrics: EV %.4f, CE score %.4f", result["explained_variance"], result["ce_loss_score"])
+    log.info(
+        "metrics: EV %.4f, CE score %.4f", result["explained_variance"], result["ce_loss_score"]
+    )
 
 
 def latent_examples(
-    model: str, init: str, layer: int, config: dict[str, Any], sae_dir: str, tokens_val: str,
-    tokenizer_path: str, out_json: str, device: str,
+    model: str,
+    init: str,
+    layer: int,
+    config: dict[str, Any],
+    sae_dir: str,
+    tokens_val: str,
+    tokenizer_path: str,
+    out_json: str,
+    device: str,
 ) -> None:
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
@@ -71,12 +105,20 @@ def latent_examples(
     lm = load_model(model, init, config, device=dev)
     sae = TopKSAE.load(sae_dir, device=dev)
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
-    vals, idx = latent_codes(lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"])
+    vals, idx = latent_codes(
+        lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]
+    )
     tok = load_tokenizer(tokenizer_path)
     result = sample_examples(
-        seqs.reshape(-1), vals, idx, sae.W_enc.shape[1], ex,
+        seqs.reshape(-1),
+        vals,
+        idx,
+        sae.W_enc.shape[1],
+        ex,
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
     )
     provenance.write_json(out_json, {"model": model, "init": init, "layer": layer, **result})
-    log.info("examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"])
+    log.info(
+        "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]
+    )

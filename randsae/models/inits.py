@@ -47,7 +47,9 @@ def is_layer_norm(name: str) -> bool:
     return any(m in lname for m in LAYER_NORM_MARKERS)
 
 
-def _sample(shape: torch.Size, mean: float, std: float, dist: str, gen: torch.Generator) -> torch.Tensor:
+def _sample(
+    shape: torch.Size, mean: float, std: float, dist: str, gen: torch.Generator
+) -> torch.Tensor:
     if dist == "normal":
         return torch.randn(shape, generator=gen, dtype=torch.float32) * std + mean
     if dist == "uniform":  # U(mean - sqrt(3) std, mean + sqrt(3) std) has the same mean and std
@@ -106,7 +108,9 @@ def noise_embedding_hook(std: float, seed: int) -> tuple[str, Any]:
     return ("hook_embed", hook)
 
 
-def apply_init(model: Any, spec: InitSpec, init_cfg: dict[str, Any], model_name: str) -> LoadedModel:
+def apply_init(
+    model: Any, spec: InitSpec, init_cfg: dict[str, Any], model_name: str
+) -> LoadedModel:
     """Turn a base model (trained or step-0 weights) into the requested variant."""
     seed = stable_seed(init_cfg["seed"], model_name, spec.name)
     if spec.base in ("trained", "step0"):

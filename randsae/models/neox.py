@@ -106,7 +106,9 @@ def load_saved_model(model_dir: str | Path, device: str = "cpu", dtype: str = "f
     return model.eval()
 
 
-def init_embedded(arch: dict[str, Any], d_vocab: int, seed: int, out_dir: str | Path) -> dict[str, Any]:
+def init_embedded(
+    arch: dict[str, Any], d_vocab: int, seed: int, out_dir: str | Path
+) -> dict[str, Any]:
     """Build the embedded model at initialization (TransformerLens init, seeded) and save it."""
     from transformer_lens import HookedTransformer
 
@@ -160,7 +162,10 @@ def train_embedded(
     n_ctx = model.cfg.n_ctx
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(
-        model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"], betas=(0.9, 0.95)
+        model.parameters(),
+        lr=train_cfg["lr"],
+        weight_decay=train_cfg["weight_decay"],
+        betas=(0.9, 0.95),
     )
     stream = torch.from_numpy(train_stream.astype(np.int64))
     steps, bs = train_cfg["steps"], train_cfg["batch_size"]

@@ -22,8 +22,13 @@ def init_model(tokenizer_dir: str, arch: dict[str, Any], seed: int, out_dir: str
 
 
 def train_model(
-    step0_dir: str, tokens_train: str, tokens_val: str, train: dict[str, Any], seed: int,
-    out_dir: str, curve_csv: str,
+    step0_dir: str,
+    tokens_train: str,
+    tokens_val: str,
+    train: dict[str, Any],
+    seed: int,
+    out_dir: str,
+    curve_csv: str,
 ) -> None:
     from randsae.models.neox import train_embedded
 
@@ -34,7 +39,8 @@ def train_model(
     if metrics["margin_vs_unigram_nats"] < 1.0:
         log.warning(
             "validation loss %.3f is less than 1 nat below the unigram baseline %.3f",
-            metrics["val_loss"], metrics["unigram_val_loss"],
+            metrics["val_loss"],
+            metrics["unigram_val_loss"],
         )
 
 

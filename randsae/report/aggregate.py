@@ -68,7 +68,9 @@ def check_sane(df: pd.DataFrame, columns: Iterable[str]) -> None:
 
 
 def abstractness_table(
-    metric_jsons: Iterable[str | Path], latent_csvs: Iterable[str | Path], n_params: dict[str, int],
+    metric_jsons: Iterable[str | Path],
+    latent_csvs: Iterable[str | Path],
+    n_params: dict[str, int],
     n_bins: int = 20,
 ) -> pd.DataFrame:
     """Abstractness per cell: summary rows (mean, median, quartiles; ``row == "summary"``) and the
@@ -82,12 +84,18 @@ def abstractness_table(
     for mpath, lpath in zip(metric_jsons, latent_csvs, strict=True):
         rec = _load(mpath)
         lat = pd.read_csv(lpath)
-        key = {"model": rec["model"], "n_params": n_params.get(rec["model"]), "init": rec["init"],
-               "layer": rec["layer"]}
+        key = {
+            "model": rec["model"],
+            "n_params": n_params.get(rec["model"]),
+            "init": rec["init"],
+            "layer": rec["layer"],
+        }
         per_latent = {c: lat[c].to_numpy() for c in lat.columns}
         for r in abstractness_rows(per_latent, **key):
             rows.append({**r, "row": "summary"})
-        top = float(np.log(max(2, int(rec.get("d_vocab", 0)) or lat.get("n_active", pd.Series([2])).max())))
+        top = float(
+            np.log(max(2, int(rec.get("d_vocab", 0)) or lat.get("n_active", pd.Series([2])).max()))
+        )
         for m in PER_LATENT_MEASURES:
             if m not in lat.columns:
                 continue
@@ -96,7 +104,16 @@ def abstractness_table(
             hi = 1.0 if m == "token_r2" else max(top, float(vals.max()) if len(vals) else 1.0)
             counts, edges = np.histogram(np.clip(vals, 0, hi), bins=n_bins, range=(0.0, hi))
             for c, lo, up in zip(counts, edges[:-1], edges[1:], strict=True):
-                rows.append({**key, "measure": m, "row": "hist", "bin_lo": lo, "bin_hi": up, "count": int(c)})
+                rows.append(
+                    {
+                        **key,
+                        "measure": m,
+                        "row": "hist",
+                        "bin_lo": lo,
+                        "bin_hi": up,
+                        "count": int(c),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -109,7 +126,12 @@ def density_table(metric_jsons: Iterable[str | Path], n_params: dict[str, int]) 
         rec = _load(path)
         arrays = {**rec["arrays"], "d_sae": rec["d_sae"]}
         frames.append(
-            density_hist_rows(arrays, model=rec["model"], n_params=n_params.get(rec["model"]),
-                              init=rec["init"], layer=rec["layer"])
+            density_hist_rows(
+                arrays,
+                model=rec["model"],
+                n_params=n_params.get(rec["model"]),
+                init=rec["init"],
+                layer=rec["layer"],
+            )
         )
     return pd.concat(frames, ignore_index=True)

@@ -25,8 +25,16 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = (
-    "path", "size_bytes", "sha256", "rule", "wildcards", "params_sha256", "slurm_job",
-    "git_commit", "git_from", "packages",
+    "path",
+    "size_bytes",
+    "sha256",
+    "rule",
+    "wildcards",
+    "params_sha256",
+    "slurm_job",
+    "git_commit",
+    "git_from",
+    "packages",
 )
 
 
@@ -100,7 +108,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     `{name,regex}` its own constraint; a repeated wildcard must repeat its value."""
     out, seen, pos = [], set(), 0
     for m in _WILDCARD.finditer(pattern):
-        out.append(re.escape(pattern[pos:m.start()]))
+        out.append(re.escape(pattern[pos : m.start()]))
         name, constraint = m.group(1), m.group(2)
         if name in seen:
             out.append(f"(?P={name})")
@@ -166,19 +174,21 @@ def manifest_rows(
         rule = str(record.get("rule", "")) if record else ""
         wildcards = match_wildcards(rel, patterns.get(rule, [])) if rule else None
         artifact_git = provenance_git(file)
-        rows.append({
-            "path": rel,
-            "size_bytes": file.stat().st_size,
-            "sha256": sha256_file(file),
-            "rule": rule or "unknown",
-            "wildcards": format_wildcards(wildcards),
-            "params_sha256": params_sha256(record),
-            "slurm_job": (str(record.get("external_jobid") or "") if record else "")
-            or (slurm_jobs or {}).get((rule, "_".join((wildcards or {}).values())), ""),
-            "git_commit": artifact_git or git,
-            "git_from": "artifact" if artifact_git else "manifest",
-            "packages": format_packages(packages),
-        })
+        rows.append(
+            {
+                "path": rel,
+                "size_bytes": file.stat().st_size,
+                "sha256": sha256_file(file),
+                "rule": rule or "unknown",
+                "wildcards": format_wildcards(wildcards),
+                "params_sha256": params_sha256(record),
+                "slurm_job": (str(record.get("external_jobid") or "") if record else "")
+                or (slurm_jobs or {}).get((rule, "_".join((wildcards or {}).values())), ""),
+                "git_commit": artifact_git or git,
+                "git_from": "artifact" if artifact_git else "manifest",
+                "packages": format_packages(packages),
+            }
+        )
     return rows
 
 
@@ -213,8 +223,12 @@ def verify_manifest(path: str | Path, root: str | Path = ".") -> list[str]:
 
 # ------------------------------------------------------------------ report helpers (rules/report.smk)
 
-FIGURE_SUBCATEGORY = {"sae": "SAE quality", "autointerp": "Auto-interpretability", "abstractness": "Abstractness",
-                      "init": "Init sweep"}
+FIGURE_SUBCATEGORY = {
+    "sae": "SAE quality",
+    "autointerp": "Auto-interpretability",
+    "abstractness": "Abstractness",
+    "init": "Init sweep",
+}
 
 
 def config_source(config: Mapping[str, Any], configfiles: Iterable[str] | None) -> dict[str, Any]:

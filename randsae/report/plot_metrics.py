@@ -65,7 +65,9 @@ def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:
         raise ValueError(f"missing columns {missing}; have {list(df.columns)}")
 
 
-def plot_metric_vs_layer(df: pd.DataFrame, metric: str, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
+def plot_metric_vs_layer(
+    df: pd.DataFrame, metric: str, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
+) -> Figure:
     """``metric`` against layer; one panel per model (ordered by ``n_params``), one line per init.
 
     ``df``: the sae_metrics table (columns model, n_params, init, layer, <metric>, ...).
@@ -75,8 +77,9 @@ def plot_metric_vs_layer(df: pd.DataFrame, metric: str, out_base: str | Path, fo
     data = df[[*KEY_COLS, metric]].sort_values(["n_params", "init", "layer"]).reset_index(drop=True)
     models, inits = _models(data), _inits(data)
     colors = _colors(inits)
-    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 2.8), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(
+        1, len(models), figsize=(3.2 * len(models), 2.8), squeeze=False, sharey=True
+    )
     for ax, model in zip(axes[0], models, strict=True):
         sub = data[data["model"] == model]
         for init in inits:
@@ -104,14 +107,21 @@ def density_hist_rows(
     edges = np.asarray(metrics["density_hist_edges_log10"])
     return pd.DataFrame(
         {
-            "model": model, "n_params": n_params, "init": init, "layer": layer,
-            "bin_lo": edges[:-1], "bin_hi": edges[1:], "n_latents": counts,
+            "model": model,
+            "n_params": n_params,
+            "init": init,
+            "layer": layer,
+            "bin_lo": edges[:-1],
+            "bin_hi": edges[1:],
+            "n_latents": counts,
             "frac_latents": counts / float(metrics["d_sae"]),
         }
     )
 
 
-def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
+def plot_density_histograms(
+    hist_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
+) -> Figure:
     """Latent firing-density histograms, trained vs random inits.
 
     ``hist_df``: rows from :func:`density_hist_rows` (columns model, n_params, init, layer,
@@ -123,8 +133,9 @@ def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path, formats
     models, inits = _models(data), _inits(data)
     colors = _colors(inits)
     n_cols = max(data.groupby("model")["layer"].nunique())
-    fig, axes = plt.subplots(len(models), n_cols, figsize=(2.6 * n_cols, 2.2 * len(models)),
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        len(models), n_cols, figsize=(2.6 * n_cols, 2.2 * len(models)), squeeze=False, sharex=True
+    )
     for r, model in enumerate(models):
         sub = data[data["model"] == model]
         layers = sorted(sub["layer"].unique())
@@ -152,7 +163,9 @@ def plot_density_histograms(hist_df: pd.DataFrame, out_base: str | Path, formats
     return fig
 
 
-def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")) -> Figure:
+def plot_abstractness(
+    abs_df: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
+) -> Figure:
     """Abstractness measures vs layer: one row per measure, one column per model, one line per
     init (median, with the inter-quartile range shaded).
 
@@ -167,8 +180,9 @@ def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path, formats: Seque
     measures += [m for m in dict.fromkeys(data["measure"]) if m not in measures]
     models, inits = _models(data), _inits(data)
     colors = _colors(inits)
-    fig, axes = plt.subplots(len(measures), len(models),
-                             figsize=(3.2 * len(models), 2.4 * len(measures)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(measures), len(models), figsize=(3.2 * len(models), 2.4 * len(measures)), squeeze=False
+    )
     for r, meas in enumerate(measures):
         for c, model in enumerate(models):
             ax = axes[r][c]
@@ -176,8 +190,9 @@ def plot_abstractness(abs_df: pd.DataFrame, out_base: str | Path, formats: Seque
             for init in inits:
                 d = sub[sub["init"] == init].sort_values("layer")
                 if len(d):
-                    ax.plot(d["layer"], d["median"], marker="o", ms=3, color=colors[init],
-                            label=init)
+                    ax.plot(
+                        d["layer"], d["median"], marker="o", ms=3, color=colors[init], label=init
+                    )
                     ax.fill_between(d["layer"], d["q25"], d["q75"], color=colors[init], alpha=0.15)
             if r == 0:
                 ax.set_title(model)

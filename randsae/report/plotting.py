@@ -34,7 +34,9 @@ def _model_order(df: pd.DataFrame) -> list[str]:
     return list(df["model"].drop_duplicates())
 
 
-def save_figure(fig: Any, data: pd.DataFrame, out_base: str | Path, formats: list[str]) -> list[Path]:
+def save_figure(
+    fig: Any, data: pd.DataFrame, out_base: str | Path, formats: list[str]
+) -> list[Path]:
     """Write the figure in each format plus ``<out_base>.csv``; returns the paths written."""
     out_base = Path(out_base)
     out_base.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,9 @@ def metric_vs_layer(
             s = sub[sub["init"] == init]
             ax.plot(s["layer"], s[metric], label=init, **_style(init))
             if ci and all(c in s.columns for c in ci):
-                ax.fill_between(s["layer"], s[ci[0]], s[ci[1]], alpha=0.15, color=_style(init).get("color"))
+                ax.fill_between(
+                    s["layer"], s[ci[0]], s[ci[1]], alpha=0.15, color=_style(init).get("color")
+                )
         ax.set_title(model)
         ax.set_xlabel("layer")
         ax.set_xticks(sorted(sub["layer"].unique()))
@@ -94,14 +98,18 @@ SWEEP_METRICS = (
 
 
 def init_sweep_figure(
-    sae_metrics: pd.DataFrame, abstractness: pd.DataFrame, out_base: str | Path,
+    sae_metrics: pd.DataFrame,
+    abstractness: pd.DataFrame,
+    out_base: str | Path,
     formats: list[str] | None = None,
 ) -> Any:
     """Init-scale sweep: metric (mean over layers) vs scale, one line per distribution, with
     ``trained`` as a horizontal reference line; one panel per metric."""
     from randsae.config import parse_init
 
-    ab = abstractness.pivot_table(index=["model", "init", "layer"], columns="measure", values="median").reset_index()
+    ab = abstractness.pivot_table(
+        index=["model", "init", "layer"], columns="measure", values="median"
+    ).reset_index()
     df = sae_metrics.merge(ab, on=["model", "init", "layer"], how="left")
     specs = {i: parse_init(i) for i in df["init"].unique()}
     df["base"] = df["init"].map(lambda i: specs[i].base)
@@ -110,7 +118,9 @@ def init_sweep_figure(
     cols = [m for m, _, _ in SWEEP_METRICS if m in df.columns]
     data = df.groupby(["model", "base", "distribution", "scale"], as_index=False)[cols].mean()
     fig, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3.4), squeeze=False)
-    for ax, (metric, label, _) in zip(axes[0], [s for s in SWEEP_METRICS if s[0] in cols], strict=True):
+    for ax, (metric, label, _) in zip(
+        axes[0], [s for s in SWEEP_METRICS if s[0] in cols], strict=True
+    ):
         rr = data[data["base"].str.startswith("rerandomized")]
         for (base, dist), sub in rr.groupby(["base", "distribution"]):
             sub = sub.sort_values("scale")

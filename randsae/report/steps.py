@@ -9,8 +9,14 @@ log = logging.getLogger("randsae")
 
 
 def tables(
-    metric_jsons: list[str], latent_csvs: list[str], score_jsons: list[str], init_jsons: list[str],
-    out_metrics: str, out_autointerp: str, out_abstractness: str, out_density: str,
+    metric_jsons: list[str],
+    latent_csvs: list[str],
+    score_jsons: list[str],
+    init_jsons: list[str],
+    out_metrics: str,
+    out_autointerp: str,
+    out_abstractness: str,
+    out_density: str,
     out_llm_cost: str | None = None,
 ) -> None:
     from randsae.report.aggregate import (
@@ -31,7 +37,11 @@ def tables(
         from randsae.autointerp.llm import aggregate_costs
 
         # each cell's ledger sits next to its scores (written by the Claude backend only)
-        ledgers = [p for p in (Path(s).parent / "state" / "ledger.jsonl" for s in score_jsons) if p.exists()]
+        ledgers = [
+            p
+            for p in (Path(s).parent / "state" / "ledger.jsonl" for s in score_jsons)
+            if p.exists()
+        ]
         aggregate_costs(ledgers).to_csv(out_llm_cost, index=False)
 
 
@@ -45,19 +55,29 @@ FIGURE_METRICS = {
 }
 
 
-def figure_targets(fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False) -> list[str]:
+def figure_targets(
+    fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False
+) -> list[str]:
     """Every figure file the ``figures`` rule writes (used by the rule's output list)."""
     names = [f"sae_{m}_vs_layer" for m in FIGURE_METRICS]
     names += ["sae_density_histograms", "abstractness_vs_layer"]
-    names += [f"autointerp_{s}{c}_auroc_vs_layer" for s in scorers for c in ("", "_random_explanation")]
+    names += [
+        f"autointerp_{s}{c}_auroc_vs_layer" for s in scorers for c in ("", "_random_explanation")
+    ]
     if init_sweep:
         names.append("init_sweep")
     return [f"{fig_dir}/{n}.{ext}" for n in names for ext in [*formats, "csv"]]
 
 
 def figures(
-    sae_metrics_csv: str, autointerp_csv: str, abstractness_csv: str, density_csv: str,
-    fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False,
+    sae_metrics_csv: str,
+    autointerp_csv: str,
+    abstractness_csv: str,
+    density_csv: str,
+    fig_dir: str,
+    scorers: list[str],
+    formats: list[str],
+    init_sweep: bool = False,
 ) -> None:
     import pandas as pd
 
@@ -66,7 +86,9 @@ def figures(
 
     sm = pd.read_csv(sae_metrics_csv)
     for metric, label in FIGURE_METRICS.items():
-        metric_vs_layer(sm, metric, f"{fig_dir}/sae_{metric}_vs_layer", ylabel=label, formats=formats)
+        metric_vs_layer(
+            sm, metric, f"{fig_dir}/sae_{metric}_vs_layer", ylabel=label, formats=formats
+        )
     ab = pd.read_csv(abstractness_csv)
     plot_abstractness(ab[ab["row"] == "summary"], f"{fig_dir}/abstractness_vs_layer", formats)
     plot_density_histograms(pd.read_csv(density_csv), f"{fig_dir}/sae_density_histograms", formats)
@@ -75,9 +97,12 @@ def figures(
         for ctrl in ("", "_random_explanation"):
             sub = ai[ai["scorer"] == scorer + ctrl]
             metric_vs_layer(
-                sub, "auroc_pooled", f"{fig_dir}/autointerp_{scorer}{ctrl}_auroc_vs_layer",
+                sub,
+                "auroc_pooled",
+                f"{fig_dir}/autointerp_{scorer}{ctrl}_auroc_vs_layer",
                 ylabel=f"{scorer}{ctrl.replace('_', ' ')}: elicited-probability AUROC",
-                ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"), formats=formats,
+                ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
+                formats=formats,
             )
     if init_sweep:
         init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)

@@ -342,7 +342,9 @@ class StreamActivationSource(_ShuffledSource):
         self.forward_batch_size = int(forward_batch_size)
         toks = np.asarray(tokens)
         n_seq = toks.size // self.context_size
-        self.tokens = toks.reshape(-1)[: n_seq * self.context_size].reshape(n_seq, self.context_size)
+        self.tokens = toks.reshape(-1)[: n_seq * self.context_size].reshape(
+            n_seq, self.context_size
+        )
         model = lm.model
         n_layers = int(model.cfg.n_layers)
         bad = [L for L in self.layers if not 0 <= L < n_layers]
@@ -353,7 +355,9 @@ class StreamActivationSource(_ShuffledSource):
             raise ValueError(f"stream source: hooks {missing} not in the model")
         self.d_in = int(model.cfg.d_model)
         if storage_dtype not in (None, "float32", "float16", "bfloat16"):
-            raise ValueError(f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}")
+            raise ValueError(
+                f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}"
+            )
         self.storage_dtype = storage_dtype
         self._fwd_memo: tuple[int, dict[int, torch.Tensor]] | None = None
         self._sched = _BlockShuffle(
@@ -400,5 +404,7 @@ class StreamActivationSource(_ShuffledSource):
                 raise ValueError(f"stream source: NaN/Inf activations at layer {L}, token {bad}")
         return block
 
-    def _gather(self, block: dict[int, torch.Tensor], rows: torch.Tensor) -> dict[int, torch.Tensor]:
+    def _gather(
+        self, block: dict[int, torch.Tensor], rows: torch.Tensor
+    ) -> dict[int, torch.Tensor]:
         return {L: a.index_select(0, rows) for L, a in block.items()}

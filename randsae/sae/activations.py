@@ -41,7 +41,10 @@ def residual_batches(
             batch = torch.from_numpy(seqs[i : i + batch_size].astype(np.int64)).to(device)
             _, cache = lm.model.run_with_cache(batch, names_filter=names, stop_at_layer=stop)
             yield {
-                layer: cache[hook_name(layer)].reshape(-1, cache[hook_name(layer)].shape[-1]).float().cpu()
+                layer: cache[hook_name(layer)]
+                .reshape(-1, cache[hook_name(layer)].shape[-1])
+                .float()
+                .cpu()
                 for layer in layers
             }
 
@@ -91,7 +94,9 @@ def write_cache(
                     shards[str(layer)].append(rel)
                 chunk = acts[layer][written : written + take].numpy()
                 if not np.isfinite(chunk).all():
-                    raise ValueError(f"non-finite activations at layer {layer} (tokens {pos + written}..)")
+                    raise ValueError(
+                        f"non-finite activations at layer {layer} (tokens {pos + written}..)"
+                    )
                 open_maps[layer][offset : offset + take] = chunk
             written += take
         pos += n
@@ -122,5 +127,9 @@ def read_layer(cache_dir: str | Path, layer: int) -> np.ndarray:
     cache_dir = Path(cache_dir)
     manifest = json.loads((cache_dir / "manifest.json").read_text())
     if str(layer) not in manifest["shards"]:
-        raise ValueError(f"layer {layer} is not in the cache {cache_dir} (has {manifest['layers']})")
-    return np.concatenate([np.load(cache_dir / rel, mmap_mode="r") for rel in manifest["shards"][str(layer)]])
+        raise ValueError(
+            f"layer {layer} is not in the cache {cache_dir} (has {manifest['layers']})"
+        )
+    return np.concatenate(
+        [np.load(cache_dir / rel, mmap_mode="r") for rel in manifest["shards"][str(layer)]]
+    )

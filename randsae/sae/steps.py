@@ -29,19 +29,35 @@ def cache_activations(
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     layers = list(range(max(config["models"][model]["layers"]) + 1))
     manifest = write_cache(
-        lm, seqs, layers, out_dir, batch_size=act["batch_size"], shard_tokens=act["shard_tokens"],
-        dtype=act["dtype"], meta={"model": model, "init": init},
+        lm,
+        seqs,
+        layers,
+        out_dir,
+        batch_size=act["batch_size"],
+        shard_tokens=act["shard_tokens"],
+        dtype=act["dtype"],
+        meta={"model": model, "init": init},
     )
     if manifest["n_tokens"] < act["n_train_tokens"]:
         log.warning(
             "only %d training tokens available (activations.n_train_tokens=%d)",
-            manifest["n_tokens"], act["n_train_tokens"],
+            manifest["n_tokens"],
+            act["n_train_tokens"],
         )
 
 
 def train_sae(
-    model: str, init: str, layer: int, sae_cfg: dict[str, Any], act_cfg: dict[str, Any], seed: int,
-    cache_dir: str, out_dir: str, curve_csv: str, checkpoint_dir: str, device: str,
+    model: str,
+    init: str,
+    layer: int,
+    sae_cfg: dict[str, Any],
+    act_cfg: dict[str, Any],
+    seed: int,
+    cache_dir: str,
+    out_dir: str,
+    curve_csv: str,
+    checkpoint_dir: str,
+    device: str,
 ) -> None:
     from randsae.models.neox import resolve_device
     from randsae.sae.act_source import CachedActivationSource
@@ -53,16 +69,30 @@ def train_sae(
     # One shuffle seed per (model, init): the stream source (one buffer per layer, shared
     # forward pass) uses the same seed, so both sources feed identical batches.
     source = CachedActivationSource(
-        cache_dir, layer, batch_size=sae_cfg["batch_size"], n_tokens=sae_cfg["n_tokens"],
-        buffer_tokens=sae_cfg["shuffle_buffer_tokens"], seed=stable_seed(seed, "shuffle", model, init),
+        cache_dir,
+        layer,
+        batch_size=sae_cfg["batch_size"],
+        n_tokens=sae_cfg["n_tokens"],
+        buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
+        seed=stable_seed(seed, "shuffle", model, init),
     )
     meta = {
-        "model_name": model, "init": init, "layer": layer, "hook_name": hook_name(layer),
+        "model_name": model,
+        "init": init,
+        "layer": layer,
+        "hook_name": hook_name(layer),
         "context_size": act_cfg["context_size"],
     }
     summary = _train(
-        source, d_in=manifest["d_model"], cfg=sae_cfg, seed=job_seed, out_dir=out_dir,
-        device=resolve_device(device), metadata=meta, checkpoint_dir=checkpoint_dir, log_csv=curve_csv,
+        source,
+        d_in=manifest["d_model"],
+        cfg=sae_cfg,
+        seed=job_seed,
+        out_dir=out_dir,
+        device=resolve_device(device),
+        metadata=meta,
+        checkpoint_dir=checkpoint_dir,
+        log_csv=curve_csv,
     )
     log.info("SAE: %s", summary)
     provenance.write_meta(
@@ -77,8 +107,14 @@ def layer_groups(layers: list[int], group_size: int) -> list[list[int]]:
 
 
 def train_sae_group(
-    model: str, init: str, layers: list[int], config: dict[str, Any], seed: int,
-    tokens_train: str, out_dir: str, device: str,
+    model: str,
+    init: str,
+    layers: list[int],
+    config: dict[str, Any],
+    seed: int,
+    tokens_train: str,
+    out_dir: str,
+    device: str,
 ) -> None:
     """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
     from randsae.models.inits import load_model
@@ -91,29 +127,50 @@ def train_sae_group(
     sae_cfg, act = config["sae"], config["activations"]
     lm = load_model(model, init, config, device=dev)
     source = StreamActivationSource(
-        lm, np.load(tokens_train), layers, context_size=act["context_size"],
-        batch_size=sae_cfg["batch_size"], n_tokens=sae_cfg["n_tokens"],
-        buffer_tokens=sae_cfg["shuffle_buffer_tokens"], seed=stable_seed(seed, "shuffle", model, init),
-        forward_batch_size=act["batch_size"], storage_dtype=act["dtype"],
+        lm,
+        np.load(tokens_train),
+        layers,
+        context_size=act["context_size"],
+        batch_size=sae_cfg["batch_size"],
+        n_tokens=sae_cfg["n_tokens"],
+        buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
+        seed=stable_seed(seed, "shuffle", model, init),
+        forward_batch_size=act["batch_size"],
+        storage_dtype=act["dtype"],
     )
     out = Path(out_dir)
     meta = {
-        layer: {"model_name": model, "init": init, "layer": layer, "hook_name": hook_name(layer),
-                "context_size": act["context_size"]}
+        layer: {
+            "model_name": model,
+            "init": init,
+            "layer": layer,
+            "hook_name": hook_name(layer),
+            "context_size": act["context_size"],
+        }
         for layer in layers
     }
     summaries = _train_group(
-        source, d_in=lm.model.cfg.d_model, cfg=sae_cfg,
+        source,
+        d_in=lm.model.cfg.d_model,
+        cfg=sae_cfg,
         seeds={layer: stable_seed(seed, "sae", model, init, layer) for layer in layers},
-        out_dirs={layer: out / f"layer{layer}" for layer in layers}, device=dev, metadata=meta,
-        checkpoint_dir=Path("results/checkpoints") / model / init / f"group{'-'.join(map(str, layers))}",
+        out_dirs={layer: out / f"layer{layer}" for layer in layers},
+        device=dev,
+        metadata=meta,
+        checkpoint_dir=Path("results/checkpoints")
+        / model
+        / init
+        / f"group{'-'.join(map(str, layers))}",
         log_csvs={layer: out / f"layer{layer}" / "training_curve.csv" for layer in layers},
     )
     for layer, summary in summaries.items():
         log.info("SAE layer %d: %s", layer, summary)
         provenance.write_meta(
-            out / f"layer{layer}" / "meta.json", "train_sae_group", params={"sae": sae_cfg},
-            summary=summary, **meta[layer],
+            out / f"layer{layer}" / "meta.json",
+            "train_sae_group",
+            params={"sae": sae_cfg},
+            summary=summary,
+            **meta[layer],
         )
 
 

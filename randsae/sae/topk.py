@@ -73,7 +73,10 @@ class _LatentMajor:
 
     def scatter_rows(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
         return F.embedding_bag(
-            self.tok, src.contiguous(), self.offsets, mode="sum",
+            self.tok,
+            src.contiguous(),
+            self.offsets,
+            mode="sum",
             per_sample_weights=w.reshape(-1)[self.order],
         )
 
@@ -225,7 +228,9 @@ class TopKSAE(torch.nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k latents of ``x (N, d_in)``: ``vals (N, k)`` (>= 0) and ``idx (N, k)`` (int64)."""
         x = x.to(self.W_enc.dtype)
-        return _TopKEncode.apply(x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x))
+        return _TopKEncode.apply(
+            x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x)
+        )
 
     def _scratch(self, x: torch.Tensor) -> torch.Tensor | None:
         if not (self.reuse_buffers and x.device.type == "cpu"):
@@ -318,8 +323,13 @@ class TopKSAE(torch.nn.Module):
         cfg = json.loads((path / CFG_FILENAME).read_text())
         if cfg.get("architecture") != "topk":
             raise ValueError(f"{path}: expected architecture 'topk', got {cfg.get('architecture')}")
-        if cfg.get("rescale_acts_by_decoder_norm") or cfg.get("normalize_activations", "none") != "none":
-            raise ValueError(f"{path}: decoder-norm rescaling / activation normalisation unsupported")
+        if (
+            cfg.get("rescale_acts_by_decoder_norm")
+            or cfg.get("normalize_activations", "none") != "none"
+        ):
+            raise ValueError(
+                f"{path}: decoder-norm rescaling / activation normalisation unsupported"
+            )
         dtype = getattr(torch, cfg.get("dtype", "float32"))
         sae = cls(cfg["d_in"], cfg["d_sae"], cfg["k"], seed=0, dtype=dtype, device=device)
         state = load_file(str(path / WEIGHTS_FILENAME))

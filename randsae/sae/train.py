@@ -102,7 +102,9 @@ def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
             f"sae.n_tokens={cfg['n_tokens']} is less than one batch of {cfg['batch_size']}"
         )
     if cfg.get("b_dec_init", "geometric_median") not in ("geometric_median", "mean", "zeros"):
-        raise ValueError(f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}")
+        raise ValueError(
+            f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}"
+        )
     return d_sae, steps
 
 
@@ -442,7 +444,9 @@ def train_sae_group(
         for key in keys:
             x = batch[key]
             if x.ndim != 2 or x.shape[1] != d_in:
-                raise ValueError(f"batch for {key!r} has shape {tuple(x.shape)}, expected (B, {d_in})")
+                raise ValueError(
+                    f"batch for {key!r} has shape {tuple(x.shape)}, expected (B, {d_in})"
+                )
             jobs[key].train_step(x)
         step += 1
         if ckpt_path is not None and every > 0 and step % every == 0 and step < total_steps:
