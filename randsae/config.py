@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 BASE_INITS = ("trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control")
-DISTRIBUTIONS = ("normal", "uniform", "laplace")
 
 # Init names may carry a scale multiplier and a distribution (beyond the paper, issue "init sweep"):
 #   rerandomized-x0.5-uniform, rerandomized_embeddings-x2, rerandomized-laplace

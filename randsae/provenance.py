@@ -8,13 +8,13 @@ environment is not recorded.
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from randsae.io import to_data, write_json
 
 PACKAGES = ("torch", "transformer-lens", "sae-lens", "anthropic", "snakemake", "numpy", "randsae")
 REPO = Path(__file__).resolve().parent.parent
@@ -45,19 +45,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def to_data(obj: Any) -> Any:
-    """Snakemake Namedlist/params and numpy scalars → plain JSON data."""
-    if isinstance(obj, dict):
-        return {str(k): to_data(v) for k, v in obj.items()}
-    if hasattr(obj, "items") and callable(obj.items) and not isinstance(obj, (str, bytes)):
-        return {str(k): to_data(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_data(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
-        return obj.item()
-    return obj
-
-
 def meta_record(
     rule: str, wildcards: Any = None, params: Any = None, **extra: Any
 ) -> dict[str, Any]:
@@ -76,15 +63,6 @@ def meta_record(
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **to_data(extra),
     }
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Atomic JSON write (temp file + rename) so a killed job never leaves a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_data(obj), indent=1, allow_nan=True))
-    os.replace(tmp, path)
 
 
 def write_meta(

@@ -32,9 +32,9 @@ from randsae.autointerp.llm import (
     LLMRequest,
     LLMResult,
     ResponseCache,
-    atomic_write_json,
     usage_dict,
 )
+from randsae.io import write_json
 
 SCORERS = ("detection", "fuzzing")
 
@@ -224,7 +224,9 @@ class AnthropicBackend:
             }
             if first_estimate:  # dry-run estimate before any call, kept next to the outputs
                 est = self.engine.estimate(list(reqs.values()))
-                atomic_write_json(self.state_dir / f"estimate_{stage}.json", {**est, **self.cell})
+                write_json(
+                    self.state_dir / f"estimate_{stage}.json", {**est, **self.cell}, sort_keys=True
+                )
                 first_estimate = False
             try:
                 res = self.engine.run(list(reqs.values()))

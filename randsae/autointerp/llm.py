@@ -26,7 +26,6 @@ import json
 import math
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+
+from randsae.io import write_json
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -177,22 +178,6 @@ def request_key(params: dict) -> str:
     """Cache key: sha256 of the model id and the full request JSON (canonical form)."""
     payload = canonical_json({"model": params.get("model"), "request": params})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,7 +684,7 @@ class LLMEngine:
         return {"batches": []}
 
     def _save_state(self, state: dict) -> None:
-        atomic_write_json(self._state_path(), state)
+        write_json(self._state_path(), state, sort_keys=True)
 
     def _run_batch(self, pending: list[LLMRequest], results: dict[str, LLMResult]) -> None:
         by_cid = {r.custom_id: r for r in pending}

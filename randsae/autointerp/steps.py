@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from randsae import provenance
+from randsae import io
 from randsae.config import stable_seed
 
 log = logging.getLogger("randsae")
@@ -38,15 +37,13 @@ def explain(examples_json: str, ai_cfg: dict[str, Any], out_jsonl: str) -> None:
     cell = {k: ex[k] for k in ("model", "init", "layer")}
     backend = make_backend(ai_cfg, Path(out_jsonl).parent / "state", cell)
     results = backend.explain(ex["latents"])
-    tmp = out_jsonl + ".tmp"
-    with open(tmp, "w") as f:
+    with io.atomic_path(out_jsonl) as tmp, open(tmp, "w") as f:
         for rec in ex["latents"]:
             r = results[rec["latent"]]
             f.write(
                 json.dumps({**cell, "latent": rec["latent"], "backend": ai_cfg["backend"], **r})
                 + "\n"
             )
-    os.replace(tmp, out_jsonl)
 
 
 def score(
@@ -106,11 +103,10 @@ def score(
                 ai_cfg["bootstrap"],
                 stable_seed(seed, "bootstrap", *cell.values(), name),
             )
-    with open(out_windows + ".tmp", "w") as f:
+    with io.atomic_path(out_windows) as tmp, open(tmp, "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
-    os.replace(out_windows + ".tmp", out_windows)
-    provenance.write_json(out_json, {**cell, "backend": ai_cfg["backend"], "summary": summary})
+    io.write_json(out_json, {**cell, "backend": ai_cfg["backend"], "summary": summary})
 
 
 def latent_page(

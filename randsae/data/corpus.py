@@ -7,7 +7,6 @@ Offline default: the Wikipedia sample and the Lee news corpus that ship inside g
 from __future__ import annotations
 
 import bz2
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -16,16 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from randsae.io import sha256_file
+
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
-
-
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def gensim_documents() -> tuple[list[dict[str, str]], dict[str, str]]:
@@ -50,7 +43,7 @@ def gensim_documents() -> tuple[list[dict[str, str]], dict[str, str]]:
             line = line.strip()
             if line:
                 docs.append({"id": f"lee:{i}", "text": line})
-    return docs, {WIKI_FILE: _sha256(wiki), LEE_FILE: _sha256(lee)}
+    return docs, {WIKI_FILE: sha256_file(wiki), LEE_FILE: sha256_file(lee)}
 
 
 def split_documents(

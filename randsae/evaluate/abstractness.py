@@ -337,61 +337,6 @@ class AbstractnessAccumulator:
         return torch.where(sst > tiny, 1.0 - sse / sst, torch.nan)
 
 
-@torch.inference_mode()
-def compute_abstractness(
-    lm: Any,
-    sae: Any,
-    tokens: np.ndarray | torch.Tensor,
-    layer: int,
-    *,
-    batch_size: int,
-    top_n: int,
-    r2_min_count: int,
-    min_activations: int = 1,
-    device: str | torch.device = "cpu",
-    ignore_token_ids: tuple[int, ...] = (),
-) -> dict[str, np.ndarray]:
-    """Per-latent abstractness measures of ``sae`` at ``blocks.{layer}.hook_resid_post``.
-
-    Runs the model only up to the layer (inside ``lm.fwd_hooks``) and feeds the SAE codes to an
-    :class:`AbstractnessAccumulator`. To reuse ``evaluate_sae``'s forward passes instead, pass
-    ``latent_consumers=[acc.update]`` there and call ``acc.finalize(min_activations)``.
-    """
-    from randsae.evaluate.metrics import hook_name_for_layer
-
-    model = lm.model
-    tok_all = torch.as_tensor(np.asarray(tokens)).to(torch.long)
-    n_seq, ctx = tok_all.shape
-    acc = AbstractnessAccumulator(
-        int(sae.d_sae),
-        int(model.cfg.d_vocab),
-        top_n=top_n,
-        r2_min_count=r2_min_count,
-        device=device,
-    )
-    hook_name = hook_name_for_layer(layer)
-    captured: dict[str, torch.Tensor] = {}
-
-    def capture(act: torch.Tensor, hook: Any) -> None:  # noqa: ARG001
-        captured["x"] = act
-
-    ignore = torch.as_tensor(list(ignore_token_ids), dtype=torch.long, device=device)
-    for start in range(0, n_seq, batch_size):
-        tok = tok_all[start : start + batch_size].to(device)
-        with model.hooks(fwd_hooks=list(lm.fwd_hooks or []) + [(hook_name, capture)]):
-            model(tok, stop_at_layer=layer + 1)
-        x = captured.pop("x").reshape(-1, model.cfg.d_model)
-        keep = ~torch.isin(tok.reshape(-1), ignore) if ignore.numel() else None
-        seq_index = torch.arange(start, start + tok.shape[0], device=device).repeat_interleave(ctx)
-        tok_flat = tok.reshape(-1)
-        if keep is not None:
-            x, seq_index, tok_flat = x[keep], seq_index[keep], tok_flat[keep]
-        for s in range(0, x.shape[0], 4096):
-            vals, idx = sae.encode(x[s : s + 4096])
-            acc.update(vals, idx, tok_flat[s : s + 4096], seq_index[s : s + 4096])
-    return acc.finalize(min_activations)
-
-
 SUMMARY_STATS = ("mean", "median", "q25", "q75", "n_latents")
 
 

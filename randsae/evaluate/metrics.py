@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from randsae.sae.activations import hook_name as hook_name_of
+
 LatentConsumer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
 """``fn(vals (N, k), idx (N, k), token_ids (N,), seq_index (N,))`` called once per batch."""
 
@@ -39,11 +41,6 @@ LatentConsumer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
 _LOGIT_CHUNK = 1024
 # Tokens encoded by the SAE at once; bounds the dense (chunk, d_sae) pre-activation matrix.
 _SAE_CHUNK = 4096
-
-
-def hook_name_for_layer(layer: int) -> str:
-    """TransformerLens hook of the residual-stream output of block ``layer`` (the SAE input)."""
-    return f"blocks.{layer}.hook_resid_post"
 
 
 def _as_token_tensor(tokens: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -181,7 +178,7 @@ def evaluate_sae(
         # A left-padding tokenizer makes the full forward build an attention mask that the
         # start_at_layer tail would not see.
         raise ValueError("evaluate_sae expects right padding (no attention mask)")
-    hook_name = hook_name_for_layer(layer)
+    hook_name = hook_name_of(layer)
     d_sae, k = int(sae.d_sae), int(sae.k)
     ignore = torch.as_tensor(list(ignore_token_ids), dtype=torch.long, device=device)
 
@@ -380,33 +377,3 @@ def evaluate_sae(
         "density_hist_counts": density_histogram(density, edges),
         "density_hist_edges_log10": edges,
     }
-
-
-ARRAY_KEYS = (
-    "latent_density",
-    "latent_consistent_activation",
-    "density_hist_counts",
-    "density_hist_edges_log10",
-)
-"""Keys of :func:`evaluate_sae` whose values are numpy arrays (the rest are scalars / str)."""
-
-
-def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The scalar part of :func:`evaluate_sae`'s output (one row of the sae_metrics table)."""
-    return {k: v for k, v in metrics.items() if not isinstance(v, np.ndarray)}
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Recursively convert numpy arrays / scalars to lists / Python numbers; NaN -> None."""
-    if isinstance(obj, dict):
-        return {k: to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return None if math.isnan(f) else f
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj

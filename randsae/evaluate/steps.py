@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from randsae import provenance
+from randsae import io
 from randsae.config import stable_seed
 
 log = logging.getLogger("randsae")
@@ -29,7 +29,7 @@ def eval_sae(
 
     from randsae.data.corpus import sequences
     from randsae.evaluate.abstractness import AbstractnessAccumulator, summarize_abstractness
-    from randsae.evaluate.metrics import evaluate_sae, to_jsonable
+    from randsae.evaluate.metrics import evaluate_sae
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
     from randsae.sae.topk import TopKSAE
@@ -64,9 +64,9 @@ def eval_sae(
     arrays = {
         k: v for k, v in result.items() if not np.isscalar(v) and k.startswith("density_hist")
     }
-    provenance.write_json(
+    io.write_json(
         out_json,
-        to_jsonable(
+        io.to_data(
             {
                 "model": model,
                 "init": init,
@@ -74,7 +74,8 @@ def eval_sae(
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,
-            }
+            },
+            nan_to_none=True,
         ),
     )
     log.info(
@@ -118,7 +119,7 @@ def latent_examples(
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
     )
-    provenance.write_json(out_json, {"model": model, "init": init, "layer": layer, **result})
+    io.write_json(out_json, {"model": model, "init": init, "layer": layer, **result})
     log.info(
         "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]
     )

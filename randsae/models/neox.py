@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from randsae.io import read_json, write_json
+
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
 
 # Validation loss (and the unigram baseline) use at most this many held-out tokens.
@@ -76,7 +78,7 @@ def save_model(model: Any, out_dir: str | Path, extra: dict[str, Any] | None = N
     cfg = {k: v for k, v in cfg.items() if _jsonable(v)}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(out_dir / "model.safetensors"))
-    (out_dir / "config.json").write_text(json.dumps({"cfg": cfg, **(extra or {})}, indent=1))
+    write_json(out_dir / "config.json", {"cfg": cfg, **(extra or {})})
 
 
 def _jsonable(v: Any) -> bool:
@@ -92,7 +94,7 @@ def load_saved_model(model_dir: str | Path, device: str = "cpu", dtype: str = "f
     from safetensors.torch import load_file
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-    meta = json.loads((Path(model_dir) / "config.json").read_text())
+    meta = read_json(Path(model_dir) / "config.json")
     cfg_dict = dict(meta["cfg"])
     cfg_dict["dtype"] = DTYPES[dtype]
     cfg_dict["device"] = device
@@ -204,7 +206,7 @@ def train_embedded(
         "n_params": n_params,
     }
     save_model(model, out_dir, {"n_params": n_params, "seed": seed, "step": steps})
-    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(Path(out_dir) / "metrics.json", metrics)
     if log_path is not None:
         Path(log_path).write_text("\n".join(log_lines) + "\n")
     return metrics

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from randsae import provenance
+from randsae import io, provenance
 
 log = logging.getLogger("randsae")
 
@@ -51,4 +51,4 @@ def build_init(model: str, init: str, config: dict[str, Any], device: str, out_j
     lm = load_model(model, init, config, device=resolve_device(device))
     rec = init_record(lm, model, init, config)
     rec["provenance"] = provenance.meta_record("build_init", params={"init": config["init"]})
-    provenance.write_json(out_json, rec)
+    io.write_json(out_json, rec)

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from randsae.io import read_json
+
 KEY_COLUMNS = ["model", "n_params", "init", "layer"]
-
-
-def _load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def n_params_by_model(init_record_paths: Iterable[str | Path]) -> dict[str, int]:
     """n_params of each model from the ``build_init`` records (identical across inits)."""
-    return {rec["model"]: rec["n_params"] for rec in map(_load, init_record_paths)}
+    return {rec["model"]: rec["n_params"] for rec in map(read_json, init_record_paths)}
 
 
 def sae_metrics_table(metric_paths: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
     """One row per cell with every scalar metric (arrays and nested values are left out)."""
     rows = []
     for path in metric_paths:
-        rec = _load(path)
+        rec = read_json(path)
         row = {k: v for k, v in rec.items() if isinstance(v, (int, float, str, bool)) or v is None}
         row["n_params"] = n_params.get(rec["model"])
         rows.append(row)
@@ -38,7 +35,7 @@ def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]
     """One row per (cell, scorer) from the ``score`` rule's summaries."""
     rows = []
     for path in score_paths:
-        rec = _load(path)
+        rec = read_json(path)
         for scorer, summary in rec["summary"].items():
             rows.append(
                 {
@@ -57,16 +54,6 @@ def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]
     return df[cols].sort_values(["model", "init", "layer", "scorer"]).reset_index(drop=True)
 
 
-def check_sane(df: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Raise if a required column is missing or entirely non-finite."""
-    for col in columns:
-        if col not in df.columns:
-            raise ValueError(f"table is missing column {col!r}")
-        vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(vals).any():
-            raise ValueError(f"column {col!r} has no finite value")
-
-
 def abstractness_table(
     metric_jsons: Iterable[str | Path],
     latent_csvs: Iterable[str | Path],
@@ -82,7 +69,7 @@ def abstractness_table(
 
     rows: list[dict] = []
     for mpath, lpath in zip(metric_jsons, latent_csvs, strict=True):
-        rec = _load(mpath)
+        rec = read_json(mpath)
         lat = pd.read_csv(lpath)
         key = {
             "model": rec["model"],
@@ -123,7 +110,7 @@ def density_table(metric_jsons: Iterable[str | Path], n_params: dict[str, int]) 
 
     frames = []
     for path in metric_jsons:
-        rec = _load(path)
+        rec = read_json(path)
         arrays = {**rec["arrays"], "d_sae": rec["d_sae"]}
         frames.append(
             density_hist_rows(

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from randsae.io import atomic_path, sha256_file
+
 COLUMNS = (
     "path",
     "size_bytes",
@@ -36,14 +38,6 @@ COLUMNS = (
     "git_from",
     "packages",
 )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def decode_record_name(relative: str | Path) -> str:
@@ -196,12 +190,10 @@ def write_manifest(rows: list[dict[str, Any]], out: str | Path) -> None:
     """Tab-separated, header first, atomically replaced."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, out)
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:

@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from randsae.report.plotting import save_figure  # noqa: E402
+
 METRIC_LABELS = {
     "explained_variance": "explained variance (mean-centred)",
     "explained_variance_legacy": "explained variance (legacy, per token)",
@@ -49,52 +51,10 @@ def _colors(inits: Sequence[str]) -> dict[str, Any]:
     return {init: cmap(i % 10) for i, init in enumerate(inits)}
 
 
-def _save(
-    fig: Figure, data: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
-) -> None:
-    out = Path(out_base)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data.to_csv(out.with_suffix(".csv"), index=False)
-    for fmt in formats:
-        fig.savefig(out.with_suffix(f".{fmt}"), dpi=150, bbox_inches="tight")
-
-
 def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"missing columns {missing}; have {list(df.columns)}")
-
-
-def plot_metric_vs_layer(
-    df: pd.DataFrame, metric: str, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
-) -> Figure:
-    """``metric`` against layer; one panel per model (ordered by ``n_params``), one line per init.
-
-    ``df``: the sae_metrics table (columns model, n_params, init, layer, <metric>, ...).
-    Writes ``out_base.{pdf,png,csv}``; the CSV has columns model, n_params, init, layer, metric.
-    """
-    _check_cols(df, [*KEY_COLS, metric])
-    data = df[[*KEY_COLS, metric]].sort_values(["n_params", "init", "layer"]).reset_index(drop=True)
-    models, inits = _models(data), _inits(data)
-    colors = _colors(inits)
-    fig, axes = plt.subplots(
-        1, len(models), figsize=(3.2 * len(models), 2.8), squeeze=False, sharey=True
-    )
-    for ax, model in zip(axes[0], models, strict=True):
-        sub = data[data["model"] == model]
-        for init in inits:
-            d = sub[sub["init"] == init].sort_values("layer")
-            if len(d):
-                ax.plot(d["layer"], d[metric], marker="o", ms=3, label=init, color=colors[init])
-        ax.set_title(model)
-        ax.set_xlabel("layer")
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0][0].set_ylabel(METRIC_LABELS.get(metric, metric))
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="best")
-    fig.tight_layout()
-    _save(fig, data, out_base, formats)
-    return fig
 
 
 def density_hist_rows(
@@ -159,7 +119,7 @@ def plot_density_histograms(
                 ax.set_ylabel("fraction of latents")
     axes[0][0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
-    _save(fig, data, out_base, formats)
+    save_figure(fig, data, out_base, formats)
     return fig
 
 
@@ -204,5 +164,5 @@ def plot_abstractness(
             ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0][-1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    _save(fig, data, out_base, formats)
+    save_figure(fig, data, out_base, formats)
     return fig

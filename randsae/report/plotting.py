@@ -5,10 +5,13 @@ Every figure is written as PDF and PNG together with the CSV of exactly the data
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+
+from randsae.io import atomic_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,18 +38,20 @@ def _model_order(df: pd.DataFrame) -> list[str]:
 
 
 def save_figure(
-    fig: Any, data: pd.DataFrame, out_base: str | Path, formats: list[str]
+    fig: Any, data: pd.DataFrame, out_base: str | Path, formats: Sequence[str] = ("pdf", "png")
 ) -> list[Path]:
-    """Write the figure in each format plus ``<out_base>.csv``; returns the paths written."""
+    """The one figure writer: ``<out_base>.<fmt>`` for each format plus ``<out_base>.csv`` (exactly
+    the plotted data), each written atomically; closes the figure and returns the paths."""
     out_base = Path(out_base)
-    out_base.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
-        p = out_base.with_suffix(f".{fmt}")
-        fig.savefig(p, bbox_inches="tight", dpi=150)
+        p = out_base.with_name(f"{out_base.name}.{fmt}")
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=150)
         paths.append(p)
-    csv = out_base.with_suffix(".csv")
-    data.to_csv(csv, index=False)
+    csv = out_base.with_name(f"{out_base.name}.csv")
+    with atomic_path(csv) as tmp:
+        data.to_csv(tmp, index=False)
     plt.close(fig)
     return [*paths, csv]
 

@@ -8,14 +8,14 @@ from the model (``randsae.sae.act_source.StreamActivationSource``); both read th
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from randsae.io import read_json, write_json
 
 NP_DTYPES = {"float32": np.float32, "float16": np.float16}
 
@@ -116,16 +116,14 @@ def write_cache(
         "n_shards": n_shards,
         "shards": shards,
     }
-    tmp = out_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out_dir / "manifest.json")
+    write_json(out_dir / "manifest.json", manifest)
     return manifest
 
 
 def read_layer(cache_dir: str | Path, layer: int) -> np.ndarray:
     """Concatenate one layer's shards (small caches / tests only; training streams shards)."""
     cache_dir = Path(cache_dir)
-    manifest = json.loads((cache_dir / "manifest.json").read_text())
+    manifest = read_json(cache_dir / "manifest.json")
     if str(layer) not in manifest["shards"]:
         raise ValueError(
             f"layer {layer} is not in the cache {cache_dir} (has {manifest['layers']})"

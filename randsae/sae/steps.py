@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 
 from randsae import provenance
 from randsae.config import stable_seed
+from randsae.io import read_json
 
 log = logging.getLogger("randsae")
 
@@ -64,7 +64,7 @@ def train_sae(
     from randsae.sae.activations import hook_name
     from randsae.sae.train import train_sae as _train
 
-    manifest = json.loads((Path(cache_dir) / "manifest.json").read_text())
+    manifest = read_json(Path(cache_dir) / "manifest.json")
     job_seed = stable_seed(seed, "sae", model, init, layer)
     # One shuffle seed per (model, init): the stream source (one buffer per layer, shared
     # forward pass) uses the same seed, so both sources feed identical batches.

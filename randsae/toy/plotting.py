@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -111,13 +109,3 @@ def plot_2d(panels: dict[str, pd.DataFrame], lim: float) -> Figure:
         ax.set_title(label, fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def save_figure(fig: Figure, data: pd.DataFrame, pdf: str, png: str, csv: str) -> None:
-    """Write the figure as PDF and PNG and the plotted data as CSV."""
-    for path in (pdf, png, csv):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(pdf, bbox_inches="tight")
-    fig.savefig(png, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    data.to_csv(csv, index=False)

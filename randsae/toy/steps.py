@@ -38,16 +38,26 @@ def _mkdirs(*paths: str) -> None:
         Path(p).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _save(fig, data: pd.DataFrame, pdf: str, png: str, csv: str) -> None:
+    """Write a figure through the shared writer; the three rule outputs share one base name."""
+    from randsae.report.plotting import save_figure
+
+    base = Path(pdf).with_suffix("")
+    if {Path(png), Path(csv)} != {base.with_suffix(".png"), base.with_suffix(".csv")}:
+        raise ValueError(f"figure outputs must share a base name: {pdf}, {png}, {csv}")
+    save_figure(fig, data, base, ("pdf", "png"))
+
+
 def make_toy_2d(seed: int, two_d: dict, pdf: str, png: str, csv: str) -> None:
     """The 2-D illustration figure and its CSV (all four panels, long format)."""
-    from randsae.toy.plotting import plot_2d, save_figure
+    from randsae.toy.plotting import plot_2d
 
     panels = illustration_2d(
         seed=seed,
         num_samples=int(two_d["num_samples"]),
         hidden_expansion=int(two_d["hidden_expansion"]),
     )
-    save_figure(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
+    _save(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
     log.info("2-D illustration: %d samples", int(two_d["num_samples"]))
 
 
@@ -202,19 +212,19 @@ def make_toy_figure_main(
     summary_csv: str, metrics: list[str], pdf: str, png: str, csv: str
 ) -> None:
     """Main-text style figure: metrics x dictionary sizes, one line per arm."""
-    from randsae.toy.plotting import plot_main, save_figure
+    from randsae.toy.plotting import plot_main
 
     summary = _order_arms(pd.read_csv(summary_csv))
     data = _figure_data(summary, metrics)
     title = f"{summary['dataset'].iloc[0]}: metrics vs L1 coefficient (mean +- s.e.m. over seeds)"
-    save_figure(plot_main(data, metrics, title), data, pdf, png, csv)
+    _save(plot_main(data, metrics, title), data, pdf, png, csv)
 
 
 def make_toy_figure_grid(
     summary_csv: str, n_latents: int, metrics: list[str], pdf: str, png: str, csv: str
 ) -> None:
     """Appendix style figure of one dictionary size: a panel per metric, one line per arm."""
-    from randsae.toy.plotting import plot_grid, save_figure
+    from randsae.toy.plotting import plot_grid
 
     summary = _order_arms(pd.read_csv(summary_csv))
     sub = summary[summary["n_latents"] == int(n_latents)]
@@ -222,7 +232,7 @@ def make_toy_figure_grid(
         raise ValueError(f"n_latents {n_latents!r} is not in {summary_csv}")
     data = _figure_data(sub, metrics)
     title = f"{sub['dataset'].iloc[0]}, {n_latents} latents (mean +- s.e.m. over seeds)"
-    save_figure(plot_grid(data, metrics, title), data, pdf, png, csv)
+    _save(plot_grid(data, metrics, title), data, pdf, png, csv)
 
 
 def make_word2vec_vectors(

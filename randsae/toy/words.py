@@ -9,7 +9,6 @@ from __future__ import annotations
 import bz2
 import hashlib
 import io
-import json
 import shutil
 import urllib.request
 import zipfile
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from randsae.io import sha256_file, write_json
 
 LEE_FILE = "lee_background.cor"
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -110,15 +111,6 @@ def load_glove_from_zip(
     return words, np.stack(rows)
 
 
-def sha256_file(path: str) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download_glove(url: str, out_path: str, sha256: str | None, record_path: str) -> str:
     """Download ``url`` to ``out_path`` and verify its sha256.
 
@@ -134,5 +126,5 @@ def download_glove(url: str, out_path: str, sha256: str | None, record_path: str
         raise ValueError(f"glove.sha256 mismatch for {url}: expected {sha256}, got {digest}")
     Path(tmp).replace(out_path)
     record = {"url": url, "sha256": digest, "pinned": bool(sha256)}
-    Path(record_path).write_text(json.dumps(record, indent=2) + "\n")
+    write_json(record_path, record, indent=2)
     return digest
