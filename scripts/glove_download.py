@@ -1,13 +1,18 @@
 """Rule glove_download: fetch glove.6B.zip and verify (or record) its sha256."""
 
-from randsae.toy.steps import setup_logging
-from randsae.toy.words import download_glove
+from randsae.runner import run
+from randsae.toy import words
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    glove = smk.params.glove
-    download_glove(glove["url"], smk.output.zip, glove["sha256"], smk.output.checksum)
+def main(smk):
+    run(
+        words.download_glove,
+        smk,
+        url=smk.params.glove["url"],
+        out_path=smk.output.zip,
+        sha256=smk.params.glove["sha256"],
+        record_path=smk.output.checksum,
+    )
 
 
 main(snakemake)  # noqa: F821

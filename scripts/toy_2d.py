@@ -1,11 +1,19 @@
 """Rule toy_2d: the 2-D illustration of superposition through a random MLP."""
 
-from randsae.toy.steps import make_toy_2d, setup_logging
+from randsae.runner import run
+from randsae.toy import steps
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    make_toy_2d(smk.params.seed, smk.params.two_d, smk.output.pdf, smk.output.png, smk.output.csv)
+def main(smk):
+    run(
+        steps.make_toy_2d,
+        smk,
+        seed=smk.params.seed,
+        two_d=smk.params.two_d,
+        pdf=smk.output.pdf,
+        png=smk.output.png,
+        csv=smk.output.csv,
+    )
 
 
 main(snakemake)  # noqa: F821

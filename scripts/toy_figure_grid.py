@@ -1,17 +1,19 @@
 """Rule toy_figure_grid: appendix style figure of one dictionary size (a panel per metric)."""
 
-from randsae.toy.steps import make_toy_figure_grid, setup_logging
+from randsae.runner import run
+from randsae.toy import steps
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    make_toy_figure_grid(
-        smk.input.summary,
-        int(smk.wildcards.toy_n),
-        list(smk.params.metrics),
-        smk.output.pdf,
-        smk.output.png,
-        smk.output.csv,
+def main(smk):
+    run(
+        steps.make_toy_figure_grid,
+        smk,
+        summary_csv=smk.input.summary,
+        n_latents=int(smk.wildcards.toy_n),
+        metrics=list(smk.params.metrics),
+        pdf=smk.output.pdf,
+        png=smk.output.png,
+        csv=smk.output.csv,
     )
 
 

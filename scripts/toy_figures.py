@@ -1,12 +1,18 @@
 """Rule toy_figures: main-text style figure (metrics x dictionary sizes, a line per arm)."""
 
-from randsae.toy.steps import make_toy_figure_main, setup_logging
+from randsae.runner import run
+from randsae.toy import steps
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    make_toy_figure_main(
-        smk.input.summary, list(smk.params.metrics), smk.output.pdf, smk.output.png, smk.output.csv
+def main(smk):
+    run(
+        steps.make_toy_figure_main,
+        smk,
+        summary_csv=smk.input.summary,
+        metrics=list(smk.params.metrics),
+        pdf=smk.output.pdf,
+        png=smk.output.png,
+        csv=smk.output.csv,
     )
 
 

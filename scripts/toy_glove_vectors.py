@@ -1,16 +1,18 @@
 """Rule toy_glove_vectors: one dimension of GloVe 6B, extracted from the downloaded zip."""
 
-from randsae.toy.steps import make_glove_vectors, setup_logging
+from randsae.runner import run
+from randsae.toy import steps
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    make_glove_vectors(
-        smk.input.zip,
-        int(smk.wildcards.toy_dim),
-        smk.params.max_words,
-        smk.output.vectors,
-        smk.output.vocab,
+def main(smk):
+    run(
+        steps.make_glove_vectors,
+        smk,
+        zip_path=smk.input.zip,
+        dim=int(smk.wildcards.toy_dim),
+        max_words=smk.params.max_words,
+        npy=smk.output.vectors,
+        vocab=smk.output.vocab,
     )
 
 

@@ -1,11 +1,17 @@
 """Rule toy_summary: concatenate a dataset's sweeps; mean, std and s.e.m. over seeds."""
 
-from randsae.toy.steps import make_toy_summary, setup_logging
+from randsae.runner import run
+from randsae.toy import steps
 
 
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    make_toy_summary(list(smk.input.sweeps), smk.output.raw, smk.output.summary)
+def main(smk):
+    run(
+        steps.make_toy_summary,
+        smk,
+        sweep_csvs=list(smk.input.sweeps),
+        raw_csv=smk.output.raw,
+        summary_csv=smk.output.summary,
+    )
 
 
 main(snakemake)  # noqa: F821

@@ -1,23 +1,22 @@
 """Rule toy_sweep: all (seed, L1 coefficient) SAEs of one (dataset, arm, dictionary size)."""
 
-import torch
+from randsae.runner import run
+from randsae.toy import steps
 
-from randsae.toy.steps import make_toy_sweep, setup_logging
 
-
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    torch.set_num_threads(smk.threads)
-    make_toy_sweep(
-        smk.wildcards.toy_dataset,
-        smk.wildcards.toy_arm,
-        int(smk.wildcards.toy_n),
-        smk.params.common,
-        smk.params.data,
-        smk.params.sae,
-        smk.input.vectors[0] if smk.input.vectors else None,
-        smk.output.csv,
-        smk.params.device,
+def main(smk):
+    run(
+        steps.make_toy_sweep,
+        smk,
+        dataset=smk.wildcards.toy_dataset,
+        arm=smk.wildcards.toy_arm,
+        n_latents=int(smk.wildcards.toy_n),
+        common=smk.params.common,
+        data=smk.params.data,
+        sae=smk.params.sae,
+        vectors=smk.input.vectors[0] if smk.input.vectors else None,
+        out_csv=smk.output.csv,
+        device=smk.params.device,
     )
 
 

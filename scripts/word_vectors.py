@@ -1,20 +1,19 @@
 """Rule word_vectors: offline GloVe substitute, word2vec trained on gensim's test corpora."""
 
-import torch
+from randsae.runner import run
+from randsae.toy import steps
 
-from randsae.toy.steps import make_word2vec_vectors, setup_logging
 
-
-def main(smk) -> None:
-    setup_logging(smk.log[0])
-    torch.set_num_threads(smk.threads)
-    make_word2vec_vectors(
-        int(smk.wildcards.toy_dim),
-        int(smk.params.seed),
-        smk.params.word2vec,
-        smk.params.max_words,
-        smk.output.vectors,
-        smk.output.vocab,
+def main(smk):
+    run(
+        steps.make_word2vec_vectors,
+        smk,
+        dim=int(smk.wildcards.toy_dim),
+        seed=int(smk.params.seed),
+        w2v=smk.params.word2vec,
+        max_words=smk.params.max_words,
+        npy=smk.output.vectors,
+        vocab=smk.output.vocab,
     )
 
 

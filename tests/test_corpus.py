@@ -29,6 +29,17 @@ def test_gensim_corpus_is_real_text(docs):
     assert all(len(h) == 64 for h in hashes.values())
 
 
+def test_gensim_documents_wiki_limit(docs):
+    """The toy word2vec corpus reads the same documents, stopping after N wiki pages."""
+    few, hashes = gensim_documents(max_wiki_articles=3)
+    wiki = [d for d in few if d["id"].startswith("wiki:")]
+    assert 1 <= len(wiki) <= 3 and hashes == docs[1]
+    assert [d["id"] for d in few if d["id"].startswith("lee:")] == [
+        d["id"] for d in docs[0] if d["id"].startswith("lee:")
+    ]
+    assert wiki == [d for d in docs[0] if d["id"].startswith("wiki:")][: len(wiki)]
+
+
 def test_split_is_seeded_and_disjoint(docs):
     documents, _ = docs
     a_train, a_val = split_documents(documents, 0.1, 1)

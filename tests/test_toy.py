@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from randsae.config import stable_seed
 from randsae.toy import ARMS
 from randsae.toy.config import check_toy_config, dictionary_sizes, parse_dataset, toy_datasets
 from randsae.toy.data import (
@@ -16,7 +17,6 @@ from randsae.toy.data import (
     generate_sharkey,
     generator,
     lomax,
-    stable_seed,
     train_test_split,
 )
 from randsae.toy.ffn import apply_ffn, random_ffn

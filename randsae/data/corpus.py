@@ -21,15 +21,23 @@ WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz
 LEE_FILE = "lee_background.cor"
 
 
-def gensim_documents() -> tuple[list[dict[str, str]], dict[str, str]]:
-    """Documents of gensim's Wikipedia sample + Lee corpus, and the sha256 of their source files."""
+def gensim_documents(
+    max_wiki_articles: int | None = None,
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Documents of gensim's Wikipedia sample + Lee corpus, and the sha256 of their source files.
+
+    The one reader of gensim's test text (the LM corpus and the toy word2vec corpus);
+    ``max_wiki_articles`` stops after that many main-namespace wiki pages.
+    """
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
     from gensim.test.utils import datapath
 
     docs: list[dict[str, str]] = []
     wiki = datapath(WIKI_FILE)
     with bz2.BZ2File(wiki) as fh:
-        for title, text, _pageid in extract_pages(fh, filter_namespaces=("0",)):
+        for i, (title, text, _pageid) in enumerate(extract_pages(fh, filter_namespaces=("0",))):
+            if max_wiki_articles is not None and i >= max_wiki_articles:
+                break
             if text.lstrip().lower().startswith("#redirect"):
                 continue
             clean = filter_wiki(text)

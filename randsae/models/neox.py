@@ -28,10 +28,20 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → cuda when available; ``cuda`` without a GPU is an error, not a silent fallback."""
+    """The one device rule of every stage (the toy sweep too).
+
+    ``auto`` → cuda when available, else cpu; ``cuda`` without a GPU is an error, not a silent
+    fallback; a string torch does not know as a device is an error naming the ``device`` key.
+    """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"device: unknown device {device!r}; expected auto, cpu or cuda[:N]"
+        ) from err
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
     return device
 

@@ -106,3 +106,31 @@ def figures(
             )
     if init_sweep:
         init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)
+
+
+def manifest(artifacts: list[str], patterns: dict[str, str], out_tsv: str) -> None:
+    """The artifact manifest: every output with its rule, params digest, size and sha256."""
+    from randsae.provenance import git_commit, package_versions
+    from randsae.report.manifest import (
+        manifest_rows,
+        read_snakemake_metadata,
+        slurm_job_ids,
+        write_manifest,
+    )
+
+    rows = manifest_rows(
+        list(artifacts),
+        read_snakemake_metadata(".snakemake/metadata"),
+        dict(patterns),
+        git=git_commit(),
+        packages=package_versions(),
+        slurm_jobs=slurm_job_ids(".snakemake/slurm_logs"),
+    )
+    write_manifest(rows, out_tsv)
+    unknown = [r["path"] for r in rows if r["rule"] == "unknown"]
+    log.info(
+        "manifest: %d artifacts, %d without Snakemake metadata %s",
+        len(rows),
+        len(unknown),
+        unknown[:5],
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from randsae.toy.data import generator, lomax, random_signs, stable_seed
+from randsae.config import stable_seed
+from randsae.toy.data import generator, lomax, random_signs
 from randsae.toy.ffn import apply_ffn, random_ffn
 
 

@@ -12,25 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from randsae.models.neox import resolve_device
 from randsae.toy import ARMS, METRICS
 from randsae.toy.config import parse_dataset
 from randsae.toy.illustration import illustration_2d, long_table
 from randsae.toy.metrics import summarize
-from randsae.toy.train import build_arm, check_arm, resolve_device, run_sweep
+from randsae.toy.train import build_arm, check_arm, run_sweep
 
 log = logging.getLogger("randsae.toy")
-
-
-def setup_logging(path: str | None) -> None:
-    """Send this package's log records to ``path`` (a rule's ``log:`` file)."""
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(
-            filename=path,
-            level=logging.INFO,
-            force=True,
-            format="%(asctime)s %(levelname)s %(message)s",
-        )
 
 
 def _mkdirs(*paths: str) -> None:
@@ -125,7 +114,8 @@ def make_toy_data_stats(
             rows.append(row)
     df = pd.DataFrame(rows)
     if parse_dataset(dataset)[0] == "sharkey":
-        from randsae.toy.data import generate_sharkey, stable_seed
+        from randsae.config import stable_seed
+        from randsae.toy.data import generate_sharkey
 
         active = {}
         for seed in range(n_seeds):
@@ -239,7 +229,7 @@ def make_word2vec_vectors(
     dim: int, seed: int, w2v: dict, max_words: int | None, npy: str, vocab: str
 ) -> None:
     """Offline substitute for GloVe: word2vec trained on gensim's test corpora."""
-    from randsae.toy.data import stable_seed
+    from randsae.config import stable_seed
     from randsae.toy.words import save_vectors, tokenized_corpus, train_word2vec
 
     sentences = tokenized_corpus(w2v["max_wiki_articles"])

@@ -10,12 +10,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from randsae.config import stable_seed
 from randsae.toy import ARMS
 from randsae.toy.data import (
     gaussian_like,
     generate_sharkey,
     generator,
-    stable_seed,
     train_test_split,
 )
 from randsae.toy.ffn import apply_ffn, random_ffn
@@ -196,15 +196,6 @@ def evaluate_stacked(
         )
         out.append(row)
     return out
-
-
-def resolve_device(device: str) -> str:
-    """``cpu`` | ``cuda`` | ``auto`` (cuda when available) -> a torch device string."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device: unknown device {device!r}; expected cpu, cuda or auto")
-    return device
 
 
 def l1_coef_values(spec: dict) -> list[float]:

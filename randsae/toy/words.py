@@ -6,49 +6,26 @@ data: the Lee background news corpus and the shortened English Wikipedia dump sa
 
 from __future__ import annotations
 
-import bz2
 import hashlib
 import io
 import shutil
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from randsae.io import sha256_file, write_json
 
-LEE_FILE = "lee_background.cor"
-WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-
-
-def gensim_test_texts(max_wiki_articles: int | None = None) -> Iterator[str]:
-    """Raw documents: every line of the Lee corpus, then the wiki sample's article texts
-    (markup stripped with gensim's ``filter_wiki``; redirects and empty pages skipped)."""
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-    from gensim.test.utils import datapath
-
-    with open(datapath(LEE_FILE), encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.strip():
-                yield line
-    with bz2.open(datapath(WIKI_FILE), "rb") as fh:
-        for i, (_title, text, _pageid) in enumerate(extract_pages(fh)):
-            if max_wiki_articles is not None and i >= max_wiki_articles:
-                break
-            text = filter_wiki(text)
-            if text.strip() and not text.lstrip().lower().startswith("#redirect"):
-                yield text
-
 
 def tokenized_corpus(max_wiki_articles: int | None = None) -> list[list[str]]:
     """Lower-cased, de-accented tokens (gensim ``simple_preprocess``) of each document."""
     from gensim.utils import simple_preprocess
 
-    return [
-        t for t in (simple_preprocess(doc) for doc in gensim_test_texts(max_wiki_articles)) if t
-    ]
+    from randsae.data.corpus import gensim_documents
+
+    docs, _ = gensim_documents(max_wiki_articles)
+    return [t for t in (simple_preprocess(d["text"]) for d in docs) if t]
 
 
 def _stable_hash(text: str) -> int:
