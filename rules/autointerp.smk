@@ -8,10 +8,12 @@ rule explain:
         explanations="results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
     log:
         "logs/explain/{model}/{init}/layer{layer}.log",
+    benchmark:
+        "benchmarks/runs/explain/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
-        autointerp=autointerp_params(),
+        autointerp=explain_params(),
     script:
         "../scripts/explain.py"
 
@@ -25,6 +27,8 @@ rule score:
         windows="results/autointerp/{model}/{init}/layer{layer}/predictions.jsonl",
     log:
         "logs/score/{model}/{init}/layer{layer}.log",
+    benchmark:
+        "benchmarks/runs/score/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -52,6 +56,8 @@ rule latent_page:
         html="results/pages/{model}/layer{layer}.html",
     log:
         "logs/latent_page/{model}/layer{layer}.log",
+    benchmark:
+        "benchmarks/runs/latent_page/{model}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:

@@ -113,6 +113,15 @@ def autointerp_params():
     return config["autointerp"]
 
 
+# autointerp keys that only scoring reads: changing them must not rerun explain.
+SCORE_ONLY_KEYS = ("scorers", "bootstrap")
+
+
+def explain_params():
+    """What changes an explanation: the autointerp slice without the scoring-only keys."""
+    return {k: v for k, v in config["autointerp"].items() if k not in SCORE_ONLY_KEYS}
+
+
 def tokenize_inputs(wildcards):
     inputs = {"train": rules.corpus.output.train, "val": rules.corpus.output.val}
     if is_embedded(wildcards.model):

@@ -8,6 +8,8 @@ rule corpus:
         meta="results/data/corpus/meta.json",
     log:
         "logs/corpus.log",
+    benchmark:
+        "benchmarks/runs/corpus.tsv"
     priority: 100
     conda:
         "../envs/workflow.yaml"
@@ -25,6 +27,8 @@ rule tokenizer:
         tokenizer="results/data/tokenizer/tokenizer.json",
     log:
         "logs/tokenizer.log",
+    benchmark:
+        "benchmarks/runs/tokenizer.tsv"
     priority: 100
     conda:
         "../envs/workflow.yaml"
@@ -42,6 +46,8 @@ rule tokenize_corpus:
         val="results/data/tokens/{model}/val.npy",
     log:
         "logs/tokenize_corpus/{model}.log",
+    benchmark:
+        "benchmarks/runs/tokenize_corpus/{model}.tsv"
     priority: 100
     conda:
         "../envs/workflow.yaml"

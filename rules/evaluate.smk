@@ -33,6 +33,8 @@ rule latent_examples:
         examples="results/examples/{model}/{init}/layer{layer}.json",
     log:
         "logs/latent_examples/{model}/{init}/layer{layer}.log",
+    benchmark:
+        "benchmarks/runs/latent_examples/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:

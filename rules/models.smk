@@ -9,6 +9,8 @@ rule init_model:
         config="results/models/{model}/step0/config.json",
     log:
         "logs/init_model/{model}.log",
+    benchmark:
+        "benchmarks/runs/init_model/{model}.tsv"
     priority: 100
     conda:
         "../envs/workflow.yaml"
@@ -53,6 +55,8 @@ rule build_init:
         record="results/models/{model}/inits/{init}.json",
     log:
         "logs/build_init/{model}/{init}.log",
+    benchmark:
+        "benchmarks/runs/build_init/{model}/{init}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:

@@ -47,6 +47,8 @@ rule tables:
         ),
     log:
         "logs/tables.log",
+    benchmark:
+        "benchmarks/runs/tables.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -74,6 +76,8 @@ rule figures:
         ],
     log:
         "logs/figures.log",
+    benchmark:
+        "benchmarks/runs/figures.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -130,6 +134,8 @@ rule manifest:
         ),
     log:
         "logs/manifest.log",
+    benchmark:
+        "benchmarks/runs/manifest.tsv"
     conda:
         "../envs/workflow.yaml"
     params:

@@ -81,6 +81,8 @@ else:
             **SAE_FILES,
         log:
             "logs/link_sae/{model}/{init}/layer{layer}.log",
+        benchmark:
+            "benchmarks/runs/link_sae/{model}/{init}/layer{layer}.tsv"
         conda:
             "../envs/workflow.yaml"
         script:

@@ -17,6 +17,8 @@ rule toy_2d:
         csv="results/figures/toy/toy_2d.csv",
     log:
         "logs/toy/toy_2d.log",
+    benchmark:
+        "benchmarks/runs/toy/toy_2d.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -33,7 +35,7 @@ rule word_vectors:
     log:
         "logs/toy/word_vectors/word2vec{toy_dim}.log",
     benchmark:
-        "benchmarks/toy/word_vectors/word2vec{toy_dim}.tsv"
+        "benchmarks/runs/toy/word_vectors/word2vec{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -51,6 +53,8 @@ rule glove_download:
         checksum="results/toy/words/glove.6B.sha256.json",
     log:
         "logs/toy/glove_download.log",
+    benchmark:
+        "benchmarks/runs/toy/glove_download.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -67,6 +71,8 @@ rule toy_glove_vectors:
         vocab="results/toy/words/glove{toy_dim}.vocab.txt",
     log:
         "logs/toy/glove_vectors/glove{toy_dim}.log",
+    benchmark:
+        "benchmarks/runs/toy/glove_vectors/glove{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -82,6 +88,8 @@ rule toy_data:
         stats="results/toy/data/{toy_dataset}_stats.csv",
     log:
         "logs/toy/data/{toy_dataset}.log",
+    benchmark:
+        "benchmarks/runs/toy/data/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -101,7 +109,7 @@ rule toy_sweep:
     log:
         "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
     benchmark:
-        "benchmarks/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
+        "benchmarks/runs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -122,6 +130,8 @@ rule toy_summary:
         summary="results/toy/summary/{toy_dataset}_summary.csv",
     log:
         "logs/toy/summary/{toy_dataset}.log",
+    benchmark:
+        "benchmarks/runs/toy/summary/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
     script:
@@ -137,6 +147,8 @@ rule toy_figures:
         csv="results/figures/toy/{toy_dataset}_main.csv",
     log:
         "logs/toy/figures/{toy_dataset}_main.log",
+    benchmark:
+        "benchmarks/runs/toy/figures/{toy_dataset}_main.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -154,6 +166,8 @@ rule toy_figure_grid:
         csv="results/figures/toy/{toy_dataset}_n{toy_n}.csv",
     log:
         "logs/toy/figures/{toy_dataset}_n{toy_n}.log",
+    benchmark:
+        "benchmarks/runs/toy/figures/{toy_dataset}_n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:

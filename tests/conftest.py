@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import warnings
 
 import numpy as np
@@ -77,3 +78,26 @@ def fake(monkeypatch):
     srv = FakeAnthropic().start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """THE end-to-end run of the suite, made once per session: configs/smoke.yaml, default
+    targets + results/manifest.tsv, 2 cores, fake secrets in the environment. Read-only: tests
+    that change it use ``smoke_copy``."""
+    from dagtools import DETERMINISTIC, SMOKE, TARGETS, snakemake
+
+    work = tmp_path_factory.mktemp("smoke")
+    start = time.monotonic()
+    proc = snakemake(work, *TARGETS, "--cores", "2", *DETERMINISTIC, "--configfile", str(SMOKE))
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    (work / "wall_s.txt").write_text(f"{time.monotonic() - start:.1f}\n")
+    return work
+
+
+@pytest.fixture
+def smoke_copy(smoke_run, tmp_path):
+    """A private copy of the shared smoke run for tests that rerun or delete things in it."""
+    from dagtools import copy_run
+
+    return copy_run(smoke_run, tmp_path / "smoke")

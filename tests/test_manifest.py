@@ -7,12 +7,11 @@ wrote; the manifest of the real smoke run is checked in tests/test_secrets.py's 
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from dagtools import snakemake
 
 from randsae.report.manifest import (
     COLUMNS,
@@ -103,11 +102,15 @@ TOY_SNAKEFILE = textwrap.dedent("""
 
 def run_toy(work: Path, *args: str) -> None:
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "--workflow-profile", "none", *args],
+    proc = snakemake(
+        None,
+        "--cores",
+        "1",
+        "--workflow-profile",
+        "none",
+        *args,
+        snakefile=None,
         cwd=work,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

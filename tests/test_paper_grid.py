@@ -9,41 +9,29 @@ train_sae_group per layer group + link_sae per layer), so the test follows confi
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
-from dagtools import job_stats
+from dagtools import ROOT, job_stats, snakemake
 
-ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "configs" / "paper.yaml"
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def dry_run(workdir: Path, configfile: Path, *args: str) -> str:
-    env = dict(os.environ, **OFFLINE)
-    env.pop("ANTHROPIC_API_KEY", None)  # the DAG must not need the key
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
+    proc = snakemake(
+        workdir,
         "-n",
         "--cores",
         "1",
         "--configfile",
         str(configfile),
         *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        timeout=600,
+        env_drop=("ANTHROPIC_API_KEY",),  # the DAG must not need the key
+    )
     assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-2000:]
     return proc.stdout + proc.stderr
 

@@ -1,71 +1,21 @@
 """Secrets never leak into results, logs, Snakemake's metadata or the report.
 
-One real local run of configs/smoke.yaml (default targets + results/manifest.tsv), made with
-ANTHROPIC_API_KEY and HF_TOKEN set to distinctive fake values, is shared by this module,
-tests/test_manifest.py and tests/test_slurm.py (its local reference run), so the suite pays for
-it once. The report is built from it with `snakemake --report report.zip` and checked to hold every
-figure and table with its caption.
+The suite's one smoke run (``smoke_run`` in conftest.py: configs/smoke.yaml, default targets +
+results/manifest.tsv, ANTHROPIC_API_KEY and HF_TOKEN set to distinctive fake values) is shared by
+this module, tests/test_workflow.py and tests/test_slurm.py (its local reference run), so the
+suite pays for it once. The report is built from a copy of it with `snakemake --report
+report.zip` and checked to hold every figure and table with its caption.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "configs" / "smoke.yaml"
-FAKE_SECRETS = {
-    "ANTHROPIC_API_KEY": "sk-ant-FAKE-d3adb33f-c0ffee-SECRET-7f1e",
-    "HF_TOKEN": "hf_FAKEt0kenNEVERtoBEwrittenQz9x",
-}
-TARGETS = ("all", "results/manifest.tsv")  # positional: pass them before --configfile (nargs="+")
-# train_model runs 2 torch threads; multi-threaded CPU training is not bit-reproducible run to run
-# (measured: two 2-thread runs differ at ~1e-8, 1-thread runs are identical), so the runs compared
-# across executors use one thread everywhere.
-DETERMINISTIC = ("--set-threads", "train_model=1")
-_RUNS: dict[str, Path] = {}
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 3000, env_extra: dict | None = None):
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        **FAKE_SECRETS,
-        **(env_extra or {}),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def local_smoke_run(tmp_path_factory) -> Path:
-    """The shared local run (made once per session): smoke config, 2 cores, fake secrets set."""
-    if "local" not in _RUNS:
-        work = tmp_path_factory.mktemp("smoke_local")
-        start = time.monotonic()
-        proc = snakemake(work, *TARGETS, "--cores", "2", *DETERMINISTIC, "--configfile", str(SMOKE))
-        assert proc.returncode == 0, proc.stderr[-6000:]
-        (work / "wall_s.txt").write_text(f"{time.monotonic() - start:.1f}\n")
-        _RUNS["local"] = work
-    return _RUNS["local"]
+from dagtools import FAKE_SECRETS, SMOKE, TARGETS, copy_run, snakemake
 
 
 def encodings(secret: str) -> list[bytes]:
@@ -103,17 +53,19 @@ def files_under(work: Path, *dirs: str) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    return local_smoke_run(tmp_path_factory)
+def smoke(smoke_run):
+    return smoke_run
 
 
 @pytest.fixture(scope="module")
-def report_zip(smoke):
-    proc = snakemake(smoke, *TARGETS, "--report", "report.zip", "--configfile", str(SMOKE))
+def report_zip(smoke_run, tmp_path_factory):
+    work = copy_run(smoke_run, tmp_path_factory.mktemp("report") / "run")
+    proc = snakemake(work, *TARGETS, "--report", "report.zip", "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return smoke / "report.zip"
+    return work / "report.zip"
 
 
+@pytest.mark.slow
 def test_no_secret_in_results_logs_metadata_or_report(smoke, report_zip, tmp_path):
     with zipfile.ZipFile(report_zip) as z:
         z.extractall(tmp_path / "report")
@@ -132,6 +84,7 @@ def test_secret_scan_detects_a_planted_leak(tmp_path):
     assert len(leaks([tmp_path / "a.log", tmp_path / "b.html"])) == 2
 
 
+@pytest.mark.slow
 def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, tmp_path):
     from randsae.report.steps import figure_targets
 
@@ -160,6 +113,7 @@ def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, t
     assert "every final artifact" in html.lower()
 
 
+@pytest.mark.slow
 def test_manifest_of_the_smoke_run(smoke):
     from randsae.report.manifest import read_manifest, verify_manifest
 

@@ -24,19 +24,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_paper_grid import job_stats
-from test_secrets import (
-    DETERMINISTIC,
-    FAKE_SECRETS,
-    TARGETS,
-    files_under,
-    leaks,
-    local_smoke_run,
-    snakemake,
-)
+from dagtools import DETERMINISTIC, FAKE_SECRETS, ROOT, SMOKE, TARGETS, job_stats, snakemake
+from test_secrets import files_under, leaks
 
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "configs" / "smoke.yaml"
 LOCAL_PROFILE = ROOT / "profiles" / "slurm-local"
 CLUSTER_PROFILE = ROOT / "profiles" / "slurm" / "profile.yaml"
 GPU_RULES = (
@@ -122,6 +112,7 @@ def local_rules() -> set[str]:
 
 
 @pytest.mark.slurm
+@pytest.mark.slow
 def test_jobs_ran_through_slurm(slurm_run):
     planned, records, work = slurm_run["planned"], slurm_run["records"], slurm_run["work"]
     local = local_rules()
@@ -162,14 +153,15 @@ def test_jobs_ran_through_slurm(slurm_run):
 
 
 @pytest.mark.slurm
-def test_slurm_results_equal_local_results(slurm_run, tmp_path_factory):
+@pytest.mark.slow
+def test_slurm_results_equal_local_results(slurm_run, smoke_run):
     """Bit-identical, not approximately equal: each job is seeded from config (stable sha256
     seeds) and runs single-threaded torch in both modes (torch.set_num_threads(smk.threads) via
     randsae.runner.run; train_model forced to 1 thread, see DETERMINISTIC) on the same CPU, so
     every float operation happens in the same order. Only the executor differs. (With train_model
     at its 2 threads, even two local runs differ at ~1e-8 and everything downstream of `trained`
     at up to ~5e-4 in ce_loss_score.)"""
-    local = local_smoke_run(tmp_path_factory)
+    local = smoke_run
     for table in ("sae_metrics", "autointerp", "abstractness", "density_histograms"):
         a = pd.read_csv(local / f"results/tables/{table}.csv")
         b = pd.read_csv(slurm_run["work"] / f"results/tables/{table}.csv")
@@ -183,6 +175,7 @@ def test_slurm_results_equal_local_results(slurm_run, tmp_path_factory):
 
 
 @pytest.mark.slurm
+@pytest.mark.slow
 def test_no_secret_in_slurm_run(slurm_run):
     files = files_under(slurm_run["work"], "results", "logs", ".snakemake")
     assert any("slurm_logs" in str(p) for p in files)

@@ -6,45 +6,14 @@ Run: pytest tests/test_workflow.py   (the end-to-end part takes a few minutes on
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dagtools import job_stats
-
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "configs" / "smoke.yaml"
-
-
-def smk(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> Counter:
-    """Job counts per rule from a dry run's 'Job stats' table."""
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return Counter()
-    return job_stats(text)
+from dagtools import ROOT, SMOKE, planned_jobs, snakemake
 
 
 def write_config(tmp_path: Path, mutate) -> Path:
@@ -59,7 +28,7 @@ def write_config(tmp_path: Path, mutate) -> Path:
 
 
 def test_dry_run_default_grid(tmp_path):
-    jobs = planned_jobs(smk(tmp_path, "-n", "--cores", "2"))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "--cores", "2"))
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * len(cfg["inits"])
     for rule in ("train_sae", "eval_sae", "latent_examples", "explain", "score"):
@@ -81,7 +50,7 @@ def test_dry_run_default_grid(tmp_path):
 )
 def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)
-    proc = smk(tmp_path, "--cores", "1", "--configfile", str(cfg))
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(cfg))
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert needle in out, out[-2000:]
@@ -89,27 +58,14 @@ def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
 
 
 def test_lint_is_clean():
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = snakemake(None, "--lint", snakefile=None, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 # ------------------------------------------------------------------ end to end (smoke config)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("smoke")
-    proc = smk(work, "--cores", "2", "--configfile", str(SMOKE))
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return work
-
-
+@pytest.mark.slow
 def test_smoke_outputs_exist_and_are_sane(smoke_run):
     cfg = yaml.safe_load(SMOKE.read_text())
     n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
@@ -140,6 +96,7 @@ def test_smoke_outputs_exist_and_are_sane(smoke_run):
     assert metrics["val_loss"] < metrics["val_loss_step0"]
 
 
+@pytest.mark.slow
 def test_every_sae_loads_with_sae_lens(smoke_run):
     import torch
     from sae_lens import SAE
@@ -157,14 +114,16 @@ def test_every_sae_loads_with_sae_lens(smoke_run):
         assert torch.allclose(theirs.decode(feats), ours(x)[0], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_rerun_has_nothing_to_do(smoke_run):
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
+    jobs = planned_jobs(snakemake(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
     assert sum(jobs.values()) == 0, jobs
 
 
+@pytest.mark.slow
 def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp_path):
     cfg = write_config(tmp_path, lambda c: c["sae"].__setitem__("k", 8))
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
+    jobs = planned_jobs(snakemake(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["train_sae"] == 10
     allowed = {
         "train_sae",
@@ -181,9 +140,10 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     assert set(jobs) <= allowed, jobs
 
 
+@pytest.mark.slow
 def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_path):
     cfg = write_config(tmp_path, lambda c: c["autointerp"].__setitem__("lexical_top_tokens", 3))
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
+    jobs = planned_jobs(snakemake(smoke_run, "-n", "--cores", "2", "--configfile", str(cfg)))
     assert jobs["explain"] == 10
     assert set(jobs) <= {
         "explain",
@@ -196,14 +156,15 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
     }, jobs
 
 
-def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
+@pytest.mark.slow
+def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
     """Layer 0 dropped from a finished run, then added back: only layer-0 jobs are planned.
 
     (The activation cache spans every layer up to the deepest requested one, so adding a layer
     deeper than the current deepest also re-caches that (model, init); documented in the README.)
     """
     only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
-    jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(only1)))
+    jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(only1)))
     assert set(jobs) <= {"tables", "figures", "manifest", "all"}, jobs
     backup = tmp_path / "layer0"
     moved = []
@@ -215,13 +176,13 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
         "results/autointerp/*/*/layer0",
         "results/pages/*/layer0.html",
     ):
-        for p in smoke_run.glob(pattern):
-            dest = backup / p.relative_to(smoke_run)
+        for p in smoke_copy.glob(pattern):
+            dest = backup / p.relative_to(smoke_copy)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(p, dest)
             moved.append((dest, p))
     try:
-        jobs = planned_jobs(smk(smoke_run, "-n", "--cores", "2", "--configfile", str(SMOKE)))
+        jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(SMOKE)))
         per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
@@ -231,22 +192,26 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_run, tmp_path):
             shutil.move(dest, p)
 
 
-def test_figures_rerender_from_tables_alone(smoke_run):
-    shutil.rmtree(smoke_run / "results/figures")
-    jobs = planned_jobs(smk(smoke_run, "figures", "-n", "--cores", "1", "--configfile", str(SMOKE)))
+@pytest.mark.slow
+def test_figures_rerender_from_tables_alone(smoke_copy):
+    shutil.rmtree(smoke_copy / "results/figures")
+    jobs = planned_jobs(
+        snakemake(smoke_copy, "figures", "-n", "--cores", "1", "--configfile", str(SMOKE))
+    )
     assert dict(jobs) == {"figures": 1}
-    proc = smk(smoke_run, "figures", "--cores", "1", "--configfile", str(SMOKE))
+    proc = snakemake(smoke_copy, "figures", "--cores", "1", "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (smoke_run / "results/figures/sae_l0_vs_layer.png").exists()
+    assert (smoke_copy / "results/figures/sae_l0_vs_layer.png").exists()
 
 
 # ------------------------------------------------------------------ Claude backend through the DAG
-# (last in this module: it switches the smoke run's autointerp backend)
+# (on a copy of the smoke run: it switches the autointerp backend)
 
 SECRET = "sk-ant-test-SECRET-dag-4242"
 
 
-def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
+@pytest.mark.slow
+def test_anthropic_backend_through_the_dag(smoke_copy, tmp_path):
     """Explain + score of every smoke cell with the real SDK against the local fake server
     (Message Batches path), then a forced rerun served entirely from the SQLite cache."""
     from fake_anthropic import FakeAnthropic
@@ -262,29 +227,30 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
 
         cfg = write_config(tmp_path, mutate)
         env_extra = {"ANTHROPIC_API_KEY": SECRET, "HF_TOKEN": SECRET + "-hf"}
-        proc = smk_env(
-            smoke_run,
-            env_extra,
+        proc = snakemake(
+            smoke_copy,
             "results/tables/autointerp.csv",
             "--cores",
             "2",
             "--configfile",
             str(cfg),
+            env_extra=env_extra,
+            timeout=1200,
         )
         assert proc.returncode == 0, proc.stderr[-5000:]
         assert fake.counts["batch_create"] >= 10 and fake.counts["batch_items"] > 0
-        ai = pd.read_csv(smoke_run / "results/tables/autointerp.csv")
+        ai = pd.read_csv(smoke_copy / "results/tables/autointerp.csv")
         assert set(ai["backend"]) == {"anthropic"}
         assert ai["n_failed"].sum() == 0
         det = ai[ai["scorer"] == "detection"]
         assert det["auroc_pooled"].notna().all()
         expl = [
             json.loads(line)
-            for p in (smoke_run / "results/autointerp").glob("*/*/layer*/explanations.jsonl")
+            for p in (smoke_copy / "results/autointerp").glob("*/*/layer*/explanations.jsonl")
             for line in p.read_text().splitlines()
         ]
         assert expl and all(e["backend"] == "anthropic" and not e["parse_failed"] for e in expl)
-        cost = pd.read_csv(smoke_run / "results/tables/llm_cost.csv")
+        cost = pd.read_csv(smoke_copy / "results/tables/llm_cost.csv")
         assert len(cost) == 10 and (cost["calls"] > 0).all() and (cost["usd"] > 0).all()
         sm = yaml.safe_load(SMOKE.read_text())
         n_win = sm["examples"]["n_test_activating"] + sm["examples"]["n_test_nonactivating"]
@@ -295,9 +261,8 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
         # forced rerun: every request is answered by the response cache, zero API traffic
         fake.reset_counts()
         before = dict(fake.counts)
-        proc = smk_env(
-            smoke_run,
-            env_extra,
+        proc = snakemake(
+            smoke_copy,
             "results/tables/autointerp.csv",
             "--cores",
             "2",
@@ -306,6 +271,8 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
             "--forcerun",
             "explain",
             "score",
+            env_extra=env_extra,
+            timeout=1200,
         )
         assert proc.returncode == 0, proc.stderr[-5000:]
         assert before == {} and fake.counts["messages"] == 0 and fake.counts["batch_create"] == 0, (
@@ -314,24 +281,9 @@ def test_anthropic_backend_through_the_dag(smoke_run, tmp_path):
 
         # the secrets never reach results, logs or Snakemake's metadata
         for sub in ("results", "logs", ".snakemake"):
-            for p in (smoke_run / sub).rglob("*"):
+            for p in (smoke_copy / sub).rglob("*"):
                 if p.is_file() and p.stat().st_size < 50_000_000:
                     data = p.read_bytes()
                     assert SECRET.encode() not in data, p
     finally:
         fake.stop()
-
-
-def smk_env(workdir: Path, extra_env: dict, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **extra_env)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env)

@@ -8,6 +8,7 @@ from the model (``randsae.sae.act_source.StreamActivationSource``); both read th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,85 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.io import read_json, write_json
+from randsae.io import read_json, sha256_file, write_json
 
 NP_DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+# Shard checksums. Opening a shard checks its size and a sampled sha256 (SAMPLES chunks of
+# SAMPLE_BYTES spread over the file; files up to SAMPLES * SAMPLE_BYTES are hashed whole), which
+# costs a few ms whatever the shard size; the full check (``full=True``) reads the whole shard.
+SAMPLE_BYTES = 1 << 16
+SAMPLES = 64
+
+
+class CacheError(ValueError):
+    """An activation-cache shard is missing, truncated or altered."""
+
+
+def sampled_sha256(path: str | Path, size: int | None = None) -> str:
+    """sha256 of the size and SAMPLES evenly spaced chunks (the whole file when it is small)."""
+    size = Path(path).stat().st_size if size is None else size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        if size <= SAMPLES * SAMPLE_BYTES:
+            h.update(fh.read())
+        else:
+            for i in range(SAMPLES):
+                fh.seek((size - SAMPLE_BYTES) * i // (SAMPLES - 1))
+                h.update(fh.read(SAMPLE_BYTES))
+    return h.hexdigest()
+
+
+def shard_checksum(path: str | Path) -> dict[str, Any]:
+    """The manifest record of one shard: bytes, sha256 and sampled sha256."""
+    size = Path(path).stat().st_size
+    return {
+        "bytes": size,
+        "sha256": sha256_file(path),
+        "sampled_sha256": sampled_sha256(path, size),
+    }
+
+
+def rebuild_command(cache_dir: str | Path) -> str:
+    return f"snakemake --cores all --forcerun {cache_dir}"
+
+
+def verify_shards(
+    cache_dir: str | Path, manifest: dict[str, Any], layer: int, *, full: bool = False
+) -> int:
+    """Check one layer's shards against the manifest's checksums; returns how many were checked.
+
+    Raises :class:`CacheError` naming the shard and the command that rebuilds the cache. A
+    manifest written before checksums existed has none: nothing is checked (returns 0).
+    """
+    sums = manifest.get("checksums")
+    if sums is None:
+        return 0
+    hint = f"rebuild the cache with: {rebuild_command(cache_dir)}"
+    rels = manifest["shards"][str(layer)]
+    for rel in rels:
+        path, rec = Path(cache_dir) / rel, sums.get(rel)
+        if rec is None:
+            raise CacheError(
+                f"activation cache: shard {path} has no checksum in the manifest; {hint}"
+            )
+        if not path.is_file():
+            raise CacheError(f"activation cache: shard {path} is missing; {hint}")
+        size = path.stat().st_size
+        if size != rec["bytes"]:
+            raise CacheError(
+                f"activation cache: shard {path} has {size} bytes but the manifest records "
+                f"{rec['bytes']} (truncated or overwritten); {hint}"
+            )
+        if sampled_sha256(path, size) != rec["sampled_sha256"] or (
+            full and sha256_file(path) != rec["sha256"]
+        ):
+            raise CacheError(
+                f"activation cache: shard {path} does not match its sha256 in the manifest "
+                f"(altered on disk); {hint}"
+            )
+    return len(rels)
 
 
 def hook_name(layer: int) -> str:
@@ -115,6 +192,10 @@ def write_cache(
         "shard_tokens": int(shard_tokens),
         "n_shards": n_shards,
         "shards": shards,
+        # size + sha256 (whole and sampled) of every shard, checked when a shard is opened
+        "checksums": {
+            rel: shard_checksum(out_dir / rel) for rels in shards.values() for rel in rels
+        },
     }
     write_json(out_dir / "manifest.json", manifest)
     return manifest
@@ -128,6 +209,7 @@ def read_layer(cache_dir: str | Path, layer: int) -> np.ndarray:
         raise ValueError(
             f"layer {layer} is not in the cache {cache_dir} (has {manifest['layers']})"
         )
+    verify_shards(cache_dir, manifest, layer, full=True)
     return np.concatenate(
         [np.load(cache_dir / rel, mmap_mode="r") for rel in manifest["shards"][str(layer)]]
     )

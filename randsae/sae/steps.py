@@ -75,6 +75,7 @@ def train_sae(
         n_tokens=sae_cfg["n_tokens"],
         buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
         seed=stable_seed(seed, "shuffle", model, init),
+        verify="full",  # a truncated or altered shard fails here, naming it
     )
     meta = {
         "model_name": model,
