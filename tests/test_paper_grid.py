@@ -92,6 +92,7 @@ def test_expected_jobs_counts_the_paper_grid():
     assert jobs["build_init"] == 35
 
 
+@pytest.mark.slow  # a dry run of the whole paper grid: a DAG of thousands of jobs
 @pytest.mark.parametrize("source", ["stream", "cache"])
 def test_paper_grid_dry_run_job_counts(tmp_path, source):
     cfg = yaml.safe_load(PAPER.read_text())

@@ -71,6 +71,7 @@ def eval_sae(
                 "model": model,
                 "init": init,
                 "layer": layer,
+                "d_vocab": int(lm.model.cfg.d_vocab),  # fixes the entropy histogram range
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,

@@ -12,6 +12,32 @@ from randsae.io import read_json
 
 KEY_COLUMNS = ["model", "n_params", "init", "layer"]
 
+# CE/KL scores divide by how much zero-ablating the layer hurts: CE score = (CE_ablate - CE_sae) /
+# (CE_ablate - CE_clean), KL score = 1 - KL_sae / KL_ablate. For random models the ablation barely
+# changes the output, the denominator is near zero and the score is noise (it can be far outside
+# [0, 1]). Below SCORE_DENOMINATOR_MIN nats (docs/metrics.md) a score is flagged: the raw value
+# stays in the table; figures draw it as an open marker off the line.
+SCORE_DENOMINATOR_MIN = 0.05
+SCORE_DENOMINATORS = {
+    "ce_loss_score": ("ce_loss_with_ablation", "ce_loss_without_sae"),
+    "kl_div_score": ("kl_div_with_ablation", None),
+}
+
+
+def flag_small_denominators(
+    df: pd.DataFrame, threshold: float = SCORE_DENOMINATOR_MIN
+) -> pd.DataFrame:
+    """Add ``<score>_denominator`` (nats) and ``<score>_flagged`` (|denominator| < threshold, or
+    not finite) for the CE and KL scores whose inputs are in ``df``."""
+    out = df.copy()
+    for score, (ablate, clean) in SCORE_DENOMINATORS.items():
+        if ablate not in out.columns or (clean is not None and clean not in out.columns):
+            continue
+        den = out[ablate].astype(float) - (out[clean].astype(float) if clean else 0.0)
+        out[f"{score}_denominator"] = den
+        out[f"{score}_flagged"] = ~(den.abs() >= threshold)
+    return out
+
 
 def n_params_by_model(init_record_paths: Iterable[str | Path]) -> dict[str, int]:
     """n_params of each model from the ``build_init`` records (identical across inits)."""
@@ -26,7 +52,7 @@ def sae_metrics_table(metric_paths: Iterable[str | Path], n_params: dict[str, in
         row = {k: v for k, v in rec.items() if isinstance(v, (int, float, str, bool)) or v is None}
         row["n_params"] = n_params.get(rec["model"])
         rows.append(row)
-    df = pd.DataFrame(rows)
+    df = flag_small_denominators(pd.DataFrame(rows))
     cols = KEY_COLUMNS + sorted(c for c in df.columns if c not in KEY_COLUMNS)
     return df[cols].sort_values(["model", "init", "layer"]).reset_index(drop=True)
 
@@ -63,13 +89,23 @@ def abstractness_table(
     """Abstractness per cell: summary rows (mean, median, quartiles; ``row == "summary"``) and the
     distribution as histogram rows (``row == "hist"``, ``bin_lo``, ``bin_hi``, ``count``).
 
-    Entropy bins span [0, ln(vocab)] and R² bins [0, 1] (values below 0 fall into the first bin).
+    The bins are the same for every cell: entropies span [0, ln(d_vocab)] with the largest
+    vocabulary of the grid (no entropy can exceed it), R² spans [0, 1] (values below 0 fall into
+    the first bin).
     """
     from randsae.evaluate.abstractness import PER_LATENT_MEASURES, abstractness_rows
 
+    metric_jsons, latent_csvs = list(metric_jsons), list(latent_csvs)
+    recs = [read_json(p) for p in metric_jsons]
+    missing = [str(p) for p, r in zip(metric_jsons, recs, strict=True) if "d_vocab" not in r]
+    if missing:
+        raise ValueError(
+            f"{missing[0]} (and {len(missing) - 1} more) has no d_vocab: it was written by an "
+            "older eval_sae; rerun it with `snakemake --cores all --forcerun eval_sae`"
+        )
+    top = float(np.log(max(2, *(int(r["d_vocab"]) for r in recs))))
     rows: list[dict] = []
-    for mpath, lpath in zip(metric_jsons, latent_csvs, strict=True):
-        rec = read_json(mpath)
+    for rec, lpath in zip(recs, latent_csvs, strict=True):
         lat = pd.read_csv(lpath)
         key = {
             "model": rec["model"],
@@ -80,15 +116,12 @@ def abstractness_table(
         per_latent = {c: lat[c].to_numpy() for c in lat.columns}
         for r in abstractness_rows(per_latent, **key):
             rows.append({**r, "row": "summary"})
-        top = float(
-            np.log(max(2, int(rec.get("d_vocab", 0)) or lat.get("n_active", pd.Series([2])).max()))
-        )
         for m in PER_LATENT_MEASURES:
             if m not in lat.columns:
                 continue
             vals = lat[m].to_numpy(dtype=float)
             vals = vals[np.isfinite(vals)]
-            hi = 1.0 if m == "token_r2" else max(top, float(vals.max()) if len(vals) else 1.0)
+            hi = 1.0 if m == "token_r2" else top
             counts, edges = np.histogram(np.clip(vals, 0, hi), bins=n_bins, range=(0.0, hi))
             for c, lo, up in zip(counts, edges[:-1], edges[1:], strict=True):
                 rows.append(

@@ -66,18 +66,36 @@ def metric_vs_layer(
     title: str | None = None,
     formats: list[str] | None = None,
 ) -> Any:
-    """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band)."""
+    """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band).
+
+    Where ``df`` has a ``<metric>_flagged`` column (CE/KL scores with a near-zero denominator,
+    :func:`randsae.report.aggregate.flag_small_denominators`), flagged points are drawn as open
+    markers off the line; the CSV keeps their raw values and the flag.
+    """
     if metric not in df.columns:
         raise ValueError(f"no column {metric!r} to plot")
     models = _model_order(df)
-    cols = ["model", "init", "layer", metric, *(ci or ())]
+    flag = f"{metric}_flagged"
+    cols = ["model", "init", "layer", metric, *(ci or ()), flag]
     data = df[[c for c in cols if c in df.columns]].sort_values(["model", "init", "layer"])
+    flagged = data[flag].astype(bool) if flag in data.columns else pd.Series(False, data.index)
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         sub = data[data["model"] == model]
         for init in dict.fromkeys(sub["init"]):
             s = sub[sub["init"] == init]
-            ax.plot(s["layer"], s[metric], label=init, **_style(init))
+            bad = flagged.loc[s.index]
+            ax.plot(s["layer"], s[metric].where(~bad), label=init, **_style(init))
+            if bad.any():
+                style = _style(init)
+                ax.scatter(
+                    s.loc[bad, "layer"],
+                    s.loc[bad, metric],
+                    marker=style.get("marker", "o"),
+                    facecolors="none",
+                    edgecolors=style.get("color", "gray"),
+                    label=f"{init} (denominator < threshold)",
+                )
             if ci and all(c in s.columns for c in ci):
                 ax.fill_between(
                     s["layer"], s[ci[0]], s[ci[1]], alpha=0.15, color=_style(init).get("color")
