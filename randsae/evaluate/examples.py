@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from randsae.progress import progress
 from randsae.sae.activations import residual_batches
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -29,7 +30,9 @@ def latent_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sparse SAE codes of every held-out token: (vals (N, k) float32, idx (N, k) int32)."""
     all_vals, all_idx = [], []
-    for acts in residual_batches(lm, seqs, [layer], batch_size):
+    n_batches = -(-len(seqs) // batch_size)
+    batches = residual_batches(lm, seqs, [layer], batch_size)
+    for acts in progress(batches, total=n_batches, desc=f"examples layer {layer}", unit="batch"):
         vals, idx = encode(acts[layer])
         all_vals.append(vals.float().cpu().numpy())
         all_idx.append(idx.cpu().numpy().astype(np.int32))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from randsae.progress import progress
 from randsae.sae.activations import hook_name as hook_name_of
 
 LatentConsumer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
@@ -217,7 +218,7 @@ def evaluate_sae(
     def capture(act: torch.Tensor, hook: Any) -> None:  # noqa: ARG001
         captured["x"] = act
 
-    for start in range(0, n_seq, batch_size):
+    for start in progress(range(0, n_seq, batch_size), desc=f"eval layer {layer}", unit="batch"):
         tok = tok_all[start : start + batch_size].to(device)
         b = tok.shape[0]
         if ignore.numel():

@@ -139,7 +139,7 @@ def write_cache(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the model once over ``seqs`` (n_seq, ctx) and shard ``hook_resid_post`` of each layer."""
-    from tqdm.auto import tqdm
+    from randsae.progress import progress as progress_bar
 
     if dtype not in NP_DTYPES:
         raise ValueError(f"activations.dtype must be one of {list(NP_DTYPES)}, got {dtype!r}")
@@ -153,7 +153,7 @@ def write_cache(
     shards: dict[str, list[str]] = {str(layer): [] for layer in layers}
     open_maps: dict[int, np.memmap] = {}
     pos = 0
-    bar = tqdm(total=n_tokens, unit="tok", desc="activations", disable=not progress, mininterval=2)
+    bar = progress_bar(total=n_tokens, desc="activations", unit="tok", disable=not progress)
     for acts in residual_batches(lm, seqs, layers, batch_size):
         n = next(iter(acts.values())).shape[0]
         written = 0
