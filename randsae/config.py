@@ -143,6 +143,9 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
             )
+    err = micro_batch_error(sae)
+    if err:
+        raise ConfigError(err)
     ex = config["examples"]
     if ex["context_size"] % ex["window"]:
         raise ConfigError("examples.window must divide examples.context_size")
@@ -164,6 +167,23 @@ def check_config(config: dict[str, Any]) -> None:
             ):
                 if val > n_ctx:
                     raise ConfigError(f"{key}={val} exceeds models.{name}.arch.n_ctx={n_ctx}")
+
+
+def micro_batch_error(sae: dict[str, Any]) -> str | None:
+    """Why ``sae.micro_batch_size`` is unusable with the rest of ``sae`` (None if it is fine)."""
+    mb = sae.get("micro_batch_size")
+    if mb is None:
+        return None
+    bs = int(sae["batch_size"])
+    if int(mb) < 1 or bs % int(mb):
+        return f"sae.micro_batch_size={mb} must be a positive divisor of sae.batch_size={bs}"
+    if int(mb) < bs and sae.get("backend", "fused") != "fused":
+        return (
+            f"sae.micro_batch_size={mb} needs sae.backend: fused (sae-lens's SAETrainer steps "
+            "the optimizer on every batch it is given); set micro_batch_size: null or "
+            "backend: fused"
+        )
+    return None
 
 
 def canonical(obj: Any) -> Any:

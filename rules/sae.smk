@@ -1,6 +1,11 @@
 # Activations, SAE training, SAE metrics and latent examples (one job per cell).
 
 
+def sae_params():
+    """The sae section less `tracking` (which changes no output; scripts read it from config)."""
+    return {k: v for k, v in config["sae"].items() if k != "tracking"}
+
+
 if config["activations"]["source"] == "cache":
 
     rule cache_activations:
@@ -37,7 +42,7 @@ if config["activations"]["source"] == "cache":
         conda:
             "../envs/workflow.yaml"
         params:
-            sae=config["sae"],
+            sae=sae_params(),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],
@@ -67,7 +72,7 @@ else:
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
-            sae=config["sae"],
+            sae=sae_params(),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],

@@ -21,6 +21,8 @@ def main(smk):
         curve_csv=smk.output.curve,
         checkpoint_dir=smk.params.checkpoint_dir,
         device=smk.params.device,
+        # Tracking changes no output, so it is read from the config, not from params.
+        tracking=smk.config["sae"].get("tracking", "none"),
     )
 
 

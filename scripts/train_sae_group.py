@@ -18,6 +18,8 @@ def main(smk):
         tokens_train=smk.input.tokens,
         out_dir=smk.output.group,
         device=smk.params.device,
+        # Tracking changes no output, so it is read from the config, not from params.
+        tracking=smk.config["sae"].get("tracking", "none"),
     )
 
 

@@ -84,12 +84,59 @@ def markdown_table(counts: Counter) -> str:
 
 
 def test_expected_jobs_counts_the_paper_grid():
-    # the numbers the paper grid stands for (paper.md §2): 7 Pythia models, 146 layers, 5 inits
+    # v2's grid (shared notes paper-v2.md): Pythia 70m, 160m, 410m, 1b, 6.9b; every layer of the
+    # three smallest, every 2nd of 1b, every 4th of 6.9b: 58 layers x 5 inits = 290 cells
     cfg = yaml.safe_load(PAPER.read_text())
-    assert len(cfg["models"]) == 7 and sum(len(m["layers"]) for m in cfg["models"].values()) == 146
+    layers = {name.split("-")[1]: m["layers"] for name, m in cfg["models"].items()}
+    assert layers == {
+        "70m": list(range(6)),
+        "160m": list(range(12)),
+        "410m": list(range(24)),
+        "1b": list(range(0, 16, 2)),
+        "6.9b": list(range(0, 32, 4)),
+    }
+    assert all(m["hf_name"].endswith("-deduped") for m in cfg["models"].values())
+    assert len(cfg["inits"]) == 5 and sum(len(v) for v in layers.values()) == 58
     jobs = expected_jobs(cfg)
-    assert jobs["eval_sae"] == jobs["score"] == 730
-    assert jobs["build_init"] == 35
+    assert jobs["eval_sae"] == jobs["score"] == 290
+    assert jobs["build_init"] == 25
+
+
+def test_paper_protocol_is_the_authors():
+    cfg = yaml.safe_load(PAPER.read_text())
+    ex, ai = cfg["examples"], cfg["autointerp"]
+    assert (ex["n_latents"], ex["n_explain"], ex["n_test_activating"]) == (100, 40, 100)
+    assert ex["n_test_nonactivating"] == 100 and ex["window"] == 32
+    assert ai["anthropic"]["windows_per_prompt"] == 5
+    assert cfg["sae"]["batch_size"] == 65536 and cfg["sae"]["micro_batch_size"] == 8192
+
+
+def test_paper_budget_covers_the_random_explanation_controls():
+    from randsae.autointerp.claude import calls_per_latent
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from autointerp_budget import estimate
+
+    cfg = yaml.safe_load(PAPER.read_text())
+    per = estimate(cfg, n_latents=2)
+    assert per["calls_per_latent"] == calls_per_latent(200, 5, n_scorers=4) == 161
+    assert per["calls_per_latent_without_controls"] == 81
+    upper_cell = per["upper_usd_per_latent"] * cfg["examples"]["n_latents"]
+    assert cfg["autointerp"]["anthropic"]["budget_usd"] >= upper_cell
+
+
+def test_extra_sizes_config_differs_from_paper_in_models_only():
+    paper = yaml.safe_load(PAPER.read_text())
+    extra = yaml.safe_load((ROOT / "configs" / "paper-extra-sizes.yaml").read_text())
+    assert {k: v for k, v in extra.items() if k != "models"} == {
+        k: v for k, v in paper.items() if k != "models"
+    }
+    assert [m["hf_name"] for m in extra["models"].values()] == [
+        "EleutherAI/pythia-1.4b-deduped",
+        "EleutherAI/pythia-2.8b-deduped",
+    ]
+    assert [len(m["layers"]) for m in extra["models"].values()] == [24, 32]
+    assert not set(extra["models"]) & set(paper["models"])
 
 
 @pytest.mark.slow  # a dry run of the whole paper grid: a DAG of thousands of jobs

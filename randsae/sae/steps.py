@@ -58,6 +58,7 @@ def train_sae(
     curve_csv: str,
     checkpoint_dir: str,
     device: str,
+    tracking: str = "none",
 ) -> None:
     from randsae.models.neox import resolve_device
     from randsae.sae.act_source import CachedActivationSource
@@ -94,11 +95,19 @@ def train_sae(
         metadata=meta,
         checkpoint_dir=checkpoint_dir,
         log_csv=curve_csv,
+        tracking=tracking,
+        tracking_dir=tracking_dir(model, init, f"layer{layer}"),
+        run_name=f"{model}/{init}/layer{layer}",
     )
     log.info("SAE: %s", summary)
     provenance.write_meta(
         Path(out_dir) / "meta.json", "train_sae", params={"sae": sae_cfg}, summary=summary, **meta
     )
+
+
+def tracking_dir(model: str, init: str, job: str) -> Path:
+    """Where ``sae.tracking`` writes (outside the rule's outputs, like the checkpoints)."""
+    return Path("results/tracking") / model / init / job
 
 
 def layer_groups(layers: list[int], group_size: int) -> list[list[int]]:
@@ -116,6 +125,7 @@ def train_sae_group(
     tokens_train: str,
     out_dir: str,
     device: str,
+    tracking: str = "none",
 ) -> None:
     """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
     from randsae.models.inits import load_model
@@ -163,6 +173,9 @@ def train_sae_group(
         / init
         / f"group{'-'.join(map(str, layers))}",
         log_csvs={layer: out / f"layer{layer}" / "training_curve.csv" for layer in layers},
+        tracking=tracking,
+        tracking_dir=tracking_dir(model, init, f"group{'-'.join(map(str, layers))}"),
+        run_name=f"{model}/{init}/group{'-'.join(map(str, layers))}",
     )
     for layer, summary in summaries.items():
         log.info("SAE layer %d: %s", layer, summary)

@@ -10,6 +10,12 @@ clip 1.0.
 Backends: ``fused`` (ours: sparse TopK backward, ``embedding_bag`` decoder) and ``saelens``
 (sae-lens's ``SAETrainer`` + ``TopKTrainingSAE``; its loss is sae-lens's MSE, not FVU).
 
+Micro-batching (``micro_batch_size``, fused backend): the optimizer batch is stepped in chunks of
+``micro_batch_size`` tokens whose gradients accumulate before one optimizer step, as the authors'
+sparsify fork did (4 sequences x 2048 tokens per forward, 8 accumulation steps). The loss is their
+per-micro-batch FVU, each chunk's FVU scaled by ``micro / batch``; only a ``(micro, n_latents)``
+pre-activation matrix ever exists. ``null`` = one chunk, FVU over the whole optimizer batch.
+
 Checkpoints (``checkpoint_every_steps``) hold everything needed to resume bit-identically:
 weights, optimizer, scheduler, dead-latent counters, training log, source position and RNG
 states; they are written atomically (temp file + ``os.replace``) and removed only after the
@@ -31,7 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.config import stable_seed
+from randsae.config import micro_batch_error, stable_seed
+from randsae.sae import tracking as trk
 from randsae.sae.topk import TopKSAE
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
@@ -105,6 +112,10 @@ def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
         raise ValueError(
             f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}"
         )
+    err = micro_batch_error(cfg)
+    if err:
+        raise ValueError(err)
+    trk.check_tracking(cfg.get("tracking", "none"))
     return d_sae, steps
 
 
@@ -140,6 +151,8 @@ class _SAEJob:
         self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
         self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
         self.warmup = int(cfg.get("warmup_steps", 0))
+        mb = cfg.get("micro_batch_size")
+        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
         self.total_steps = total_steps
         self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
         self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
@@ -269,12 +282,38 @@ class _SAEJob:
         )
 
     def _fused_step(self, x: torch.Tensor):
+        loss, vals, idx = self._accumulate_grads(x)
+        self._apply_update()
+        return loss, loss, vals, idx
+
+    def _accumulate_grads(self, x: torch.Tensor):
+        """Backward the batch loss into ``.grad``, one micro-batch at a time.
+
+        Loss (the fork's): ``sum_c (n_c / B) * FVU_c`` with ``FVU_c = sum ||x - x_hat||^2 /
+        sum ||x - mean_c(x)||^2`` over chunk ``c``; one chunk (no micro-batching) is the
+        whole-batch FVU. Returns the loss and the batch's ``(vals, idx)`` selections.
+        """
+        sae, n = self.sae, x.shape[0]
+        chunks = x.split(self.micro) if self.micro is not None else (x,)
+        loss = torch.zeros((), dtype=x.dtype, device=x.device)
+        vals_all, idx_all = [], []
+        for xc in chunks:
+            x_hat, vals, idx = sae(xc)
+            total_var = (xc - xc.mean(dim=0)).pow(2).sum()
+            fvu = (x_hat - xc).pow(2).sum() / total_var.clamp_min(torch.finfo(x.dtype).tiny)
+            if len(chunks) > 1:
+                fvu = fvu * (xc.shape[0] / n)
+            fvu.backward()
+            loss += fvu.detach()
+            vals_all.append(vals.detach())
+            idx_all.append(idx)
+        if len(chunks) == 1:
+            return loss, vals_all[0], idx_all[0]
+        return loss, torch.cat(vals_all), torch.cat(idx_all)
+
+    def _apply_update(self) -> None:
+        """Decoder-gradient projection, clipping, Adam step, schedule, decoder renormalisation."""
         sae = self.sae
-        x_hat, vals, idx = sae(x)
-        # FVU per batch (fork): sum ||x - x_hat||^2 / sum ||x - mean_batch(x)||^2.
-        total_var = (x - x.mean(dim=0)).pow(2).sum()
-        fvu = (x_hat - x).pow(2).sum() / total_var.clamp_min(torch.finfo(x.dtype).tiny)
-        fvu.backward()
         if self.normalize_decoder:
             sae.remove_gradient_parallel_to_decoder_directions()
         torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
@@ -288,7 +327,6 @@ class _SAEJob:
         self.scheduler.step()
         if self.normalize_decoder:
             sae.set_decoder_norm_to_unit_norm()
-        return fvu.detach(), fvu.detach(), vals.detach(), idx
 
     def _saelens_step(self, x: torch.Tensor):
         tr = self.sl_trainer
@@ -396,6 +434,10 @@ def train_sae_group(
     metadata: Mapping[Any, dict[str, Any] | None] | None = None,
     checkpoint_dir: str | Path | None = None,
     log_csvs: Mapping[Any, str | Path | None] | None = None,
+    tracking: str = "none",
+    tracking_dir: str | Path | None = None,
+    run_name: str = "sae",
+    progress: bool = True,
 ) -> dict[Any, dict[str, Any]]:
     """Train one SAE per key of ``seeds`` from a source yielding ``dict[key, (B, d_in)]``.
 
@@ -431,37 +473,54 @@ def train_sae_group(
         step = int(state["step"])
         elapsed_before = float(state.get("seconds", 0.0))
 
+    bs = int(cfg["batch_size"])
+    tracker = trk.make_tracker(tracking, tracking_dir, keys, name=run_name, config=cfg)
+    bar = trk.progress_bar(total_steps * bs, step * bs, desc=run_name) if progress else None
     t0 = time.perf_counter()
-    while step < total_steps:
-        try:
-            batch = next(source)
-        except StopIteration:
-            raise ValueError(
-                f"activation source exhausted after {step} of {total_steps} steps"
-            ) from None
-        if not isinstance(batch, Mapping):
-            batch = {keys[0]: batch}
-        for key in keys:
-            x = batch[key]
-            if x.ndim != 2 or x.shape[1] != d_in:
+    try:
+        while step < total_steps:
+            try:
+                batch = next(source)
+            except StopIteration:
                 raise ValueError(
-                    f"batch for {key!r} has shape {tuple(x.shape)}, expected (B, {d_in})"
+                    f"activation source exhausted after {step} of {total_steps} steps"
+                ) from None
+            if not isinstance(batch, Mapping):
+                batch = {keys[0]: batch}
+            for key in keys:
+                x = batch[key]
+                if x.ndim != 2 or x.shape[1] != d_in:
+                    raise ValueError(
+                        f"batch for {key!r} has shape {tuple(x.shape)}, expected (B, {d_in})"
+                    )
+                jobs[key].train_step(x)
+            step += 1
+            if ckpt_path is not None and every > 0 and step % every == 0 and step < total_steps:
+                _atomic_torch_save(
+                    {
+                        "keys": [str(k) for k in keys],
+                        "total_steps": total_steps,
+                        "step": step,
+                        "jobs": {str(k): jobs[k].state_dict() for k in keys},
+                        "source": source.state_dict() if hasattr(source, "state_dict") else None,
+                        "rng": _rng_state(),
+                        "seconds": elapsed_before + time.perf_counter() - t0,
+                    },
+                    ckpt_path,
                 )
-            jobs[key].train_step(x)
-        step += 1
-        if ckpt_path is not None and every > 0 and step % every == 0 and step < total_steps:
-            _atomic_torch_save(
-                {
-                    "keys": [str(k) for k in keys],
-                    "total_steps": total_steps,
-                    "step": step,
-                    "jobs": {str(k): jobs[k].state_dict() for k in keys},
-                    "source": source.state_dict() if hasattr(source, "state_dict") else None,
-                    "rng": _rng_state(),
-                    "seconds": elapsed_before + time.perf_counter() - t0,
-                },
-                ckpt_path,
-            )
+            rows = {key: jobs[key].log[-1] for key in keys}
+            tracker.log_step(step, rows)
+            if bar is not None:
+                bar.set_postfix(trk.postfix(rows), refresh=False)
+                bar.update(bs)
+    finally:
+        if bar is not None:
+            bar.close()
+        tracker.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    seconds = elapsed_before + time.perf_counter() - t0
+
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = elapsed_before + time.perf_counter() - t0
@@ -515,6 +574,10 @@ def train_sae(
     metadata: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
     log_csv: str | Path | None = None,
+    tracking: str = "none",
+    tracking_dir: str | Path | None = None,
+    run_name: str = "sae",
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Train one TopK SAE from ``source`` and save it (sae-lens format) to ``out_dir``.
 
@@ -529,6 +592,9 @@ def train_sae(
         metadata: extra ``cfg.json`` metadata (hook_name, model_name, context_size, ...).
         checkpoint_dir: resumable checkpoints (outside the rule's outputs); resumed if present.
         log_csv: training curve CSV (tokens, step, loss, fvu, l0, dead_frac, lr).
+        tracking: ``none`` | ``tensorboard`` | ``wandb`` (:mod:`randsae.sae.tracking`): the
+            curve per optimizer step; files under ``tracking_dir``; ``run_name`` names the run.
+        progress: tqdm bar (tokens/s, FVU, L0, dead fraction, ETA) on stderr.
 
     Returns:
         Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr.
@@ -567,5 +633,9 @@ def train_sae(
         metadata={key: metadata},
         checkpoint_dir=checkpoint_dir,
         log_csvs={key: log_csv},
+        tracking=tracking,
+        tracking_dir=tracking_dir,
+        run_name=run_name,
+        progress=progress,
     )
     return out[key]
