@@ -377,7 +377,9 @@ class StreamActivationSource(_ShuffledSource):
         self._fwd_memo = None
         lo = fb * self.forward_batch_size
         seqs = self.tokens[lo : lo + self.forward_batch_size]
-        (acts,) = list(residual_batches(self.lm, seqs, self.layers, self.forward_batch_size))
+        (acts,) = list(
+            residual_batches(self.lm, seqs, self.layers, self.forward_batch_size, first_seq=lo)
+        )
         if self.storage_dtype not in (None, "float32"):
             # Round exactly as the cache stores them (IEEE round-to-nearest-even, like numpy).
             dt = getattr(torch, self.storage_dtype)

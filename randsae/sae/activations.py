@@ -26,18 +26,23 @@ def hook_name(layer: int) -> str:
 
 @torch.inference_mode()
 def residual_batches(
-    lm: Any, seqs: np.ndarray, layers: list[int], batch_size: int
+    lm: Any, seqs: np.ndarray, layers: list[int], batch_size: int, first_seq: int = 0
 ) -> Iterator[dict[int, torch.Tensor]]:
     """Yield {layer: (batch*ctx, d_model) fp32 CPU tensor} per batch of sequences.
 
     Stops the forward pass at the deepest requested layer; the init's hooks (noise control) are
-    active on every pass.
+    active on every pass. ``seqs[0]`` is sequence ``first_seq`` of the stage's token array: before
+    each pass the model is told the index of its first sequence (``lm.seek``), so the noise
+    control gives a sequence the same noise whichever slice or batch it is computed in.
     """
     names = [hook_name(layer) for layer in layers]
     stop = max(layers) + 1
     device = lm.model.cfg.device
+    seek = getattr(lm, "seek", None)
     with lm.model.hooks(fwd_hooks=lm.fwd_hooks):
         for i in range(0, len(seqs), batch_size):
+            if seek is not None:
+                seek(first_seq + i)
             batch = torch.from_numpy(seqs[i : i + batch_size].astype(np.int64)).to(device)
             _, cache = lm.model.run_with_cache(batch, names_filter=names, stop_at_layer=stop)
             yield {
