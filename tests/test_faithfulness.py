@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from randsae.config import stable_seed
+
 ARCH = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
 CTX = 32
 
@@ -197,3 +199,38 @@ def test_noise_control_cache_and_stream_train_identical_saes(project, cfg, monke
     assert set(a) == set(b)
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+# -- (d) sequence-level shuffling ---------------------------------------------------------------
+
+
+def test_training_batches_draw_whole_sequences_from_across_the_corpus(project, cfg, monkeypatch):
+    """The source ``train_sae`` builds from the stage's cache: a 512-token buffer holds 16 whole
+    32-token sequences from anywhere in the training tokens, not 512 consecutive tokens."""
+    from randsae.sae.act_source import CachedActivationSource
+    from randsae.sae.activations import read_layer
+    from randsae.sae.steps import cache_activations
+
+    monkeypatch.chdir(project)
+    cache_activations("tiny", "trained", cfg, "results/data/tokens/tiny/train.npy", "act_d", "cpu")
+    rows = torch.from_numpy(read_layer("act_d", 1).copy())
+    sae = cfg["sae"]
+    src = CachedActivationSource(
+        "act_d",
+        1,
+        batch_size=sae["batch_size"],
+        n_tokens=sae["n_tokens"],
+        buffer_tokens=sae["shuffle_buffer_tokens"],
+        seed=stable_seed(cfg["seed"], "shuffle", "tiny", "trained"),
+    )
+    first_block = torch.cat([next(src) for _ in range(512 // sae["batch_size"])])
+    # where each emitted row sits in the cache; a row at position 0 depends on its token alone
+    # and may occur twice, later positions identify their sequence
+    origin = torch.cdist(first_block, rows).argmin(dim=1)
+    assert torch.equal(rows[origin], first_block)
+    seqs = torch.unique(origin[origin % CTX != 0] // CTX)
+    assert len(seqs) == 512 // CTX
+    whole = rows[(seqs[:, None] * CTX + torch.arange(CTX)).flatten()]
+    dist = torch.cdist(whole, first_block, compute_mode="donot_use_mm_for_euclid_dist")
+    assert float(dist.min(dim=1).values.max()) == 0.0
+    assert int(seqs.max() - seqs.min()) >= 512 // CTX  # not one contiguous run

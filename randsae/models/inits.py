@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from randsae.config import InitSpec, parse_init, stable_seed
@@ -44,8 +46,8 @@ class LoadedModel:
     model: Any
     fwd_hooks: list[tuple[str, Any]] = field(default_factory=list)
 
-    def seek(self, seq_index: int) -> None:
-        """Tell stateful hooks (the noise control) the index of the next pass's first sequence."""
+    def seek(self, seq_index: int | Sequence[int]) -> None:
+        """Tell stateful hooks (the noise control) the sequence indices of the next pass."""
         for _name, fn in self.fwd_hooks:
             if hasattr(fn, "seek"):
                 fn.seek(seq_index)
@@ -123,16 +125,28 @@ class NoiseEmbedding:
         self.std = float(std)
         self.seed = int(seed)
         self.next_seq = 0
+        self._ids: list[int] | None = None
 
-    def seek(self, seq_index: int) -> None:
-        self.next_seq = int(seq_index)
+    def seek(self, seq_index: int | Sequence[int]) -> None:
+        """The next pass's first sequence index, or the index of each of its sequences."""
+        if isinstance(seq_index, (int, np.integer)):
+            self.next_seq, self._ids = int(seq_index), None
+        else:
+            self._ids = [int(i) for i in seq_index]
 
     def __call__(self, value: torch.Tensor, hook: Any) -> torch.Tensor:  # noqa: ARG002
+        b = value.shape[0]
+        if self._ids is not None:
+            if len(self._ids) != b:
+                raise ValueError(f"noise control: {len(self._ids)} sequence ids for a batch of {b}")
+            ids, self._ids = self._ids, None
+        else:
+            ids = list(range(self.next_seq, self.next_seq + b))
+        self.next_seq = ids[-1] + 1
         rows = []
-        for i in range(value.shape[0]):
-            gen = torch.Generator().manual_seed(stable_seed(self.seed, self.next_seq + i))
+        for i in ids:
+            gen = torch.Generator().manual_seed(stable_seed(self.seed, i))
             rows.append(torch.randn(value.shape[1:], generator=gen, dtype=torch.float32))
-        self.next_seq += value.shape[0]
         noise = torch.stack(rows) * self.std
         return noise.to(device=value.device, dtype=value.dtype)
 

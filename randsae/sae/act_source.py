@@ -1,17 +1,20 @@
 """Activation sources for SAE training: the on-disk cache and (stream mode) the live model.
 
-Both sources share one seeded *block shuffle* so that, for the same tokens, seed and buffer
+Both sources share one seeded *sequence shuffle* so that, for the same tokens, seed and buffer
 settings, they emit the same activations in the same order:
 
-* the epoch's token stream (corpus order, truncated to a multiple of ``batch_size``) is cut into
-  blocks of ``buffer_tokens`` consecutive tokens (rounded down to a multiple of ``batch_size``);
-* each epoch visits the blocks in a seeded random order, and each block is emitted as batches of
-  a seeded random permutation of its rows.
+* each epoch visits the ``context_size``-token sequences in a seeded random order (the authors
+  shuffled their 2,048-token sequences; RedPajama rows are grouped by source, so corpus order
+  is not random);
+* that order is cut into blocks of ``buffer_tokens`` tokens (whole sequences; rounded down to a
+  multiple of ``batch_size`` and ``context_size``), and each block is emitted as batches of a
+  seeded random permutation of its rows.
 
-Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch, block)``, so the
-position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one block
-(``buffer_tokens x d_in`` floats), and a block can be re-read (cache) or recomputed (stream)
-on resume without replaying the stream.
+Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch[, block])``, so
+the position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one
+block (``buffer_tokens x d_in`` floats, plus one sequence index per sequence), and a block can
+be re-read (cache, through ``mmap``) or recomputed (stream) on resume without replaying the
+stream.
 """
 
 from __future__ import annotations
@@ -77,64 +80,84 @@ def _all_finite(a: torch.Tensor) -> bool:
     return _first_nonfinite_row(a) is None
 
 
-class _BlockShuffle:
-    """Seeded block-shuffle schedule over ``epoch_tokens`` rows; tracks the resumable position."""
+class _SequenceShuffle:
+    """Seeded sequence-shuffle schedule over ``n_seq`` sequences of ``context_size`` tokens.
+
+    Epoch ``e`` visits the sequences in a seeded random order; that order is cut into blocks of
+    ``block_seqs`` sequences (``buffer_tokens`` rounded down to a multiple of both the batch and
+    the context size), and each block is emitted as batches of a seeded permutation of its rows.
+    Tokens of a last block that do not fill a batch are left out of that epoch.
+    """
 
     def __init__(
-        self, epoch_tokens: int, *, batch_size: int, n_tokens: int, buffer_tokens: int, seed: int
+        self,
+        n_seq: int,
+        *,
+        context_size: int,
+        batch_size: int,
+        n_tokens: int,
+        buffer_tokens: int,
+        seed: int,
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        usable = epoch_tokens // batch_size * batch_size
-        if usable == 0:
-            raise ValueError(
-                f"activation source has {epoch_tokens} tokens, fewer than one batch ({batch_size})"
-            )
+        if context_size <= 0:
+            raise ValueError(f"context_size must be positive, got {context_size}")
         self.batch_size = batch_size
-        self.epoch_tokens = usable
-        self.block_tokens = max(batch_size, buffer_tokens // batch_size * batch_size)
-        self.n_blocks = math.ceil(usable / self.block_tokens)
+        self.context_size = context_size
+        self.n_seq = n_seq
+        unit = math.lcm(batch_size, context_size)
+        self.block_tokens = max(unit, buffer_tokens // unit * unit)
+        self.block_seqs = self.block_tokens // context_size
+        self.n_blocks = math.ceil(n_seq / self.block_seqs)
+        last = n_seq * context_size - (self.n_blocks - 1) * self.block_tokens
+        self.batches_per_block = self.block_tokens // batch_size
+        self.last_block_batches = last // batch_size
+        per_epoch = (self.n_blocks - 1) * self.batches_per_block + self.last_block_batches
+        if per_epoch == 0:
+            raise ValueError(
+                f"activation source has {n_seq * context_size} tokens, fewer than one batch "
+                f"({batch_size})"
+            )
+        self.batches_per_epoch = per_epoch
+        self.epoch_tokens = per_epoch * batch_size
         self.n_batches = n_tokens // batch_size
         self.seed = seed
-        if self.n_batches * batch_size > usable:
+        if self.n_batches > per_epoch:
             warnings.warn(
-                f"n_tokens={n_tokens} exceeds the {usable} usable tokens of the source: wrapping "
-                "to the start for further epochs, each with a new shuffle seed",
+                f"n_tokens={n_tokens} exceeds the {self.epoch_tokens} usable tokens of the "
+                "source: wrapping to the start for further epochs, each with a new shuffle seed",
                 stacklevel=3,
             )
         self.pos = 0  # batches emitted so far
+        self._order: tuple[int, torch.Tensor] | None = None
 
-    def block_order(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(stable_seed(self.seed, "block-order", epoch))
-        return torch.randperm(self.n_blocks, generator=g)
+    def sequence_order(self, epoch: int) -> torch.Tensor:
+        if self._order is None or self._order[0] != epoch:
+            g = torch.Generator().manual_seed(stable_seed(self.seed, "sequence-order", epoch))
+            self._order = (epoch, torch.randperm(self.n_seq, generator=g))
+        return self._order[1]
 
-    def block_range(self, block: int) -> tuple[int, int]:
-        start = block * self.block_tokens
-        return start, min(start + self.block_tokens, self.epoch_tokens)
+    def block_sequences(self, epoch: int, block: int) -> np.ndarray:
+        """Sequence indices of ``block`` in epoch ``epoch``, in visiting order."""
+        order = self.sequence_order(epoch)
+        return order[block * self.block_seqs : (block + 1) * self.block_seqs].numpy()
 
     def row_perm(self, epoch: int, block: int, n_rows: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(stable_seed(self.seed, "rows", epoch, block))
         return torch.randperm(n_rows, generator=g)
 
     def locate(self, pos: int) -> tuple[int, int, int]:
-        """Map a global batch index to ``(epoch, block position in the epoch order, batch)``."""
-        per_epoch = self.epoch_tokens // self.batch_size
-        epoch, rem = divmod(pos, per_epoch)
-        # Blocks are multiples of batch_size except possibly the last; walk the order.
-        order = self.block_order(epoch)
-        for bpos in range(self.n_blocks):
-            start, stop = self.block_range(int(order[bpos]))
-            nb = (stop - start) // self.batch_size
-            if rem < nb:
-                return epoch, bpos, rem
-            rem -= nb
-        raise AssertionError("position beyond epoch")  # pragma: no cover
+        """Map a global batch index to ``(epoch, block, batch within the block)``."""
+        epoch, rem = divmod(pos, self.batches_per_epoch)
+        block, b = divmod(rem, self.batches_per_block)
+        return epoch, block, b
 
 
 class _ShuffledSource:
-    """Shared iteration logic; subclasses implement :meth:`_load_block` (rows ``[start, stop)``)."""
+    """Shared iteration logic; subclasses implement :meth:`_load_block` (rows of sequences)."""
 
-    _sched: _BlockShuffle
+    _sched: _SequenceShuffle
     batch_size: int
     n_tokens: int
 
@@ -144,7 +167,8 @@ class _ShuffledSource:
         self._cur_perm: torch.Tensor | None = None
 
     # -- to implement -----------------------------------------------------------------------
-    def _load_block(self, start: int, stop: int) -> Any:  # pragma: no cover - abstract
+    def _load_block(self, seqs: np.ndarray) -> Any:  # pragma: no cover - abstract
+        """Rows of sequences ``seqs`` (in that order), ``len(seqs) * context_size`` of them."""
         raise NotImplementedError
 
     def _gather(self, block: Any, rows: torch.Tensor) -> Any:  # pragma: no cover - abstract
@@ -161,14 +185,13 @@ class _ShuffledSource:
         sched = self._sched
         if sched.pos >= sched.n_batches:
             raise StopIteration
-        epoch, bpos, b = sched.locate(sched.pos)
-        key = (epoch, bpos)
+        epoch, block, b = sched.locate(sched.pos)
+        key = (epoch, block)
         if key != self._cur_key:
             self._cur_block = None  # free the old block before reading the next one
-            block = int(sched.block_order(epoch)[bpos])
-            start, stop = sched.block_range(block)
-            self._cur_block = self._load_block(start, stop)
-            self._cur_perm = sched.row_perm(epoch, block, stop - start)
+            seqs = sched.block_sequences(epoch, block)
+            self._cur_block = self._load_block(seqs)
+            self._cur_perm = sched.row_perm(epoch, block, len(seqs) * sched.context_size)
             self._cur_key = key
         assert self._cur_perm is not None
         rows = self._cur_perm[b * self.batch_size : (b + 1) * self.batch_size]
@@ -179,21 +202,22 @@ class _ShuffledSource:
     def tokens_consumed(self) -> int:
         return self._sched.pos * self.batch_size
 
-    def state_dict(self) -> dict[str, int]:
+    _STATE_KEYS = ("seed", "batch_size", "context_size", "block_tokens", "epoch_tokens")
+
+    def state_dict(self) -> dict[str, Any]:
         """Resumable position (batches emitted) plus the settings it is only valid for."""
         s = self._sched
-        return {
-            "pos": s.pos,
-            "seed": s.seed,
-            "batch_size": s.batch_size,
-            "block_tokens": s.block_tokens,
-            "epoch_tokens": s.epoch_tokens,
-        }
+        return {"pos": s.pos, "shuffle": "sequence"} | {k: getattr(s, k) for k in self._STATE_KEYS}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a position saved by :meth:`state_dict` (settings must match)."""
         s = self._sched
-        for key in ("seed", "batch_size", "block_tokens", "epoch_tokens"):
+        if state.get("shuffle") != "sequence":
+            raise ValueError(
+                "cannot resume activation source: the checkpoint was written with another "
+                "shuffle scheme; delete it to restart"
+            )
+        for key in self._STATE_KEYS:
             if int(state[key]) != int(getattr(s, key)):
                 raise ValueError(
                     f"cannot resume activation source: {key}={state[key]} in the checkpoint, "
@@ -261,8 +285,12 @@ class CachedActivationSource(_ShuffledSource):
                 f"activation cache {self.cache_dir}: layer {self.layer} shards hold {total} "
                 f"tokens but manifest n_tokens={declared}"
             )
-        self._sched = _BlockShuffle(
-            total,
+        if "context_size" not in self.manifest:
+            raise ValueError(f"activation cache {self.cache_dir}: manifest has no context_size")
+        self.context_size = int(self.manifest["context_size"])
+        self._sched = _SequenceShuffle(
+            total // self.context_size,
+            context_size=self.context_size,
             batch_size=self.batch_size,
             n_tokens=self.n_tokens,
             buffer_tokens=int(buffer_tokens),
@@ -273,27 +301,37 @@ class CachedActivationSource(_ShuffledSource):
     #: it is dropped, so reading a block in bounded chunks bounds them (16 MB at d_model 512).
     chunk_rows = 8192
 
-    def _load_block(self, start: int, stop: int) -> torch.Tensor:
-        out = torch.empty(stop - start, self.d_in, dtype=torch.float32)
+    def _load_block(self, seqs: np.ndarray) -> torch.Tensor:
+        ctx = self.context_size
+        out = torch.empty(len(seqs) * ctx, self.d_in, dtype=torch.float32)
         out_np = out.numpy()
-        pos = start
-        s = int(np.searchsorted(self._offsets, start, side="right")) - 1
-        while pos < stop:
-            lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-            take = min(stop, hi, pos + self.chunk_rows) - pos
-            mm = np.load(self._shards[s], mmap_mode="r")
-            dst = out_np[pos - start : pos - start + take]
-            src = mm[pos - lo : pos - lo + take]
-            if src.dtype.kind == "f":
-                np.copyto(dst, src, casting="same_kind")  # no temporary, float16 upcast in place
-            else:
-                dst[...] = _to_float32(src, self.storage_dtype).numpy()
-            del mm, src  # unmap
-            pos += take
-            if pos >= hi:
-                s += 1
+        mm: np.ndarray | None = None
+        mm_shard, mapped = -1, 0
+        for j in np.argsort(seqs, kind="stable"):  # read in file order, place in block order
+            pos, stop, dst = int(seqs[j]) * ctx, (int(seqs[j]) + 1) * ctx, int(j) * ctx
+            while pos < stop:
+                s = int(np.searchsorted(self._offsets, pos, side="right")) - 1
+                lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
+                take = min(stop, hi) - pos
+                if s != mm_shard or mapped >= self.chunk_rows:
+                    mm = None  # unmap before mapping again
+                    mm = np.load(self._shards[s], mmap_mode="r")
+                    mm_shard, mapped = s, 0
+                assert mm is not None
+                src = mm[pos - lo : pos - lo + take]
+                d = out_np[dst : dst + take]
+                if src.dtype.kind == "f":
+                    np.copyto(d, src, casting="same_kind")  # no temporary, float16 upcast
+                else:
+                    d[...] = _to_float32(src, self.storage_dtype).numpy()
+                del src
+                mapped += take
+                pos += take
+                dst += take
+        mm = None
         if not _all_finite(out):
-            bad = int(_first_nonfinite_row(out) or 0) + start
+            row = int(_first_nonfinite_row(out) or 0)
+            bad = int(seqs[row // ctx]) * ctx + row % ctx
             shard = self._shards[int(np.searchsorted(self._offsets, bad, side="right")) - 1]
             raise ValueError(
                 f"activation cache: NaN/Inf activations in layer {self.layer}, token {bad} "
@@ -308,10 +346,11 @@ class CachedActivationSource(_ShuffledSource):
 class StreamActivationSource(_ShuffledSource):
     """Shuffled activations computed on the fly for a group of layers from one forward pass.
 
-    Yields ``dict[layer, (batch_size, d_in) float32]``. Forward passes go through
-    :func:`randsae.sae.activations.residual_batches` (the cache writer's function) over a fixed grid
-    of ``forward_batch_size`` sequences (sequence ``i`` is always in forward batch
-    ``i // forward_batch_size``), so with ``forward_batch_size`` = ``activations.batch_size`` and
+    Yields ``dict[layer, (batch_size, d_in) float32]``. Each block's sequences (in the shuffled
+    order) go through :func:`randsae.sae.activations.residual_batches` (the cache writer's
+    function) in passes of exactly ``forward_batch_size`` sequences (the last one padded), so
+    every pass has the cache writer's shape; a sequence's activations do not depend on the
+    other sequences of its pass, and with ``forward_batch_size`` = ``activations.batch_size`` and
     ``storage_dtype`` = ``activations.dtype`` the batches equal the cache source's bit for bit.
     """
 
@@ -359,50 +398,37 @@ class StreamActivationSource(_ShuffledSource):
                 f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}"
             )
         self.storage_dtype = storage_dtype
-        self._fwd_memo: tuple[int, dict[int, torch.Tensor]] | None = None
-        self._sched = _BlockShuffle(
-            n_seq * self.context_size,
+        self._sched = _SequenceShuffle(
+            n_seq,
+            context_size=self.context_size,
             batch_size=self.batch_size,
             n_tokens=self.n_tokens,
             buffer_tokens=int(buffer_tokens),
             seed=int(seed),
         )
 
-    def _forward(self, fb: int) -> dict[int, torch.Tensor]:
-        """Activations ``(seqs * ctx, d_in)`` per layer for forward batch ``fb`` of the grid."""
+    def _load_block(self, seqs: np.ndarray) -> dict[int, torch.Tensor]:
         from randsae.sae.activations import residual_batches
 
-        if self._fwd_memo is not None and self._fwd_memo[0] == fb:
-            return self._fwd_memo[1]
-        self._fwd_memo = None
-        lo = fb * self.forward_batch_size
-        seqs = self.tokens[lo : lo + self.forward_batch_size]
-        (acts,) = list(
-            residual_batches(self.lm, seqs, self.layers, self.forward_batch_size, first_seq=lo)
-        )
-        if self.storage_dtype not in (None, "float32"):
-            # Round exactly as the cache stores them (IEEE round-to-nearest-even, like numpy).
-            dt = getattr(torch, self.storage_dtype)
-            acts = {L: a.to(dt).float() for L, a in acts.items()}
-        self._fwd_memo = (fb, acts)
-        return acts
-
-    def _load_block(self, start: int, stop: int) -> dict[int, torch.Tensor]:
-        per_fb = self.context_size * self.forward_batch_size
-        parts: dict[int, list[torch.Tensor]] = {L: [] for L in self.layers}
-        pos = start
-        while pos < stop:
-            fb = pos // per_fb
-            acts = self._forward(fb)
-            lo = fb * per_fb
-            take = min(stop, lo + per_fb) - pos
+        rows = len(seqs) * self.context_size
+        block = {L: torch.empty(rows, self.d_in, dtype=torch.float32) for L in self.layers}
+        pos = 0
+        for acts in residual_batches(
+            self.lm, self.tokens[seqs], self.layers, self.forward_batch_size, seq_ids=seqs
+        ):
+            n = next(iter(acts.values())).shape[0]
             for L in self.layers:
-                parts[L].append(acts[L][pos - lo : pos - lo + take])
-            pos += take
-        block = {L: torch.cat(p) if len(p) > 1 else p[0] for L, p in parts.items()}
+                a = acts[L]
+                if self.storage_dtype not in (None, "float32"):
+                    # Round as the cache stores them (IEEE round-to-nearest-even, like numpy).
+                    a = a.to(getattr(torch, self.storage_dtype)).float()
+                block[L][pos : pos + n] = a
+            pos += n
         for L, a in block.items():
             if not _all_finite(a):
-                bad = int(_first_nonfinite_row(a) or 0) + start
+                row = int(_first_nonfinite_row(a) or 0)
+                bad = int(seqs[row // self.context_size]) * self.context_size
+                bad += row % self.context_size
                 raise ValueError(f"stream source: NaN/Inf activations at layer {L}, token {bad}")
         return block
 
