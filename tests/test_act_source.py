@@ -62,7 +62,7 @@ def _collect(src) -> torch.Tensor:
 
 
 def test_one_epoch_is_a_permutation_of_the_cache(tmp_path: Path) -> None:
-    cache = _ids_cache(tmp_path)
+    cache = _ids_cache(tmp_path, context_size=10)  # 100 sequences of 10 tokens
     src = CachedActivationSource(cache, 0, batch_size=50, n_tokens=1000, buffer_tokens=220, seed=3)
     assert src.d_in == 4 and len(src) == 20
     out = _collect(src)
@@ -70,9 +70,14 @@ def test_one_epoch_is_a_permutation_of_the_cache(tmp_path: Path) -> None:
     ids = out[:, 0].long()
     assert torch.equal(ids.sort().values, torch.arange(1000))  # every token exactly once
     assert not torch.equal(ids, torch.arange(1000))  # but shuffled
-    # Block shuffle: block size 200 (220 rounded to the batch); each batch comes from one block.
-    first = ids[:50] // 200
-    assert (first == first[0]).all()
+    # Sequence shuffle: blocks of 200 tokens (220 rounded to the batch) hold 20 whole sequences
+    # drawn from the whole epoch, not 200 consecutive tokens; each batch comes from one block.
+    for b in range(5):
+        block = ids[b * 200 : (b + 1) * 200]
+        seqs = torch.unique(block // 10)
+        assert len(seqs) == 20
+        assert torch.equal(block.sort().values, (seqs[:, None] * 10 + torch.arange(10)).flatten())
+        assert int(seqs.max() - seqs.min()) > 19  # not one contiguous run of sequences
 
 
 def test_order_depends_only_on_seed(tmp_path: Path) -> None:
@@ -88,7 +93,8 @@ def test_order_depends_only_on_seed(tmp_path: Path) -> None:
 
 
 def test_wraps_with_warning_and_new_epoch_order(tmp_path: Path) -> None:
-    cache = _ids_cache(tmp_path, n=430)  # 430 -> 400 usable tokens with batch 50
+    # 43 sequences of 10; blocks of 10 sequences; the last block's 30 tokens fill no batch of 50
+    cache = _ids_cache(tmp_path, n=430, context_size=10)
     with pytest.warns(UserWarning, match="wrapping"):
         src = CachedActivationSource(
             cache, 0, batch_size=50, n_tokens=1000, buffer_tokens=100, seed=0
@@ -96,8 +102,9 @@ def test_wraps_with_warning_and_new_epoch_order(tmp_path: Path) -> None:
     ids = _collect(src)[:, 0].long()
     assert ids.shape == (1000,)
     e0, e1 = ids[:400], ids[400:800]
-    assert torch.equal(e0.sort().values, torch.arange(400))
-    assert torch.equal(e1.sort().values, torch.arange(400))
+    for e in (e0, e1):
+        seqs = torch.unique(e // 10)
+        assert len(seqs) == 40 and len(torch.unique(e)) == 400  # 40 whole sequences, once each
     assert not torch.equal(e0, e1)
 
 

@@ -170,6 +170,7 @@ def evaluate_sae(
     """
     model = lm.model
     fwd_hooks = list(getattr(lm, "fwd_hooks", []) or [])
+    seek = getattr(lm, "seek", None)
     tok_all = _as_token_tensor(tokens)
     n_seq, ctx = tok_all.shape
     n_layers = model.cfg.n_layers
@@ -229,6 +230,8 @@ def evaluate_sae(
 
         # lm.fwd_hooks first (e.g. the noise control), then our capture of the SAE input.
         # Every forward pass (clean and the two tails) runs with lm.fwd_hooks active.
+        if seek is not None:
+            seek(start)  # the noise control draws this batch's noise by sequence index
         with model.hooks(fwd_hooks=fwd_hooks + [(hook_name, capture)]):
             logits_clean = model(tok, return_type="logits")
             x = captured.pop("x")  # (b, ctx, d_in)

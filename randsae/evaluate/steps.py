@@ -35,7 +35,7 @@ def eval_sae(
     from randsae.sae.topk import TopKSAE
 
     dev = resolve_device(device)
-    lm = load_model(model, init, config, device=dev)
+    lm = load_model(model, init, config, device=dev, noise_stream="eval")
     sae = TopKSAE.load(sae_dir, device=dev)
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
@@ -104,7 +104,7 @@ def latent_examples(
 
     dev = resolve_device(device)
     ex = config["examples"]
-    lm = load_model(model, init, config, device=dev)
+    lm = load_model(model, init, config, device=dev, noise_stream="examples")
     sae = TopKSAE.load(sae_dir, device=dev)
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
     vals, idx = latent_codes(

@@ -8,7 +8,10 @@
   containing "embed" are skipped, layer norms per ``rerandomize_layer_norm``).
 - ``rerandomized_embeddings``: the same, embeddings included.
 - ``noise_control``: trained weights, but the token-embedding output is replaced by fresh i.i.d.
-  N(0, noise_std^2) noise on every forward pass (the model never sees the tokens).
+  N(0, noise_std^2) noise on every forward pass (the model never sees the tokens). Each stage
+  draws from its own noise stream (``NOISE_STREAMS``: SAE training, evaluation, examples), so the
+  held-out activations are never the training activations; within a stream, the noise of a
+  sequence depends only on its index (see :class:`NoiseEmbedding`).
 
 Beyond the paper, rerandomization takes a scale multiplier on the std and a distribution with the
 same mean and std (normal, uniform, laplace).
@@ -18,15 +21,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from randsae.config import InitSpec, parse_init, stable_seed
 
 LAYER_NORM_MARKERS = ("ln1", "ln2", "ln_final", "layernorm", "layer_norm")
+
+#: Noise streams of the noise control, one per stage that runs the model on tokens: SAE training
+#: (the activation cache and stream mode share it, so both sources stay bit-identical), the
+#: held-out evaluation, and the latent examples.
+NOISE_STREAMS = ("train", "eval", "examples")
 
 
 @dataclass
@@ -35,6 +45,12 @@ class LoadedModel:
 
     model: Any
     fwd_hooks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def seek(self, seq_index: int | Sequence[int]) -> None:
+        """Tell stateful hooks (the noise control) the sequence indices of the next pass."""
+        for _name, fn in self.fwd_hooks:
+            if hasattr(fn, "seek"):
+                fn.seek(seq_index)
 
 
 def is_embedding(name: str) -> bool:
@@ -93,25 +109,72 @@ def rerandomize(
     return changed
 
 
-def noise_embedding_hook(std: float, seed: int) -> tuple[str, Any]:
-    """A ``hook_embed`` hook replacing the token-embedding output by fresh N(0, std^2) noise.
+class NoiseEmbedding:
+    """``hook_embed`` hook replacing the token-embedding output by N(0, std^2) noise.
 
-    A seeded generator makes the noise sequence reproducible per loaded model while every forward
-    pass still gets fresh noise (the paper's ``NoiseEmbeddingModel``).
+    The noise of a sequence comes from a generator seeded by ``stable_seed(seed, index)``, where
+    ``index`` is the sequence's position in the stage's token array: callers :meth:`seek` to the
+    first sequence of a forward pass (``randsae.sae.activations.residual_batches`` does), and
+    without a seek each pass continues after the previous one. So every pass gets fresh noise
+    (the paper's ``NoiseEmbeddingModel``), yet a sequence gets the same noise whatever the batch
+    grid or visiting order (the activation cache and the shuffled stream source agree bit for
+    bit), and recomputing a batch reproduces it.
     """
-    gen = torch.Generator().manual_seed(seed)
 
-    def hook(value: torch.Tensor, hook: Any) -> torch.Tensor:
-        noise = torch.randn(value.shape, generator=gen, dtype=torch.float32) * std
+    def __init__(self, std: float, seed: int) -> None:
+        self.std = float(std)
+        self.seed = int(seed)
+        self.next_seq = 0
+        self._ids: list[int] | None = None
+
+    def seek(self, seq_index: int | Sequence[int]) -> None:
+        """The next pass's first sequence index, or the index of each of its sequences."""
+        if isinstance(seq_index, (int, np.integer)):
+            self.next_seq, self._ids = int(seq_index), None
+        else:
+            self._ids = [int(i) for i in seq_index]
+
+    def __call__(self, value: torch.Tensor, hook: Any) -> torch.Tensor:  # noqa: ARG002
+        b = value.shape[0]
+        if self._ids is not None:
+            if len(self._ids) != b:
+                raise ValueError(f"noise control: {len(self._ids)} sequence ids for a batch of {b}")
+            ids, self._ids = self._ids, None
+        else:
+            ids = list(range(self.next_seq, self.next_seq + b))
+        self.next_seq = ids[-1] + 1
+        rows = []
+        for i in ids:
+            gen = torch.Generator().manual_seed(stable_seed(self.seed, i))
+            rows.append(torch.randn(value.shape[1:], generator=gen, dtype=torch.float32))
+        noise = torch.stack(rows) * self.std
         return noise.to(device=value.device, dtype=value.dtype)
 
-    return ("hook_embed", hook)
+
+def noise_embedding_hook(std: float, seed: int) -> tuple[str, NoiseEmbedding]:
+    """The noise control's ``(hook name, hook)`` pair (see :class:`NoiseEmbedding`)."""
+    return ("hook_embed", NoiseEmbedding(std, seed))
+
+
+def noise_seed(init_cfg: dict[str, Any], model_name: str, init_name: str, stream: str) -> int:
+    """Seed of one stage's noise stream; distinct per (model, init, stream)."""
+    if stream not in NOISE_STREAMS:
+        raise ValueError(f"noise stream must be one of {NOISE_STREAMS}, got {stream!r}")
+    return stable_seed(init_cfg["seed"], "noise", model_name, init_name, stream)
 
 
 def apply_init(
-    model: Any, spec: InitSpec, init_cfg: dict[str, Any], model_name: str
+    model: Any,
+    spec: InitSpec,
+    init_cfg: dict[str, Any],
+    model_name: str,
+    *,
+    noise_stream: str = "train",
 ) -> LoadedModel:
-    """Turn a base model (trained or step-0 weights) into the requested variant."""
+    """Turn a base model (trained or step-0 weights) into the requested variant.
+
+    ``noise_stream`` picks the noise control's stream (``NOISE_STREAMS``); other inits ignore it.
+    """
     seed = stable_seed(init_cfg["seed"], model_name, spec.name)
     if spec.base in ("trained", "step0"):
         return LoadedModel(model)
@@ -126,7 +189,8 @@ def apply_init(
         )
         return LoadedModel(model)
     if spec.base == "noise_control":
-        return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], seed)])
+        stream_seed = noise_seed(init_cfg, model_name, spec.name, noise_stream)
+        return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], stream_seed)])
     raise ValueError(f"unknown init {spec.name!r}")
 
 
@@ -137,8 +201,12 @@ def load_model(
     *,
     device: str = "cpu",
     models_dir: str | Path = "results/models",
+    noise_stream: str = "train",
 ) -> LoadedModel:
-    """Build (model, init) deterministically: base weights, then the seeded variant transform."""
+    """Build (model, init) deterministically: base weights, then the seeded variant transform.
+
+    ``noise_stream``: the stage's noise stream for the noise control (``NOISE_STREAMS``).
+    """
     from randsae.models.neox import load_pythia, load_saved_model
 
     mcfg = config["models"][model_name]
@@ -150,7 +218,7 @@ def load_model(
         model = load_saved_model(Path(models_dir) / model_name / sub, device=device, dtype=dtype)
     else:
         model = load_pythia(mcfg["hf_name"], step0=base_is_step0, device=device, dtype=dtype)
-    return apply_init(model, spec, config["init"], model_name)
+    return apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
 
 
 def weights_digest(model: torch.nn.Module) -> str:

@@ -1,17 +1,20 @@
 """Activation sources for SAE training: the on-disk cache and (stream mode) the live model.
 
-Both sources share one seeded *block shuffle* so that, for the same tokens, seed and buffer
+Both sources share one seeded *sequence shuffle* so that, for the same tokens, seed and buffer
 settings, they emit the same activations in the same order:
 
-* the epoch's token stream (corpus order, truncated to a multiple of ``batch_size``) is cut into
-  blocks of ``buffer_tokens`` consecutive tokens (rounded down to a multiple of ``batch_size``);
-* each epoch visits the blocks in a seeded random order, and each block is emitted as batches of
-  a seeded random permutation of its rows.
+* each epoch visits the ``context_size``-token sequences in a seeded random order (the authors
+  shuffled their 2,048-token sequences; RedPajama rows are grouped by source, so corpus order
+  is not random);
+* that order is cut into blocks of ``buffer_tokens`` tokens (whole sequences; rounded down to a
+  multiple of ``batch_size`` and ``context_size``), and each block is emitted as batches of a
+  seeded random permutation of its rows.
 
-Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch, block)``, so the
-position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one block
-(``buffer_tokens x d_in`` floats), and a block can be re-read (cache) or recomputed (stream)
-on resume without replaying the stream.
+Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch[, block])``, so
+the position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one
+block (``buffer_tokens x d_in`` floats, plus one sequence index per sequence), and a block can
+be re-read (cache, through ``mmap``) or recomputed (stream) on resume without replaying the
+stream.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 
 from randsae.sae.activations import verify_shards
-from randsae.sae.shuffle import BlockShuffle, ShuffledSource
+from randsae.sae.shuffle import SequenceShuffle, ShuffledSource
 
 
 class LoadedModelLike(Protocol):
@@ -141,8 +144,12 @@ class CachedActivationSource(ShuffledSource):
                 f"activation cache {self.cache_dir}: layer {self.layer} shards hold {total} "
                 f"tokens but manifest n_tokens={declared}"
             )
-        self._sched = BlockShuffle(
-            total,
+        if "context_size" not in self.manifest:
+            raise ValueError(f"activation cache {self.cache_dir}: manifest has no context_size")
+        self.context_size = int(self.manifest["context_size"])
+        self._sched = SequenceShuffle(
+            total // self.context_size,
+            context_size=self.context_size,
             batch_size=self.batch_size,
             n_tokens=self.n_tokens,
             buffer_tokens=int(buffer_tokens),
@@ -153,27 +160,37 @@ class CachedActivationSource(ShuffledSource):
     #: it is dropped, so reading a block in bounded chunks bounds them (16 MB at d_model 512).
     chunk_rows = 8192
 
-    def _load_block(self, start: int, stop: int) -> torch.Tensor:
-        out = torch.empty(stop - start, self.d_in, dtype=torch.float32)
+    def _load_block(self, seqs: np.ndarray) -> torch.Tensor:
+        ctx = self.context_size
+        out = torch.empty(len(seqs) * ctx, self.d_in, dtype=torch.float32)
         out_np = out.numpy()
-        pos = start
-        s = int(np.searchsorted(self._offsets, start, side="right")) - 1
-        while pos < stop:
-            lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-            take = min(stop, hi, pos + self.chunk_rows) - pos
-            mm = np.load(self._shards[s], mmap_mode="r")
-            dst = out_np[pos - start : pos - start + take]
-            src = mm[pos - lo : pos - lo + take]
-            if src.dtype.kind == "f":
-                np.copyto(dst, src, casting="same_kind")  # no temporary, float16 upcast in place
-            else:
-                dst[...] = _to_float32(src, self.storage_dtype).numpy()
-            del mm, src  # unmap
-            pos += take
-            if pos >= hi:
-                s += 1
+        mm: np.ndarray | None = None
+        mm_shard, mapped = -1, 0
+        for j in np.argsort(seqs, kind="stable"):  # read in file order, place in block order
+            pos, stop, dst = int(seqs[j]) * ctx, (int(seqs[j]) + 1) * ctx, int(j) * ctx
+            while pos < stop:
+                s = int(np.searchsorted(self._offsets, pos, side="right")) - 1
+                lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
+                take = min(stop, hi) - pos
+                if s != mm_shard or mapped >= self.chunk_rows:
+                    mm = None  # unmap before mapping again
+                    mm = np.load(self._shards[s], mmap_mode="r")
+                    mm_shard, mapped = s, 0
+                assert mm is not None
+                src = mm[pos - lo : pos - lo + take]
+                d = out_np[dst : dst + take]
+                if src.dtype.kind == "f":
+                    np.copyto(d, src, casting="same_kind")  # no temporary, float16 upcast
+                else:
+                    d[...] = _to_float32(src, self.storage_dtype).numpy()
+                del src
+                mapped += take
+                pos += take
+                dst += take
+        mm = None
         if not _all_finite(out):
-            bad = int(_first_nonfinite_row(out) or 0) + start
+            row = int(_first_nonfinite_row(out) or 0)
+            bad = int(seqs[row // ctx]) * ctx + row % ctx
             shard = self._shards[int(np.searchsorted(self._offsets, bad, side="right")) - 1]
             raise ValueError(
                 f"activation cache: NaN/Inf activations in layer {self.layer}, token {bad} "
@@ -188,10 +205,11 @@ class CachedActivationSource(ShuffledSource):
 class StreamActivationSource(ShuffledSource):
     """Shuffled activations computed on the fly for a group of layers from one forward pass.
 
-    Yields ``dict[layer, (batch_size, d_in) float32]``. Forward passes go through
-    :func:`randsae.sae.activations.residual_batches` (the cache writer's function) over a fixed grid
-    of ``forward_batch_size`` sequences (sequence ``i`` is always in forward batch
-    ``i // forward_batch_size``), so with ``forward_batch_size`` = ``activations.batch_size`` and
+    Yields ``dict[layer, (batch_size, d_in) float32]``. Each block's sequences (in the shuffled
+    order) go through :func:`randsae.sae.activations.residual_batches` (the cache writer's
+    function) in passes of exactly ``forward_batch_size`` sequences (the last one padded), so
+    every pass has the cache writer's shape; a sequence's activations do not depend on the
+    other sequences of its pass, and with ``forward_batch_size`` = ``activations.batch_size`` and
     ``storage_dtype`` = ``activations.dtype`` the batches equal the cache source's bit for bit.
     """
 
@@ -239,48 +257,37 @@ class StreamActivationSource(ShuffledSource):
                 f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}"
             )
         self.storage_dtype = storage_dtype
-        self._fwd_memo: tuple[int, dict[int, torch.Tensor]] | None = None
-        self._sched = BlockShuffle(
-            n_seq * self.context_size,
+        self._sched = SequenceShuffle(
+            n_seq,
+            context_size=self.context_size,
             batch_size=self.batch_size,
             n_tokens=self.n_tokens,
             buffer_tokens=int(buffer_tokens),
             seed=int(seed),
         )
 
-    def _forward(self, fb: int) -> dict[int, torch.Tensor]:
-        """Activations ``(seqs * ctx, d_in)`` per layer for forward batch ``fb`` of the grid."""
+    def _load_block(self, seqs: np.ndarray) -> dict[int, torch.Tensor]:
         from randsae.sae.activations import residual_batches
 
-        if self._fwd_memo is not None and self._fwd_memo[0] == fb:
-            return self._fwd_memo[1]
-        self._fwd_memo = None
-        lo = fb * self.forward_batch_size
-        seqs = self.tokens[lo : lo + self.forward_batch_size]
-        (acts,) = list(residual_batches(self.lm, seqs, self.layers, self.forward_batch_size))
-        if self.storage_dtype not in (None, "float32"):
-            # Round exactly as the cache stores them (IEEE round-to-nearest-even, like numpy).
-            dt = getattr(torch, self.storage_dtype)
-            acts = {L: a.to(dt).float() for L, a in acts.items()}
-        self._fwd_memo = (fb, acts)
-        return acts
-
-    def _load_block(self, start: int, stop: int) -> dict[int, torch.Tensor]:
-        per_fb = self.context_size * self.forward_batch_size
-        parts: dict[int, list[torch.Tensor]] = {L: [] for L in self.layers}
-        pos = start
-        while pos < stop:
-            fb = pos // per_fb
-            acts = self._forward(fb)
-            lo = fb * per_fb
-            take = min(stop, lo + per_fb) - pos
+        rows = len(seqs) * self.context_size
+        block = {L: torch.empty(rows, self.d_in, dtype=torch.float32) for L in self.layers}
+        pos = 0
+        for acts in residual_batches(
+            self.lm, self.tokens[seqs], self.layers, self.forward_batch_size, seq_ids=seqs
+        ):
+            n = next(iter(acts.values())).shape[0]
             for L in self.layers:
-                parts[L].append(acts[L][pos - lo : pos - lo + take])
-            pos += take
-        block = {L: torch.cat(p) if len(p) > 1 else p[0] for L, p in parts.items()}
+                a = acts[L]
+                if self.storage_dtype not in (None, "float32"):
+                    # Round as the cache stores them (IEEE round-to-nearest-even, like numpy).
+                    a = a.to(getattr(torch, self.storage_dtype)).float()
+                block[L][pos : pos + n] = a
+            pos += n
         for L, a in block.items():
             if not _all_finite(a):
-                bad = int(_first_nonfinite_row(a) or 0) + start
+                row = int(_first_nonfinite_row(a) or 0)
+                bad = int(seqs[row // self.context_size]) * self.context_size
+                bad += row % self.context_size
                 raise ValueError(f"stream source: NaN/Inf activations at layer {L}, token {bad}")
         return block
 

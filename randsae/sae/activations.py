@@ -103,22 +103,48 @@ def hook_name(layer: int) -> str:
 
 @torch.inference_mode()
 def residual_batches(
-    lm: Any, seqs: np.ndarray, layers: list[int], batch_size: int
+    lm: Any,
+    seqs: np.ndarray,
+    layers: list[int],
+    batch_size: int,
+    first_seq: int = 0,
+    seq_ids: np.ndarray | None = None,
 ) -> Iterator[dict[int, torch.Tensor]]:
     """Yield {layer: (batch*ctx, d_model) fp32 CPU tensor} per batch of sequences.
 
     Stops the forward pass at the deepest requested layer; the init's hooks (noise control) are
-    active on every pass.
+    active on every pass. Every pass has exactly ``batch_size`` sequences: a last, shorter batch
+    is padded with copies of its last sequence whose rows are dropped, so the activation cache
+    and the stream source (which forwards shuffled sequences) run the same shapes and agree bit
+    for bit. ``seq_ids`` (default ``first_seq + arange``) are the sequences' indices in the
+    stage's token array: before each pass the model is told them (``lm.seek``), so the noise
+    control gives a sequence the same noise whichever slice or batch it is computed in.
     """
     names = [hook_name(layer) for layer in layers]
     stop = max(layers) + 1
     device = lm.model.cfg.device
+    seek = getattr(lm, "seek", None)
+    ids = (
+        np.arange(first_seq, first_seq + len(seqs), dtype=np.int64)
+        if seq_ids is None
+        else np.asarray(seq_ids, dtype=np.int64)
+    )
+    if len(ids) != len(seqs):
+        raise ValueError(f"seq_ids has {len(ids)} entries for {len(seqs)} sequences")
     with lm.model.hooks(fwd_hooks=lm.fwd_hooks):
         for i in range(0, len(seqs), batch_size):
-            batch = torch.from_numpy(seqs[i : i + batch_size].astype(np.int64)).to(device)
+            chunk, chunk_ids = seqs[i : i + batch_size], ids[i : i + batch_size]
+            n = len(chunk)
+            if n < batch_size:
+                pad = np.repeat(chunk[-1:], batch_size - n, axis=0)
+                chunk = np.concatenate([chunk, pad])
+                chunk_ids = np.concatenate([chunk_ids, np.repeat(chunk_ids[-1:], batch_size - n)])
+            if seek is not None:
+                seek(chunk_ids)
+            batch = torch.from_numpy(chunk.astype(np.int64)).to(device)
             _, cache = lm.model.run_with_cache(batch, names_filter=names, stop_at_layer=stop)
             yield {
-                layer: cache[hook_name(layer)]
+                layer: cache[hook_name(layer)][:n]
                 .reshape(-1, cache[hook_name(layer)].shape[-1])
                 .float()
                 .cpu()

@@ -25,7 +25,7 @@ def cache_activations(
     from randsae.sae.activations import write_cache
 
     act = config["activations"]
-    lm = load_model(model, init, config, device=resolve_device(device))
+    lm = load_model(model, init, config, device=resolve_device(device), noise_stream="train")
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     layers = list(range(max(config["models"][model]["layers"]) + 1))
     manifest = write_cache(
@@ -128,6 +128,7 @@ def train_sae_group(
     tracking: str = "none",
 ) -> None:
     """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
+    from randsae.data.corpus import sequences
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
     from randsae.sae.act_source import StreamActivationSource
@@ -136,10 +137,12 @@ def train_sae_group(
 
     dev = resolve_device(device)
     sae_cfg, act = config["sae"], config["activations"]
-    lm = load_model(model, init, config, device=dev)
+    lm = load_model(model, init, config, device=dev, noise_stream="train")
+    # The tokens the cache mode would cache (activations.n_train_tokens), so both modes agree.
+    seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     source = StreamActivationSource(
         lm,
-        np.load(tokens_train),
+        seqs,
         layers,
         context_size=act["context_size"],
         batch_size=sae_cfg["batch_size"],
