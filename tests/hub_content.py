@@ -2,6 +2,7 @@
 
     python tests/hub_content.py OUT_DIR            # build the git repositories under OUT_DIR
     python tests/hub_content.py OUT_DIR --serve    # build, then serve them (prints HF_ENDPOINT)
+    python tests/hub_content.py OUT_DIR --serve --no-build   # serve a tree built before
 
 Under ``OUT_DIR``:
 
@@ -299,9 +300,10 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out_dir")
     ap.add_argument("--serve", action="store_true", help="serve the repos on 127.0.0.1")
+    ap.add_argument("--no-build", action="store_true", help="serve an OUT_DIR built before")
     args = ap.parse_args(argv)
-    commits = build_hub(args.out_dir)
-    print(json.dumps(commits, indent=1))
+    if not args.no_build:
+        print(json.dumps(build_hub(args.out_dir), indent=1))
     if args.serve:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from fake_hub import FakeHub
