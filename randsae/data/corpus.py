@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from randsae.io import sha256_file
+
+log = logging.getLogger("randsae")
 
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
@@ -90,12 +93,85 @@ def read_texts(path: str | Path) -> Iterator[str]:
 
 
 def hf_dataset_texts(ds_cfg: dict[str, Any], split_key: str) -> Iterator[str]:
-    """Texts of an online Hugging Face dataset split (paper: RedPajama sample, train[:12%])."""
+    """Texts of an online Hugging Face dataset split (paper: RedPajama sample, train[:12%]).
+
+    ``loader: jsonl_files`` reads the repo's jsonl files through the Hub without running its
+    loading script (see :func:`hub_jsonl_rows`); ``loader: datasets`` calls ``load_dataset``.
+    """
+    if ds_cfg["loader"] == "jsonl_files":
+        rows = hub_jsonl_rows(
+            ds_cfg["path"], ds_cfg["data_files"], ds_cfg[split_key], ds_cfg["revision"]
+        )
+        for row in rows:
+            yield row[ds_cfg["text_key"]]
+        return
     import datasets
 
-    ds = datasets.load_dataset(ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key])
+    ds = datasets.load_dataset(
+        ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key], revision=ds_cfg["revision"]
+    )
     for row in ds:
         yield row[ds_cfg["text_key"]]
+
+
+def hub_dataset_files(repo_id: str, files: list[str], revision: str) -> tuple[str, list[Path]]:
+    """Resolve ``revision`` to a commit and download ``files`` of that commit (HF cache).
+
+    Every file comes from the same commit even if the branch moves meanwhile. The token, if any,
+    is read by ``huggingface_hub`` from ``HF_TOKEN``/its login; none is needed for public repos.
+    """
+    from huggingface_hub import HfApi, hf_hub_download
+
+    commit = HfApi().dataset_info(repo_id, revision=revision).sha
+    paths = [Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit)) for f in files]
+    log.info("dataset %s@%s (%s): %d files", repo_id, revision, commit, len(paths))
+    return commit, paths
+
+
+def _jsonl_lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield line
+
+
+def hub_jsonl_rows(
+    repo_id: str, files: list[str], split: str, revision: str
+) -> Iterator[dict[str, Any]]:
+    """Rows ``split`` (e.g. ``train[:12%]``) of a dataset whose loading script concatenates
+    ``files`` (one JSON object per line) into one ``train`` split.
+
+    This is what the RedPajama sample's script does; ``datasets`` 5.x no longer runs scripts, so
+    the files are read directly, in the script's order, and the slice is resolved by
+    ``datasets.ReadInstruction`` (the same percent rounding as ``load_dataset(split=...)``).
+    """
+    import datasets
+
+    _commit, paths = hub_dataset_files(repo_id, files, revision)
+    counts = [sum(1 for _ in _jsonl_lines(p)) for p in paths]
+    n_rows = sum(counts)
+    try:
+        (instr,) = datasets.ReadInstruction.from_spec(split).to_absolute({"train": n_rows})
+    except (ValueError, KeyError, AssertionError) as err:
+        raise ValueError(
+            f"data.hf_dataset: split {split!r} is not a slice of the one 'train' split "
+            f"of {len(files)} files ({err})"
+        ) from err
+    start, stop = instr.from_, instr.to
+    log.info("split %s: rows %d..%d of %d", split, start, stop, n_rows)
+    offset = 0
+    for path, count in zip(paths, counts, strict=True):
+        if offset + count <= start:
+            offset += count
+            continue
+        if offset >= stop:
+            return
+        for i, line in enumerate(_jsonl_lines(path), start=offset):
+            if i >= stop:
+                return
+            if i >= start:
+                yield json.loads(line)
+        offset += count
 
 
 def tokenize_texts(

@@ -222,17 +222,32 @@ def train_embedded(
     return metrics
 
 
-def load_pythia(hf_name: str, *, step0: bool, device: str = "cpu", dtype: str = "float32") -> Any:
-    """Load a Pythia model through TransformerLens; step-0 is the hub's ``step0`` revision.
+def load_pythia(
+    hf_name: str,
+    *,
+    step0: bool,
+    device: str = "cpu",
+    dtype: str = "float32",
+    revision: str | None = None,
+) -> Any:
+    """Load a Pythia model from the Hub into TransformerLens; step-0 is the ``step0`` revision.
 
-    Uses the real hub loading path (``from_pretrained_no_processing`` with ``checkpoint_value=0``);
-    honours ``HF_HUB_OFFLINE`` and the ``HF_HOME`` cache, and reads ``HF_TOKEN`` from the
-    environment only.
+    The HF model is loaded here with ``transformers`` (``revision="step0"`` for step-0, else
+    ``revision`` or ``main``) and handed to TransformerLens as ``hf_model``. TransformerLens
+    3.9.0's own checkpoint route (``checkpoint_value=0``) is not used: it sends
+    ``token=os.environ.get("HF_TOKEN", "")``, and the empty token becomes an ``Authorization:
+    Bearer `` header that the HTTP layer rejects, so every public step-0 download failed without
+    a token. Here no token is passed at all: ``huggingface_hub`` reads ``HF_TOKEN`` (or a login)
+    itself and sends nothing when there is none. Honours ``HF_HUB_OFFLINE`` and the ``HF_HOME``
+    cache.
     """
     from transformer_lens import HookedTransformer
+    from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"device": device, "dtype": DTYPES[dtype]}
-    if step0:
-        kwargs["checkpoint_value"] = 0
-    model = HookedTransformer.from_pretrained_no_processing(hf_name, **kwargs)
+    rev = "step0" if step0 else (revision or "main")
+    hf_model = AutoModelForCausalLM.from_pretrained(hf_name, revision=rev, dtype=DTYPES[dtype])
+    model = HookedTransformer.from_pretrained_no_processing(
+        hf_name, hf_model=hf_model, device=device, dtype=DTYPES[dtype], revision=rev
+    )
+    del hf_model
     return model.eval()

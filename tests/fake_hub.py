@@ -1,0 +1,473 @@
+"""A small Hugging Face Hub HTTP server on 127.0.0.1, serving repositories from local git repos.
+
+Point the real clients at it with ``HF_ENDPOINT=fake.url`` (set before ``huggingface_hub`` is
+imported: it reads the variable once, into ``huggingface_hub.constants.ENDPOINT``) and an empty
+``HF_HOME``. Nothing in the clients is patched.
+
+Layout of ``root``: ``models/{namespace}/{name}`` and ``datasets/{namespace}/{name}``, each a git
+repository; branches and tags are the Hub's revisions, a full commit SHA works too.
+
+Routes (the ones ``huggingface_hub`` 2.4, ``transformers`` 5.24 and ``datasets`` 5.2 use):
+
+- ``HEAD|GET /{repo}/resolve/{rev}/{path}`` and ``/datasets/{repo}/resolve/{rev}/{path}``: file
+  bytes with ``X-Repo-Commit``, ``ETag`` (git blob id; sha256 for LFS-tracked files, with
+  ``X-Linked-Etag``/``X-Linked-Size`` as the Hub sends them), ``Content-Length``,
+  ``Accept-Ranges`` and ``Range`` requests (206 + ``Content-Range``; 416 when unsatisfiable);
+- ``GET /api/{models|datasets}/{repo}`` and ``.../revision/{rev}``: repo info (``sha``,
+  ``siblings``, ``lastModified``/``createdAt`` as ``2023-07-09T22:29:45.000Z``);
+- ``GET /api/{type}s/{repo}/tree/{rev}[/{path}]`` (``recursive``, ``expand``);
+- ``POST /api/{type}s/{repo}/paths-info/{rev}`` (form fields ``paths``, ``expand``);
+- ``GET /api/{type}s/{repo}/refs``.
+
+Errors carry the Hub's ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
+``EntryNotFound``) and ``X-Error-Message`` headers with status 404. Other routes get a plain 404
+and are counted under ``counts["unhandled"]`` (their paths in ``unhandled``).
+
+``counts`` holds requests per route; ``auth`` counts the ``Authorization`` header schemes seen
+(``none`` or ``Bearer``), never the token itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import hashlib
+import json
+import re
+import subprocess
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+# Files the Hub stores through LFS (the defaults of a new repo's .gitattributes, abridged).
+LFS_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.parquet")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+def hub_time(ts: int) -> str:
+    """A Unix time in the Hub's format: ``2023-07-09T22:29:45.000Z``."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class HubError(Exception):
+    def __init__(self, code: str, message: str, commit: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.commit = code, message, commit
+
+
+class GitRepo:
+    """Read-only access to one git repository (cached per commit / blob)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._trees: dict[str, list[dict]] = {}
+        self._sha256: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _git(self, *args: str) -> bytes:
+        return subprocess.run(
+            ["git", "-C", str(self.path), *args], check=True, capture_output=True
+        ).stdout
+
+    def resolve(self, rev: str) -> str | None:
+        """Commit SHA of a branch, tag, ``refs/...`` name or full SHA; None if unknown."""
+        candidates = [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+        if rev.startswith("refs/"):
+            candidates.insert(0, rev)
+        if _HEX40.match(rev):
+            candidates.insert(0, rev)
+        for ref in candidates:
+            proc = subprocess.run(
+                ["git", "-C", str(self.path), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode == 0:
+                return proc.stdout.strip()
+        return None
+
+    def commit_time(self, commit: str) -> int:
+        return int(self._git("show", "-s", "--format=%ct", commit).decode().strip())
+
+    def first_commit_time(self) -> int:
+        out = self._git("log", "--all", "--reverse", "--format=%ct").decode().split()
+        return int(out[0])
+
+    def entries(self, commit: str) -> list[dict]:
+        """Every file and directory of a commit: path, type, oid, size."""
+        with self._lock:
+            if commit in self._trees:
+                return self._trees[commit]
+        raw = self._git("ls-tree", "-r", "-t", "-l", "-z", commit).decode()
+        out = []
+        for rec in filter(None, raw.split("\0")):
+            meta, path = rec.split("\t", 1)
+            _mode, kind, oid, size = meta.split()
+            out.append(
+                {
+                    "type": "file" if kind == "blob" else "directory",
+                    "oid": oid,
+                    "size": int(size) if kind == "blob" else 0,
+                    "path": path,
+                }
+            )
+        with self._lock:
+            self._trees[commit] = out
+        return out
+
+    def blob(self, oid: str) -> bytes:
+        return self._git("cat-file", "blob", oid)
+
+    def sha256(self, oid: str) -> str:
+        with self._lock:
+            if oid in self._sha256:
+                return self._sha256[oid]
+        digest = hashlib.sha256(self.blob(oid)).hexdigest()
+        with self._lock:
+            self._sha256[oid] = digest
+        return digest
+
+    def refs(self) -> dict[str, list[dict]]:
+        raw = self._git("for-each-ref", "--format=%(refname) %(objectname)").decode()
+        out: dict[str, list[dict]] = {"branches": [], "tags": [], "converts": []}
+        for line in raw.splitlines():
+            ref, sha = line.split()
+            if ref.startswith("refs/heads/"):
+                kind, name = "branches", ref.removeprefix("refs/heads/")
+            elif ref.startswith("refs/tags/"):
+                kind, name = "tags", ref.removeprefix("refs/tags/")
+            elif ref.startswith("refs/convert/"):
+                kind, name = "converts", ref.removeprefix("refs/convert/")
+            else:
+                continue
+            out[kind].append({"name": name, "ref": ref, "targetCommit": sha})
+        return out
+
+
+def is_lfs(path: str) -> bool:
+    return any(fnmatch.fnmatch(Path(path).name, pat) for pat in LFS_PATTERNS)
+
+
+class FakeHub:
+    """Threaded loopback Hub over the git repositories under ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.repos: dict[tuple[str, str], GitRepo] = {}
+        for kind in ("models", "datasets"):
+            for git_dir in sorted((self.root / kind).glob("*/*")):
+                if (git_dir / ".git").exists() or (git_dir / "HEAD").exists():
+                    repo_id = f"{git_dir.parent.name}/{git_dir.name}"
+                    self.repos[(kind[:-1], repo_id)] = GitRepo(git_dir)
+        self.counts: collections.Counter = collections.Counter()
+        self.auth: collections.Counter = collections.Counter()
+        self.unhandled: list[str] = []
+        self._lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeHub:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                hub._handle(self, "HEAD")
+
+            def do_GET(self) -> None:  # noqa: N802
+                hub._handle(self, "GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                hub._handle(self, "POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def __enter__(self) -> FakeHub:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.auth.clear()
+            self.unhandled.clear()
+
+    # -- HTTP plumbing ---------------------------------------------------------------------------
+    def _count(self, route: str) -> None:
+        with self._lock:
+            self.counts[route] += 1
+
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        head: bool = False,
+        length: int | None = None,
+    ) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(body) if length is None else length))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        if not head:
+            h.wfile.write(body)
+
+    def _json(self, h, payload: Any, headers: dict | None = None, head: bool = False) -> None:
+        self._send(h, 200, json.dumps(payload).encode(), headers=headers, head=head)
+
+    def _error(self, h, err: HubError, head: bool = False) -> None:
+        headers = {"X-Error-Code": err.code, "X-Error-Message": err.message}
+        if err.commit:
+            headers["X-Repo-Commit"] = err.commit
+        body = json.dumps({"error": err.message}).encode()
+        self._send(h, 404, body, headers=headers, head=head)
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        scheme = (h.headers.get("Authorization") or "none").split(" ", 1)[0]
+        with self._lock:
+            self.auth[scheme] += 1
+        split = urlsplit(h.path)
+        query = parse_qs(split.query)
+        body = b""
+        if method == "POST":
+            body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        head = method == "HEAD"
+        try:
+            segs = split.path.split("/")[1:]  # raw (still percent-encoded) segments
+            if segs and segs[0] == "api":
+                self._api(h, method, segs[1:], query, body)
+            else:
+                self._resolve(h, method, segs, head)
+        except HubError as err:
+            self._error(h, err, head=head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _repo(self, kind: str, repo_id: str) -> GitRepo:
+        repo = self.repos.get((kind, repo_id))
+        if repo is None:
+            raise HubError("RepoNotFound", "Repository not found")
+        return repo
+
+    def _commit(self, repo: GitRepo, rev: str) -> str:
+        sha = repo.resolve(rev)
+        if sha is None:
+            raise HubError("RevisionNotFound", f"Invalid rev id: {rev}")
+        return sha
+
+    def _unhandled(self, h, method: str) -> None:
+        with self._lock:
+            self.counts["unhandled"] += 1
+            self.unhandled.append(f"{method} {h.path}")
+        self._send(h, 404, b'{"error": "Not Found"}', head=method == "HEAD")
+
+    # -- file downloads --------------------------------------------------------------------------
+    def _resolve(self, h, method: str, segs: list[str], head: bool) -> None:
+        kind = "model"
+        if segs and segs[0] in ("datasets", "spaces"):
+            kind, segs = segs[0][:-1], segs[1:]
+        if len(segs) < 5 or segs[2] != "resolve" or method == "POST":
+            return self._unhandled(h, method)
+        repo_id = f"{unquote(segs[0])}/{unquote(segs[1])}"
+        rev = unquote(segs[3])
+        path = unquote("/".join(segs[4:]))
+        self._count("resolve_head" if head else "resolve_get")
+        repo = self._repo(kind, repo_id)
+        commit = self._commit(repo, rev)
+        entry = next(
+            (e for e in repo.entries(commit) if e["path"] == path and e["type"] == "file"), None
+        )
+        if entry is None:
+            raise HubError("EntryNotFound", "Entry not found", commit=commit)
+        data = b"" if head else repo.blob(entry["oid"])
+        size = entry["size"]
+        headers = {"X-Repo-Commit": commit, "Accept-Ranges": "bytes"}
+        if is_lfs(path):
+            digest = repo.sha256(entry["oid"])
+            headers |= {
+                "ETag": f'"{digest}"',
+                "X-Linked-Etag": f'"{digest}"',
+                "X-Linked-Size": str(size),
+            }
+        else:
+            headers["ETag"] = f'"{entry["oid"]}"'
+        ctype = "application/octet-stream"
+        rng = h.headers.get("Range")
+        if rng:
+            span = _parse_range(rng, size)
+            if span is None:
+                headers["Content-Range"] = f"bytes */{size}"
+                return self._send(h, 416, b"", headers=headers, content_type=ctype, head=head)
+            start, end = span
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            return self._send(
+                h,
+                206,
+                data[start : end + 1],
+                headers=headers,
+                content_type=ctype,
+                head=head,
+                length=end - start + 1,
+            )
+        self._send(h, 200, data, headers=headers, content_type=ctype, head=head, length=size)
+
+    # -- JSON API ---------------------------------------------------------------------------------
+    def _api(self, h, method: str, segs: list[str], query: dict, body: bytes) -> None:
+        if len(segs) < 3 or segs[0] not in ("models", "datasets"):
+            return self._unhandled(h, method)
+        kind = segs[0][:-1]
+        repo_id = f"{unquote(segs[1])}/{unquote(segs[2])}"
+        rest = segs[3:]
+        if method == "GET" and not rest:
+            self._count("info")
+            return self._info(h, kind, repo_id, "main", query)
+        if method == "GET" and len(rest) == 2 and rest[0] == "revision":
+            self._count("info")
+            return self._info(h, kind, repo_id, unquote(rest[1]), query)
+        if method == "GET" and rest and rest[0] == "tree" and len(rest) >= 2:
+            self._count("tree")
+            path = unquote("/".join(rest[2:])).strip("/")
+            return self._tree(h, kind, repo_id, unquote(rest[1]), path, query)
+        if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
+            self._count("paths_info")
+            form = parse_qs(body.decode())
+            return self._paths_info(h, kind, repo_id, unquote(rest[1]), form)
+        if method == "GET" and rest == ["refs"]:
+            self._count("refs")
+            return self._json(h, self._repo(kind, repo_id).refs())
+        return self._unhandled(h, method)
+
+    def _item(
+        self, repo: GitRepo, commit: str, entry: dict, expand: bool, commit_time: int
+    ) -> dict:
+        item = dict(entry)
+        if entry["type"] == "file" and is_lfs(entry["path"]):
+            item["lfs"] = {
+                "oid": repo.sha256(entry["oid"]),
+                "size": entry["size"],
+                "pointerSize": 134,
+            }
+        if expand:
+            item["lastCommit"] = {
+                "id": commit,
+                "title": "Upload",
+                "date": hub_time(commit_time),
+            }
+        return item
+
+    def _info(self, h, kind: str, repo_id: str, rev: str, query: dict) -> None:
+        repo = self._repo(kind, repo_id)
+        commit = self._commit(repo, rev)
+        blobs = query.get("blobs", ["false"])[0].lower() == "true"
+        siblings = []
+        for e in repo.entries(commit):
+            if e["type"] != "file":
+                continue
+            sib: dict[str, Any] = {"rfilename": e["path"]}
+            if blobs:
+                sib |= {"size": e["size"], "blobId": e["oid"]}
+                if is_lfs(e["path"]):
+                    sib["lfs"] = {
+                        "sha256": repo.sha256(e["oid"]),
+                        "size": e["size"],
+                        "pointerSize": 134,
+                    }
+            siblings.append(sib)
+        info: dict[str, Any] = {
+            "_id": hashlib.sha1(f"{kind}/{repo_id}".encode()).hexdigest()[:24],
+            "id": repo_id,
+            "author": repo_id.split("/")[0],
+            "sha": commit,
+            "lastModified": hub_time(repo.commit_time(commit)),
+            "createdAt": hub_time(repo.first_commit_time()),
+            "private": False,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "siblings": siblings,
+            "cardData": {},
+        }
+        if kind == "model":
+            info |= {"modelId": repo_id, "library_name": "transformers"}
+            info["pipeline_tag"] = "text-generation"
+        else:
+            info |= {"description": "", "citation": ""}
+        self._json(h, info)
+
+    def _tree(self, h, kind: str, repo_id: str, rev: str, path: str, query: dict) -> None:
+        repo = self._repo(kind, repo_id)
+        commit = self._commit(repo, rev)
+        recursive = query.get("recursive", ["false"])[0].lower() == "true"
+        expand = query.get("expand", ["false"])[0].lower() == "true"
+        entries = repo.entries(commit)
+        if path and not any(e["path"] == path and e["type"] == "directory" for e in entries):
+            raise HubError("EntryNotFound", f"{path} does not exist on {rev}", commit=commit)
+        prefix = f"{path}/" if path else ""
+        when = repo.commit_time(commit)
+        out = []
+        for e in entries:
+            if not e["path"].startswith(prefix):
+                continue
+            rel = e["path"][len(prefix) :]
+            if not recursive and "/" in rel:
+                continue
+            out.append(self._item(repo, commit, e, expand, when))
+        self._json(h, out)
+
+    def _paths_info(self, h, kind: str, repo_id: str, rev: str, form: dict) -> None:
+        repo = self._repo(kind, repo_id)
+        commit = self._commit(repo, rev)
+        expand = form.get("expand", ["False"])[0].lower() == "true"
+        wanted = [p.strip("/") for p in form.get("paths", [])]
+        by_path = {e["path"]: e for e in repo.entries(commit)}
+        when = repo.commit_time(commit)
+        out = [self._item(repo, commit, by_path[p], expand, when) for p in wanted if p in by_path]
+        self._json(h, out)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """First span of a ``bytes=`` Range header as inclusive (start, end); None if unsatisfiable."""
+    m = re.match(r"bytes=(\d*)-(\d*)", header.split(",")[0].strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):  # suffix: the last N bytes
+        n = int(m.group(2))
+        if n == 0 or size == 0:
+            return None
+        return max(0, size - n), size - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
