@@ -141,7 +141,8 @@ class WandbTracker(Tracker):
 
     def log_step(self, step: int, rows: Mapping[Any, Mapping[str, float]]) -> None:
         self.run.log(
-            {f"{key_name(key)}/{m}": float(row[m]) for key, row in rows.items() for m in METRICS}, step=step
+            {f"{key_name(key)}/{m}": float(row[m]) for key, row in rows.items() for m in METRICS},
+            step=step,
         )
 
     def close(self) -> None:
