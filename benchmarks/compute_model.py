@@ -74,6 +74,74 @@ def sae_infer_flops_per_token(d: int, n: int) -> float:
     return 2 * d * n  # dense encoder; sparse decoder
 
 
+# ------------------------------------------------------------------ memory model (bytes)
+
+GIB = 2**30
+GPU_MEMORY_GIB = 80.0  # A100 80GB, the paper's GPU (v2 Table 1)
+CUDA_CONTEXT_BYTES = 1 * GIB  # CUDA context + allocator slack (assumed, not measured here)
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def pythia_heads(d: int) -> int:
+    """Attention heads of the Pythia sizes (d_head 64 up to 1b/1.4b, 80 at 2.8b, 128 at 6.9b)."""
+    return {512: 8, 768: 12, 1024: 16, 2048: 8, 2560: 32, 4096: 32}.get(d, max(1, d // 64))
+
+
+def model_params(n_layers: int, d: int, vocab: int) -> int:
+    """GPT-NeoX parameters: 12 d^2 per block (d_mlp = 4d) + untied embedding and unembedding."""
+    return n_layers * (12 * d * d + 13 * d) + 2 * vocab * d + 2 * d
+
+
+def sae_train_bytes(d: int, n: int, k: int, batch: int, micro: int | None) -> dict[str, float]:
+    """Bytes one SAE needs while it trains (fused backend, fp32), by part.
+
+    ``state``: weights, gradients and the two Adam moments, 4 x (2 d n + n + d) x 4 B. The rest
+    is the step's working set, held for one SAE at a time: the optimizer batch ``batch x d``,
+    the dense pre-activation ``micro x n x 4 B`` (the whole batch without micro-batching), the
+    micro-batch's centred input / reconstruction / its gradient (3 x micro x d x 4 B) and the
+    TopK selection with its latent-major sort (~40 B per selected entry), and, only when
+    micro-batching, one micro-batch's W_enc and W_dec gradients before autograd adds them to
+    the accumulated ones (2 x d x n x 4 B).
+    """
+    m = micro if micro is not None and micro < batch else batch
+    return {
+        "state": 4 * (2 * d * n + n + d) * 4,
+        "batch": batch * d * 4,
+        "pre_activation": m * n * 4,
+        "micro_work": 3 * m * d * 4 + 40 * m * k,
+        "accumulation": 2 * d * n * 4 if m < batch else 0,
+    }
+
+
+def train_job_gpu_bytes(
+    n_layers: int,
+    d: int,
+    vocab: int,
+    *,
+    group: int,
+    sae: dict,
+    act: dict,
+    model_dtype: str = "bfloat16",
+) -> dict[str, float]:
+    """GPU bytes of one ``train_sae_group`` job (stream mode), by part."""
+    n = d * sae["expansion_factor"]
+    one = sae_train_bytes(d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"))
+    b = DTYPE_BYTES[model_dtype]
+    seqs, ctx = act["batch_size"], act["context_size"]
+    # forward of one batch of sequences: attention scores and pattern (fp32) of one block, the
+    # MLP hidden layer in and out of the activation, the hooked residuals of the group (fp32)
+    forward = (
+        seqs * ctx * (2 * pythia_heads(d) * ctx * 4 + 2 * 4 * d * b) + group * seqs * ctx * d * 4
+    )
+    return {
+        "cuda_context": CUDA_CONTEXT_BYTES,
+        "model_weights": model_params(n_layers, d, vocab) * b,
+        "forward": forward,
+        "sae_states": group * one["state"],
+        "step_work": sum(v for k, v in one.items() if k != "state"),
+    }
+
+
 # ------------------------------------------------------------------ measurements (CPU)
 
 
@@ -218,12 +286,15 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
         add("build_init", inits, disk=inits * 4e3)
         train_sae_flops = cells * sae["n_tokens"] * sae_train_flops_per_token(d, n, sae["k"])
         if stream:
-            g = sae["layer_group_size"]
+            g = min(mcfg.get("layer_group_size", sae["layer_group_size"]), len(layers))
             groups = [layers[i : i + g] for i in range(0, len(layers), g)]
             fwd = inits * sum(
                 act["n_train_tokens"]
                 * forward_flops_per_token(L, d, vocab, ctx, max(gr) + 1, False)
                 for gr in groups
+            )
+            mem = train_job_gpu_bytes(
+                L, d, vocab, group=g, sae=sae, act=act, model_dtype=mcfg.get("dtype", "bfloat16")
             )
             # checkpoints: weights + Adam moments (3x) of every SAE in a running group job
             add(
@@ -233,7 +304,12 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
                 train_sae_flops,
                 cells * sae_bytes,
                 peak=3 * sae_bytes * g,
-                gpu_mem=4 * sae_bytes * min(g, len(layers)),
+                gpu_mem=sum(mem.values()),
+            )
+            rows[-1].update(
+                mem_parts=mem,
+                group=g,
+                host_buffer=g * sae["shuffle_buffer_tokens"] * d * 4,
             )
         else:
             fwd = (
@@ -249,6 +325,12 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
                 * (2 if act["dtype"] == "float16" else 4)
             )
             add("cache_activations", inits, fwd, disk=cache)
+            one = sae_train_bytes(d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"))
+            mem = {
+                "cuda_context": CUDA_CONTEXT_BYTES,
+                "sae_states": one.pop("state"),
+                "step_work": sum(one.values()),
+            }
             add(
                 "train_sae",
                 cells,
@@ -256,7 +338,10 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
                 train_sae_flops,
                 cells * sae_bytes,
                 peak=3 * sae_bytes,
-                gpu_mem=4 * sae_bytes,
+                gpu_mem=sum(mem.values()),
+            )
+            rows[-1].update(
+                mem_parts=mem, group=1, host_buffer=sae["shuffle_buffer_tokens"] * d * 4
             )
         # eval: clean, with-SAE and zero-ablation forward passes over the eval tokens + SAE inference
         add(
@@ -341,14 +426,87 @@ def tables(rows: list[dict], cpu_rates: dict) -> str:
             + f" | {sum(x['gpu_h'] for x in mr.values()):,.1f} | {fmt_bytes(sum(x['disk'] for x in mr.values()))} |"
         )
     peak = max(rows, key=lambda r: r["peak"])
-    mem = max(rows, key=lambda r: r["gpu_mem"])
     out += [
         "",
-        f"Largest transient checkpoint of one running job (SAE weights + Adam moments of its layers): "
-        f"{fmt_bytes(peak['peak'])} (`{peak['rule']}`, {peak['model']}). GPU memory for the SAE state alone "
-        f"(weights, gradients, two Adam moments) of one job: up to {fmt_bytes(mem['gpu_mem'])} "
-        f"(`{mem['rule']}`, {mem['model']}) - compare with 80 GB per H100 before choosing `layer_group_size`.",
+        f"Largest transient checkpoint of one running job (SAE weights + Adam moments of its "
+        f"layers): {fmt_bytes(peak['peak'])} (`{peak['rule']}`, {peak['model']}).",
     ]
+    return "\n".join(out)
+
+
+def memory_table(rows: list[dict], cfg: dict) -> str:
+    """GPU memory of one SAE-training job per model, by part, against the 80 GiB of an A100."""
+    sae, act = cfg["sae"], cfg["activations"]
+    mb = sae.get("micro_batch_size")
+    out = [
+        "| model | rule | SAEs per job | CUDA context | model weights | forward | SAE states "
+        "| step work | **total** | fits 80 GiB | without micro-batching | host: shuffle block |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        if "mem_parts" not in r:
+            continue
+        m = r["mem_parts"]
+        mcfg = cfg["models"][r["model"]]
+        L, d, vocab = arch_of(r["model"], mcfg)
+        whole = dict(sae, micro_batch_size=None)
+        if r["rule"] == "train_sae_group":
+            no_mb = train_job_gpu_bytes(
+                L,
+                d,
+                vocab,
+                group=r["group"],
+                sae=whole,
+                act=act,
+                model_dtype=mcfg.get("dtype", "bfloat16"),
+            )
+        else:
+            one = sae_train_bytes(d, d * sae["expansion_factor"], sae["k"], sae["batch_size"], None)
+            no_mb = {"cuda_context": CUDA_CONTEXT_BYTES, **one}
+        tot, tot_no = sum(m.values()), sum(no_mb.values())
+        fits = "yes" if tot <= GPU_MEMORY_GIB * GIB else "**no**"
+        out.append(
+            f"| {r['model']} | `{r['rule']}` | {r['group']} | "
+            + " | ".join(
+                f"{m.get(k, 0) / GIB:.1f}"
+                for k in ("cuda_context", "model_weights", "forward", "sae_states", "step_work")
+            )
+            + f" | **{tot / GIB:.1f}** | {fits} | {tot_no / GIB:.1f} | {r['host_buffer'] / GIB:.1f} |"
+        )
+    return "\n".join(out) + (
+        f"\n\nGiB = 2^30 bytes. `sae.micro_batch_size` = {mb} of `sae.batch_size` = "
+        f'{sae["batch_size"]}; "without micro-batching" is the same job with the whole batch in '
+        "one pass (the dense pre-activation of the whole optimizer batch)."
+    )
+
+
+# v2 Table 1 (App K): A100-hours per variant (one A100 80GB); x 5 variants = 435 h.
+PAPER_TABLE1_H = {"70m": 1, "160m": 1, "410m": 5, "1b": 10, "6.9b": 70}
+
+
+def table1(rows: list[dict], cfg: dict) -> str:
+    """Our GPU-hours per variant beside the paper's Table 1."""
+    inits = len(cfg["inits"])
+    out = [
+        "| model | layers | paper (Table 1) h per variant | ours: SAE training h per variant "
+        "| ours: all GPU rules h per variant | ours: all variants |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    paper_tot = ours_tot = 0.0
+    for name, mcfg in cfg["models"].items():
+        mr = [r for r in rows if r["model"] == name]
+        train = sum(r["gpu_h"] for r in mr if r["rule"] in ("train_sae_group", "train_sae"))
+        train += sum(r["gpu_h"] for r in mr if r["rule"] == "cache_activations")
+        total = sum(r["gpu_h"] for r in mr)
+        size = re.search(r"pythia-([0-9.]+[mb])", mcfg.get("hf_name", name))
+        paper = PAPER_TABLE1_H.get(size.group(1)) if size else None
+        paper_tot += (paper or 0) * inits
+        ours_tot += total
+        out.append(
+            f"| {name} | {len(mcfg['layers'])} | {paper if paper is not None else '–'} | "
+            f"{train / inits:,.1f} | {total / inits:,.1f} | {total:,.1f} |"
+        )
+    out.append(f"| **total** | | **{paper_tot:,.0f}** (all variants) | | | **{ours_tot:,.0f}** |")
     return "\n".join(out)
 
 
@@ -360,16 +518,16 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "compute.md"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-measure", action="store_true", help="reuse the rates stored in --out")
-    ap.add_argument("--gpu-name", default="H100 SXM (assumed)")
+    ap.add_argument("--gpu-name", default="A100 80GB SXM (the paper's GPU; rates assumed)")
     ap.add_argument(
-        "--peak-model-tflops", type=float, default=989.0, help="bf16 dense tensor-core peak"
+        "--peak-model-tflops", type=float, default=312.0, help="bf16 dense tensor-core peak"
     )
     ap.add_argument("--util-model", type=float, default=0.30)
     ap.add_argument(
         "--peak-sae-tflops",
         type=float,
-        default=67.0,
-        help="fp32 (no TF32) peak; SAEs train in fp32",
+        default=19.5,
+        help="fp32 (no TF32: torch's default for matmuls) peak; SAEs train in fp32",
     )
     ap.add_argument("--util-sae", type=float, default=0.50)
     ap.add_argument(
@@ -426,6 +584,30 @@ Storage: SAE weights 2 x d_in x n_latents x 4 bytes (+ biases) per cell; latent 
 no activation cache in stream mode (the cache row appears only with `activations.source: cache`).
 
 {tables(rows, rates)}
+
+## Beside the paper's Table 1
+
+The paper reports the A100-hours of one variant per model size (v2 Appendix K; 435 h in all).
+Ours are the FLOP model above at the stated GPU rates, per variant (= the model's total / the
+{len(cfg["inits"])} inits); "SAE training" is the streamed forward passes plus the SAE steps.
+
+{table1(rows, cfg)}
+
+## GPU memory of an SAE-training job
+
+`benchmarks/compute_model.py` (`train_job_gpu_bytes`, `sae_train_bytes`) counts, per job:
+the CUDA context and allocator slack ({CUDA_CONTEXT_BYTES / GIB:.0f} GiB, assumed); the model
+weights (`dtype`); the forward of one batch of `activations.batch_size` sequences (attention
+scores and pattern of one block in fp32, the MLP hidden layer, the group's hooked residuals);
+every SAE state of the group (weights, gradients, two Adam moments: 4 x (2 d n + n + d) x 4 B);
+and the working set of one SAE step, held for one SAE at a time: the optimizer batch
+(batch x d x 4 B), the dense pre-activation (**micro-batch x n_latents x 4 B**), the micro-batch's
+centred input, reconstruction and gradient, the TopK selection and its sort, and, when
+micro-batching, one micro-batch's W_enc/W_dec gradients before they are added to the
+accumulated ones (2 x d x n x 4 B). The shuffle block lives in host memory (fp32, one per layer
+of the group). Validated against measured CPU peaks in `docs/benchmarks.md` (micro-batching).
+
+{memory_table(rows, cfg)}
 
 <!-- rates {json.dumps(rates)} -->
 """

@@ -178,13 +178,17 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def micro_batch_error(sae: dict[str, Any]) -> str | None:
-    """Why ``sae.micro_batch_size`` is unusable with the rest of ``sae`` (None if it is fine)."""
+    """Why ``sae.micro_batch_size`` is unusable with the rest of ``sae`` (None if it is fine).
+
+    A micro-batch at least as large as the batch means one pass (as ``null``), so scaled-down
+    configs may keep the paper's micro-batch.
+    """
     mb = sae.get("micro_batch_size")
     if mb is None:
         return None
     bs = int(sae["batch_size"])
-    if int(mb) < 1 or bs % int(mb):
-        return f"sae.micro_batch_size={mb} must be a positive divisor of sae.batch_size={bs}"
+    if int(mb) < 1 or (int(mb) < bs and bs % int(mb)):
+        return f"sae.micro_batch_size={mb} must divide sae.batch_size={bs} (or be >= it: one pass)"
     if int(mb) < bs and sae.get("backend", "fused") != "fused":
         return (
             f"sae.micro_batch_size={mb} needs sae.backend: fused (sae-lens's SAETrainer steps "

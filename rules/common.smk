@@ -43,6 +43,11 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
+def sae_params():
+    """The sae section less `tracking` (which changes no output; scripts read it from config)."""
+    return {k: v for k, v in config["sae"].items() if k != "tracking"}
+
+
 def init_files():
     return [f"results/models/{m}/inits/{i}.json" for m in MODELS for i in INITS]
 

@@ -1,11 +1,6 @@
 # Activations, SAE training, SAE metrics and latent examples (one job per cell).
 
 
-def sae_params():
-    """The sae section less `tracking` (which changes no output; scripts read it from config)."""
-    return {k: v for k, v in config["sae"].items() if k != "tracking"}
-
-
 if config["activations"]["source"] == "cache":
 
     rule cache_activations:

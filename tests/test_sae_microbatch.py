@@ -57,12 +57,14 @@ def test_micro_batched_steps_equal_one_whole_batch_step_per_batch() -> None:
 
 def test_micro_batch_equal_to_batch_is_the_plain_step(tmp_path) -> None:
     cache = write_cache(tmp_path / "cache", planted_acts(8192))
-    for name, mb in (("none", None), ("full", B)):
+    for name, mb in (("none", None), ("full", B), ("larger", 4 * B)):
         cfg = sae_cfg(batch_size=B, n_tokens=4096, micro_batch_size=mb)
         train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=3, out_dir=tmp_path / name)
-    a, b = TopKSAE.load(tmp_path / "none"), TopKSAE.load(tmp_path / "full")
-    for n in ("W_enc", "W_dec", "b_enc", "b_dec"):
-        assert torch.equal(getattr(a, n), getattr(b, n)), n
+    a = TopKSAE.load(tmp_path / "none")
+    for other in ("full", "larger"):
+        b = TopKSAE.load(tmp_path / other)
+        for n in ("W_enc", "W_dec", "b_enc", "b_dec"):
+            assert torch.equal(getattr(a, n), getattr(b, n)), (other, n)
 
 
 def test_micro_batched_training_learns_and_logs_the_whole_batch(tmp_path) -> None:
@@ -76,7 +78,7 @@ def test_micro_batched_training_learns_and_logs_the_whole_batch(tmp_path) -> Non
 @pytest.mark.parametrize(
     ("over", "match"),
     [
-        ({"micro_batch_size": 100}, "positive divisor of sae.batch_size=256"),
+        ({"micro_batch_size": 100}, "must divide sae.batch_size=256"),
         ({"micro_batch_size": 64, "backend": "saelens"}, "needs sae.backend: fused"),
     ],
 )
@@ -89,6 +91,7 @@ def test_bad_micro_batch_is_a_clear_error(over: dict, match: str) -> None:
 
 def test_saelens_with_whole_batch_micro_is_allowed() -> None:
     assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=256)) is None
+    assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=8192)) is None
     assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=None)) is None
 
 
