@@ -10,7 +10,7 @@ def main(smk):
     cfg = dict(smk.params.cfg)
     cfg.update(
         examples=smk.params.examples,
-        eval={"batch_size": smk.params.batch_size},
+        eval={"batch_size": smk.params.batch_size, "ignore_token_ids": smk.params.ignore_ids},
         seed=smk.params.seed,
     )
     run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -71,6 +72,8 @@ def eval_sae(
                 "model": model,
                 "init": init,
                 "layer": layer,
+                # the positions left out of every metric, one column of sae_metrics.csv
+                "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,
@@ -95,7 +98,7 @@ def latent_examples(
 ) -> None:
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
-    from randsae.evaluate.examples import latent_codes, sample_examples
+    from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
     from randsae.sae.topk import TopKSAE
@@ -108,6 +111,8 @@ def latent_examples(
     vals, idx = latent_codes(
         lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]
     )
+    ignore = list(config["eval"]["ignore_token_ids"])
+    vals = mask_positions(vals, seqs, ignore)
     tok = load_tokenizer(tokenizer_path)
     result = sample_examples(
         seqs.reshape(-1),
@@ -118,7 +123,10 @@ def latent_examples(
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
     )
-    provenance.write_json(out_json, {"model": model, "init": init, "layer": layer, **result})
+    provenance.write_json(
+        out_json,
+        {"model": model, "init": init, "layer": layer, "ignore_token_ids": ignore, **result},
+    )
     log.info(
         "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]
     )
