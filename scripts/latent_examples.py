@@ -25,6 +25,7 @@ def main(smk):
         tokenizer_path=smk.params.tokenizer,
         out_json=smk.output.examples,
         device=smk.params.device,
+        init_json=smk.input.init,
     )
 
 

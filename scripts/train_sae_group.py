@@ -18,6 +18,7 @@ def main(smk):
         tokens_train=smk.input.tokens,
         out_dir=smk.output.group,
         device=smk.params.device,
+        init_json=smk.input.init,
     )
 
 

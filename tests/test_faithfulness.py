@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +342,51 @@ def test_pythia_configs_exclude_token_zero():
             assert 0 in cfg["eval"]["ignore_token_ids"], path.name
             n += 1
     assert n >= 1  # configs/paper.yaml at least
+
+
+# -- the recorded weights digest ----------------------------------------------------------------
+
+
+def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp_path):
+    """A stage that rebuilds (model, init) refuses weights other than the build_init record's."""
+    from randsae.evaluate.steps import eval_sae, latent_examples
+    from randsae.models.neox import init_embedded
+    from randsae.models.steps import build_init
+    from randsae.sae.steps import cache_activations, train_sae_group
+
+    monkeypatch.chdir(project)
+    rec = "results/models/tiny/inits/rerandomized.json"
+    build_init("tiny", "rerandomized", cfg, "cpu", rec)
+    train = "results/data/tokens/tiny/train.npy"
+    cache_activations("tiny", "rerandomized", cfg, train, "act_ok", "cpu", init_json=rec)
+    # the base weights change under the record (another checkpoint, a moved hub revision)
+    trained = Path("results/models/tiny/trained")
+    shutil.copytree(trained, tmp_path / "trained.bak")
+    try:
+        shutil.rmtree(trained)
+        init_embedded(ARCH, 300, 7, trained)
+        sae_dir = str(_random_sae(Path("results/saes/digest")))
+        match = rf"differ from those recorded in {rec}.*snakemake {rec} --forcerun build_init"
+        with pytest.raises(ValueError, match=match):
+            cache_activations("tiny", "rerandomized", cfg, train, "act_bad", "cpu", init_json=rec)
+        with pytest.raises(ValueError, match=match):
+            train_sae_group("tiny", "rerandomized", [1], cfg, 0, train, "g", "cpu", init_json=rec)
+        with pytest.raises(ValueError, match=match):
+            eval_sae("tiny", "rerandomized", 1, cfg, sae_dir, train, "e.json", "e.csv", "cpu", rec)
+        with pytest.raises(ValueError, match=match):
+            latent_examples(
+                "tiny",
+                "rerandomized",
+                1,
+                cfg,
+                sae_dir,
+                train,
+                "results/data/tokenizer",
+                "x.json",
+                "cpu",
+                init_json=rec,
+            )
+        assert not Path("act_bad/manifest.json").exists()
+    finally:
+        shutil.rmtree(trained)
+        shutil.copytree(tmp_path / "trained.bak", trained)

@@ -24,6 +24,7 @@ def eval_sae(
     out_json: str,
     out_latents: str,
     device: str,
+    init_json: str | None = None,
 ) -> None:
     """SAE quality metrics and abstractness measures from the same held-out forward passes."""
     import pandas as pd
@@ -36,7 +37,7 @@ def eval_sae(
     from randsae.sae.topk import TopKSAE
 
     dev = resolve_device(device)
-    lm = load_model(model, init, config, device=dev, noise_stream="eval")
+    lm = load_model(model, init, config, device=dev, noise_stream="eval", init_json=init_json)
     sae = TopKSAE.load(sae_dir, device=dev)
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
@@ -95,6 +96,7 @@ def latent_examples(
     tokenizer_path: str,
     out_json: str,
     device: str,
+    init_json: str | None = None,
 ) -> None:
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
@@ -105,7 +107,7 @@ def latent_examples(
 
     dev = resolve_device(device)
     ex = config["examples"]
-    lm = load_model(model, init, config, device=dev, noise_stream="examples")
+    lm = load_model(model, init, config, device=dev, noise_stream="examples", init_json=init_json)
     sae = TopKSAE.load(sae_dir, device=dev)
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
     vals, idx = latent_codes(

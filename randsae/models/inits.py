@@ -202,10 +202,13 @@ def load_model(
     device: str = "cpu",
     models_dir: str | Path = "results/models",
     noise_stream: str = "train",
+    init_json: str | Path | None = None,
 ) -> LoadedModel:
     """Build (model, init) deterministically: base weights, then the seeded variant transform.
 
     ``noise_stream``: the stage's noise stream for the noise control (``NOISE_STREAMS``).
+    ``init_json``: the ``build_init`` record of this (model, init); the rebuilt weights must
+    have its ``weights_sha256`` (:func:`check_weights_digest`).
     """
     from randsae.models.neox import load_pythia, load_saved_model
 
@@ -218,7 +221,36 @@ def load_model(
         model = load_saved_model(Path(models_dir) / model_name / sub, device=device, dtype=dtype)
     else:
         model = load_pythia(mcfg["hf_name"], step0=base_is_step0, device=device, dtype=dtype)
-    return apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
+    lm = apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
+    if init_json is not None:
+        check_weights_digest(lm, init_json, model_name, init_name)
+    return lm
+
+
+def check_weights_digest(
+    lm: LoadedModel, init_json: str | Path, model_name: str, init_name: str
+) -> None:
+    """Raise unless ``lm``'s weights have the digest recorded by ``build_init`` in ``init_json``.
+
+    Every stage rebuilds (model, init) from the base weights and the seeded transform; a changed
+    hub revision, base checkpoint or init code would silently give another model than the one
+    the record (and the earlier stages) describe.
+    """
+    import json
+
+    rec = json.loads(Path(init_json).read_text())
+    recorded = rec.get("weights_sha256")
+    if recorded is None:
+        raise ValueError(f"{init_json}: no weights_sha256 recorded")
+    now = weights_digest(lm.model)
+    if now != recorded:
+        raise ValueError(
+            f"model {model_name!r} init {init_name!r}: the rebuilt weights (sha256 {now[:12]}…) "
+            f"differ from those recorded in {init_json} (sha256 {recorded[:12]}…): the base "
+            "weights or the init code changed since the record was written. Rebuild the record "
+            f"and everything after it: snakemake {init_json} --forcerun build_init, then rerun "
+            "the workflow."
+        )
 
 
 def weights_digest(model: torch.nn.Module) -> str:
