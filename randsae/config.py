@@ -166,6 +166,11 @@ def check_config(config: dict[str, Any]) -> None:
             "examples.min_activating_windows must be >= n_explain + n_test_activating "
             "(explainer and test windows are disjoint)"
         )
+    if ex["max_activating_windows"] < ex["n_explain"] + ex["n_test_activating"]:
+        raise ConfigError(
+            "examples.max_activating_windows must be >= n_explain + n_test_activating "
+            "(both are drawn from the pool it bounds)"
+        )
     for name, mcfg in models.items():
         if mcfg["source"] == "embedded":
             n_ctx = mcfg["arch"]["n_ctx"]

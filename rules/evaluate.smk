@@ -41,6 +41,7 @@ rule latent_examples:
         cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],
         batch_size=config["eval"]["batch_size"],
+        ignore_ids=config["eval"]["ignore_token_ids"],
         seed=config["seed"],
         tokenizer=tokenizer_path,
         device=config["device"],

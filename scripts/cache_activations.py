@@ -17,6 +17,7 @@ def main(smk):
         tokens_train=smk.input.tokens,
         out_dir=smk.output.cache,
         device=smk.params.device,
+        init_json=smk.input.init,
     )
 
 

@@ -22,6 +22,7 @@ def main(smk):
         out_json=smk.output.metrics,
         out_latents=smk.output.latents,
         device=smk.params.device,
+        init_json=smk.input.init,
     )
 
 

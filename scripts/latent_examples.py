@@ -10,7 +10,7 @@ def main(smk):
     cfg = dict(smk.params.cfg)
     cfg.update(
         examples=smk.params.examples,
-        eval={"batch_size": smk.params.batch_size},
+        eval={"batch_size": smk.params.batch_size, "ignore_token_ids": smk.params.ignore_ids},
         seed=smk.params.seed,
     )
     run(
@@ -25,6 +25,7 @@ def main(smk):
         tokenizer_path=smk.params.tokenizer,
         out_json=smk.output.examples,
         device=smk.params.device,
+        init_json=smk.input.init,
     )
 
 

@@ -20,6 +20,7 @@ def main(smk):
         device=smk.params.device,
         # Tracking changes no output, so it is read from the config, not from params.
         tracking=smk.config["sae"].get("tracking", "none"),
+        init_json=smk.input.init,
     )
 
 

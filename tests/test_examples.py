@@ -10,6 +10,7 @@ CFG = {
     "window": 4,
     "n_latents": 3,
     "min_activating_windows": 8,
+    "max_activating_windows": 10000,
     "n_explain": 4,
     "n_test_activating": 4,
     "n_test_nonactivating": 5,

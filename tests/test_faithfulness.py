@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,158 @@ def test_training_batches_draw_whole_sequences_from_across_the_corpus(project, c
     dist = torch.cdist(whole, first_block, compute_mode="donot_use_mm_for_euclid_dist")
     assert float(dist.min(dim=1).values.max()) == 0.0
     assert int(seqs.max() - seqs.min()) >= 512 // CTX  # not one contiguous run
+
+
+# -- (c) the top-N activating pool --------------------------------------------------------------
+
+
+def _window_maxima_of(cfg, model: str, init: str, sae_dir: Path, tokens: str, layer: int = 1):
+    """Every (window, latent) maximum the example stage sees, recomputed independently."""
+    from randsae.data.corpus import sequences
+    from randsae.evaluate.examples import latent_codes, window_maxima
+    from randsae.models.inits import load_model
+    from randsae.sae.topk import TopKSAE
+
+    ex = cfg["examples"]
+    sae = TopKSAE.load(sae_dir)
+    seqs = sequences(np.load(tokens), ex["context_size"], ex["n_tokens"])
+    lm = load_model(model, init, cfg, noise_stream="examples")
+    vals, idx = latent_codes(lm, seqs, layer, sae.encode, 4)
+    return seqs.reshape(-1), vals, idx, window_maxima(vals, idx, ex["window"], sae.d_sae)
+
+
+def test_examples_draw_from_the_top_windows_pool(project, cfg, monkeypatch):
+    from randsae.evaluate.steps import latent_examples
+
+    monkeypatch.chdir(project)
+    val = "results/data/tokens/tiny/val.npy"
+    sae_dir = _random_sae(Path("results/saes/pool"), seed=3)
+    cfg["examples"].update(max_activating_windows=8, n_explain=2, n_test_activating=2)
+    latent_examples(
+        "tiny", "trained", 1, cfg, str(sae_dir), val, "results/data/tokenizer", "pool.json", "cpu"
+    )
+    ex = json.loads(Path("pool.json").read_text())
+    assert ex["latents"]
+    _toks, _vals, _idx, (win, lat, mx) = _window_maxima_of(cfg, "tiny", "trained", sae_dir, val)
+    for rec in ex["latents"]:
+        c = rec["latent"]
+        top = set(win[lat == c][np.argsort(-mx[lat == c], kind="stable")][:8].tolist())
+        assert rec["n_activating_windows"] > 8
+        drawn = [w["window_id"] for w in rec["explain"] + rec["test_activating"]]
+        assert set(drawn) <= top, (c, drawn, top)
+        assert rec["n_pool_windows"] == 8
+        # deciles of the pool: quantile 0 holds the pool's strongest half
+        q0 = [w["window_id"] for w in rec["explain"] + rec["test_activating"] if w["quantile"] == 0]
+        strongest = win[lat == c][np.argsort(-mx[lat == c], kind="stable")][:4].tolist()
+        assert set(q0) <= set(strongest)
+    assert ex["max_activating_windows"] == 8
+
+
+# -- (e) EOS/BOS positions out of every metric --------------------------------------------------
+
+
+def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeypatch):
+    from randsae.evaluate.steps import eval_sae, latent_examples
+    from randsae.report.aggregate import sae_metrics_table
+
+    monkeypatch.chdir(project)
+    toks = np.load("results/data/tokens/tiny/val.npy")
+    toks[::8] = 0  # an EOS/BOS every 8 tokens
+    np.save("val_eos.npy", toks)
+    sae_dir = _random_sae(Path("results/saes/eos"), seed=4)
+    cfg["eval"]["ignore_token_ids"] = [0]
+    cfg["examples"]["max_activating_windows"] = 10000
+    latent_examples(
+        "tiny",
+        "trained",
+        1,
+        cfg,
+        str(sae_dir),
+        "val_eos.npy",
+        "results/data/tokenizer",
+        "eos.json",
+        "cpu",
+    )
+    ex = json.loads(Path("eos.json").read_text())
+    assert ex["latents"]
+    n_windows = 0
+    for rec in ex["latents"]:
+        for w in rec["explain"] + rec["test_activating"] + rec["test_nonactivating"]:
+            n_windows += 1
+            at_eos = [a for t, a in zip(w["tokens"], w["acts"], strict=True) if t == 0]
+            assert at_eos and all(a == 0 for a in at_eos)
+    assert n_windows and ex["ignore_token_ids"] == [0]
+    eval_sae("tiny", "trained", 1, cfg, str(sae_dir), "val_eos.npy", "m.json", "m.csv", "cpu")
+    rec = json.loads(Path("m.json").read_text())
+    n_eval = cfg["eval"]["n_tokens"]
+    assert rec["n_tokens"] == n_eval - n_eval // 8  # token-0 positions left out
+    table = sae_metrics_table(["m.json"], {"tiny": 1})
+    assert table.loc[0, "ignore_token_ids"] == "[0]"
+
+    # the switch: [] keeps every position
+    cfg["eval"]["ignore_token_ids"] = []
+    eval_sae("tiny", "trained", 1, cfg, str(sae_dir), "val_eos.npy", "m0.json", "m0.csv", "cpu")
+    rec0 = json.loads(Path("m0.json").read_text())
+    assert rec0["n_tokens"] == n_eval and rec0["ignore_token_ids"] == "[]"
+
+
+def test_pythia_configs_exclude_token_zero():
+    """Every shipped config of Pythia models leaves token 0 (EOS/BOS) out, as SAEBench does."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    n = 0
+    for path in sorted((root / "configs").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        if any(m["source"] == "pythia" for m in cfg["models"].values()):
+            assert 0 in cfg["eval"]["ignore_token_ids"], path.name
+            n += 1
+    assert n >= 1  # configs/paper.yaml at least
+
+
+# -- the recorded weights digest ----------------------------------------------------------------
+
+
+def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp_path):
+    """A stage that rebuilds (model, init) refuses weights other than the build_init record's."""
+    from randsae.evaluate.steps import eval_sae, latent_examples
+    from randsae.models.neox import init_embedded
+    from randsae.models.steps import build_init
+    from randsae.sae.steps import cache_activations, train_sae_group
+
+    monkeypatch.chdir(project)
+    rec = "results/models/tiny/inits/rerandomized.json"
+    build_init("tiny", "rerandomized", cfg, "cpu", rec)
+    train = "results/data/tokens/tiny/train.npy"
+    cache_activations("tiny", "rerandomized", cfg, train, "act_ok", "cpu", init_json=rec)
+    # the base weights change under the record (another checkpoint, a moved hub revision)
+    trained = Path("results/models/tiny/trained")
+    shutil.copytree(trained, tmp_path / "trained.bak")
+    try:
+        shutil.rmtree(trained)
+        init_embedded(ARCH, 300, 7, trained)
+        sae_dir = str(_random_sae(Path("results/saes/digest")))
+        match = rf"differ from those recorded in {rec}.*snakemake {rec} --forcerun build_init"
+        with pytest.raises(ValueError, match=match):
+            cache_activations("tiny", "rerandomized", cfg, train, "act_bad", "cpu", init_json=rec)
+        with pytest.raises(ValueError, match=match):
+            train_sae_group("tiny", "rerandomized", [1], cfg, 0, train, "g", "cpu", init_json=rec)
+        with pytest.raises(ValueError, match=match):
+            eval_sae("tiny", "rerandomized", 1, cfg, sae_dir, train, "e.json", "e.csv", "cpu", rec)
+        with pytest.raises(ValueError, match=match):
+            latent_examples(
+                "tiny",
+                "rerandomized",
+                1,
+                cfg,
+                sae_dir,
+                train,
+                "results/data/tokenizer",
+                "x.json",
+                "cpu",
+                init_json=rec,
+            )
+        assert not Path("act_bad/manifest.json").exists()
+    finally:
+        shutil.rmtree(trained)
+        shutil.copytree(tmp_path / "trained.bak", trained)

@@ -133,3 +133,95 @@ def test_init_record_has_digest_and_stats():
     assert rec["weights_sha256"] == weights_digest(lm.model)
     assert rec["n_params"] == sum(p.numel() for p in lm.model.parameters())
     assert set(rec["param_stats"]) == {n for n, _ in lm.model.named_parameters()}
+
+
+# -- re-randomization pools per Hugging Face tensor -----------------------------------------------
+
+
+def _hf_neox_and_converted():
+    """A tiny real GPTNeoXForCausalLM whose fused QKV has K at 10x the scale of Q and V, and the
+    HookedTransformer transformer-lens's own converter makes of it."""
+    from conftest import TINY_ARCH
+    from transformer_lens import HookedTransformer
+    from transformer_lens.pretrained.weight_conversions.neox import convert_neox_weights
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    arch = dict(TINY_ARCH, d_model=64, d_mlp=256)
+    d_head = arch["d_model"] // arch["n_heads"]
+    hf = GPTNeoXForCausalLM(
+        GPTNeoXConfig(
+            vocab_size=100,
+            hidden_size=arch["d_model"],
+            num_hidden_layers=arch["n_layers"],
+            num_attention_heads=arch["n_heads"],
+            intermediate_size=arch["d_mlp"],
+            rotary_pct=arch["rotary_dim"] / d_head,
+            max_position_embeddings=arch["n_ctx"],
+            use_parallel_residual=True,
+            hidden_act="gelu",
+        )
+    ).eval()
+    with torch.no_grad():
+        for layer in hf.gpt_neox.layers:
+            qkv = layer.attention.query_key_value
+            # fused rows are ordered (head, qkv, d_head): scale the K rows and biases
+            w = qkv.weight.view(arch["n_heads"], 3, d_head, -1)
+            w[:, 1] *= 10.0
+            qkv.bias.normal_(0.0, 0.02)
+            qkv.bias.view(arch["n_heads"], 3, d_head)[:, 1] += 1.0
+    cfg = neox_config(arch, 100, seed=0)
+    tl = HookedTransformer(cfg, tokenizer=None)
+    missing = tl.load_state_dict(convert_neox_weights(hf, cfg), strict=False).missing_keys
+    assert not set(missing) & {n for n, _ in tl.named_parameters()}  # only buffers left out
+    return hf, tl
+
+
+def test_rerandomize_pools_statistics_per_hf_tensor():
+    """Reference in HF space: each HF tensor's mean/std (the authors resampled HF tensors, and
+    GPT-NeoX fuses Q, K, V into one); our transform on the converted model must draw every
+    transformer-lens parameter from its HF tensor's distribution."""
+    hf, tl = _hf_neox_and_converted()
+    hf_params = dict(hf.named_parameters())
+    qkv_std = float(hf_params["gpt_neox.layers.0.attention.query_key_value.weight"].std())
+    lm = apply_init(tl, parse_init("rerandomized"), INIT_CFG, "tiny")
+    new = dict(tl.named_parameters())
+    # the transformed weights follow the HF tensor's distribution: Q, K and V alike
+    for layer in range(2):
+        ref = hf_params[f"gpt_neox.layers.{layer}.attention.query_key_value.weight"].double()
+        for part in "QKV":
+            w = new[f"blocks.{layer}.attn.W_{part}"]
+            assert math.isclose(float(w.std()), float(ref.std()), rel_tol=0.1), (layer, part)
+            assert abs(float(w.mean() - ref.mean())) < 0.1 * float(ref.std())
+        b = torch.cat([new[f"blocks.{layer}.attn.b_{x}"].flatten() for x in "QKV"])
+        ref_b = hf_params[f"gpt_neox.layers.{layer}.attention.query_key_value.bias"].double()
+        assert math.isclose(float(b.std()), float(ref_b.std()), rel_tol=0.25)
+    assert qkv_std > 0
+    # the distribution parameters used are the HF tensors' own statistics
+    resampled = lm.resampled
+    hf_resampled = {
+        n
+        for n in hf_params
+        if "embed" not in n
+        and n != "lm_head.weight"
+        and "layernorm" not in n
+        and "layer_norm" not in n
+    }
+    assert {r["hf_tensor"] for r in resampled.values()} == hf_resampled
+    for name, r in resampled.items():
+        ref = hf_params[r["hf_tensor"]].detach().double()
+        assert math.isclose(r["mean"], float(ref.mean()), rel_tol=1e-9, abs_tol=1e-12), name
+        assert math.isclose(r["std"], float(ref.std()), rel_tol=1e-9), name
+    for layer in range(2):
+        q, k, v = (resampled[f"blocks.{layer}.attn.W_{x}"] for x in "QKV")
+        assert q["std"] == k["std"] == v["std"] and q["mean"] == k["mean"] == v["mean"]
+
+
+def test_hf_tensor_names_cover_every_parameter():
+    from randsae.models.inits import hf_tensor_name
+
+    names = [n for n, _ in fresh().named_parameters()]
+    assert {n for n in names if hf_tensor_name(n) is None} == {"unembed.b_U"}
+    assert (
+        hf_tensor_name("blocks.3.attn.W_K") == "gpt_neox.layers.3.attention.query_key_value.weight"
+    )
+    assert hf_tensor_name("blocks.3.attn.b_O") == "gpt_neox.layers.3.attention.dense.bias"

@@ -2,7 +2,10 @@
 
 Protocol (paper.md §4, improved where delphi leaks): the held-out tokens are cut into windows of
 ``window`` tokens; a latent's *activating pool* is the set of windows where it fires, ranked by
-its maximum activation and split into ``n_quantiles`` equal-count quantiles. Latents are drawn in a
+its maximum activation, cut to the top ``max_activating_windows`` (delphi ``max_examples``, paper
+10,000) and split into ``n_quantiles`` equal-count quantiles. Positions whose token is in
+``ignore_token_ids`` (e.g. Pythia's EOS/BOS, token 0) never count as activating
+(:func:`mask_positions`). Latents are drawn in a
 seeded random order among those with at least ``min_activating_windows`` activating windows (the
 reason for skipping every examined latent is recorded). Explainer windows (``n_explain``) and test
 windows (``n_test_activating``) are drawn per quantile and are **disjoint** by construction; the
@@ -37,6 +40,16 @@ def latent_codes(
         all_vals.append(vals.float().cpu().numpy())
         all_idx.append(idx.cpu().numpy().astype(np.int32))
     return np.concatenate(all_vals), np.concatenate(all_idx)
+
+
+def mask_positions(vals: np.ndarray, tokens: np.ndarray, ignore_token_ids) -> np.ndarray:
+    """``vals`` with the codes of positions whose token is in ``ignore_token_ids`` set to 0."""
+    ignore = np.asarray(list(ignore_token_ids), dtype=np.int64)
+    if ignore.size == 0:
+        return vals
+    out = vals.copy()
+    out[np.isin(np.asarray(tokens).reshape(-1)[: len(vals)], ignore)] = 0.0
+    return out
 
 
 def window_maxima(
@@ -124,7 +137,7 @@ def sample_examples(
     records = []
     for c in chosen:
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
-        ranked = w_ids[np.argsort(-w_max, kind="stable")]
+        ranked = w_ids[np.argsort(-w_max, kind="stable")][: cfg["max_activating_windows"]]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
         explain, test = [], []
         for q, pool in enumerate(quantiles):
@@ -146,6 +159,7 @@ def sample_examples(
             {
                 "latent": int(c),
                 "n_activating_windows": int(counts[c]),
+                "n_pool_windows": len(ranked),
                 "max_act": float(w_max.max()),
                 "explain": [
                     _window(w, c, tokens, vals, idx, window, strings, q) for w, q in explain
@@ -163,6 +177,7 @@ def sample_examples(
         "window": window,
         "n_windows": int(n_windows),
         "n_tokens": int(n_windows * window),
+        "max_activating_windows": cfg["max_activating_windows"],
         "n_latents_requested": cfg["n_latents"],
         "n_latents_chosen": len(chosen),
         "n_examined": len(chosen) + len(skipped),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -23,6 +24,7 @@ def eval_sae(
     out_json: str,
     out_latents: str,
     device: str,
+    init_json: str | None = None,
 ) -> None:
     """SAE quality metrics and abstractness measures from the same held-out forward passes."""
     import pandas as pd
@@ -35,7 +37,7 @@ def eval_sae(
     from randsae.sae.topk import TopKSAE
 
     dev = resolve_device(device)
-    lm = load_model(model, init, config, device=dev, noise_stream="eval")
+    lm = load_model(model, init, config, device=dev, noise_stream="eval", init_json=init_json)
     sae = TopKSAE.load(sae_dir, device=dev)
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
@@ -72,6 +74,8 @@ def eval_sae(
                 "init": init,
                 "layer": layer,
                 "d_vocab": int(lm.model.cfg.d_vocab),  # fixes the entropy histogram range
+                # the positions left out of every metric, one column of sae_metrics.csv
+                "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,
@@ -94,22 +98,25 @@ def latent_examples(
     tokenizer_path: str,
     out_json: str,
     device: str,
+    init_json: str | None = None,
 ) -> None:
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
-    from randsae.evaluate.examples import latent_codes, sample_examples
+    from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
     from randsae.sae.topk import TopKSAE
 
     dev = resolve_device(device)
     ex = config["examples"]
-    lm = load_model(model, init, config, device=dev, noise_stream="examples")
+    lm = load_model(model, init, config, device=dev, noise_stream="examples", init_json=init_json)
     sae = TopKSAE.load(sae_dir, device=dev)
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
     vals, idx = latent_codes(
         lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]
     )
+    ignore = list(config["eval"]["ignore_token_ids"])
+    vals = mask_positions(vals, seqs, ignore)
     tok = load_tokenizer(tokenizer_path)
     result = sample_examples(
         seqs.reshape(-1),
@@ -120,7 +127,10 @@ def latent_examples(
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
     )
-    io.write_json(out_json, {"model": model, "init": init, "layer": layer, **result})
+    io.write_json(
+        out_json,
+        {"model": model, "init": init, "layer": layer, "ignore_token_ids": ignore, **result},
+    )
     log.info(
         "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]
     )

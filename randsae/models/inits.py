@@ -4,7 +4,8 @@
 - ``step0``: the weights at initialization (Pythia's ``step0`` revision; the embedded model's saved
   init weights).
 - ``rerandomized``: every parameter tensor except the input embedding and unembedding resampled
-  i.i.d. from N(mean, std) of its own trained values (the authors' ``RerandomizedModel``: names
+  i.i.d. from N(mean, std) of the trained values of its Hugging Face tensor (Q, K and V share
+  their layer's fused ``query_key_value`` statistics) (the authors' ``RerandomizedModel``: names
   containing "embed" are skipped, layer norms per ``rerandomize_layer_norm``).
 - ``rerandomized_embeddings``: the same, embeddings included.
 - ``noise_control``: trained weights, but the token-embedding output is replaced by fresh i.i.d.
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,8 @@ class LoadedModel:
 
     model: Any
     fwd_hooks: list[tuple[str, Any]] = field(default_factory=list)
+    #: Re-randomization: the distribution parameters each resampled parameter was drawn from.
+    resampled: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def seek(self, seq_index: int | Sequence[int]) -> None:
         """Tell stateful hooks (the noise control) the sequence indices of the next pass."""
@@ -78,6 +82,43 @@ def _sample(
     raise ValueError(f"init.distribution: unknown distribution {dist!r}")
 
 
+#: Which Hugging Face GPT-NeoX tensor each transformer-lens parameter comes from
+#: (``transformer_lens.pretrained.weight_conversions.neox.convert_neox_weights``). GPT-NeoX keeps
+#: Q, K and V of a layer in one fused ``query_key_value`` weight (and one bias), so W_Q, W_K and
+#: W_V map to one HF tensor. ``unembed.b_U`` has none (transformer-lens adds zeros).
+HF_NEOX_TENSORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), hf)
+    for pattern, hf in (
+        (r"embed\.W_E", "gpt_neox.embed_in.weight"),
+        (r"blocks\.(\d+)\.ln1\.w", "gpt_neox.layers.{0}.input_layernorm.weight"),
+        (r"blocks\.(\d+)\.ln1\.b", "gpt_neox.layers.{0}.input_layernorm.bias"),
+        (r"blocks\.(\d+)\.attn\.W_[QKV]", "gpt_neox.layers.{0}.attention.query_key_value.weight"),
+        (r"blocks\.(\d+)\.attn\.b_[QKV]", "gpt_neox.layers.{0}.attention.query_key_value.bias"),
+        (r"blocks\.(\d+)\.attn\.W_O", "gpt_neox.layers.{0}.attention.dense.weight"),
+        (r"blocks\.(\d+)\.attn\.b_O", "gpt_neox.layers.{0}.attention.dense.bias"),
+        (r"blocks\.(\d+)\.ln2\.w", "gpt_neox.layers.{0}.post_attention_layernorm.weight"),
+        (r"blocks\.(\d+)\.ln2\.b", "gpt_neox.layers.{0}.post_attention_layernorm.bias"),
+        (r"blocks\.(\d+)\.mlp\.W_in", "gpt_neox.layers.{0}.mlp.dense_h_to_4h.weight"),
+        (r"blocks\.(\d+)\.mlp\.b_in", "gpt_neox.layers.{0}.mlp.dense_h_to_4h.bias"),
+        (r"blocks\.(\d+)\.mlp\.W_out", "gpt_neox.layers.{0}.mlp.dense_4h_to_h.weight"),
+        (r"blocks\.(\d+)\.mlp\.b_out", "gpt_neox.layers.{0}.mlp.dense_4h_to_h.bias"),
+        (r"ln_final\.w", "gpt_neox.final_layer_norm.weight"),
+        (r"ln_final\.b", "gpt_neox.final_layer_norm.bias"),
+        # ``embed_out.weight`` before transformers 5.14 (the name the authors' "embed" filter saw)
+        (r"unembed\.W_U", "lm_head.weight"),
+    )
+)
+
+
+def hf_tensor_name(name: str) -> str | None:
+    """The HF GPT-NeoX tensor a transformer-lens parameter comes from (None: no HF tensor)."""
+    for pattern, hf in HF_NEOX_TENSORS:
+        m = pattern.fullmatch(name)
+        if m:
+            return hf.format(*m.groups())
+    return None
+
+
 @torch.no_grad()
 def rerandomize(
     model: torch.nn.Module,
@@ -87,25 +128,50 @@ def rerandomize(
     seed: int,
     scale: float = 1.0,
     distribution: str = "normal",
-) -> list[str]:
-    """Resample parameter tensors in place from N(mean, (scale*std)^2) of their own values.
+) -> dict[str, dict[str, Any]]:
+    """Resample parameters in place from N(mean, (scale*std)^2) of their HF tensor's values.
 
+    As the authors resampled each Hugging Face tensor, mean and (unbiased) std are pooled over
+    the transformer-lens parameters that come from one HF tensor (:func:`hf_tensor_name`: Q, K
+    and V of a layer share the fused ``query_key_value`` statistics); a parameter without an HF
+    tensor is its own group. Statistics are computed in float64 before anything is resampled.
     Samples are drawn on the CPU in fp32 from one seeded generator in ``named_parameters`` order,
-    so the result is identical on any device and at every stage. Returns the resampled names.
+    so the result is identical on any device and at every stage.
+
+    Returns ``{name: {"hf_tensor", "mean", "std", "scale", "distribution"}}`` for every resampled
+    parameter (``std`` before ``scale``).
     """
+    chosen = [
+        (name, p)
+        for name, p in model.named_parameters()
+        if (include_embeddings or not is_embedding(name))
+        and (include_layer_norm or not is_layer_norm(name))
+    ]
+    groups: dict[str, list[torch.Tensor]] = {}
+    for name, p in chosen:
+        groups.setdefault(hf_tensor_name(name) or name, []).append(p)
+    stats: dict[str, tuple[float, float]] = {}
+    for key, members in groups.items():
+        vals = torch.cat(
+            [m.detach().to(device="cpu", dtype=torch.float64).reshape(-1) for m in members]
+        )
+        mean = float(vals.mean())
+        stats[key] = (mean, float(vals.std()) if vals.numel() > 1 else 0.0)
+        del vals
     gen = torch.Generator().manual_seed(seed)
-    changed = []
-    for name, p in model.named_parameters():
-        if is_embedding(name) and not include_embeddings:
-            continue
-        if is_layer_norm(name) and not include_layer_norm:
-            continue
-        src = p.detach().float().cpu()
-        mean = float(src.mean())
-        std = float(src.std()) if src.numel() > 1 else 0.0
+    changed: dict[str, dict[str, Any]] = {}
+    for name, p in chosen:
+        key = hf_tensor_name(name) or name
+        mean, std = stats[key]
         new = _sample(p.shape, mean, std * scale, distribution, gen)
         p.copy_(new.to(device=p.device, dtype=p.dtype))
-        changed.append(name)
+        changed[name] = {
+            "hf_tensor": key,
+            "mean": mean,
+            "std": std,
+            "scale": scale,
+            "distribution": distribution,
+        }
     return changed
 
 
@@ -163,6 +229,54 @@ def noise_seed(init_cfg: dict[str, Any], model_name: str, init_name: str, stream
     return stable_seed(init_cfg["seed"], "noise", model_name, init_name, stream)
 
 
+InitBuilder = Callable[[Any, InitSpec, dict[str, Any], str, str], LoadedModel]
+"""``builder(base_model, spec, init_cfg, model_name, noise_stream) -> LoadedModel``."""
+
+#: One builder per base init name (``randsae.config.BASE_INITS``); a new init is one function
+#: registered with :func:`register_init`.
+INIT_BUILDERS: dict[str, InitBuilder] = {}
+
+
+def register_init(*bases: str) -> Callable[[InitBuilder], InitBuilder]:
+    def deco(fn: InitBuilder) -> InitBuilder:
+        for base in bases:
+            if base in INIT_BUILDERS:
+                raise ValueError(f"init {base!r} registered twice")
+            INIT_BUILDERS[base] = fn
+        return fn
+
+    return deco
+
+
+def init_seed(init_cfg: dict[str, Any], model_name: str, init_name: str) -> int:
+    """Seed of an init's weight transform (re-randomization)."""
+    return stable_seed(init_cfg["seed"], model_name, init_name)
+
+
+@register_init("trained", "step0")
+def _unchanged(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    return LoadedModel(model)
+
+
+@register_init("rerandomized", "rerandomized_embeddings")
+def _rerandomized(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    resampled = rerandomize(
+        model,
+        include_embeddings=spec.base == "rerandomized_embeddings",
+        include_layer_norm=init_cfg["rerandomize_layer_norm"],
+        seed=init_seed(init_cfg, model_name, spec.name),
+        scale=spec.scale,
+        distribution=spec.distribution,
+    )
+    return LoadedModel(model, resampled=resampled)
+
+
+@register_init("noise_control")
+def _noise_control(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):
+    stream_seed = noise_seed(init_cfg, model_name, spec.name, stream)
+    return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], stream_seed)])
+
+
 def apply_init(
     model: Any,
     spec: InitSpec,
@@ -175,23 +289,10 @@ def apply_init(
 
     ``noise_stream`` picks the noise control's stream (``NOISE_STREAMS``); other inits ignore it.
     """
-    seed = stable_seed(init_cfg["seed"], model_name, spec.name)
-    if spec.base in ("trained", "step0"):
-        return LoadedModel(model)
-    if spec.rerandomizes:
-        rerandomize(
-            model,
-            include_embeddings=spec.base == "rerandomized_embeddings",
-            include_layer_norm=init_cfg["rerandomize_layer_norm"],
-            seed=seed,
-            scale=spec.scale,
-            distribution=spec.distribution,
-        )
-        return LoadedModel(model)
-    if spec.base == "noise_control":
-        stream_seed = noise_seed(init_cfg, model_name, spec.name, noise_stream)
-        return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], stream_seed)])
-    raise ValueError(f"unknown init {spec.name!r}")
+    builder = INIT_BUILDERS.get(spec.base)
+    if builder is None:
+        raise ValueError(f"unknown init {spec.name!r}")
+    return builder(model, spec, init_cfg, model_name, noise_stream)
 
 
 def load_model(
@@ -202,10 +303,13 @@ def load_model(
     device: str = "cpu",
     models_dir: str | Path = "results/models",
     noise_stream: str = "train",
+    init_json: str | Path | None = None,
 ) -> LoadedModel:
     """Build (model, init) deterministically: base weights, then the seeded variant transform.
 
     ``noise_stream``: the stage's noise stream for the noise control (``NOISE_STREAMS``).
+    ``init_json``: the ``build_init`` record of this (model, init); the rebuilt weights must
+    have its ``weights_sha256`` (:func:`check_weights_digest`).
     """
     from randsae.models.neox import load_pythia, load_saved_model
 
@@ -218,7 +322,36 @@ def load_model(
         model = load_saved_model(Path(models_dir) / model_name / sub, device=device, dtype=dtype)
     else:
         model = load_pythia(mcfg["hf_name"], step0=base_is_step0, device=device, dtype=dtype)
-    return apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
+    lm = apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
+    if init_json is not None:
+        check_weights_digest(lm, init_json, model_name, init_name)
+    return lm
+
+
+def check_weights_digest(
+    lm: LoadedModel, init_json: str | Path, model_name: str, init_name: str
+) -> None:
+    """Raise unless ``lm``'s weights have the digest recorded by ``build_init`` in ``init_json``.
+
+    Every stage rebuilds (model, init) from the base weights and the seeded transform; a changed
+    hub revision, base checkpoint or init code would silently give another model than the one
+    the record (and the earlier stages) describe.
+    """
+    import json
+
+    rec = json.loads(Path(init_json).read_text())
+    recorded = rec.get("weights_sha256")
+    if recorded is None:
+        raise ValueError(f"{init_json}: no weights_sha256 recorded")
+    now = weights_digest(lm.model)
+    if now != recorded:
+        raise ValueError(
+            f"model {model_name!r} init {init_name!r}: the rebuilt weights (sha256 {now[:12]}…) "
+            f"differ from those recorded in {init_json} (sha256 {recorded[:12]}…): the base "
+            "weights or the init code changed since the record was written. Rebuild the record "
+            f"and everything after it: snakemake {init_json} --forcerun build_init, then rerun "
+            "the workflow."
+        )
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -255,7 +388,7 @@ def init_record(lm: LoadedModel, model_name: str, init_name: str, config: dict[s
         "base": spec.base,
         "scale": spec.scale,
         "distribution": spec.distribution,
-        "seed": stable_seed(config["init"]["seed"], model_name, init_name),
+        "seed": init_seed(config["init"], model_name, init_name),
         "n_params": sum(p.numel() for p in lm.model.parameters()),
         "n_layers": lm.model.cfg.n_layers,
         "d_model": lm.model.cfg.d_model,
@@ -263,4 +396,5 @@ def init_record(lm: LoadedModel, model_name: str, init_name: str, config: dict[s
         "noise_hook": bool(lm.fwd_hooks),
         "weights_sha256": weights_digest(lm.model),
         "param_stats": param_stats(lm.model),
+        "resampled": lm.resampled,
     }

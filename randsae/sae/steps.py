@@ -17,7 +17,13 @@ log = logging.getLogger("randsae")
 
 
 def cache_activations(
-    model: str, init: str, config: dict[str, Any], tokens_train: str, out_dir: str, device: str
+    model: str,
+    init: str,
+    config: dict[str, Any],
+    tokens_train: str,
+    out_dir: str,
+    device: str,
+    init_json: str | None = None,
 ) -> None:
     from randsae.data.corpus import sequences
     from randsae.models.inits import load_model
@@ -25,7 +31,14 @@ def cache_activations(
     from randsae.sae.activations import write_cache
 
     act = config["activations"]
-    lm = load_model(model, init, config, device=resolve_device(device), noise_stream="train")
+    lm = load_model(
+        model,
+        init,
+        config,
+        device=resolve_device(device),
+        noise_stream="train",
+        init_json=init_json,
+    )
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     layers = list(range(max(config["models"][model]["layers"]) + 1))
     manifest = write_cache(
@@ -126,6 +139,7 @@ def train_sae_group(
     out_dir: str,
     device: str,
     tracking: str = "none",
+    init_json: str | None = None,
 ) -> None:
     """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
     from randsae.data.corpus import sequences
@@ -137,7 +151,7 @@ def train_sae_group(
 
     dev = resolve_device(device)
     sae_cfg, act = config["sae"], config["activations"]
-    lm = load_model(model, init, config, device=dev, noise_stream="train")
+    lm = load_model(model, init, config, device=dev, noise_stream="train", init_json=init_json)
     # The tokens the cache mode would cache (activations.n_train_tokens), so both modes agree.
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     source = StreamActivationSource(
