@@ -270,10 +270,28 @@ PACKAGE_PROBE = textwrap.dedent(
 )
 
 
-def _probe(script: str, hub: FakeHub, home: Path, token: str | None, *args: str) -> dict:
+OFFLINE_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from randsae.data.corpus import hub_jsonl_rows
+
+    DS, files, revision = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    rows = {
+        split: [r["meta"]["id"] for r in hub_jsonl_rows(DS, files, split, revision)]
+        for split in ("train[:12%]", "train[12%:20%]")
+    }
+    print("RESULT " + json.dumps(rows))
+    """
+)
+
+
+def _probe(script: str, hub: FakeHub | None, home: Path, token: str | None, *args: str) -> dict:
+    """Run ``script`` in a fresh interpreter against ``hub`` (None: offline, nothing listening)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+    if hub is None:
+        env |= {"HF_HUB_OFFLINE": "1"}
     env |= {
-        "HF_ENDPOINT": hub.url,
+        "HF_ENDPOINT": hub.url if hub is not None else "http://127.0.0.1:9",
         "HF_HOME": str(home),
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "PYTHONPATH": str(ROOT),
@@ -359,6 +377,18 @@ def test_package_online_paths(hub, hub_root, tmp_path, token):
         assert ids == [r["meta"]["id"] for r in ref], split
         assert ids
     assert set(out["rows"]["train[:12%]"]).isdisjoint(out["rows"]["train[12%:20%]"])
+    if token is None:
+        # offline afterwards (no server reachable): the same rows from the HF cache
+        offline = _probe(
+            OFFLINE_PROBE,
+            None,
+            tmp_path / "hf",
+            None,
+            DATASET_REPO,
+            json.dumps(DATA_FILES),
+            commits[DATASET_REPO]["main"],
+        )
+        assert offline == out["rows"]
     if token is None:
         assert hub.auth["Bearer"] == 0 and hub.auth["none"] > 0
     else:
