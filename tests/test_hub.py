@@ -78,6 +78,8 @@ def test_hub_content_layout(hub_root):
         f.removesuffix("_sample.jsonl") for f in DATA_FILES
     }
     for name, spec in MODELS.items():
+        rotary = 0.25 * spec["d_model"] / spec["n_heads"]
+        assert rotary == int(rotary) and int(rotary) % 2 == 0, (name, rotary)
         assert set(commits[name]) == {"main", "step0"}
         assert commits[name]["main"] != commits[name]["step0"]
         cfg = json.loads((root / "models" / name / "config.json").read_text())
@@ -261,6 +263,8 @@ PACKAGE_PROBE = textwrap.dedent(
     out["dtype"] = str(trained.W_E.dtype)
     out["step0_differs"] = not torch.equal(step0.W_E, trained.W_E.float())
     out["tokenizer_eos"] = step0.tokenizer.eos_token_id
+    ids = step0.tokenizer("The history of the city", return_tensors="pt")["input_ids"]
+    out["loss_finite"] = bool(torch.isfinite(trained(ids, return_type="loss")))
     rows = {}
     for split in ("train[:12%]", "train[12%:20%]"):
         rows[split] = [r["meta"]["id"] for r in hub_jsonl_rows(DS, files, split, revision)]
@@ -367,7 +371,7 @@ def test_package_online_paths(hub, hub_root, tmp_path, token):
     assert out["shape"] == [2, 32, 2] and out["parallel"]
     assert out["dtype"] == "torch.bfloat16"
     assert out["step0_differs"]
-    assert out["tokenizer_eos"] == 0
+    assert out["tokenizer_eos"] == 0 and out["loss_finite"]
     # reference: datasets' own json builder over the same files in the script's order
     local = [str(root / "datasets" / DATASET_REPO / f) for f in DATA_FILES]
     for split, ids in out["rows"].items():
