@@ -7,8 +7,9 @@ Anthropic API, shrunk by the scale overlay configs/overlays/paper-loopback.yaml.
 - One full run with HF_TOKEN unset: RedPajama download + tokenize, `trained` and `step0` from the
   Hub, all five inits, stream-mode SAE training, eval, examples, explain/score with the anthropic
   backend (Message Batches) against tests/fake_anthropic.py, tables, figures, manifest.
-- A second, cheaper run with a dummy HF_TOKEN through every job that touches the Hub (tokenize,
-  and every init's model build), checked to give the same weights as the run without a token.
+- A second, cheaper run with a dummy HF_TOKEN through the jobs that read each Hub revision
+  (tokenize: dataset + tokenizer; the `trained` and `step0` model builds), checked to give the
+  same tokens and weights as the run without a token, and the token written nowhere.
 """
 
 from __future__ import annotations
@@ -257,10 +258,11 @@ def check_token_run(work: Path, reference: Path, targets: list[str], token: str)
 
 
 def hub_targets(cfg: dict) -> list[str]:
-    """Every output whose job talks to the Hub first: token ids and each init's model build."""
-    return [f"results/models/{m}/inits/{i}.json" for m in cfg["models"] for i in cfg["inits"]] + [
-        f"results/data/tokens/{m}/train.npy" for m in cfg["models"]
-    ]
+    """Outputs of the jobs that read each Hub revision: token ids (dataset + tokenizer) and the
+    ``trained`` (main) and ``step0`` model builds. The other inits load ``main`` again."""
+    return [
+        f"results/models/{m}/inits/{i}.json" for m in cfg["models"] for i in ("trained", "step0")
+    ] + [f"results/data/tokens/{m}/train.npy" for m in cfg["models"]]
 
 
 @pytest.mark.slow
