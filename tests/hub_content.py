@@ -54,8 +54,10 @@ DATA_FILES = [
 # Tiny stand-ins under the official names: (layers, d_model, heads, d_mlp).
 MODELS: dict[str, dict[str, int]] = {
     "EleutherAI/pythia-70m-deduped": {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 128},
-    "EleutherAI/pythia-160m-deduped": {"n_layers": 3, "d_model": 48, "n_heads": 4, "d_mlp": 192},
+    "EleutherAI/pythia-160m-deduped": {"n_layers": 3, "d_model": 48, "n_heads": 3, "d_mlp": 192},
 }
+# Rotary covers a quarter of each head (rotary_pct 0.25) and must come out even: head width 8 or
+# 16 gives 2 or 4 rotary dimensions (an odd count fails in TransformerLens' rotate-half).
 TOKENIZER_VOCAB = 1000  # tokens in the tokenizer
 MODEL_VOCAB = 1024  # embedding rows (Pythia pads 50,277 tokens to 50,304 the same way)
 N_CTX = 128

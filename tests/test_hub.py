@@ -78,6 +78,8 @@ def test_hub_content_layout(hub_root):
         f.removesuffix("_sample.jsonl") for f in DATA_FILES
     }
     for name, spec in MODELS.items():
+        rotary = 0.25 * spec["d_model"] / spec["n_heads"]
+        assert rotary == int(rotary) and int(rotary) % 2 == 0, (name, rotary)
         assert set(commits[name]) == {"main", "step0"}
         assert commits[name]["main"] != commits[name]["step0"]
         cfg = json.loads((root / "models" / name / "config.json").read_text())
@@ -261,6 +263,8 @@ PACKAGE_PROBE = textwrap.dedent(
     out["dtype"] = str(trained.W_E.dtype)
     out["step0_differs"] = not torch.equal(step0.W_E, trained.W_E.float())
     out["tokenizer_eos"] = step0.tokenizer.eos_token_id
+    ids = step0.tokenizer("The history of the city", return_tensors="pt")["input_ids"]
+    out["loss_finite"] = bool(torch.isfinite(trained(ids, return_type="loss")))
     rows = {}
     for split in ("train[:12%]", "train[12%:20%]"):
         rows[split] = [r["meta"]["id"] for r in hub_jsonl_rows(DS, files, split, revision)]
@@ -270,10 +274,28 @@ PACKAGE_PROBE = textwrap.dedent(
 )
 
 
-def _probe(script: str, hub: FakeHub, home: Path, token: str | None, *args: str) -> dict:
+OFFLINE_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from randsae.data.corpus import hub_jsonl_rows
+
+    DS, files, revision = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    rows = {
+        split: [r["meta"]["id"] for r in hub_jsonl_rows(DS, files, split, revision)]
+        for split in ("train[:12%]", "train[12%:20%]")
+    }
+    print("RESULT " + json.dumps(rows))
+    """
+)
+
+
+def _probe(script: str, hub: FakeHub | None, home: Path, token: str | None, *args: str) -> dict:
+    """Run ``script`` in a fresh interpreter against ``hub`` (None: offline, nothing listening)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+    if hub is None:
+        env |= {"HF_HUB_OFFLINE": "1"}
     env |= {
-        "HF_ENDPOINT": hub.url,
+        "HF_ENDPOINT": hub.url if hub is not None else "http://127.0.0.1:9",
         "HF_HOME": str(home),
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "PYTHONPATH": str(ROOT),
@@ -349,7 +371,7 @@ def test_package_online_paths(hub, hub_root, tmp_path, token):
     assert out["shape"] == [2, 32, 2] and out["parallel"]
     assert out["dtype"] == "torch.bfloat16"
     assert out["step0_differs"]
-    assert out["tokenizer_eos"] == 0
+    assert out["tokenizer_eos"] == 0 and out["loss_finite"]
     # reference: datasets' own json builder over the same files in the script's order
     local = [str(root / "datasets" / DATASET_REPO / f) for f in DATA_FILES]
     for split, ids in out["rows"].items():
@@ -359,6 +381,18 @@ def test_package_online_paths(hub, hub_root, tmp_path, token):
         assert ids == [r["meta"]["id"] for r in ref], split
         assert ids
     assert set(out["rows"]["train[:12%]"]).isdisjoint(out["rows"]["train[12%:20%]"])
+    if token is None:
+        # offline afterwards (no server reachable): the same rows from the HF cache
+        offline = _probe(
+            OFFLINE_PROBE,
+            None,
+            tmp_path / "hf",
+            None,
+            DATASET_REPO,
+            json.dumps(DATA_FILES),
+            commits[DATASET_REPO]["main"],
+        )
+        assert offline == out["rows"]
     if token is None:
         assert hub.auth["Bearer"] == 0 and hub.auth["none"] > 0
     else:

@@ -7,8 +7,9 @@ Anthropic API, shrunk by the scale overlay configs/overlays/paper-loopback.yaml.
 - One full run with HF_TOKEN unset: RedPajama download + tokenize, `trained` and `step0` from the
   Hub, all five inits, stream-mode SAE training, eval, examples, explain/score with the anthropic
   backend (Message Batches) against tests/fake_anthropic.py, tables, figures, manifest.
-- A second, cheaper run with a dummy HF_TOKEN through every job that touches the Hub (tokenize,
-  and every init's model build), checked to give the same weights as the run without a token.
+- A second, cheaper run with a dummy HF_TOKEN through the jobs that read each Hub revision
+  (tokenize: dataset + tokenizer; the `trained` and `step0` model builds), checked to give the
+  same tokens and weights as the run without a token, and the token written nowhere.
 """
 
 from __future__ import annotations
@@ -184,24 +185,32 @@ def paper_run(servers, tmp_path_factory):
     proc, wall = run_workflow(work, hub, anthropic, None)
     print(f"\npaper.yaml + overlay, HF_TOKEN unset: {wall:.0f} s; hub requests {dict(hub.counts)}")
     assert proc.returncode == 0, proc.stderr[-6000:]
+    assert "HF_TOKEN" not in (work / "merged.yaml").read_text()
     return work, dict(hub.counts), dict(hub.auth), dict(anthropic.counts)
 
 
 @pytest.mark.slow
 def test_paper_config_end_to_end_without_token(paper_run, servers):
     work, counts, auth, api_counts = paper_run
-    _hub, _anthropic, commits = servers
-    cfg = yaml.safe_load((work / "merged.yaml").read_text())
-    n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
-    assert len(cfg["inits"]) == 5
     # no Authorization header was ever sent (the step-0 blocker was an empty "Bearer ")
     assert auth.get("Bearer", 0) == 0
     assert counts["resolve_get"] > 0 and counts.get("info", 0) > 0
-    # the dataset came from the Hub at the resolved commit, in the HF cache
+    assert api_counts.get("batch_create", 0) > 0
+    check_full_run(work, servers[2])
+
+
+def check_full_run(work: Path, commits: dict) -> None:
+    """What a finished paper.yaml + overlay run in ``work`` must hold (files only)."""
+    import numpy as np
+
+    cfg = yaml.safe_load((work / "merged.yaml").read_text())
+    n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
+    assert len(cfg["inits"]) == 5
+    # the dataset came from the Hub at the resolved commit, into the HF cache
     snap = work / "hf-home" / "hub" / f"datasets--{DATASET_REPO.replace('/', '--')}" / "snapshots"
     assert [p.name for p in snap.iterdir()] == [commits[DATASET_REPO]["main"]]
     for name, mcfg in cfg["models"].items():
-        train = __import__("numpy").load(work / f"results/data/tokens/{name}/train.npy")
+        train = np.load(work / f"results/data/tokens/{name}/train.npy")
         assert len(train) == cfg["data"]["hf_dataset"]["max_train_tokens"]
         recs = {
             i: json.loads((work / f"results/models/{name}/inits/{i}.json").read_text())
@@ -220,7 +229,6 @@ def test_paper_config_end_to_end_without_token(paper_run, servers):
     ai = pd.read_csv(work / "results/tables/autointerp.csv")
     assert set(ai["backend"]) == {"anthropic"} and ai["n_failed"].sum() == 0
     assert set(ai["scorer"]) == set(cfg["autointerp"]["scorers"])
-    assert api_counts.get("batch_create", 0) > 0
     cost = pd.read_csv(work / "results/tables/llm_cost.csv")
     assert len(cost) == n_cells and (cost["usd"] > 0).all()
     for fig in ("sae_explained_variance_vs_layer", "autointerp_detection_auroc_vs_layer"):
@@ -232,7 +240,29 @@ def test_paper_config_end_to_end_without_token(paper_run, servers):
     assert not (work / "results" / "activations").exists()
     for name in cfg["models"]:
         assert (work / f"results/sae_groups/{name}").is_dir()
-    assert "HF_TOKEN" not in (work / "merged.yaml").read_text()
+
+
+def check_token_run(work: Path, reference: Path, targets: list[str], token: str) -> None:
+    """The Hub jobs of a run with ``token`` reproduce the reference run; the token is nowhere."""
+    for target in targets:
+        new, old = work / target, reference / target
+        if target.endswith(".json"):
+            a, b = json.loads(new.read_text()), json.loads(old.read_text())
+            assert a["weights_sha256"] == b["weights_sha256"], target
+        else:
+            assert new.read_bytes() == old.read_bytes(), target
+    for d in (work / "results", work / "logs", work / ".snakemake"):
+        for p in d.rglob("*"):
+            if p.is_file():
+                assert token.encode() not in p.read_bytes(), p
+
+
+def hub_targets(cfg: dict) -> list[str]:
+    """Outputs of the jobs that read each Hub revision: token ids (dataset + tokenizer) and the
+    ``trained`` (main) and ``step0`` model builds. The other inits load ``main`` again."""
+    return [
+        f"results/models/{m}/inits/{i}.json" for m in cfg["models"] for i in ("trained", "step0")
+    ] + [f"results/data/tokens/{m}/train.npy" for m in cfg["models"]]
 
 
 @pytest.mark.slow
@@ -240,23 +270,10 @@ def test_paper_config_hub_jobs_with_dummy_token(paper_run, servers, tmp_path):
     """Every Hub-touching job again with HF_TOKEN set: same tokens, same weights."""
     hub, anthropic, _commits = servers
     work0 = paper_run[0]
-    cfg = yaml.safe_load((work0 / "merged.yaml").read_text())
-    targets = [
-        f"results/models/{m}/inits/{i}.json" for m in cfg["models"] for i in cfg["inits"]
-    ] + [f"results/data/tokens/{m}/train.npy" for m in cfg["models"]]
+    targets = hub_targets(yaml.safe_load((work0 / "merged.yaml").read_text()))
     hub.reset_counts()
     proc, wall = run_workflow(tmp_path, hub, anthropic, DUMMY_HF_TOKEN, *targets)
     print(f"\nHub jobs with a dummy HF_TOKEN: {wall:.0f} s; hub requests {dict(hub.counts)}")
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert hub.auth["Bearer"] > 0
-    for target in targets:
-        new, old = tmp_path / target, work0 / target
-        if target.endswith(".json"):
-            a, b = json.loads(new.read_text()), json.loads(old.read_text())
-            assert a["weights_sha256"] == b["weights_sha256"], target
-        else:
-            assert new.read_bytes() == old.read_bytes(), target
-    for d in (tmp_path / "logs", tmp_path / ".snakemake"):
-        for p in d.rglob("*"):
-            if p.is_file():
-                assert DUMMY_HF_TOKEN.encode() not in p.read_bytes(), p
+    check_token_run(tmp_path, work0, targets, DUMMY_HF_TOKEN)

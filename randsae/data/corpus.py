@@ -119,11 +119,20 @@ def hub_dataset_files(repo_id: str, files: list[str], revision: str) -> tuple[st
 
     Every file comes from the same commit even if the branch moves meanwhile. The token, if any,
     is read by ``huggingface_hub`` from ``HF_TOKEN``/its login; none is needed for public repos.
+    With ``HF_HUB_OFFLINE=1`` the files come from the cache of an earlier download.
     """
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi, constants, hf_hub_download
 
-    commit = HfApi().dataset_info(repo_id, revision=revision).sha
-    paths = [Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit)) for f in files]
+    if constants.HF_HUB_OFFLINE:  # HF_HUB_OFFLINE=1: the cache maps the revision to its commit
+        paths = [
+            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision)) for f in files
+        ]
+        commit = paths[0].parent.name  # .../snapshots/{commit}/{file}
+    else:
+        commit = HfApi().dataset_info(repo_id, revision=revision).sha
+        paths = [
+            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit)) for f in files
+        ]
     log.info("dataset %s@%s (%s): %d files", repo_id, revision, commit, len(paths))
     return commit, paths
 
