@@ -18,7 +18,7 @@ rule toy_2d:
     log:
         "logs/toy/toy_2d.log",
     benchmark:
-        "benchmarks/runs/toy/toy_2d.tsv"
+        "benchmarks/runs/toy_2d.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -35,7 +35,7 @@ rule word_vectors:
     log:
         "logs/toy/word_vectors/word2vec{toy_dim}.log",
     benchmark:
-        "benchmarks/runs/toy/word_vectors/word2vec{toy_dim}.tsv"
+        "benchmarks/runs/word_vectors/word2vec{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -54,7 +54,7 @@ rule glove_download:
     log:
         "logs/toy/glove_download.log",
     benchmark:
-        "benchmarks/runs/toy/glove_download.tsv"
+        "benchmarks/runs/glove_download.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -72,7 +72,7 @@ rule toy_glove_vectors:
     log:
         "logs/toy/glove_vectors/glove{toy_dim}.log",
     benchmark:
-        "benchmarks/runs/toy/glove_vectors/glove{toy_dim}.tsv"
+        "benchmarks/runs/toy_glove_vectors/glove{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -89,7 +89,7 @@ rule toy_data:
     log:
         "logs/toy/data/{toy_dataset}.log",
     benchmark:
-        "benchmarks/runs/toy/data/{toy_dataset}.tsv"
+        "benchmarks/runs/toy_data/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -109,7 +109,7 @@ rule toy_sweep:
     log:
         "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
     benchmark:
-        "benchmarks/runs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
+        "benchmarks/runs/toy_sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -131,7 +131,7 @@ rule toy_summary:
     log:
         "logs/toy/summary/{toy_dataset}.log",
     benchmark:
-        "benchmarks/runs/toy/summary/{toy_dataset}.tsv"
+        "benchmarks/runs/toy_summary/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
     script:
@@ -148,7 +148,7 @@ rule toy_figures:
     log:
         "logs/toy/figures/{toy_dataset}_main.log",
     benchmark:
-        "benchmarks/runs/toy/figures/{toy_dataset}_main.tsv"
+        "benchmarks/runs/toy_figures/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
@@ -167,7 +167,7 @@ rule toy_figure_grid:
     log:
         "logs/toy/figures/{toy_dataset}_n{toy_n}.log",
     benchmark:
-        "benchmarks/runs/toy/figures/{toy_dataset}_n{toy_n}.tsv"
+        "benchmarks/runs/toy_figure_grid/{toy_dataset}_n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
