@@ -99,71 +99,15 @@ def model_shape(name: str, mcfg: dict[str, Any]) -> dict[str, int]:
     return pythia_shape(hf)
 
 
-def check_config(config: dict[str, Any]) -> None:
-    """Raise ConfigError for cross-field problems the schema cannot express."""
-    models = config.get("models") or {}
-    if not models:
-        raise ConfigError("models: at least one model is required")
-    for name, mcfg in models.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-            raise ConfigError(
-                f"models.{name}: model names may use letters, digits, '.', '_' and '-'"
-            )
-        shape = model_shape(name, mcfg)
-        layers = mcfg.get("layers", [])
-        if not layers:
-            raise ConfigError(f"models.{name}.layers: list at least one layer")
-        for layer in layers:
-            if layer < 0 or layer >= shape["n_layers"]:
-                raise ConfigError(
-                    f"models.{name}.layers: layer {layer} is out of range; "
-                    f"the model has {shape['n_layers']} layers (0..{shape['n_layers'] - 1})"
-                )
-        if len(set(layers)) != len(layers):
-            raise ConfigError(f"models.{name}.layers: duplicate layers {layers}")
-        if mcfg["source"] == "embedded":
-            arch = mcfg["arch"]
-            if arch["d_model"] % arch["n_heads"]:
-                raise ConfigError(f"models.{name}.arch.d_model must be divisible by n_heads")
-            if arch["rotary_dim"] > arch["d_model"] // arch["n_heads"]:
-                raise ConfigError(f"models.{name}.arch.rotary_dim exceeds d_head")
-            if "train" not in mcfg:
-                raise ConfigError(f"models.{name}.train is required for source 'embedded'")
-    inits = config.get("inits") or []
-    if not inits:
-        raise ConfigError("inits: list at least one init")
-    for init in inits:
-        parse_init(init, config.get("init"))
-    if len(set(inits)) != len(inits):
-        raise ConfigError(f"inits: duplicate names in {inits}")
-    sae = config["sae"]
-    for name, mcfg in models.items():
-        d_sae = sae["expansion_factor"] * model_shape(name, mcfg)["d_model"]
-        if sae["k"] >= d_sae:
-            raise ConfigError(
-                f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
-            )
-    ex = config["examples"]
-    if ex["context_size"] % ex["window"]:
-        raise ConfigError("examples.window must divide examples.context_size")
-    if ex["n_explain"] % ex["n_quantiles"] or ex["n_test_activating"] % ex["n_quantiles"]:
-        raise ConfigError(
-            "examples.n_explain and n_test_activating must be multiples of n_quantiles"
-        )
-    if ex["min_activating_windows"] < ex["n_explain"] + ex["n_test_activating"]:
-        raise ConfigError(
-            "examples.min_activating_windows must be >= n_explain + n_test_activating "
-            "(explainer and test windows are disjoint)"
-        )
-    for name, mcfg in models.items():
-        if mcfg["source"] == "embedded":
-            n_ctx = mcfg["arch"]["n_ctx"]
-            for key, val in (
-                ("activations.context_size", config["activations"]["context_size"]),
-                ("examples.context_size", ex["context_size"]),
-            ):
-                if val > n_ctx:
-                    raise ConfigError(f"{key}={val} exceeds models.{name}.arch.n_ctx={n_ctx}")
+def check_config(config: dict[str, Any]) -> Any:
+    """Raise ConfigError for cross-field problems the schema cannot express.
+
+    Builds the frozen section dataclasses (:class:`randsae.sections.RunConfig`), whose
+    ``__post_init__`` hold the checks, and returns it.
+    """
+    from randsae.sections import RunConfig
+
+    return RunConfig.from_dict(config)
 
 
 def canonical(obj: Any) -> Any:
