@@ -12,6 +12,7 @@ rule explain:
         "benchmarks/runs/explain/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         autointerp=explain_params(),
     script:
@@ -31,6 +32,7 @@ rule score:
         "benchmarks/runs/score/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         autointerp=autointerp_params(),
         seed=config["seed"],
@@ -60,6 +62,7 @@ rule latent_page:
         "benchmarks/runs/latent_page/{model}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         inits=INITS,
     script:

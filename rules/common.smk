@@ -108,6 +108,12 @@ SAE_FILES = {
 }
 
 
+# Threads of the rules that run the model. On a GPU, host threads feed it and SLURM grants
+# --cpus-per-task = threads (profiles/slurm sets no cpus_per_task); on CPU one thread per job lets
+# the 2-core default run jobs side by side. Profiles may scale them (--set-threads).
+MODEL_THREADS = 1 if config["device"] == "cpu" else 4
+
+
 def autointerp_params():
     """The autointerp slice; the API key is never part of it (read from the environment)."""
     return config["autointerp"]

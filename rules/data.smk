@@ -13,6 +13,7 @@ rule corpus:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         data=config["data"],
         seed=config["seed"],
@@ -32,6 +33,7 @@ rule tokenizer:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         vocab_size=config["tokenizer"]["vocab_size"],
     script:
@@ -51,6 +53,7 @@ rule tokenize_corpus:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         model=lambda wc: {
             k: v for k, v in model_cfg(wc).items() if k in ("source", "hf_name")

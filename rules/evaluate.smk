@@ -15,6 +15,7 @@ rule eval_sae:
         "benchmarks/runs/eval_sae/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
     params:
         cfg=lambda wc: load_slice(wc.model),
         eval=config["eval"],
@@ -37,6 +38,7 @@ rule latent_examples:
         "benchmarks/runs/latent_examples/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
     params:
         cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],

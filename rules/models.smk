@@ -14,6 +14,7 @@ rule init_model:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         arch=lambda wc: config["models"][wc.model]["arch"],
         seed=lambda wc: stable_seed(config["seed"], "init_model", wc.model),
@@ -59,6 +60,7 @@ rule build_init:
         "benchmarks/runs/build_init/{model}/{init}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
     params:
         cfg=lambda wc: load_slice(wc.model),
         device=config["device"],

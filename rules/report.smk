@@ -51,6 +51,7 @@ rule tables:
         "benchmarks/runs/tables.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         config_source=CONFIG_SOURCE,
     script:
@@ -80,6 +81,7 @@ rule figures:
         "benchmarks/runs/figures.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         scorers=config["autointerp"]["scorers"],
         formats=config["figures"]["formats"],
@@ -138,6 +140,7 @@ rule manifest:
         "benchmarks/runs/manifest.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         # output patterns of every rule: the manifest recovers each artifact's wildcards from them
         patterns=lambda wc: {

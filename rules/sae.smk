@@ -15,6 +15,7 @@ if config["activations"]["source"] == "cache":
             "benchmarks/runs/cache_activations/{model}/{init}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: MODEL_THREADS
         params:
             cfg=lambda wc: load_slice(wc.model),
             activations=config["activations"],
@@ -36,6 +37,7 @@ if config["activations"]["source"] == "cache":
             "benchmarks/runs/train_sae/{model}/{init}/layer{layer}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: MODEL_THREADS
         params:
             sae=config["sae"],
             activations=config["activations"],
@@ -64,6 +66,7 @@ else:
             "benchmarks/runs/train_sae_group/{model}/{init}/group{group}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: 2 * MODEL_THREADS
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
@@ -85,5 +88,6 @@ else:
             "benchmarks/runs/link_sae/{model}/{init}/layer{layer}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: 1
         script:
             "../scripts/link_sae.py"

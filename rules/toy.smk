@@ -21,6 +21,7 @@ rule toy_2d:
         "benchmarks/runs/toy_2d.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         seed=config["toy"]["seed"],
         two_d=config["toy"]["two_d"],
@@ -57,6 +58,7 @@ rule glove_download:
         "benchmarks/runs/glove_download.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         glove=config["toy"]["words"]["glove"],
     script:
@@ -75,6 +77,7 @@ rule toy_glove_vectors:
         "benchmarks/runs/toy_glove_vectors/glove{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         max_words=config["toy"]["words"]["max_words"],
     script:
@@ -92,6 +95,7 @@ rule toy_data:
         "benchmarks/runs/toy_data/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
@@ -134,6 +138,7 @@ rule toy_summary:
         "benchmarks/runs/toy_summary/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     script:
         "../scripts/toy_summary.py"
 
@@ -151,6 +156,7 @@ rule toy_figures:
         "benchmarks/runs/toy_figures/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         metrics=config["toy"]["figures"]["main_metrics"],
     script:
@@ -170,6 +176,7 @@ rule toy_figure_grid:
         "benchmarks/runs/toy_figure_grid/{toy_dataset}_n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
     params:
         metrics=config["toy"]["figures"]["grid_metrics"],
     script:

@@ -32,6 +32,26 @@ def test_every_rule_has_log_and_benchmark():
     assert {k: v for k, v in missing.items() if v} == {}
 
 
+def test_rules_declare_their_threads_and_profiles_do_not_set_cpus():
+    """Threads live in the rules (SLURM then grants --cpus-per-task = threads); a profile that
+    set cpus_per_task would leave CPUs idle or starve torch's threads."""
+    rules = rule_blocks()
+    no_threads = [n for n, b in rules.items() if n not in TARGET_ONLY_RULES and "threads" not in b]
+    assert no_threads == []
+    for profile in (ROOT / "profiles").glob("*/profile.yaml"):
+        assert "cpus_per_task" not in yaml.safe_load(profile.read_text()).get(
+            "default-resources", {}
+        ), profile
+        for rule, res in (yaml.safe_load(profile.read_text()).get("set-resources") or {}).items():
+            assert "cpus_per_task" not in res, (profile, rule)
+
+
+def test_model_rules_use_more_threads_only_off_cpu():
+    assert rule_blocks()["eval_sae"]["threads"] == "MODEL_THREADS"
+    common = (ROOT / "rules" / "common.smk").read_text()
+    assert 'MODEL_THREADS = 1 if config["device"] == "cpu" else 4' in common
+
+
 def test_benchmark_files_are_named_after_their_rule():
     """benchmarks/runs/<rule>.tsv or benchmarks/runs/<rule>/...: benchmarks/rule_times.py reads
     the rule name from the path."""
