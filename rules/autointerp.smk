@@ -13,6 +13,9 @@ rule explain:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=autointerp_minutes,
     params:
         autointerp=explain_params(),
     script:
@@ -33,6 +36,9 @@ rule score:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=autointerp_minutes,
     params:
         autointerp=autointerp_params(),
         seed=config["seed"],
@@ -63,6 +69,9 @@ rule latent_page:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     params:
         inits=INITS,
     script:

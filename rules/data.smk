@@ -14,6 +14,9 @@ rule corpus:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         data=config["data"],
         seed=config["seed"],
@@ -34,6 +37,9 @@ rule tokenizer:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         vocab_size=config["tokenizer"]["vocab_size"],
     script:
@@ -54,6 +60,9 @@ rule tokenize_corpus:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=scaled(240),
     params:
         model=lambda wc: {
             k: v for k, v in model_cfg(wc).items() if k in ("source", "hf_name")

@@ -16,6 +16,10 @@ rule eval_sae:
     conda:
         "../envs/workflow.yaml"
     threads: MODEL_THREADS
+    resources:
+        mem_mb=eval_mem,
+        runtime=scaled(120),
+        gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         eval=config["eval"],
@@ -39,6 +43,10 @@ rule latent_examples:
     conda:
         "../envs/workflow.yaml"
     threads: MODEL_THREADS
+    resources:
+        mem_mb=eval_mem,
+        runtime=scaled(180),
+        gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],

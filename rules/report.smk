@@ -52,6 +52,9 @@ rule tables:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         config_source=CONFIG_SOURCE,
     script:
@@ -82,6 +85,9 @@ rule figures:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         scorers=config["autointerp"]["scorers"],
         formats=config["figures"]["formats"],
@@ -141,6 +147,9 @@ rule manifest:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         # output patterns of every rule: the manifest recovers each artifact's wildcards from them
         patterns=lambda wc: {

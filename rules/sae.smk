@@ -16,6 +16,10 @@ if config["activations"]["source"] == "cache":
         conda:
             "../envs/workflow.yaml"
         threads: MODEL_THREADS
+        resources:
+            mem_mb=model_mem,
+            runtime=scaled(240),
+            gpu=GPU,
         params:
             cfg=lambda wc: load_slice(wc.model),
             activations=config["activations"],
@@ -38,6 +42,10 @@ if config["activations"]["source"] == "cache":
         conda:
             "../envs/workflow.yaml"
         threads: MODEL_THREADS
+        resources:
+            mem_mb=sae_mem,
+            runtime=scaled(360),
+            gpu=GPU,
         params:
             sae=config["sae"],
             activations=config["activations"],
@@ -67,6 +75,11 @@ else:
         conda:
             "../envs/workflow.yaml"
         threads: 2 * MODEL_THREADS
+        resources:
+            mem_mb=lambda wc, attempt: model_mem(wc, attempt)
+            + group_size(wc.model) * sae_mem(wc, attempt),
+            runtime=scaled(1440),
+            gpu=GPU,
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
@@ -89,5 +102,8 @@ else:
         conda:
             "../envs/workflow.yaml"
         threads: 1
+        resources:
+            mem_mb=scaled(500),
+            runtime=scaled(10),
         script:
             "../scripts/link_sae.py"

@@ -22,6 +22,9 @@ rule toy_2d:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         seed=config["toy"]["seed"],
         two_d=config["toy"]["two_d"],
@@ -40,6 +43,9 @@ rule word_vectors:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         seed=config["toy"]["seed"],
         word2vec=config["toy"]["words"]["word2vec"],
@@ -59,6 +65,9 @@ rule glove_download:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         glove=config["toy"]["words"]["glove"],
     script:
@@ -78,6 +87,9 @@ rule toy_glove_vectors:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         max_words=config["toy"]["words"]["max_words"],
     script:
@@ -96,6 +108,9 @@ rule toy_data:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
@@ -117,6 +132,9 @@ rule toy_sweep:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
@@ -139,6 +157,9 @@ rule toy_summary:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     script:
         "../scripts/toy_summary.py"
 
@@ -157,6 +178,9 @@ rule toy_figures:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         metrics=config["toy"]["figures"]["main_metrics"],
     script:
@@ -177,6 +201,9 @@ rule toy_figure_grid:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         metrics=config["toy"]["figures"]["grid_metrics"],
     script:

@@ -46,6 +46,19 @@ def test_rules_declare_their_threads_and_profiles_do_not_set_cpus():
             assert "cpus_per_task" not in res, (profile, rule)
 
 
+GPU_RULES = {"build_init", "cache_activations", "train_sae", "train_sae_group", "eval_sae"}
+GPU_RULES |= {"latent_examples"}
+
+
+def test_rules_declare_memory_runtime_and_gpu():
+    for name, block in rule_blocks().items():
+        if name in TARGET_ONLY_RULES:
+            continue
+        res = block.get("resources", "")
+        assert "mem_mb=" in res and "runtime=" in res, (name, res)
+        assert ("gpu=GPU" in res) == (name in GPU_RULES), (name, res)
+
+
 def test_model_rules_use_more_threads_only_off_cpu():
     assert rule_blocks()["eval_sae"]["threads"] == "MODEL_THREADS"
     common = (ROOT / "rules" / "common.smk").read_text()
