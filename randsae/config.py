@@ -99,87 +99,66 @@ def model_shape(name: str, mcfg: dict[str, Any]) -> dict[str, int]:
     return pythia_shape(hf)
 
 
-def check_config(config: dict[str, Any]) -> None:
-    """Raise ConfigError for cross-field problems the schema cannot express."""
-    models = config.get("models") or {}
-    if not models:
-        raise ConfigError("models: at least one model is required")
-    for name, mcfg in models.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-            raise ConfigError(
-                f"models.{name}: model names may use letters, digits, '.', '_' and '-'"
-            )
-        shape = model_shape(name, mcfg)
-        layers = mcfg.get("layers", [])
-        if not layers:
-            raise ConfigError(f"models.{name}.layers: list at least one layer")
-        for layer in layers:
-            if layer < 0 or layer >= shape["n_layers"]:
-                raise ConfigError(
-                    f"models.{name}.layers: layer {layer} is out of range; "
-                    f"the model has {shape['n_layers']} layers (0..{shape['n_layers'] - 1})"
-                )
-        if len(set(layers)) != len(layers):
-            raise ConfigError(f"models.{name}.layers: duplicate layers {layers}")
-        if mcfg["source"] == "embedded":
-            arch = mcfg["arch"]
-            if arch["d_model"] % arch["n_heads"]:
-                raise ConfigError(f"models.{name}.arch.d_model must be divisible by n_heads")
-            if arch["rotary_dim"] > arch["d_model"] // arch["n_heads"]:
-                raise ConfigError(f"models.{name}.arch.rotary_dim exceeds d_head")
-            if "train" not in mcfg:
-                raise ConfigError(f"models.{name}.train is required for source 'embedded'")
-    data = config.get("data") or {}
-    if data.get("source") == "hf_dataset":
-        ds = data.get("hf_dataset") or {}
-        if ds.get("loader") == "jsonl_files" and not ds.get("data_files"):
-            raise ConfigError(
-                "data.hf_dataset.data_files: loader 'jsonl_files' needs the repo's jsonl files, "
-                "in the order its loading script reads them"
-            )
-    inits = config.get("inits") or []
-    if not inits:
-        raise ConfigError("inits: list at least one init")
-    for init in inits:
-        parse_init(init, config.get("init"))
-    if len(set(inits)) != len(inits):
-        raise ConfigError(f"inits: duplicate names in {inits}")
-    sae = config["sae"]
-    for name, mcfg in models.items():
-        d_sae = sae["expansion_factor"] * model_shape(name, mcfg)["d_model"]
-        if sae["k"] >= d_sae:
-            raise ConfigError(
-                f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
-            )
-    err = micro_batch_error(sae)
-    if err:
-        raise ConfigError(err)
-    ex = config["examples"]
-    if ex["context_size"] % ex["window"]:
-        raise ConfigError("examples.window must divide examples.context_size")
-    if ex["n_explain"] % ex["n_quantiles"] or ex["n_test_activating"] % ex["n_quantiles"]:
-        raise ConfigError(
-            "examples.n_explain and n_test_activating must be multiples of n_quantiles"
-        )
-    if ex["min_activating_windows"] < ex["n_explain"] + ex["n_test_activating"]:
-        raise ConfigError(
-            "examples.min_activating_windows must be >= n_explain + n_test_activating "
-            "(explainer and test windows are disjoint)"
-        )
-    if ex["max_activating_windows"] < ex["n_explain"] + ex["n_test_activating"]:
-        raise ConfigError(
-            "examples.max_activating_windows must be >= n_explain + n_test_activating "
-            "(both are drawn from the pool it bounds)"
-        )
-    for name, mcfg in models.items():
-        if mcfg["source"] == "embedded":
-            n_ctx = mcfg["arch"]["n_ctx"]
-            for key, val in (
-                ("activations.context_size", config["activations"]["context_size"]),
-                ("examples.context_size", ex["context_size"]),
-            ):
-                if val > n_ctx:
-                    raise ConfigError(f"{key}={val} exceeds models.{name}.arch.n_ctx={n_ctx}")
+PYTHIA_VOCAB = 50304  # d_vocab of every Pythia model (padded GPT-NeoX tokenizer)
+
+
+def model_n_params(name: str, mcfg: dict[str, Any], vocab_size: int) -> int:
+    """Approximate parameter count from the shape: 12 L d^2 (attention + 4x MLP) + 2 V d."""
+    shape = model_shape(name, mcfg)
+    vocab = vocab_size if mcfg["source"] == "embedded" else PYTHIA_VOCAB
+    return 12 * shape["n_layers"] * shape["d_model"] ** 2 + 2 * vocab * shape["d_model"]
+
+
+def model_mem_mb(name: str, mcfg: dict[str, Any], vocab_size: int, attempt: int = 1) -> int:
+    """Host RAM (MB) a job that loads the model asks for: three copies of the weights (loaded,
+    moved/converted, activations and buffers) plus 1 GB for the interpreter and libraries, times
+    ``attempt`` (a job killed for memory is resubmitted with more). pythia-6.9b in bfloat16: ~43 GB.
+    """
+    bytes_per = 2 if mcfg.get("dtype") in ("bfloat16", "float16") else 4
+    weights_mb = model_n_params(name, mcfg, vocab_size) * bytes_per / 2**20
+    return int((1000 + 3 * weights_mb) * attempt)
+
+
+def sae_mem_mb(
+    name: str, mcfg: dict[str, Any], sae: dict[str, Any], on_gpu: bool, attempt: int = 1
+) -> int:
+    """Host RAM (MB) of one SAE training job: one shuffle block of fp32 activations, the SAE
+    weights twice (a host copy when saving), on CPU also gradients and Adam's two moments, plus
+    1 GB; times ``attempt``."""
+    d = model_shape(name, mcfg)["d_model"]
+    weights_mb = 2 * d * sae["expansion_factor"] * d * 4 / 2**20
+    block_mb = sae["shuffle_buffer_tokens"] * d * 4 / 2**20
+    return int((1000 + block_mb + (2 if on_gpu else 5) * weights_mb) * attempt)
+
+
+def eval_mem_mb(
+    name: str,
+    mcfg: dict[str, Any],
+    vocab_size: int,
+    sae: dict[str, Any],
+    batch_size: int,
+    context_size: int,
+    attempt: int = 1,
+) -> int:
+    """Host RAM (MB) of an evaluation job: the model (:func:`model_mem_mb`), the SAE weights and
+    the logits working set (~12 bytes per batch position and vocabulary entry, docs/metrics.md)."""
+    d = model_shape(name, mcfg)["d_model"]
+    vocab = vocab_size if mcfg["source"] == "embedded" else PYTHIA_VOCAB
+    extra = (
+        2 * d * sae["expansion_factor"] * d * 4 + 12 * batch_size * context_size * vocab
+    ) / 2**20
+    return model_mem_mb(name, mcfg, vocab_size, attempt) + int(extra * attempt)
+
+
+def check_config(config: dict[str, Any]) -> Any:
+    """Raise ConfigError for cross-field problems the schema cannot express.
+
+    Builds the frozen section dataclasses (:class:`randsae.sections.RunConfig`), whose
+    ``__post_init__`` hold the checks, and returns it.
+    """
+    from randsae.sections import RunConfig
+
+    return RunConfig.from_dict(config)
 
 
 def micro_batch_error(sae: dict[str, Any]) -> str | None:

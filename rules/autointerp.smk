@@ -12,6 +12,10 @@ rule explain:
         "benchmarks/runs/explain/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=autointerp_minutes,
     params:
         autointerp=explain_params(),
     script:
@@ -31,6 +35,10 @@ rule score:
         "benchmarks/runs/score/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=autointerp_minutes,
     params:
         autointerp=autointerp_params(),
         seed=config["seed"],
@@ -60,6 +68,10 @@ rule latent_page:
         "benchmarks/runs/latent_page/{model}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     params:
         inits=INITS,
     script:

@@ -1,7 +1,14 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
 import re
 
-from randsae.config import cells, parse_init, stable_seed
+from randsae.config import (
+    cells,
+    eval_mem_mb,
+    model_mem_mb,
+    parse_init,
+    sae_mem_mb,
+    stable_seed,
+)
 from randsae.report.steps import figure_targets
 from randsae.sae.steps import layer_groups
 
@@ -111,6 +118,55 @@ SAE_FILES = {
     "weights": "results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors",
     "curve": "results/saes/{model}/{init}/layer{layer}/training_curve.csv",
 }
+
+
+# Threads of the rules that run the model. On a GPU, host threads feed it and SLURM grants
+# --cpus-per-task = threads (profiles/slurm sets no cpus_per_task); on CPU one thread per job lets
+# the 2-core default run jobs side by side. Profiles may scale them (--set-threads).
+MODEL_THREADS = 1 if config["device"] == "cpu" else 4
+
+
+# Resources every rule declares (mem_mb in MB, runtime in minutes, gpu where it applies), sized
+# from the config and scaled by `attempt`: profiles only add site settings and `retries`, and a
+# job SLURM kills for memory or time is resubmitted with attempt + 1 and asks for more.
+GPU = 0 if config["device"] == "cpu" else 1
+VOCAB = config["tokenizer"]["vocab_size"]
+
+
+def scaled(base):
+    """``base * attempt`` (MB or minutes)."""
+    return lambda wildcards, attempt: base * attempt
+
+
+def model_mem(wildcards, attempt):
+    return model_mem_mb(wildcards.model, model_cfg(wildcards), VOCAB, attempt)
+
+
+def sae_mem(wildcards, attempt):
+    return sae_mem_mb(
+        wildcards.model, model_cfg(wildcards), config["sae"], GPU > 0, attempt
+    )
+
+
+def eval_mem(wildcards, attempt):
+    ev = config["eval"]
+    ctx = config["activations"]["context_size"]
+    return eval_mem_mb(
+        wildcards.model,
+        model_cfg(wildcards),
+        VOCAB,
+        config["sae"],
+        ev["batch_size"],
+        ctx,
+        attempt,
+    )
+
+
+def autointerp_minutes(wildcards, attempt):
+    """The Anthropic backend waits on Message Batches (batch_timeout_s, up to 25 h)."""
+    if config["autointerp"]["backend"] == "anthropic":
+        return 1500 * attempt
+    return 30 * attempt
 
 
 def autointerp_params():

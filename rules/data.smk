@@ -13,6 +13,10 @@ rule corpus:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         data=config["data"],
         seed=config["seed"],
@@ -32,6 +36,10 @@ rule tokenizer:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         vocab_size=config["tokenizer"]["vocab_size"],
     script:
@@ -51,6 +59,10 @@ rule tokenize_corpus:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=scaled(240),
     params:
         model=lambda wc: {
             k: v for k, v in model_cfg(wc).items() if k in ("source", "hf_name")

@@ -15,6 +15,11 @@ rule eval_sae:
         "benchmarks/runs/eval_sae/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=eval_mem,
+        runtime=scaled(120),
+        gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         eval=config["eval"],
@@ -37,6 +42,11 @@ rule latent_examples:
         "benchmarks/runs/latent_examples/{model}/{init}/layer{layer}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=eval_mem,
+        runtime=scaled(180),
+        gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],

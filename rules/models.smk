@@ -14,6 +14,10 @@ rule init_model:
     priority: 100
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=model_mem,
+        runtime=scaled(30),
     params:
         arch=lambda wc: config["models"][wc.model]["arch"],
         seed=lambda wc: stable_seed(config["seed"], "init_model", wc.model),
@@ -41,6 +45,9 @@ rule train_model:
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: max(2000 * attempt, model_mem(wc, attempt)),
+        runtime=scaled(120),
     params:
         train=lambda wc: config["models"][wc.model]["train"],
         seed=lambda wc: stable_seed(config["seed"], "train_model", wc.model),
@@ -59,6 +66,11 @@ rule build_init:
         "benchmarks/runs/build_init/{model}/{init}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=model_mem,
+        runtime=scaled(60),
+        gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         device=config["device"],

@@ -51,6 +51,10 @@ rule tables:
         "benchmarks/runs/tables.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         config_source=CONFIG_SOURCE,
     script:
@@ -80,6 +84,10 @@ rule figures:
         "benchmarks/runs/figures.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         scorers=config["autointerp"]["scorers"],
         formats=config["figures"]["formats"],
@@ -138,6 +146,10 @@ rule manifest:
         "benchmarks/runs/manifest.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         # output patterns of every rule: the manifest recovers each artifact's wildcards from them
         patterns=lambda wc: {

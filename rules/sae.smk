@@ -15,6 +15,11 @@ if config["activations"]["source"] == "cache":
             "benchmarks/runs/cache_activations/{model}/{init}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: MODEL_THREADS
+        resources:
+            mem_mb=model_mem,
+            runtime=scaled(240),
+            gpu=GPU,
         params:
             cfg=lambda wc: load_slice(wc.model),
             activations=config["activations"],
@@ -36,6 +41,11 @@ if config["activations"]["source"] == "cache":
             "benchmarks/runs/train_sae/{model}/{init}/layer{layer}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: MODEL_THREADS
+        resources:
+            mem_mb=sae_mem,
+            runtime=scaled(360),
+            gpu=GPU,
         params:
             sae=sae_params(),
             activations=config["activations"],
@@ -64,6 +74,12 @@ else:
             "benchmarks/runs/train_sae_group/{model}/{init}/group{group}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: 2 * MODEL_THREADS
+        resources:
+            mem_mb=lambda wc, attempt: model_mem(wc, attempt)
+            + group_size(wc.model) * sae_mem(wc, attempt),
+            runtime=scaled(1440),
+            gpu=GPU,
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
@@ -85,5 +101,9 @@ else:
             "benchmarks/runs/link_sae/{model}/{init}/layer{layer}.tsv"
         conda:
             "../envs/workflow.yaml"
+        threads: 1
+        resources:
+            mem_mb=scaled(500),
+            runtime=scaled(10),
         script:
             "../scripts/link_sae.py"

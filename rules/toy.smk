@@ -18,9 +18,13 @@ rule toy_2d:
     log:
         "logs/toy/toy_2d.log",
     benchmark:
-        "benchmarks/runs/toy/toy_2d.tsv"
+        "benchmarks/runs/toy_2d.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         seed=config["toy"]["seed"],
         two_d=config["toy"]["two_d"],
@@ -35,10 +39,13 @@ rule word_vectors:
     log:
         "logs/toy/word_vectors/word2vec{toy_dim}.log",
     benchmark:
-        "benchmarks/runs/toy/word_vectors/word2vec{toy_dim}.tsv"
+        "benchmarks/runs/word_vectors/word2vec{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         seed=config["toy"]["seed"],
         word2vec=config["toy"]["words"]["word2vec"],
@@ -54,9 +61,13 @@ rule glove_download:
     log:
         "logs/toy/glove_download.log",
     benchmark:
-        "benchmarks/runs/toy/glove_download.tsv"
+        "benchmarks/runs/glove_download.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         glove=config["toy"]["words"]["glove"],
     script:
@@ -72,9 +83,13 @@ rule toy_glove_vectors:
     log:
         "logs/toy/glove_vectors/glove{toy_dim}.log",
     benchmark:
-        "benchmarks/runs/toy/glove_vectors/glove{toy_dim}.tsv"
+        "benchmarks/runs/toy_glove_vectors/glove{toy_dim}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         max_words=config["toy"]["words"]["max_words"],
     script:
@@ -89,9 +104,13 @@ rule toy_data:
     log:
         "logs/toy/data/{toy_dataset}.log",
     benchmark:
-        "benchmarks/runs/toy/data/{toy_dataset}.tsv"
+        "benchmarks/runs/toy_data/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
@@ -109,10 +128,13 @@ rule toy_sweep:
     log:
         "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
     benchmark:
-        "benchmarks/runs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
+        "benchmarks/runs/toy_sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
@@ -131,9 +153,13 @@ rule toy_summary:
     log:
         "logs/toy/summary/{toy_dataset}.log",
     benchmark:
-        "benchmarks/runs/toy/summary/{toy_dataset}.tsv"
+        "benchmarks/runs/toy_summary/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     script:
         "../scripts/toy_summary.py"
 
@@ -148,9 +174,13 @@ rule toy_figures:
     log:
         "logs/toy/figures/{toy_dataset}_main.log",
     benchmark:
-        "benchmarks/runs/toy/figures/{toy_dataset}_main.tsv"
+        "benchmarks/runs/toy_figures/{toy_dataset}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         metrics=config["toy"]["figures"]["main_metrics"],
     script:
@@ -167,9 +197,13 @@ rule toy_figure_grid:
     log:
         "logs/toy/figures/{toy_dataset}_n{toy_n}.log",
     benchmark:
-        "benchmarks/runs/toy/figures/{toy_dataset}_n{toy_n}.tsv"
+        "benchmarks/runs/toy_figure_grid/{toy_dataset}_n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
     params:
         metrics=config["toy"]["figures"]["grid_metrics"],
     script:

@@ -106,3 +106,43 @@ def rule_blocks() -> dict[str, dict[str, str]]:
                     block[current].append(body.strip())
             out[m.group(2)] = {k: "\n".join(v) for k, v in block.items()} | {"file": path.name}
     return out
+
+
+def script_target(rule: str, block: dict[str, str]) -> str:
+    """``randsae.<package>.<module>.<function>`` that a rule's script runs through runner.run."""
+    script = ROOT / "rules" / block["script"].strip('"')
+    text = script.resolve().read_text()
+    imports = dict(
+        (alias, f"randsae.{pkg}.{alias}")
+        for pkg, alias in re.findall(r"^from randsae\.(\w+) import (\w+)$", text, re.M)
+    )
+    m = re.search(r"run\(\s*(\w+)\.(\w+),", text)
+    assert m and m.group(1) in imports, (rule, script)
+    return f"{imports[m.group(1)]}.{m.group(2)}"
+
+
+def first_output(block: dict[str, str]) -> str:
+    out = block.get("output", "")
+    if "**SAE_FILES" in out:
+        return "results/saes/{model}/{init}/layer{layer}/ (SAE_FILES)"
+    if "figure_targets" in out:
+        return "results/figures/*.{pdf,png,csv} (figure_targets)"
+    m = re.search(r'"((?:results|benchmarks)/[^"]+)"', out)
+    assert m, block
+    return m.group(1)
+
+
+def house_table() -> str:
+    """The rule file -> rule -> stage function -> first output table of docs/architecture.md."""
+    lines = [
+        "| rule file | rule | stage function (`scripts/<rule>.py` → `runner.run`) | writes |",
+        "|---|---|---|---|",
+    ]
+    for rule, block in sorted(rule_blocks().items(), key=lambda kv: (kv[1]["file"], kv[0])):
+        if "script" not in block:
+            continue
+        lines.append(
+            f"| `{block['file']}` | `{rule}` | `{script_target(rule, block)}` "
+            f"| `{first_output(block)}` |"
+        )
+    return "\n".join(lines)

@@ -120,3 +120,23 @@ def test_canonical_sorts_mapping_keys_keeps_lists():
     c = canonical({"b": {"y": 1, "x": [3, 1, {"q": 0, "p": 1}]}, "a": 2})
     assert list(c) == ["a", "b"] and list(c["b"]) == ["x", "y"]
     assert c["b"]["x"][:2] == [3, 1] and list(c["b"]["x"][2]) == ["p", "q"]
+
+
+def test_job_memory_is_sized_from_the_config():
+    from randsae.config import eval_mem_mb, model_mem_mb, sae_mem_mb
+
+    big = {"source": "pythia", "hf_name": "EleutherAI/pythia-6.9b", "dtype": "bfloat16"}
+    tiny = {"source": "embedded", "arch": {"n_layers": 4, "d_model": 128}}
+    # 6.9b parameters in bfloat16, three copies + 1 GB: ~40 GB; a tiny model: ~1 GB
+    assert 38_000 < model_mem_mb("p", big, 0) < 45_000
+    assert 1000 <= model_mem_mb("t", tiny, 4096) < 1100
+    twice = model_mem_mb("t", tiny, 4096, attempt=2)
+    assert abs(twice - 2 * model_mem_mb("t", tiny, 4096)) <= 1  # scales with attempt
+    sae = {"expansion_factor": 64, "shuffle_buffer_tokens": 1 << 20}
+    # pythia-6.9b SAE (262k latents, 8 GB of weights) on a GPU: block 16 GB + 2 x 8 GB + 1 GB
+    assert 30_000 < sae_mem_mb("p", big, sae, on_gpu=True) < 36_000
+    assert sae_mem_mb("p", big, sae, on_gpu=False) > sae_mem_mb("p", big, sae, on_gpu=True)
+    ev = eval_mem_mb("t", tiny, 4096, {"expansion_factor": 16}, 16, 128)
+    assert ev - model_mem_mb("t", tiny, 4096) == int(
+        (2 * 128 * 2048 * 4 + 12 * 16 * 128 * 4096) / 2**20
+    )

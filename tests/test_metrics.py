@@ -324,3 +324,17 @@ def test_noise_control_shares_noise_between_clean_and_spliced_passes():
     assert abs(r_tok["ce_loss_without_sae"] - r1["ce_loss_without_sae"]) > 1e-4
     # hooks were temporary
     assert not any(hp.fwd_hooks for hp in model.hook_dict.values())
+
+
+def test_zero_ablation_from_one_position_equals_the_full_tail():
+    """Without lm.fwd_hooks the zero-ablated tail is run on one position and shared; it equals
+    the full (b, ctx) zero tail, which runs whenever hooks are present (a no-op hook here)."""
+    model = _model()
+    sae = _trained_like_sae(model, 0)
+    tokens = _tokens(5)
+    noop = [("blocks.1.hook_resid_pre", lambda act, hook: act)]
+    fast = evaluate_sae(SimpleNamespace(model=model, fwd_hooks=[]), sae, tokens, 0, batch_size=2)
+    full = evaluate_sae(SimpleNamespace(model=model, fwd_hooks=noop), sae, tokens, 0, batch_size=2)
+    for key in ("ce_loss_with_ablation", "kl_div_with_ablation", "ce_loss_score", "kl_div_score"):
+        assert fast[key] == pytest.approx(full[key], rel=1e-5, abs=1e-7), key
+    assert fast["ce_loss_with_sae"] == pytest.approx(full["ce_loss_with_sae"], rel=1e-6)

@@ -12,7 +12,6 @@ The profile checks at the bottom need no cluster.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -186,23 +185,38 @@ def test_no_secret_in_slurm_run(slurm_run):
 # ------------------------------------------------------------------ profiles (no cluster needed)
 
 
-def test_cluster_profile_is_complete_and_scales_with_attempt():
+def test_cluster_profile_holds_only_site_settings():
+    """Threads, memory, runtime and GPUs are the rules' (tests/test_policy.py); the profiles add
+    the executor, retries, status command and partition/account from the environment."""
     prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
     assert prof["executor"] == "slurm" and int(prof["jobs"]) > 0 and int(prof["retries"]) >= 1
     assert prof["slurm-status-command"] in ("sacct", "squeue")
-    for key in ("mem_mb", "runtime"):
-        assert "attempt" in str(prof["default-resources"][key])
     assert "$RANDSAE_SLURM_PARTITION" in prof["default-resources"]["slurm_partition"]
     assert "$RANDSAE_SLURM_ACCOUNT" in prof["default-resources"]["slurm_account"]
-    for rule in GPU_RULES:
-        res = prof["set-resources"][rule]
-        assert res.get("gpu") == 1 or "gpu" in str(res.get("gres", "")), rule
-        assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"]), rule
     local = yaml.safe_load((LOCAL_PROFILE / "profile.yaml").read_text())
     assert local["slurm-status-command"] == "squeue"  # the test cluster has no accounting
-    assert "gpu" not in json.dumps(local.get("set-resources", {})) and "gpu" not in json.dumps(
-        local["default-resources"]
+    for p in (prof, local):
+        assert "set-resources" not in p
+        assert set(p["default-resources"]) <= {"slurm_partition", "slurm_account"}
+
+
+def _dry_run_resources(tmp_path, *args: str, env: dict | None = None) -> dict[str, str]:
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--workflow-profile",
+        str(CLUSTER_PROFILE.parent),
+        "--configfile",
+        str(SMOKE),
+        *args,
+        env_extra=env or {},
     )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = re.findall(
+        r"^rule (\w+):.*?^\s+resources: (.*?)$", proc.stdout + proc.stderr, flags=re.M | re.S
+    )
+    assert jobs
+    return {rule: res for rule, res in jobs if rule != "all"}
 
 
 @pytest.mark.parametrize(
@@ -217,34 +231,22 @@ def test_cluster_profile_is_complete_and_scales_with_attempt():
     ],
 )
 def test_cluster_profile_resources_in_a_dry_run(tmp_path, monkeypatch, env, partition, account):
-    """Snakemake itself evaluates the profile: partition/account from the environment (empty ->
-    the cluster's default partition, no -A), GPUs on the GPU rules only, memory doubled at attempt 2
-    is checked by evaluating the expressions."""
+    """Snakemake itself evaluates the profile and the rules' resources: partition/account from
+    the environment (empty -> the cluster's default partition, no -A), memory and runtime from the
+    rules, no GPU with device cpu."""
     for var in ("RANDSAE_SLURM_PARTITION", "RANDSAE_SLURM_ACCOUNT"):
         if var not in env:
             monkeypatch.delenv(var, raising=False)
-    proc = snakemake(
-        tmp_path,
-        "-n",
-        "--workflow-profile",
-        str(CLUSTER_PROFILE.parent),
-        "--configfile",
-        str(SMOKE),
-        env_extra=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = re.findall(
-        r"^rule (\w+):.*?^\s+resources: (.*?)$", proc.stdout + proc.stderr, flags=re.M | re.S
-    )
-    assert jobs
-    for rule, res in jobs:
-        if rule == "all":
-            continue
-        assert f"slurm_partition={partition}," in res and f"slurm_account={account}," in res, (
+    for rule, res in _dry_run_resources(tmp_path, env=env).items():
+        assert f"slurm_partition={partition}," in res and f"slurm_account={account}" in res, (
             rule,
             res,
         )
+        assert re.search(r"mem_mb=\d+", res) and re.search(r"runtime=\d+", res), (rule, res)
+        assert "gpu=1" not in res, (rule, res)
+
+
+def test_gpu_rules_ask_for_a_gpu_when_the_device_is_not_cpu(tmp_path):
+    jobs = _dry_run_resources(tmp_path, "--config", "device=cuda")
+    for rule, res in jobs.items():
         assert ("gpu=1" in res) == (rule in GPU_RULES), (rule, res)
-    prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
-    expr = prof["set-resources"]["train_sae"]["mem_mb"]
-    assert eval(expr, {"attempt": 2}) == 2 * eval(expr, {"attempt": 1})

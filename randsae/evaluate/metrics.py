@@ -77,6 +77,7 @@ def density_histogram(density: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def _ce_kl_sums(
     logp_clean: torch.Tensor,
+    p_clean: torch.Tensor,
     logits_new: torch.Tensor,
     targets: torch.Tensor,
     ce_mask: torch.Tensor,
@@ -84,9 +85,16 @@ def _ce_kl_sums(
 ) -> tuple[float, float]:
     """Sums over positions of next-token CE of ``logits_new`` and of KL(clean || new).
 
-    ``logp_clean`` / ``logits_new``: (P, V) over all positions (sequence-major, P = B * T);
-    ``targets`` (P,) the next token (garbage where ``ce_mask`` is False).
+    ``logp_clean`` / ``p_clean`` (its exp) / ``logits_new``: (P, V) over all positions
+    (sequence-major, P = B * T); ``logits_new`` may also be one (1, V) row shared by every
+    position. ``targets`` (P,) the next token (garbage where ``ce_mask`` is False).
     """
+    if logits_new.shape[0] == 1 < logp_clean.shape[0]:
+        # One row for every position: log q once; KL = sum_v p log p - p . log q per position.
+        logq = torch.log_softmax(logits_new.float(), dim=-1)[0]
+        ce_sum = float(-logq[targets[ce_mask]].double().sum())
+        kl = (p_clean * logp_clean).sum(-1) - p_clean @ logq
+        return ce_sum, float(kl[kl_mask].double().sum())
     ce_sum = 0.0
     kl_sum = 0.0
     for s in range(0, logits_new.shape[0], _LOGIT_CHUNK):
@@ -97,7 +105,7 @@ def _ce_kl_sums(
         ce = -logq.gather(-1, targets[sl].unsqueeze(-1)).squeeze(-1)
         ce_sum += float(ce[cm].double().sum())
         # KL(P_clean || P_new) = sum_v p (log p - log q), the sae-lens `_kl` definition.
-        kl = (lp.exp() * (lp - logq)).sum(-1)
+        kl = (p_clean[sl] * (lp - logq)).sum(-1)
         kl_sum += float(kl[kl_mask[sl]].double().sum())
     return ce_sum, kl_sum
 
@@ -246,6 +254,7 @@ def evaluate_sae(
             # ---- downstream: CE (next token) and KL over positions, one logit tensor at a time
             v = logits_clean.shape[-1]
             logp_clean = torch.log_softmax(logits_clean.float(), dim=-1).reshape(-1, v)
+            p_clean = logp_clean.exp()
             del logits_clean
             targets = torch.zeros_like(tok)
             targets[:, :-1] = tok[:, 1:]
@@ -254,15 +263,19 @@ def evaluate_sae(
             targets, ce_mask = targets.reshape(-1), ce_mask.reshape(-1)
             ce_clean = -logp_clean.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
             acc["ce_clean"] += float(ce_clean[ce_mask].double().sum())
-            for tag, resid in (("sae", resid_sae.to(x.dtype)), ("zero", torch.zeros_like(x))):
+            # Zero ablation: without lm.fwd_hooks every position of the tail gets the same input
+            # (zeros; positions enter only through attention patterns, which then average
+            # identical values), so one position's logits stand for all of them.
+            zero = torch.zeros_like(x[:1, :1] if not fwd_hooks else x)
+            for tag, resid in (("sae", resid_sae.to(x.dtype)), ("zero", zero)):
                 logits_new = model(resid, start_at_layer=layer + 1, return_type="logits")
                 ce_s, kl_s = _ce_kl_sums(
-                    logp_clean, logits_new.reshape(-1, v), targets, ce_mask, keep_flat
+                    logp_clean, p_clean, logits_new.reshape(-1, v), targets, ce_mask, keep_flat
                 )
                 del logits_new
                 acc[f"ce_{tag}"] += ce_s
                 acc[f"kl_{tag}"] += kl_s
-            del logp_clean, resid_sae
+            del logp_clean, p_clean, resid_sae
             n_ce += int(ce_mask.sum())
             n_kl += int(keep_flat.sum())
 
