@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("randsae")
 
@@ -106,3 +108,40 @@ def figures(
             )
     if init_sweep:
         init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)
+
+
+def write_csv_atomic(df: Any, path: str) -> None:
+    """Write a DataFrame as CSV through a temp file and a rename (no half-written table)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def claims(
+    sae_metrics_csv: str,
+    autointerp_csv: str,
+    latents_csv: str | None,
+    toy_csvs: list[str],
+    out_claims: str,
+    out_distinguishability: str,
+    n_boot: int,
+    seed: int,
+) -> None:
+    """claims.csv (the paper's eight claims on this run) and distinguishability.csv."""
+    import pandas as pd
+
+    from randsae.report.claims import claims_table, distinguishability_table
+
+    sm = pd.read_csv(sae_metrics_csv)
+    ai = pd.read_csv(autointerp_csv)
+    lat = pd.read_csv(latents_csv) if latents_csv else None
+    if lat is None:
+        log.info("no per-latent table: AUROC claims use pooled AUROC, entropy claims untestable")
+    toy = pd.concat([pd.read_csv(p) for p in toy_csvs], ignore_index=True) if toy_csvs else None
+    table = claims_table(sm, ai, lat, toy, n_boot=n_boot, seed=seed)
+    dist = distinguishability_table(sm, ai, lat, n_boot=n_boot, n_perm=n_boot, seed=seed)
+    for df, out in ((table, out_claims), (dist, out_distinguishability)):
+        write_csv_atomic(df, out)
+    for r in table.itertuples(index=False):
+        log.info("claim %s (%s): %s = %.4g -> %s", r.sub, r.model, r.statistic, r.value, r.verdict)
