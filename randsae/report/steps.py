@@ -131,7 +131,8 @@ def claims(
     """claims.csv (the paper's eight claims on this run) and distinguishability.csv."""
     import pandas as pd
 
-    from randsae.report.claims import claims_table, distinguishability_table
+    from randsae.report.claims import claims_table
+    from randsae.report.distinguishability import distinguishability_table
 
     sm = pd.read_csv(sae_metrics_csv)
     ai = pd.read_csv(autointerp_csv)
