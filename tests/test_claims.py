@@ -377,7 +377,7 @@ def test_claims_step_reads_and_writes_tables(tmp_path):
     claims(str(paths["sm"]), str(paths["ai"]), str(paths["lat"]), [str(paths["toy"])], **kw)
     c = pd.read_csv(out_c)
     assert list(c.columns) == V.COLUMNS and set(c["claim"]) == set(range(1, 9))
-    assert c.set_index("sub").loc["6b", "verdict"] == V.HOLDS
+    assert c.set_index("sub").loc["2a-cossim", "verdict"] == V.HOLDS
     assert len(pd.read_csv(out_d)) > 0
     assert sorted(p.name for p in out_c.parent.iterdir()) == ["claims.csv", "dist.csv"]
     # without the per-latent table and the toy part
