@@ -384,3 +384,29 @@ def test_claims_step_reads_and_writes_tables(tmp_path):
     claims(str(paths["sm"]), str(paths["ai"]), None, [], **kw)
     c = pd.read_csv(out_c).set_index("sub")
     assert c.loc["6b", "verdict"] == c.loc["8a", "verdict"] == V.UNTESTABLE
+
+
+def test_claims_summary_script(tmp_path, paper_claims):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "results" / "tables").mkdir(parents=True)
+    paper_claims.to_csv(tmp_path / "results" / "tables" / "claims.csv", index=False)
+    mdir = tmp_path / "results" / "models" / "tiny" / "trained"
+    mdir.mkdir(parents=True)
+    rec = {"val_loss": 4.5, "unigram_val_loss": 6.9, "n_params": 2_000_000, "train_tokens": 10**6}
+    (mdir / "metrics.json").write_text(json.dumps(rec))
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "claims_summary.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = proc.stdout
+    assert "validation loss 4.50 nats (unigram 6.90)" in out and "`tiny`" in out
+    n_hold = int((paper_claims["verdict"] == V.HOLDS).sum())
+    assert f"{n_hold} holds," in out
+    assert out.count("\n| ") == len(paper_claims) + 1
