@@ -1,5 +1,8 @@
-"""The paper's eight claims (v2), checked on a run's own tables; and the trained-vs-random
-distinguishability table.
+"""The paper's eight claims (v2), checked on a run's own tables.
+
+This module builds the claims table; the claim 1-6 statistics live in ``claim_stats``, the
+resampling in ``resample``, claim 8 (toy) in ``toy_claims`` and the trained-minus-variant table in
+``distinguishability``.
 
 Pure functions on DataFrames (no file I/O here; ``randsae.report.steps.claims`` reads and writes).
 Every statistic, its resampling unit and its verdict rule is defined in ``docs/claims.md``; the
@@ -79,11 +82,6 @@ HIGH_ENTROPY_QUANTILE = 0.75  # claim 7c: above this quantile of the randomized 
 CELL_METRICS = ("explained_variance", "cossim", "l1", "ce_loss_score")
 LATENT_METRICS = ("fuzzing_auroc", "detection_auroc", "token_entropy")
 SCORERS = ("fuzzing", "detection")
-
-
-# --------------------------------------------------------------------------------------------
-# Rows and verdicts
-# --------------------------------------------------------------------------------------------
 
 
 def _units(meas: Measure, model: str | None = None) -> tuple[str, int]:
