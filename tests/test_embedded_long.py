@@ -42,3 +42,17 @@ def test_embedded_long_dry_run_job_counts(tmp_path):
     assert jobs["train_model"] == jobs["init_model"] == jobs["claims"] == jobs["tables"] == 1
     assert not any(r.startswith("toy") for r in jobs), jobs
     assert not (tmp_path / "work" / "results").exists()
+
+
+def test_bench_model_step_times_a_real_training_step():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_model_step", ROOT / "benchmarks" / "bench_model_step.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    n_params, seconds = mod.step_seconds("1,32,2,16,2", steps=1, d_vocab=64)
+    # embed + unembed (2 x 64 x 32) dominate this tiny model; one block adds 12 x 32^2 weights
+    assert 2 * 64 * 32 + 12 * 32 * 32 <= n_params < 2 * 64 * 32 + 14 * 32 * 32 + 1000
+    assert seconds > 0
