@@ -52,6 +52,12 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
         tmp.write_text(text, encoding=encoding)
 
 
+def write_csv(df: Any, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame as CSV (no index) through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
 def to_data(obj: Any, *, nan_to_none: bool = False) -> Any:
     """Plain JSON data from mappings (Snakemake Namedlists too), sequences, numpy and torch values.
 

@@ -64,6 +64,8 @@ def all_targets():
         "results/tables/sae_metrics.csv",
         "results/tables/autointerp.csv",
         "results/tables/abstractness.csv",
+        "results/tables/claims.csv",
+        "results/tables/distinguishability.csv",
         *figure_targets(
             "results/figures",
             config["autointerp"]["scorers"],
@@ -216,3 +218,27 @@ def group_of_layer(wildcards):
     )
     g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
     return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"
+
+
+LATENTS_TABLE = "results/tables/latents.csv"
+
+
+def latents_table(wildcards):
+    """The per-latent table when a rule of this workflow writes it; without it the claims use
+    the pooled AUROCs and leave the entropy claims untestable (randsae/report/claims.py).
+    """
+    made = any(LATENTS_TABLE in map(str, r.output) for r in workflow.rules)
+    return [LATENTS_TABLE] if made else []
+
+
+def toy_sweep_tables(wildcards):
+    """Per-seed toy sweep rows of every toy dataset (claim 8); none when the toy part is off.
+
+    toy_datasets and check_toy_config come from rules/toy_common.smk (included later; resolved
+    when the DAG is built)."""
+    if not config["toy"]["enabled"]:
+        return []
+    return [
+        f"results/toy/summary/{ds}.csv"
+        for ds in toy_datasets(check_toy_config(config["toy"]))
+    ]

@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from randsae.report import claim_stats as S
 from randsae.report import claims as C
+from randsae.report import distinguishability as D
+from randsae.report import resample as R
+from randsae.report import toy_claims as T
+from randsae.report import verdicts as V
 
 INITS = ["trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control"]
 RAND = ["step0", "rerandomized", "rerandomized_embeddings"]
@@ -155,12 +160,12 @@ def test_claims_hold_on_a_paper_like_run(paper_claims):
         "8a",
         "8b",
     ]:
-        assert v[sub] == C.HOLDS, (sub, paper_claims.set_index("sub").loc[sub].to_dict())
+        assert v[sub] == V.HOLDS, (sub, paper_claims.set_index("sub").loc[sub].to_dict())
     # one model, no word vectors: size claims and 8c cannot be tested
-    assert v["4-fuzzing"] == v["4-detection"] == v["3b-size"] == C.UNTESTABLE
-    assert v["8c"] == C.UNTESTABLE
+    assert v["4-fuzzing"] == v["4-detection"] == v["3b-size"] == V.UNTESTABLE
+    assert v["8c"] == V.UNTESTABLE
     assert set(paper_claims["claim"]) == set(range(1, 9))
-    assert list(paper_claims.columns) == C.COLUMNS
+    assert list(paper_claims.columns) == V.COLUMNS
 
 
 def test_claims_fail_on_a_contrary_run(contrary_claims):
@@ -183,7 +188,7 @@ def test_claims_fail_on_a_contrary_run(contrary_claims):
         "8a",
         "8b",
     ]:
-        assert v[sub] == C.FAILS, (sub, contrary_claims.set_index("sub").loc[sub].to_dict())
+        assert v[sub] == V.FAILS, (sub, contrary_claims.set_index("sub").loc[sub].to_dict())
     row = contrary_claims.set_index("sub").loc["1a-fuzzing"]
     assert row["detail"] == "point estimate contradicts the claim"
 
@@ -192,13 +197,13 @@ def test_claim7c_fails_without_high_auroc_trained_latents():
     sm, ai, lat = world(paper=True)
     lat.loc[lat["init"] == "trained", "fuzzing_auroc"] = 0.7
     by = C.claims_table(sm, ai, lat, None, n_boot=50, seed=0).set_index("sub")
-    assert by.loc["7c", "verdict"] == C.FAILS
+    assert by.loc["7c", "verdict"] == V.FAILS
     assert by.loc["7c", "value"] == 0.0
     assert by.loc["7c", "detail"].startswith("0 of 160")
 
 
 def test_rank_rows_average_ties():
-    r = C.rank_rows(np.array([[3.0, 1.0, 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]]))
+    r = R.rank_rows(np.array([[3.0, 1.0, 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]]))
     assert r.tolist() == [[3.5, 1.0, 3.5, 2.0], [2.5, 2.5, 2.5, 2.5]]
 
 
@@ -231,19 +236,19 @@ def test_without_latent_table_auroc_falls_back_to_pooled_and_entropy_is_untestab
     by = df.set_index("sub")
     assert by.loc["1a-fuzzing", "statistic"].startswith("fuzzing_auroc_pooled")
     assert by.loc["1a-fuzzing", "resampled"] == "layers within models"
-    assert v["1a-fuzzing"] == C.HOLDS
+    assert v["1a-fuzzing"] == V.HOLDS
     for sub in ["6a", "6b", "6c", "6d", "7a", "7b", "7c"]:
-        assert v[sub] == C.UNTESTABLE
+        assert v[sub] == V.UNTESTABLE
     for sub in ["8a", "8b", "8c"]:
-        assert v[sub] == C.UNTESTABLE
+        assert v[sub] == V.UNTESTABLE
         assert by.loc[sub, "detail"] == "no toy sweep tables"
 
 
 def test_too_few_layers_is_untestable():
     sm, ai, lat = world(paper=True, layers=(0,))
     v = verdicts(C.claims_table(sm, ai, lat, None, n_boot=50, seed=0))
-    assert v["2b"] == v["2c"] == v["6b"] == v["6d"] == v["3a-l1"] == C.UNTESTABLE
-    assert v["1a-fuzzing"] == C.HOLDS  # a one-layer claim is still testable
+    assert v["2b"] == v["2c"] == v["6b"] == v["6d"] == v["3a-l1"] == V.UNTESTABLE
+    assert v["1a-fuzzing"] == V.HOLDS  # a one-layer claim is still testable
 
 
 def test_missing_variant_is_untestable():
@@ -255,11 +260,11 @@ def test_missing_variant_is_untestable():
             n_boot=50,
         )
     )  # fmt: skip
-    assert v["1a-fuzzing"] == v["3a-l1"] == v["5"] == v["7a"] == C.UNTESTABLE
-    assert v["2a-cossim"] == C.HOLDS
+    assert v["1a-fuzzing"] == v["3a-l1"] == v["5"] == v["7a"] == V.UNTESTABLE
+    assert v["2a-cossim"] == V.HOLDS
 
 
-@pytest.mark.parametrize("shift, expect", [(0.1, C.HOLDS), (-0.1, C.FAILS)])
+@pytest.mark.parametrize("shift, expect", [(0.1, V.HOLDS), (-0.1, V.FAILS)])
 def test_claim4_auroc_rises_with_size(shift, expect):
     parts = [world(True, model="small", n_params=10**6, seed=0)]
     parts.append(world(True, model="big", n_params=10**8, auroc_shift=shift, seed=1))
@@ -268,7 +273,7 @@ def test_claim4_auroc_rises_with_size(shift, expect):
     v = verdicts(df.drop_duplicates("sub"))
     # the control stays at 0.5 in both models and is excluded from the claim
     assert v["4-fuzzing"] == expect
-    assert v["3b-size"] in (C.HOLDS, C.FAILS)
+    assert v["3b-size"] in (V.HOLDS, V.FAILS)
     assert (df[df["claim"] == 1]["model"].unique().tolist()) == ["big", "small"]
 
 
@@ -280,51 +285,51 @@ def test_claim8_word_vectors():
     w = toy["dataset"] == "word2vec50"
     toy.loc[w & (toy["arm"] == "ffn"), "l0"] *= np.exp(-0.5)
     by = C.claims_table(world()[0], None, None, toy, n_boot=100, seed=0).set_index("sub")
-    assert by.loc["8c", "verdict"] == C.HOLDS
+    assert by.loc["8c", "verdict"] == V.HOLDS
     assert by.loc["8c", "value"] == pytest.approx(0.5, abs=0.05)
     assert by.loc["8a", "value"] == pytest.approx(1.0, abs=0.05)
     assert by.loc["8b", "value"] == pytest.approx(0.8, abs=0.05)
 
 
 def test_pareto_frontier_and_advantage():
-    ev, sp = C.pareto_frontier(np.array([0.5, 0.6, 0.55, 0.9, 0.0]), np.array([2, 3, 4, 10, 1]))
+    ev, sp = T.pareto_frontier(np.array([0.5, 0.6, 0.55, 0.9, 0.0]), np.array([2, 3, 4, 10, 1]))
     assert ev.tolist() == [0.5, 0.6, 0.9] and sp.tolist() == [2, 3, 10]
     a = (np.array([0.2, 0.8]), np.array([1.0, np.e]))
     b = (np.array([0.5, 0.9]), np.array([np.e, np.e**2]))
     # overlap [0.5, 0.8]: log b - log a is linear from 1 - 0.5 to 1.75 - 1
-    assert C.frontier_advantage(a, b) == pytest.approx(0.625, abs=1e-9)
-    assert np.isnan(C.frontier_advantage(a, (np.array([0.85, 0.9]), np.array([1.0, 2.0]))))
+    assert T.frontier_advantage(a, b) == pytest.approx(0.625, abs=1e-9)
+    assert np.isnan(T.frontier_advantage(a, (np.array([0.85, 0.9]), np.array([1.0, 2.0]))))
 
 
 def test_slope_spearman_verdict():
-    assert C.slope(np.array([0, 1, 2]), np.array([1.0, 3.0, 5.0])) == pytest.approx(2.0)
-    assert np.isnan(C.slope(np.array([1, 1]), np.array([1.0, 2.0])))
-    assert C.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 20, 40])) == pytest.approx(
+    assert R.slope(np.array([0, 1, 2]), np.array([1.0, 3.0, 5.0])) == pytest.approx(2.0)
+    assert np.isnan(R.slope(np.array([1, 1]), np.array([1.0, 2.0])))
+    assert R.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 20, 40])) == pytest.approx(
         0.9486833, abs=1e-6
     )
-    assert np.isnan(C.spearman(np.array([1, 2, 3]), np.array([1, 1, 1])))
-    assert C.verdict(1.0, 0.5, 1.5, ">", 0.0)[0] == C.HOLDS
-    assert C.verdict(1.0, -0.5, 1.5, ">", 0.0)[1].startswith("point estimate agrees")
-    assert C.verdict(0.05, 0.01, 0.09, "<", 0.1)[0] == C.HOLDS
-    assert C.verdict(float("nan"), 0, 0, ">", 0)[0] == C.UNTESTABLE
-    assert C.init_kind("rerandomized-x0.5") == "rerandomized"
-    assert C.init_kind("noise_control") == "control"
+    assert np.isnan(R.spearman(np.array([1, 2, 3]), np.array([1, 1, 1])))
+    assert V.verdict(1.0, 0.5, 1.5, ">", 0.0)[0] == V.HOLDS
+    assert V.verdict(1.0, -0.5, 1.5, ">", 0.0)[1].startswith("point estimate agrees")
+    assert V.verdict(0.05, 0.01, 0.09, "<", 0.1)[0] == V.HOLDS
+    assert V.verdict(float("nan"), 0, 0, ">", 0)[0] == V.UNTESTABLE
+    assert S.init_kind("rerandomized-x0.5") == "rerandomized"
+    assert S.init_kind("noise_control") == "control"
 
 
 def test_permutation_pvalues():
     rng = np.random.default_rng(0)
     x, y = rng.normal(0, 1, 50), rng.normal(0, 1, 50)
-    p_same = C.permutation_pvalue(x, y, 999, np.random.default_rng(1))
-    p_diff = C.permutation_pvalue(x + 1.5, y, 999, np.random.default_rng(1))
+    p_same = R.permutation_pvalue(x, y, 999, np.random.default_rng(1))
+    p_diff = R.permutation_pvalue(x + 1.5, y, 999, np.random.default_rng(1))
     assert p_same > 0.05 and p_diff == pytest.approx(1 / 1000)
     strata = [(x + 1.0, y), (x[:20] + 1.0, y[:30])]
-    assert C.stratified_permutation_pvalue(strata, 499, rng) == pytest.approx(1 / 500)
-    assert C.stratified_permutation_pvalue([(x, y)], 499, rng) > 0.05
+    assert R.stratified_permutation_pvalue(strata, 499, rng) == pytest.approx(1 / 500)
+    assert R.stratified_permutation_pvalue([(x, y)], 499, rng) > 0.05
 
 
 def test_distinguishability_table():
     sm, ai, lat = world(paper=True, layers=(0, 1, 2))
-    df = C.distinguishability_table(sm, ai, lat, n_boot=200, n_perm=199, seed=0)
+    df = D.distinguishability_table(sm, ai, lat, n_boot=200, n_perm=199, seed=0)
     metrics = set(df["metric"])
     assert metrics == set(C.CELL_METRICS) | set(C.LATENT_METRICS) | {
         "fuzzing_auroc_pooled",
@@ -356,3 +361,52 @@ def test_markdown_table(paper_claims):
     lines = md.strip().splitlines()
     assert lines[0].startswith("| claim |") and len(lines) == len(paper_claims) + 2
     assert "holds" in md and "not testable at this scale" in md and "\\|" in md
+
+
+def test_claims_step_reads_and_writes_tables(tmp_path):
+    from randsae.report.steps import claims
+
+    sm, ai, lat = world(paper=True, layers=(0, 1, 2), n_lat=12)
+    paths = {n: tmp_path / f"{n}.csv" for n in ("sm", "ai", "lat", "toy")}
+    sm.to_csv(paths["sm"], index=False)
+    ai.to_csv(paths["ai"], index=False)
+    lat.to_csv(paths["lat"], index=False)
+    toy_world(1.0, 0.3).to_csv(paths["toy"], index=False)
+    out_c, out_d = tmp_path / "t" / "claims.csv", tmp_path / "t" / "dist.csv"
+    kw = dict(out_claims=str(out_c), out_distinguishability=str(out_d), n_boot=30, seed=0)
+    claims(str(paths["sm"]), str(paths["ai"]), str(paths["lat"]), [str(paths["toy"])], **kw)
+    c = pd.read_csv(out_c)
+    assert list(c.columns) == V.COLUMNS and set(c["claim"]) == set(range(1, 9))
+    assert c.set_index("sub").loc["2a-cossim", "verdict"] == V.HOLDS
+    assert len(pd.read_csv(out_d)) > 0
+    assert sorted(p.name for p in out_c.parent.iterdir()) == ["claims.csv", "dist.csv"]
+    # without the per-latent table and the toy part
+    claims(str(paths["sm"]), str(paths["ai"]), None, [], **kw)
+    c = pd.read_csv(out_c).set_index("sub")
+    assert c.loc["6b", "verdict"] == c.loc["8a", "verdict"] == V.UNTESTABLE
+
+
+def test_claims_summary_script(tmp_path, paper_claims):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "results" / "tables").mkdir(parents=True)
+    paper_claims.to_csv(tmp_path / "results" / "tables" / "claims.csv", index=False)
+    mdir = tmp_path / "results" / "models" / "tiny" / "trained"
+    mdir.mkdir(parents=True)
+    rec = {"val_loss": 4.5, "unigram_val_loss": 6.9, "n_params": 2_000_000, "train_tokens": 10**6}
+    (mdir / "metrics.json").write_text(json.dumps(rec))
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "claims_summary.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = proc.stdout
+    assert "validation loss 4.50 nats (unigram 6.90)" in out and "`tiny`" in out
+    n_hold = int((paper_claims["verdict"] == V.HOLDS).sum())
+    assert f"{n_hold} holds," in out
+    assert out.count("\n| ") == len(paper_claims) + 1

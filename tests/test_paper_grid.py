@@ -60,6 +60,7 @@ def expected_jobs(cfg: dict) -> Counter:
         explain=n_cells,
         score=n_cells,
         tables=1,
+        claims=1,
         figures=1,
         all=1,
     )

@@ -101,7 +101,14 @@ def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, t
     )
     tables = [
         f"results/tables/{t}.csv"
-        for t in ("sae_metrics", "autointerp", "abstractness", "density_histograms")
+        for t in (
+            "sae_metrics",
+            "autointerp",
+            "abstractness",
+            "density_histograms",
+            "claims",
+            "distinguishability",
+        )
     ]
     expected = {Path(p).name for p in [*figures, *tables, "results/manifest.tsv"]}
     embedded = {Path(n).name for n in names if "/data/raw/" in n}

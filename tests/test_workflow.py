@@ -94,6 +94,11 @@ def test_smoke_outputs_exist_and_are_sane(smoke_run):
             assert (figs / f"{name}.{ext}").stat().st_size > 0
     metrics = json.loads((smoke_run / "results/models/tiny-neox/trained/metrics.json").read_text())
     assert metrics["val_loss"] < metrics["val_loss_step0"]
+    claims = pd.read_csv(smoke_run / "results/tables/claims.csv")
+    assert set(claims["claim"]) == set(range(1, 9))
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "not testable at this scale"}
+    dist = pd.read_csv(smoke_run / "results/tables/distinguishability.csv")
+    assert set(dist["variant"]) == set(cfg["inits"]) - {"trained"}
 
 
 @pytest.mark.slow
@@ -133,6 +138,7 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
         "score",
         "latent_page",
         "tables",
+        "claims",
         "figures",
         "manifest",
         "all",
@@ -150,6 +156,7 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
         "score",
         "latent_page",
         "tables",
+        "claims",
         "figures",
         "manifest",
         "all",
@@ -165,7 +172,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
     """
     only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
     jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(only1)))
-    assert set(jobs) <= {"tables", "figures", "manifest", "all"}, jobs
+    assert set(jobs) <= {"tables", "claims", "figures", "manifest", "all"}, jobs
     backup = tmp_path / "layer0"
     moved = []
     for pattern in (
@@ -186,7 +193,8 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
         per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
-        assert set(jobs) <= per_cell | {"latent_page", "tables", "figures", "manifest", "all"}, jobs
+        rest = {"latent_page", "tables", "claims", "figures", "manifest", "all"}
+        assert set(jobs) <= per_cell | rest, jobs
     finally:
         for dest, p in moved:
             shutil.move(dest, p)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from randsae import io
+
 log = logging.getLogger("randsae")
 
 
@@ -134,3 +136,33 @@ def manifest(artifacts: list[str], patterns: dict[str, str], out_tsv: str) -> No
         len(unknown),
         unknown[:5],
     )
+
+
+def claims(
+    sae_metrics_csv: str,
+    autointerp_csv: str,
+    latents_csv: str | None,
+    toy_csvs: list[str],
+    out_claims: str,
+    out_distinguishability: str,
+    n_boot: int,
+    seed: int,
+) -> None:
+    """claims.csv (the paper's eight claims on this run) and distinguishability.csv."""
+    import pandas as pd
+
+    from randsae.report.claims import claims_table
+    from randsae.report.distinguishability import distinguishability_table
+
+    sm = pd.read_csv(sae_metrics_csv)
+    ai = pd.read_csv(autointerp_csv)
+    lat = pd.read_csv(latents_csv) if latents_csv else None
+    if lat is None:
+        log.info("no per-latent table: AUROC claims use pooled AUROC, entropy claims untestable")
+    toy = pd.concat([pd.read_csv(p) for p in toy_csvs], ignore_index=True) if toy_csvs else None
+    table = claims_table(sm, ai, lat, toy, n_boot=n_boot, seed=seed)
+    dist = distinguishability_table(sm, ai, lat, n_boot=n_boot, n_perm=n_boot, seed=seed)
+    for df, out in ((table, out_claims), (dist, out_distinguishability)):
+        io.write_csv(df, out)
+    for r in table.itertuples(index=False):
+        log.info("claim %s (%s): %s = %.4g -> %s", r.sub, r.model, r.statistic, r.value, r.verdict)
