@@ -129,6 +129,10 @@ rule claims:
         "benchmarks/runs/claims.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         n_boot=config["autointerp"]["bootstrap"],
         seed=config["seed"],

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import math
 import os
 import random
 import time
@@ -37,21 +36,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.config import micro_batch_error, stable_seed
+from randsae import io
 from randsae.sae import tracking as trk
-from randsae.sae.topk import TopKSAE
+from randsae.sae.job import (  # noqa: F401  (re-exported: the recipe's public names)
+    DEAD_WINDOW_TOKENS,
+    LOG_COLUMNS,
+    _SAEJob,
+    auto_lr,
+    geometric_median,
+    linear_warmup_decay,
+    validate_sae_cfg,
+)
 
-#: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
-#: capped at the run's token budget so short runs report "never fired during training".
-DEAD_WINDOW_TOKENS = 10_000_000
-
-LOG_COLUMNS = ("tokens", "step", "loss", "fvu", "l0", "dead_frac", "lr")
 CKPT_NAME = "checkpoint.pt"
-
-
-def auto_lr(n_latents: int) -> float:
-    """The fork's auto LR: ``2e-4 / sqrt(n_latents / 2**14)``."""
-    return 2e-4 / math.sqrt(n_latents / 2**14)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -61,336 +58,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(_resolve(str(device)))
 
 
-@torch.no_grad()
-def geometric_median(points: torch.Tensor, max_iter: int = 100, tol: float = 1e-5) -> torch.Tensor:
-    """Weiszfeld iterations for the geometric median of ``points (N, d)`` (fork's b_dec init)."""
-    pts = points.double()
-    guess = pts.mean(dim=0)
-    for _ in range(max_iter):
-        prev = guess
-        dist = (pts - guess).norm(dim=1).clamp_min(1e-12)
-        w = 1.0 / dist
-        guess = (w.unsqueeze(1) * pts).sum(dim=0) / w.sum()
-        if (guess - prev).norm() < tol:
-            break
-    return guess.to(points.dtype)
-
-
-def linear_warmup_decay(warmup_steps: int, total_steps: int):
-    """LR multiplier of ``transformers.get_linear_schedule_with_warmup`` (the fork's schedule).
-
-    Warm-up is linear from 0 (the first step has LR 0, as in transformers), then linear decay
-    to 0 at ``total_steps``. Quirk of the authors' code, not reproduced: the fork passed
-    ``len(dataset) // batch_size`` forward batches as the schedule length but stepped the
-    scheduler once per ``grad_acc_steps`` (8), so its LR never decayed far below the peak. We
-    decay over the real number of optimizer steps.
-    """
-
-    def fn(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return fn
-
-
-def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
-    """Check the ``sae:`` section against ``d_in``; return ``(d_sae, total_steps)``."""
-    backend = cfg.get("backend", "fused")
-    if backend not in ("fused", "saelens"):
-        raise ValueError(f"sae.backend must be 'fused' or 'saelens', got {backend!r}")
-    d_sae = int(cfg["expansion_factor"]) * int(d_in)
-    k = int(cfg["k"])
-    if k <= 0 or k >= d_sae:
-        raise ValueError(f"sae.k={k} must satisfy 0 < k < n_latents={d_sae}")
-    steps = int(cfg["n_tokens"]) // int(cfg["batch_size"])
-    if steps < 1:
-        raise ValueError(
-            f"sae.n_tokens={cfg['n_tokens']} is less than one batch of {cfg['batch_size']}"
-        )
-    if cfg.get("b_dec_init", "geometric_median") not in ("geometric_median", "mean", "zeros"):
-        raise ValueError(
-            f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}"
-        )
-    err = micro_batch_error(cfg)
-    if err:
-        raise ValueError(err)
-    trk.check_tracking(cfg.get("tracking", "none"))
-    return d_sae, steps
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-class _SAEJob:
-    """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
-
-    def __init__(
-        self,
-        key: Any,
-        *,
-        d_in: int,
-        cfg: Mapping[str, Any],
-        seed: int,
-        device: torch.device,
-        total_steps: int,
-    ) -> None:
-        self.key = key
-        self.cfg = cfg
-        self.device = device
-        self.backend = cfg.get("backend", "fused")
-        d_sae, _ = validate_sae_cfg(cfg, d_in)
-        self.k = int(cfg["k"])
-        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
-        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
-        self.warmup = int(cfg.get("warmup_steps", 0))
-        mb = cfg.get("micro_batch_size")
-        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
-        self.total_steps = total_steps
-        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
-        self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
-        self.tokens_since_fired = torch.zeros(d_sae, dtype=torch.int64, device=device)
-        self.log: list[dict[str, float]] = []
-        self.b_dec_initialised = False
-        self.step = 0
-        if self.backend == "fused":
-            # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
-            # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
-            # tensor, so the optimizer steps a contiguous alias of the same storage (otherwise
-            # it would clone and copy back W_enc and its state every step).
-            self._pairs = [
-                (p, p if p.is_contiguous() else p.detach().t()) for p in self.sae.parameters()
-            ]
-            for p, alias in self._pairs:
-                assert alias.is_contiguous() and alias.data_ptr() == p.data_ptr()
-            self.optimizer = torch.optim.Adam(
-                [alias for _, alias in self._pairs], lr=self.lr, fused=True
-            )
-            self.sae.reuse_buffers = True
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optimizer, linear_warmup_decay(self.warmup, total_steps)
-            )
-        else:
-            self._build_saelens()
-
-    # -- sae-lens backend -------------------------------------------------------------------
-    def _build_saelens(self) -> None:
-        from sae_lens.config import LoggingConfig, SAETrainerConfig
-        from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
-        from sae_lens.training.sae_trainer import SAETrainer
-
-        s = self.sae
-        on_cpu = self.device.type == "cpu"
-        sl_cfg = TopKTrainingSAEConfig(
-            d_in=s.d_in,
-            d_sae=s.d_sae,
-            k=self.k,
-            device=str(self.device),
-            dtype="float32",
-            normalize_activations="none",
-            apply_b_dec_to_input=True,
-            # Paper: no AuxK; treat the decoder as given (we keep it unit-norm ourselves).
-            aux_loss_coefficient=0.0,
-            rescale_acts_by_decoder_norm=False,
-            # Sparse activations are the fast path on CPU (offline-stack.md §6).
-            use_sparse_activations=on_cpu,
-        )
-        sl_sae = TopKTrainingSAE(sl_cfg)
-        with torch.no_grad():  # same init as the fused backend
-            for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
-                getattr(sl_sae, name).copy_(getattr(s, name))
-        bs = int(self.cfg["batch_size"])
-        tcfg = SAETrainerConfig(
-            total_training_samples=self.total_steps * bs,
-            train_batch_size_samples=bs,
-            lr=self.lr,
-            # Constant main phase of 0 steps + linear decay to 0 == warm-up then linear decay.
-            lr_end=self.lr,  # SAETrainerConfig asserts lr_end is not None
-            lr_scheduler_name="constant",
-            lr_warm_up_steps=self.warmup,
-            lr_decay_steps=max(0, self.total_steps - self.warmup),
-            device=str(self.device),
-            logger=LoggingConfig(log_to_wandb=False),
-            checkpoint_path=None,
-            save_final_checkpoint=False,
-            dead_feature_window=max(1, self.dead_window // bs),
-        )
-        self.sl_sae = sl_sae
-        self.sl_trainer = SAETrainer(cfg=tcfg, sae=sl_sae, data_provider=iter(()))
-        self.optimizer = self.sl_trainer.optimizer
-        self.scheduler = self.sl_trainer.lr_scheduler
-        if self.normalize_decoder:
-            # Remove the parallel gradient after backward, before sae-lens clips and steps.
-            def _hook(p: torch.Tensor) -> None:
-                if p.grad is not None:
-                    with torch.no_grad():
-                        p.grad.sub_((p.grad * p).sum(1, keepdim=True) * p)
-
-            sl_sae.W_dec.register_post_accumulate_grad_hook(_hook)
-
-    # -- training ---------------------------------------------------------------------------
-    @torch.no_grad()
-    def init_b_dec(self, x: torch.Tensor) -> None:
-        how = self.cfg.get("b_dec_init", "geometric_median")
-        if how == "geometric_median":
-            val = geometric_median(x)
-        elif how == "mean":
-            val = x.mean(dim=0)
-        else:
-            val = torch.zeros_like(self.sae.b_dec)
-        self.sae.b_dec.copy_(val)
-        if self.backend == "saelens":
-            self.sl_sae.b_dec.copy_(val)
-        self.b_dec_initialised = True
-
-    def train_step(self, x: torch.Tensor) -> None:
-        x = x.to(self.device, torch.float32, non_blocking=True)
-        if not self.b_dec_initialised:
-            self.init_b_dec(x)
-        lr = self.optimizer.param_groups[0]["lr"]
-        if self.backend == "fused":
-            loss, fvu, vals, idx = self._fused_step(x)
-        else:
-            loss, fvu, vals, idx = self._saelens_step(x)
-        with torch.no_grad():
-            n = x.shape[0]
-            active = vals > 0
-            fired = torch.zeros_like(self.tokens_since_fired, dtype=torch.bool)
-            fired[idx[active]] = True
-            self.tokens_since_fired += n
-            self.tokens_since_fired[fired] = 0
-            dead = (self.tokens_since_fired >= self.dead_window).float().mean()
-            l0 = active.sum(dim=1).float().mean()
-        self.step += 1
-        self.log.append(
-            {
-                "tokens": self.step * n,
-                "step": self.step,
-                "loss": float(loss),
-                "fvu": float(fvu),
-                "l0": float(l0),
-                "dead_frac": float(dead),
-                "lr": float(lr),
-            }
-        )
-
-    def _fused_step(self, x: torch.Tensor):
-        loss, vals, idx = self._accumulate_grads(x)
-        self._apply_update()
-        return loss, loss, vals, idx
-
-    def _accumulate_grads(self, x: torch.Tensor):
-        """Backward the batch loss into ``.grad``, one micro-batch at a time.
-
-        Loss (the fork's): ``sum_c (n_c / B) * FVU_c`` with ``FVU_c = sum ||x - x_hat||^2 /
-        sum ||x - mean_c(x)||^2`` over chunk ``c``; one chunk (no micro-batching) is the
-        whole-batch FVU. Returns the loss and the batch's ``(vals, idx)`` selections.
-        """
-        sae, n = self.sae, x.shape[0]
-        chunks = x.split(self.micro) if self.micro is not None else (x,)
-        loss = torch.zeros((), dtype=x.dtype, device=x.device)
-        vals_all, idx_all = [], []
-        for xc in chunks:
-            x_hat, vals, idx = sae(xc)
-            total_var = (xc - xc.mean(dim=0)).pow(2).sum()
-            fvu = (x_hat - xc).pow(2).sum() / total_var.clamp_min(torch.finfo(x.dtype).tiny)
-            if len(chunks) > 1:
-                fvu = fvu * (xc.shape[0] / n)
-            fvu.backward()
-            loss += fvu.detach()
-            vals_all.append(vals.detach())
-            idx_all.append(idx)
-        if len(chunks) == 1:
-            return loss, vals_all[0], idx_all[0]
-        return loss, torch.cat(vals_all), torch.cat(idx_all)
-
-    def _apply_update(self) -> None:
-        """Decoder-gradient projection, clipping, Adam step, schedule, decoder renormalisation."""
-        sae = self.sae
-        if self.normalize_decoder:
-            sae.remove_gradient_parallel_to_decoder_directions()
-        torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-        for p, alias in self._pairs:
-            if alias is not p:
-                alias.grad = p.grad.t() if p.grad is not None else None
-        self.optimizer.step()
-        for p, alias in self._pairs:
-            p.grad = None
-            alias.grad = None
-        self.scheduler.step()
-        if self.normalize_decoder:
-            sae.set_decoder_norm_to_unit_norm()
-
-    def _saelens_step(self, x: torch.Tensor):
-        tr = self.sl_trainer
-        out = tr.step(x)
-        tr.n_training_steps += 1
-        with torch.no_grad():
-            if self.normalize_decoder:
-                w = self.sl_sae.W_dec
-                w.div_(w.norm(dim=1, keepdim=True).clamp_min(1e-12))
-            acts = out.feature_acts
-            acts = acts.to_dense() if acts.is_sparse else acts
-            vals, idx = acts.topk(self.k, dim=-1)
-            total_var = (x - x.mean(dim=0)).pow(2).sum()
-            fvu = (out.sae_out - x).pow(2).sum() / total_var
-        return out.loss.detach(), fvu, vals, idx
-
-    def finalize(self) -> TopKSAE:
-        if self.backend == "saelens":
-            with torch.no_grad():
-                for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
-                    getattr(self.sae, name).copy_(getattr(self.sl_sae, name))
-        return self.sae
-
-    # -- checkpoint state -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        model = self.sae if self.backend == "fused" else self.sl_sae
-        state = {
-            "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "tokens_since_fired": self.tokens_since_fired.cpu(),
-            "log": list(self.log),
-            "b_dec_initialised": self.b_dec_initialised,
-            "step": self.step,
-        }
-        if self.backend == "saelens":
-            tr = self.sl_trainer
-            state["sl_trainer"] = {
-                "n_training_steps": tr.n_training_steps,
-                "n_training_samples": tr.n_training_samples,
-                "act_freq_scores": tr.act_freq_scores.cpu(),
-                "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
-                "n_frac_active_samples": tr.n_frac_active_samples,
-            }
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        model = self.sae if self.backend == "fused" else self.sl_sae
-        with torch.no_grad():
-            for name, t in state["model"].items():
-                getattr(model, name).copy_(t)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.tokens_since_fired.copy_(state["tokens_since_fired"])
-        self.log = list(state["log"])
-        self.b_dec_initialised = bool(state["b_dec_initialised"])
-        self.step = int(state["step"])
-        if self.backend == "saelens":
-            tr, st = self.sl_trainer, state["sl_trainer"]
-            tr.n_training_steps = st["n_training_steps"]
-            tr.n_training_samples = st["n_training_samples"]
-            tr.act_freq_scores.copy_(st["act_freq_scores"])
-            tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
-            tr.n_frac_active_samples = st["n_frac_active_samples"]
+    with io.atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -555,7 +225,7 @@ def train_sae_group(
     # Only now that every SAE is safely saved may the checkpoint go.
     if ckpt_path is not None:
         # Also drop temp files a SIGKILL mid-write may have left behind.
-        for stale in [ckpt_path, *ckpt_path.parent.glob(CKPT_NAME + ".tmp*")]:
+        for stale in [ckpt_path, *ckpt_path.parent.glob(f".{CKPT_NAME}.*.tmp")]:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
         with contextlib.suppress(OSError):
