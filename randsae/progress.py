@@ -56,17 +56,28 @@ def progress(
     unit: str = "it",
     disable: bool = False,
     log_interval: float = LOG_INTERVAL_S,
+    initial: int = 0,
+    unit_scale: bool = False,
 ) -> tqdm:
     """A tqdm bar over ``iterable`` (or a manual one with ``total``) that suits the output."""
     if _is_terminal(sys.stderr):
         return tqdm(
-            iterable, total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True
+            iterable,
+            total=total,
+            initial=initial,
+            desc=desc,
+            unit=unit,
+            unit_scale=unit_scale,
+            disable=disable,
+            dynamic_ncols=True,
         )
     return tqdm(
         iterable,
         total=total,
+        initial=initial,
         desc=desc,
         unit=unit,
+        unit_scale=unit_scale,
         disable=disable,
         file=_LogLines(),
         mininterval=log_interval,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import struct
 from pathlib import Path
 
@@ -126,16 +127,21 @@ def test_wandb_offline_run_holds_every_layer_curve(
             np.testing.assert_allclose([h[f"layer{L}/{m}"] for h in history], [r[m] for r in rows])
 
 
-def test_progress_bar_writes_plain_lines_to_a_log(cache: Path, tmp_path: Path, monkeypatch):
+def test_progress_bar_writes_plain_lines_to_a_log(cache: Path, tmp_path: Path, monkeypatch, caplog):
     monkeypatch.setattr(trk, "LOG_INTERVAL_S", 0.0)
-    log = io.StringIO()  # not a tty, like a rule's log file
-    monkeypatch.setattr("sys.stderr", log)
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # not a tty, like a rule's log file
     cfg = sae_cfg(n_tokens=4096)
-    train_sae(
-        make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=1, out_dir=tmp_path / "s", run_name="m"
-    )
-    text = log.getvalue()
-    lines = text.splitlines()
+    with caplog.at_level(logging.INFO, logger="randsae.progress"):
+        train_sae(
+            make_source(cache, cfg),
+            d_in=D_IN,
+            cfg=cfg,
+            seed=1,
+            out_dir=tmp_path / "s",
+            run_name="m",
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "randsae.progress"]
+    text = "\n".join(lines)
     assert "\r" not in text and len(lines) >= 2
     last = lines[-1]
     assert last.startswith("m: 100%") and "4.10k/4.10k" in last, last

@@ -1,8 +1,7 @@
 """Progress and experiment tracking for SAE training (``sae.tracking``).
 
-* :func:`progress_bar`: a tqdm bar over training tokens (tokens/s, FVU, L0, dead fraction, ETA).
-  On a terminal it is a live bar; in a rule's log (not a tty) each refresh is one plain line, at
-  most every ``LOG_INTERVAL_S`` seconds, plus the final line.
+* :func:`progress_bar`: the shared progress bar (:mod:`randsae.progress`) over training tokens
+  (tokens/s, FVU, L0, dead fraction, ETA): live on a terminal, whole log lines in a rule's log.
 * :func:`make_tracker`: the training curve (fvu, l0, dead fraction, lr, loss) per optimizer step
   to ``none``, TensorBoard event files (``torch.utils.tensorboard``, one run directory per SAE) or
   Weights & Biases (one run per training job, metrics prefixed by the SAE's key). W&B follows
@@ -14,10 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 log = logging.getLogger("randsae")
 
@@ -37,37 +35,17 @@ def key_name(key: Any) -> str:
     return f"layer{key}" if isinstance(key, int) else str(key)
 
 
-class _LineWriter:
-    """A file for tqdm that turns carriage-return refreshes into one line each (log files)."""
+def progress_bar(total_tokens: int, initial_tokens: int = 0, desc: str = "train SAE"):
+    """A token-counting bar (:func:`randsae.progress.progress`); ``bar.update(batch_tokens)``."""
+    from randsae.progress import progress
 
-    def __init__(self, f: TextIO) -> None:
-        self.f = f
-
-    def write(self, s: str) -> None:
-        s = s.replace("\r", "").rstrip("\n")
-        if s.strip():
-            self.f.write(s + "\n")
-
-    def flush(self) -> None:
-        self.f.flush()
-
-
-def progress_bar(total_tokens: int, initial_tokens: int = 0, desc: str = "train SAE", file=None):
-    """A tqdm bar counting tokens; update it with ``bar.update(batch_tokens)``."""
-    from tqdm import tqdm
-
-    f = sys.stderr if file is None else file
-    tty = bool(getattr(f, "isatty", lambda: False)())
-    return tqdm(
+    return progress(
         total=total_tokens,
         initial=initial_tokens,
         desc=desc,
         unit="tok",
         unit_scale=True,
-        file=f if tty else _LineWriter(f),
-        mininterval=0.5 if tty else LOG_INTERVAL_S,
-        dynamic_ncols=tty,
-        ascii=not tty,
+        log_interval=LOG_INTERVAL_S,
     )
 
 
