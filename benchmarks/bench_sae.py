@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_sae.py --out docs/benchmarks.md   # CPU
     python benchmarks/bench_sae.py --device cuda --mfu        # GPU + Pythia-1B-width MFU row
+    python benchmarks/bench_sae.py --device cuda --only roofline,ours --shapes 2048x64x32,4096x64x32
 """
 
 from __future__ import annotations
@@ -214,6 +215,11 @@ def main() -> None:
     ap.add_argument("--mfu", action="store_true", help="Pythia-1B width (d_in 2048, 64x) MFU row")
     ap.add_argument("--peak-tflops", type=float, default=None, help="device fp32 peak for MFU")
     ap.add_argument("--out", default=None, help="write the markdown table here")
+    ap.add_argument(
+        "--shapes",
+        default="512x16x32,128x64x32",
+        help="comma-separated d_in x expansion x k (Pythia-1b width: 2048x64x32, 6.9b: 4096x64x32)",
+    )
     args = ap.parse_args()
 
     warnings.filterwarnings("ignore")
@@ -233,7 +239,8 @@ def main() -> None:
     }
     print(env, flush=True)
     results = {}
-    for d_in, ef, k in [(512, 16, 32), (128, 64, 32)]:
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    for d_in, ef, k in shapes:
         print(f"d_in={d_in} x{ef} (d_sae {d_in * ef}) k={k} batch={args.batch}", flush=True)
         r = bench_shape(d_in, ef, k, args.batch, device, args.repeats, args.inner, only)
         for name, tps in r.items():
