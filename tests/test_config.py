@@ -87,6 +87,16 @@ def test_k_must_be_below_latents():
         check_config(cfg)
 
 
+def test_example_pool_must_hold_the_draws():
+    cfg = load("config.yaml")
+    ex = cfg["examples"]
+    ex["max_activating_windows"] = ex["n_explain"] + ex["n_test_activating"] - 1
+    with pytest.raises(ConfigError, match="examples.max_activating_windows"):
+        check_config(cfg)
+    ex["max_activating_windows"] += 1
+    check_config(cfg)
+
+
 def test_parse_init_suffixes():
     spec = parse_init("rerandomized-x0.5-uniform", {"scale": 1.0, "distribution": "normal"})
     assert (spec.base, spec.scale, spec.distribution) == ("rerandomized", 0.5, "uniform")

@@ -13,7 +13,7 @@ settings, they emit the same activations in the same order:
 Every permutation comes from a generator seeded by a sha256 of ``(seed, epoch[, block])``, so
 the position ``(epoch, block, batch)`` is the whole resumable state, memory is bounded by one
 block (``buffer_tokens x d_in`` floats, plus one sequence index per sequence), and a block can
-be re-read (cache, through ``mmap``) or recomputed (stream) on resume without replaying the
+be re-read (cache) or recomputed (stream) on resume without replaying the
 stream.
 """
 
@@ -38,15 +38,17 @@ class LoadedModelLike(Protocol):
     fwd_hooks: list
 
 
-def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of a ``.npy`` file from its header only (no data read)."""
+def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset (bytes) of a ``.npy`` file from its header only."""
     with open(path, "rb") as f:
         major, _minor = np.lib.format.read_magic(f)
         if major == 1:
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    return tuple(shape), dtype
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if fortran:
+            raise ValueError(f"activation cache: shard {path} is Fortran-ordered")
+        return tuple(shape), dtype, f.tell()
 
 
 def _to_float32(arr: np.ndarray, storage: str | None) -> torch.Tensor:
@@ -85,8 +87,9 @@ class CachedActivationSource(ShuffledSource):
     Opening checks each shard of the layer against the manifest's checksums (``verify``:
     ``sampled`` = size + sampled sha256, cheap; ``full`` = also the whole-file sha256; see
     :func:`randsae.sae.activations.verify_shards`).
-    Reads ``manifest.json`` and ``layer<L>/shard_*.npy`` (docs/architecture.md) through
-    ``np.load(mmap_mode="r")``, one block at a time; the memmap is dropped after each block so
+
+    Reads ``manifest.json`` and ``layer<L>/shard_*.npy`` (docs/architecture.md), one block at a
+    time, each sequence with a positioned read straight into the block (no memory map), so
     resident memory stays bounded by the block, whatever the cache size.
     """
 
@@ -123,18 +126,20 @@ class CachedActivationSource(ShuffledSource):
         if verify != "none":
             verify_shards(self.cache_dir, self.manifest, self.layer, full=verify == "full")
         self._shards: list[Path] = []
+        self._shard_layout: list[tuple[np.dtype, int]] = []  # (dtype, data offset)
         offsets = [0]
         for rel in shards_by_layer[self.layer]:
             path = self.cache_dir / rel
             if not path.is_file():
                 raise ValueError(f"activation cache: shard {path} missing")
-            shape, _dtype = _read_npy_header(path)
+            shape, dtype, data_offset = _read_npy_header(path)
             if len(shape) != 2 or shape[1] != self.d_in:
                 raise ValueError(
                     f"activation cache: shard {path} has shape {shape}, expected "
                     f"(tokens, d_model={self.d_in})"
                 )
             self._shards.append(path)
+            self._shard_layout.append((dtype, data_offset))
             offsets.append(offsets[-1] + shape[0])
         self._offsets = np.asarray(offsets, dtype=np.int64)
         total = int(self._offsets[-1])
@@ -156,38 +161,40 @@ class CachedActivationSource(ShuffledSource):
             seed=int(seed),
         )
 
-    #: Rows copied per memmap opening: file pages mapped by one opening stay in our RSS until
-    #: it is dropped, so reading a block in bounded chunks bounds them (16 MB at d_model 512).
-    chunk_rows = 8192
-
     def _load_block(self, seqs: np.ndarray) -> torch.Tensor:
+        """Rows of ``seqs`` read with plain positioned reads (no ``mmap``: a mapping's
+        read-around would pull megabytes of neighbouring pages into our RSS per sequence)."""
         ctx = self.context_size
         out = torch.empty(len(seqs) * ctx, self.d_in, dtype=torch.float32)
         out_np = out.numpy()
-        mm: np.ndarray | None = None
-        mm_shard, mapped = -1, 0
-        for j in np.argsort(seqs, kind="stable"):  # read in file order, place in block order
-            pos, stop, dst = int(seqs[j]) * ctx, (int(seqs[j]) + 1) * ctx, int(j) * ctx
-            while pos < stop:
-                s = int(np.searchsorted(self._offsets, pos, side="right")) - 1
-                lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
-                take = min(stop, hi) - pos
-                if s != mm_shard or mapped >= self.chunk_rows:
-                    mm = None  # unmap before mapping again
-                    mm = np.load(self._shards[s], mmap_mode="r")
-                    mm_shard, mapped = s, 0
-                assert mm is not None
-                src = mm[pos - lo : pos - lo + take]
-                d = out_np[dst : dst + take]
-                if src.dtype.kind == "f":
-                    np.copyto(d, src, casting="same_kind")  # no temporary, float16 upcast
-                else:
-                    d[...] = _to_float32(src, self.storage_dtype).numpy()
-                del src
-                mapped += take
-                pos += take
-                dst += take
-        mm = None
+        files: dict[int, Any] = {}
+        try:
+            for j in np.argsort(seqs, kind="stable"):  # read in file order, place in block order
+                pos, stop, dst = int(seqs[j]) * ctx, (int(seqs[j]) + 1) * ctx, int(j) * ctx
+                while pos < stop:
+                    s = int(np.searchsorted(self._offsets, pos, side="right")) - 1
+                    lo, hi = int(self._offsets[s]), int(self._offsets[s + 1])
+                    take = min(stop, hi) - pos
+                    dtype, data_offset = self._shard_layout[s]
+                    if s not in files:
+                        files[s] = open(self._shards[s], "rb")  # noqa: SIM115
+                    f = files[s]
+                    f.seek(data_offset + (pos - lo) * self.d_in * dtype.itemsize)
+                    d = out_np[dst : dst + take]
+                    buf = d if dtype == np.float32 else np.empty((take, self.d_in), dtype=dtype)
+                    want = buf.nbytes
+                    if f.readinto(memoryview(buf).cast("B")) != want:
+                        raise ValueError(f"activation cache: shard {self._shards[s]} is truncated")
+                    if buf is not d:
+                        if buf.dtype.kind == "f":
+                            np.copyto(d, buf, casting="same_kind")  # float16 upcast
+                        else:
+                            d[...] = _to_float32(buf, self.storage_dtype).numpy()
+                    pos += take
+                    dst += take
+        finally:
+            for f in files.values():
+                f.close()
         if not _all_finite(out):
             row = int(_first_nonfinite_row(out) or 0)
             bad = int(seqs[row // ctx]) * ctx + row % ctx
