@@ -10,6 +10,7 @@ from typing import Any
 
 from randsae import provenance
 from randsae.config import stable_seed
+from randsae.secrets import redact, redact_obj
 
 log = logging.getLogger("randsae")
 
@@ -43,10 +44,62 @@ def explain(examples_json: str, ai_cfg: dict[str, Any], out_jsonl: str) -> None:
         for rec in ex["latents"]:
             r = results[rec["latent"]]
             f.write(
-                json.dumps({**cell, "latent": rec["latent"], "backend": ai_cfg["backend"], **r})
+                redact(
+                    json.dumps({**cell, "latent": rec["latent"], "backend": ai_cfg["backend"], **r})
+                )
                 + "\n"
             )
     os.replace(tmp, out_jsonl)
+    failed = [lat for lat, r in results.items() if explanation_failed(r)]
+    if failed:
+        where = "/".join(str(cell[k]) for k in ("model", "init", "layer"))
+        log.warning(
+            "cell %s: %d of %d explanations failed (latents %s); they are left out of the scores",
+            where,
+            len(failed),
+            len(results),
+            sorted(failed),
+        )
+
+
+def explanation_failed(row: dict[str, Any]) -> bool:
+    """An explanation that could not be obtained (error, unparseable or empty answer)."""
+    return bool(
+        row.get("parse_failed") or row.get("error") or not str(row.get("explanation") or "").strip()
+    )
+
+
+class FailureRateError(RuntimeError):
+    """More failed explanations or windows than ``autointerp.max_failure_rate`` allows."""
+
+
+def failure_counts(summary: dict[str, dict], n_latents: int, n_failed_expl: int) -> dict:
+    """Failure counts and rates of one cell: explanations, and windows per scorer."""
+    out = {
+        "explanations": {
+            "failed": n_failed_expl,
+            "total": n_latents,
+            "rate": n_failed_expl / n_latents if n_latents else 0.0,
+        }
+    }
+    for name, s in summary.items():
+        total = s.get("n_windows", 0) + s.get("n_failed", 0)
+        out[name] = {
+            "failed": s.get("n_failed", 0),
+            "total": total,
+            "rate": s.get("n_failed", 0) / total if total else 0.0,
+        }
+    return out
+
+
+def failure_message(cell: dict[str, Any], counts: dict) -> str:
+    where = "/".join(str(cell[k]) for k in ("model", "init", "layer"))
+    parts = [
+        f"{what}: {c['failed']} of {c['total']} failed ({100 * c['rate']:.1f}%)"
+        for what, c in counts.items()
+        if c["failed"]
+    ]
+    return f"cell {where}: " + "; ".join(parts)
 
 
 def score(
@@ -57,6 +110,13 @@ def score(
     out_json: str,
     out_windows: str,
 ) -> None:
+    """Score each latent's explanation; latents whose explanation failed are left out.
+
+    A failed explanation takes its latent out of every score (windows, AUROC, CIs, the
+    random-explanation control) and is counted in ``n_failed_explanations``. Failures are logged
+    (and shown on the console) with their counts; a rate above ``autointerp.max_failure_rate``
+    raises :class:`FailureRateError` after the outputs are written.
+    """
     from randsae.autointerp.scoring import build_items, summarize_scores
 
     ex = json.loads(Path(examples_json).read_text())
@@ -68,8 +128,12 @@ def score(
             expl[r["latent"]] = r
     backend = make_backend(ai_cfg, Path(out_json).parent / "state", cell)
     rows, summary = [], {}
-    lat_ids = [rec["latent"] for rec in ex["latents"]]
-    # Random-explanation control: each latent scored with another latent's explanation.
+    failed = sorted(
+        rec["latent"] for rec in ex["latents"] if explanation_failed(expl[rec["latent"]])
+    )
+    records = [rec for rec in ex["latents"] if rec["latent"] not in set(failed)]
+    lat_ids = [rec["latent"] for rec in records]
+    # Random-explanation control: each latent scored with another (scored) latent's explanation.
     shift = (
         {lat: lat_ids[(i + 1) % len(lat_ids)] for i, lat in enumerate(lat_ids)}
         if len(lat_ids) > 1
@@ -81,14 +145,14 @@ def score(
                 continue
             name = f"{scorer}_random_explanation" if control else scorer
             tasks, labels = {}, {}
-            for rec in ex["latents"]:
+            for rec in records:
                 items = build_items(
                     rec, scorer, stable_seed(seed, "items", *cell.values(), rec["latent"], scorer)
                 )
                 e = expl[shift[rec["latent"]]] if control else expl[rec["latent"]]
                 tasks[rec["latent"]] = (e, items)
                 labels.update({it["id"]: (rec["latent"], it["label"]) for it in items})
-            preds = backend.score(scorer, tasks)
+            preds = backend.score(scorer, tasks) if tasks else {}
             scorer_rows = [
                 {
                     "scorer": name,
@@ -106,11 +170,36 @@ def score(
                 ai_cfg["bootstrap"],
                 stable_seed(seed, "bootstrap", *cell.values(), name),
             )
+            summary[name]["n_failed_explanations"] = len(failed)
     with open(out_windows + ".tmp", "w") as f:
         for r in rows:
-            f.write(json.dumps(r) + "\n")
+            f.write(redact(json.dumps(r)) + "\n")
     os.replace(out_windows + ".tmp", out_windows)
-    provenance.write_json(out_json, {**cell, "backend": ai_cfg["backend"], "summary": summary})
+    counts = failure_counts(summary, len(ex["latents"]), len(failed))
+    provenance.write_json(
+        out_json,
+        redact_obj(
+            {
+                **cell,
+                "backend": ai_cfg["backend"],
+                "n_failed_explanations": len(failed),
+                "failed_explanation_latents": failed,
+                "failures": counts,
+                "summary": summary,
+            }
+        ),
+    )
+    if any(c["failed"] for c in counts.values()):
+        log.warning("LLM failures in %s", failure_message(cell, counts))
+    limit = ai_cfg.get("max_failure_rate")
+    worst = max(c["rate"] for c in counts.values())
+    if limit is not None and worst > limit:
+        raise FailureRateError(
+            f"autointerp.max_failure_rate={limit} exceeded ({100 * worst:.1f}%) in "
+            f"{failure_message(cell, counts)}. Every answer obtained is in the response cache, so "
+            f"a rerun costs nothing for them; see the log and {out_windows} (kept with "
+            f"--keep-incomplete) for the errors, or raise autointerp.max_failure_rate."
+        )
 
 
 def latent_page(

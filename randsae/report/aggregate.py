@@ -35,7 +35,11 @@ def sae_metrics_table(metric_paths: Iterable[str | Path], n_params: dict[str, in
 
 
 def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
-    """One row per (cell, scorer) from the ``score`` rule's summaries."""
+    """One row per (cell, scorer) from the ``score`` rule's summaries.
+
+    Every score covers the scored latents only; ``n_failed_explanations`` counts the cell's
+    latents left out because their explanation failed, ``n_failed`` the failed windows.
+    """
     rows = []
     for path in score_paths:
         rec = _load(path)
@@ -49,12 +53,25 @@ def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]
                     "backend": rec["backend"],
                     "scorer": scorer,
                     **summary,
+                    "n_failed_explanations": int(rec.get("n_failed_explanations", 0)),
                 }
             )
     df = pd.DataFrame(rows)
     cols = KEY_COLUMNS + ["backend", "scorer"]
     cols += sorted(c for c in df.columns if c not in cols)
     return df[cols].sort_values(["model", "init", "layer", "scorer"]).reset_index(drop=True)
+
+
+def failure_totals(autointerp: pd.DataFrame) -> dict[str, int]:
+    """Failed explanations (once per cell) and failed windows (all scorers) over the table."""
+    if autointerp.empty:
+        return {"cells": 0, "failed_explanations": 0, "failed_windows": 0}
+    cells = autointerp.drop_duplicates(["model", "init", "layer"])
+    return {
+        "cells": int(len(cells)),
+        "failed_explanations": int(cells["n_failed_explanations"].fillna(0).sum()),
+        "failed_windows": int(autointerp.get("n_failed", pd.Series(dtype=float)).fillna(0).sum()),
+    }
 
 
 def check_sane(df: pd.DataFrame, columns: Iterable[str]) -> None:

@@ -23,6 +23,7 @@ def tables(
         abstractness_table,
         autointerp_table,
         density_table,
+        failure_totals,
         n_params_by_model,
         sae_metrics_table,
     )
@@ -30,7 +31,18 @@ def tables(
     n_params = n_params_by_model(init_jsons)
     Path(out_metrics).parent.mkdir(parents=True, exist_ok=True)
     sae_metrics_table(metric_jsons, n_params).to_csv(out_metrics, index=False)
-    autointerp_table(score_jsons, n_params).to_csv(out_autointerp, index=False)
+    ai = autointerp_table(score_jsons, n_params)
+    ai.to_csv(out_autointerp, index=False)
+    totals = failure_totals(ai)
+    if totals["failed_explanations"] or totals["failed_windows"]:
+        log.warning(
+            "LLM failures over %d cells: %d failed explanations (latents left out of the scores), "
+            "%d failed windows; per cell: n_failed_explanations and n_failed in %s",
+            totals["cells"],
+            totals["failed_explanations"],
+            totals["failed_windows"],
+            out_autointerp,
+        )
     abstractness_table(metric_jsons, latent_csvs, n_params).to_csv(out_abstractness, index=False)
     density_table(metric_jsons, n_params).to_csv(out_density, index=False)
     if out_llm_cost is not None:
