@@ -629,7 +629,7 @@ class LLMEngine:
         return results
 
     def _store(self, req: LLMRequest, message: dict, *, batch: bool) -> LLMResult:
-        usage = message.get("usage") or {}
+        usage = self._usage(message)
         usd = self._cost(usage, batch)
         self.cache.put(req.key, req.params, message)
         self.ledger.record(
@@ -654,18 +654,19 @@ class LLMEngine:
             if attempt:
                 time.sleep(_backoff_s(attempt))
             try:
-                msg = self.client.messages.create(**_split_create_kwargs(req.params))
-            except anthropic.APIError as exc:  # the SDK's own retries are exhausted
+                msg = self._create(req.params)
+            except self.api_error as exc:  # the SDK's own retries are exhausted
                 self._settle(reserved, 0.0)
                 return LLMResult(None, error=_describe_error(exc))
             except ValueError as exc:  # response body is not valid JSON
                 error = redact(f"malformed response body: {type(exc).__name__}: {str(exc)[:200]}")
                 continue
-            if not isinstance(msg, anthropic.types.Message):
-                error = redact(f"malformed response body (not a Message): {str(msg)[:200]!r}")
-                continue
-            message = _message_to_dict(msg)
-            problem = message_problem(message)
+            message = self._as_dict(msg)
+            problem = (
+                redact(f"malformed response body (not a {self.answer_kind}): {str(msg)[:200]!r}")
+                if message is None
+                else self._problem(message)
+            )
             if problem is not None:
                 error = problem
                 continue
@@ -674,8 +675,26 @@ class LLMEngine:
             self._settle(reserved, 0.0)
             return LLMResult(None, error=f"{error} (after {self.s.max_retries + 1} attempt(s))")
         res = self._store(req, message, batch=False)
-        self._settle(reserved, self._cost(message.get("usage") or {}, False))
+        self._settle(reserved, self._cost(self._usage(message), False))
         return res
+
+    # -- provider hooks (the OpenAI-compatible engine overrides these) ---------------------------
+    api_error: type[Exception] = anthropic.APIError
+    answer_kind = "Message"
+
+    def _create(self, params: dict) -> Any:
+        return self.client.messages.create(**_split_create_kwargs(params))
+
+    def _as_dict(self, obj: Any) -> dict | None:
+        """The answer as a JSON dict, or None when the SDK returned something else."""
+        return _message_to_dict(obj) if isinstance(obj, anthropic.types.Message) else None
+
+    def _problem(self, message: dict) -> str | None:
+        return message_problem(message)
+
+    def _usage(self, message: dict) -> dict:
+        """Usage in the Messages API's field names (input_tokens, output_tokens, ...)."""
+        return message.get("usage") or {}
 
     def _run_realtime(self, pending: list[LLMRequest], results: dict[str, LLMResult]) -> None:
         stop: tuple[int, float] | None = None
@@ -1029,7 +1048,7 @@ def _dedupe(requests: Iterable[LLMRequest]) -> list[LLMRequest]:
     return list(seen.values())
 
 
-def _describe_error(exc: anthropic.APIError) -> str:
+def _describe_error(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     msg = str(getattr(exc, "message", "") or exc)

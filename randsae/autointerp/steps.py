@@ -21,10 +21,20 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
 
     if ai_cfg["backend"] == "lexical":
         return LexicalBackend(ai_cfg["lexical_top_tokens"])
-    from randsae.autointerp.claude import AnthropicBackend
-
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    if ai_cfg["backend"] == "openai":
+        from randsae.autointerp.openai_judge import OpenAIBackend
+
+        return OpenAIBackend(
+            ai_cfg.get("openai"),
+            cache_path="results/autointerp/llm_cache.sqlite",
+            state_dir=state_dir,
+            ledger_path=state_dir / "ledger.jsonl",
+            cell=cell,
+        )
+    from randsae.autointerp.claude import AnthropicBackend
+
     return AnthropicBackend(
         ai_cfg["anthropic"],
         cache_path="results/autointerp/llm_cache.sqlite",
@@ -83,6 +93,8 @@ def failure_counts(summary: dict[str, dict], n_latents: int, n_failed_expl: int)
         }
     }
     for name, s in summary.items():
+        if name == "simulation":  # counted in latents, reported on its own
+            continue
         total = s.get("n_windows", 0) + s.get("n_failed", 0)
         out[name] = {
             "failed": s.get("n_failed", 0),
@@ -127,7 +139,13 @@ def score(
             r = json.loads(line)
             expl[r["latent"]] = r
     backend = make_backend(ai_cfg, Path(out_json).parent / "state", cell)
-    rows, summary = [], {}
+    rows, summary, judges, sim_detail = [], {}, {}, None
+    second = ai_cfg.get("second_judge")
+    judge2 = (
+        make_backend({**ai_cfg, "backend": second}, Path(out_json).parent / f"state_{second}", cell)
+        if second
+        else None
+    )
     failed = sorted(
         rec["latent"] for rec in ex["latents"] if explanation_failed(expl[rec["latent"]])
     )
@@ -161,6 +179,11 @@ def score(
                     "label": lab,
                     "prob": preds.get(iid, {}).get("prob"),
                     "error": preds.get(iid, {}).get("error"),
+                    **(
+                        {"prob_source": preds[iid]["source"]}
+                        if preds.get(iid, {}).get("source")
+                        else {}
+                    ),
                 }
                 for iid, (lat, lab) in labels.items()
             ]
@@ -171,6 +194,29 @@ def score(
                 stable_seed(seed, "bootstrap", *cell.values(), name),
             )
             summary[name]["n_failed_explanations"] = len(failed)
+            if not control and judge2 is not None:
+                judges[scorer] = second_judge_scores(judge2, scorer, tasks, scorer_rows)
+    n_sim = int((ai_cfg.get("simulation") or {}).get("n_latents") or 0)
+    if n_sim > 0:
+        sim_backend = backend if ai_cfg["backend"] == "openai" else judge2
+        summary["simulation"] = simulation_summary(
+            sim_backend,
+            records[:n_sim],
+            expl,
+            ai_cfg["bootstrap"],
+            stable_seed(seed, "bootstrap", *cell.values(), "simulation"),
+        )
+        summary["simulation"]["n_failed_explanations"] = len(failed)
+        sim_detail = {
+            "per_latent": summary["simulation"].pop("simulation_per_latent"),
+            "sources": summary["simulation"].pop("simulation_sources"),
+        }
+        if summary["simulation"]["n_failed"]:
+            log.warning(
+                "simulation: %d of %d latents failed",
+                summary["simulation"]["n_failed"],
+                len(sim_detail["per_latent"]),
+            )
     with open(out_windows + ".tmp", "w") as f:
         for r in rows:
             f.write(redact(json.dumps(r)) + "\n")
@@ -186,6 +232,12 @@ def score(
                 "failed_explanation_latents": failed,
                 "failures": counts,
                 "summary": summary,
+                **(
+                    {"judges": {"a": ai_cfg["backend"], "b": second, "scorers": judges}}
+                    if judges
+                    else {}
+                ),
+                **({"simulation": sim_detail} if sim_detail else {}),
             }
         ),
     )
@@ -200,6 +252,72 @@ def score(
             f"a rerun costs nothing for them; see the log and {out_windows} (kept with "
             f"--keep-incomplete) for the errors, or raise autointerp.max_failure_rate."
         )
+
+
+def per_latent_auroc(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """AUROC per latent over its windows with a probability (NaN if one class only)."""
+    import numpy as np
+
+    from randsae.autointerp.scoring import auroc
+
+    by: dict[int, tuple[list, list]] = {}
+    for r in rows:
+        if r["prob"] is None:
+            continue
+        labs, probs = by.setdefault(int(r["latent"]), ([], []))
+        labs.append(r["label"])
+        probs.append(r["prob"])
+    return {lat: auroc(np.array(la), np.array(pr)) for lat, (la, pr) in sorted(by.items())}
+
+
+def second_judge_scores(
+    judge: Any, scorer: str, tasks: dict, primary_rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The second judge's verdicts on the same explanations and windows, per latent."""
+    preds = judge.score(scorer, tasks)
+    rows_b = [
+        {
+            **r,
+            "prob": preds.get(r["id"], {}).get("prob"),
+            "error": preds.get(r["id"], {}).get("error"),
+        }
+        for r in primary_rows
+    ]
+    a, b = per_latent_auroc(primary_rows), per_latent_auroc(rows_b)
+    return {
+        "per_latent": {str(lat): [a.get(lat), b.get(lat)] for lat in sorted(set(a) | set(b))},
+        "n_failed_b": sum(r["prob"] is None for r in rows_b),
+    }
+
+
+def simulation_summary(
+    backend: Any, records: list[dict], expl: dict, n_bootstrap: int, seed: int
+) -> dict[str, Any]:
+    """Simulation scoring of ``records``: mean Pearson correlation with a bootstrap 95% CI."""
+    import numpy as np
+
+    tasks = {
+        rec["latent"]: (expl[rec["latent"]], rec["test_activating"] + rec["test_nonactivating"])
+        for rec in records
+    }
+    sim = backend.simulate(tasks) if tasks else {}
+    corr = np.array([v["correlation"] for v in sim.values() if v["correlation"] is not None])
+    out: dict[str, Any] = {
+        "n_latents": int(len(corr)),
+        "n_windows": int(
+            sum(len(t[1]) for lat, t in tasks.items() if sim[lat]["correlation"] is not None)
+        ),
+        "n_failed": int(sum(v["correlation"] is None for v in sim.values())),
+        "simulation_correlation": float(corr.mean()) if len(corr) else float("nan"),
+        "simulation_sources": sorted({str(v["source"]) for v in sim.values() if v["source"]}),
+        "simulation_per_latent": {str(k): v["correlation"] for k, v in sim.items()},
+    }
+    if len(corr) and n_bootstrap:
+        rng = np.random.default_rng(seed)
+        boot = [corr[rng.integers(0, len(corr), len(corr))].mean() for _ in range(n_bootstrap)]
+        out["simulation_correlation_ci_low"] = float(np.percentile(boot, 2.5))
+        out["simulation_correlation_ci_high"] = float(np.percentile(boot, 97.5))
+    return out
 
 
 def latent_page(

@@ -18,12 +18,14 @@ def tables(
     out_abstractness: str,
     out_density: str,
     out_llm_cost: str | None = None,
+    out_judge_agreement: str | None = None,
 ) -> None:
     from randsae.report.aggregate import (
         abstractness_table,
         autointerp_table,
         density_table,
         failure_totals,
+        judge_agreement_table,
         n_params_by_model,
         sae_metrics_table,
     )
@@ -33,6 +35,8 @@ def tables(
     sae_metrics_table(metric_jsons, n_params).to_csv(out_metrics, index=False)
     ai = autointerp_table(score_jsons, n_params)
     ai.to_csv(out_autointerp, index=False)
+    if out_judge_agreement is not None:
+        judge_agreement_table(score_jsons, n_params).to_csv(out_judge_agreement, index=False)
     totals = failure_totals(ai)
     if totals["failed_explanations"] or totals["failed_windows"]:
         log.warning(
