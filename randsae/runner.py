@@ -34,6 +34,20 @@ class RedactingWriter(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:  # for code that needs a real descriptor (writes there bypass this)
+        return self.raw.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return self.raw.encoding
+
+    @property
+    def buffer(self) -> Any:
+        return self.raw.buffer
+
 
 class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
