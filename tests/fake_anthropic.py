@@ -29,7 +29,8 @@ paths. Batch items: ``fake.fail_batch_items(["errored", "expired", "error_200"])
 created batch items fail in that order.
 
 Faults of the batch API: ``fake.script_batch_create(["lost"])`` creates the batch and then drops
-the connection without a reply (``timeout``: replies only after ``timeout_sleep_s``; ``500``: the
+the connection without a reply (``lost_hidden``: and the list shows it only once
+``fake.hidden_batches`` is cleared; ``timeout``: replies only after ``timeout_sleep_s``; ``500``: the
 batch is created but a 500 is returned; ``429``: nothing is created); ``fake.cut_results(n)`` cuts
 the next ``n`` results downloads mid-line.
 
@@ -142,6 +143,7 @@ class FakeAnthropic:
         self._batch_failures: collections.deque = collections.deque()
         self._create_script: collections.deque = collections.deque()
         self._cut_results = 0
+        self.hidden_batches: set[str] = set()  # created but not (yet) in the list
         self._prefixes: set[str] = set()
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -266,7 +268,11 @@ class FakeAnthropic:
             if tail == "/cancel" and method == "POST":
                 with self._lock:
                     self.counts["batch_cancel"] += 1
-                    self.batches[bid]["canceled"] = True
+                    b = self.batches[bid]
+                    if not b["canceled"] and b["polls"] < self.batch_polls_before_end:
+                        for it in b["items"]:  # not processed yet: nothing is billed
+                            it["result"] = {"type": "canceled"}
+                    b["canceled"] = True
                 return self._send(h, 200, self._batch_obj(bid))
             if tail is None and method == "GET":
                 with self._lock:
@@ -444,7 +450,10 @@ class FakeAnthropic:
                 "created": datetime.now(timezone.utc),
                 "canceled": False,
             }
-        if fault == "lost":  # created, but the reply never arrives: drop the connection
+        if fault in ("lost", "lost_hidden"):  # created, but the reply never arrives
+            if fault == "lost_hidden":  # ... and the list does not show it yet
+                with self._lock:
+                    self.hidden_batches.add(bid)
             h.close_connection = True
             return None
         if fault == "timeout":
@@ -461,7 +470,11 @@ class FakeAnthropic:
         limit = int(q.get("limit", ["20"])[0])
         with self._lock:
             self.counts["batch_list"] += 1
-            ids = sorted(self.batches, key=lambda b: self.batches[b]["created"], reverse=True)
+            ids = sorted(
+                (b for b in self.batches if b not in self.hidden_batches),
+                key=lambda b: self.batches[b]["created"],
+                reverse=True,
+            )
         if "after_id" in q and q["after_id"][0] in ids:
             ids = ids[ids.index(q["after_id"][0]) + 1 :]
         page = ids[:limit]

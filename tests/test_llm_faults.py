@@ -110,9 +110,9 @@ def test_orphan_of_a_killed_job_is_reattached_on_rerun(fake, tmp_path):
     assert {k: v["explanation"] for k, v in out.items()} == expected_explanations(records)
 
 
-def test_orphan_no_longer_needed_is_cancelled_and_ledgered(fake, tmp_path):
-    """An orphan found while other requests are pending is cancelled, and what it cost is
-    still written to the ledger (the budget counts it)."""
+def test_orphan_no_longer_needed_is_cancelled(fake, tmp_path):
+    """An orphan found while other requests are pending is cancelled (its requests are not
+    needed any more)."""
     records = recs(2)
     fake.hold_batches.set()
     fake.script_batch_create(["lost"])
@@ -132,6 +132,40 @@ def test_orphan_no_longer_needed_is_cancelled_and_ledgered(fake, tmp_path):
     state = json.loads((tmp_path / "state" / "anthropic_batches.json").read_text())["batches"]
     first = next(r for r in state if r["batch_id"] == orphan)
     assert first["canceled_orphan"] and first["collected"]
+
+
+@pytest.mark.parametrize("late_state", ["running", "ended"])
+def test_batch_listed_only_later_is_found_by_a_later_run(fake, tmp_path, late_state):
+    """The lost batch does not show in the list at first, so the job creates another; the first
+    intent stays open, and a later run finds the late batch: cancelled while running, or, once
+    processed (billed), its answers go to the ledger so that the budget counts them."""
+    records = recs(3)
+    fake.script_batch_create(["lost_hidden"])
+    with backend(fake, tmp_path) as b:
+        out = b.explain(records)
+    assert {k: v["explanation"] for k, v in out.items()} == expected_explanations(records)
+    assert fake.counts["batch_create"] == 2  # the API hid the first: a second was needed
+    state = json.loads((tmp_path / "state" / "anthropic_batches.json").read_text())["batches"]
+    assert [r["batch_id"] is None for r in state] == [True, False]
+    (late,) = fake.hidden_batches
+    fake.hidden_batches.clear()  # now the list shows it
+    if late_state == "ended":
+        fake.batches[late]["polls"] = fake.batch_polls_before_end
+    n_ledger = len(read_ledger(tmp_path / "ledger.jsonl"))
+    with backend(fake, tmp_path) as b:
+        b.score("detection", {1: ('The token "zebra".', make_items(records[0], "detection"))})
+    state = json.loads((tmp_path / "state" / "anthropic_batches.json").read_text())["batches"]
+    assert state[0]["batch_id"] == late and state[0]["collected"] and state[0]["adopted"]
+    ledger = read_ledger(tmp_path / "ledger.jsonl")
+    orphan_lines = [r for r in ledger[n_ledger:] if r["custom_id"] in state[0]["custom_ids"]]
+    if late_state == "running":
+        assert fake.counts["batch_cancel"] == 1 and fake.batches[late]["canceled"]
+        assert orphan_lines == []  # cancelled before it ran: nothing billed, nothing ledgered
+    else:
+        assert fake.counts["batch_cancel"] == 0
+        assert len(orphan_lines) == 3 and all(r["usd"] > 0 for r in orphan_lines)
+    own = [r for r in ledger[n_ledger:] if r not in orphan_lines]
+    assert len(own) == 1  # the score stage's own prompt (10 windows)
 
 
 # ----------------------------------------------------------------------------------------------

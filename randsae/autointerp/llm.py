@@ -810,9 +810,17 @@ class LLMEngine:
         body = [{"custom_id": r.custom_id, "params": r.params} for r in admitted]
         creator = self.client.with_options(max_retries=0)
         error = "no attempt made"
+        ambiguous = False
         for attempt in range(self.s.max_retries + 1):
             if attempt:
                 time.sleep(_backoff_s(attempt))
+            if ambiguous:  # the last intent stays open (later runs still look for a late
+                # batch from it); this attempt gets an intent of its own
+                rec = {**rec, "intent_id": uuid.uuid4().hex, "intent_at": time.time()}
+                rec.pop("checked_at", None)
+                state["batches"].append(rec)
+                self._save_state(state)
+                ambiguous = False
             try:
                 batch = creator.messages.batches.create(requests=body)
             except anthropic.APIStatusError as exc:
@@ -833,7 +841,7 @@ class LLMEngine:
             adopted = self._resolve_intent(rec, state, None)
             if adopted:
                 return adopted
-        self._save_state(state)
+            ambiguous = True
         raise RuntimeError(
             f"Message Batches create failed {self.s.max_retries + 1} time(s) ({error}); no batch "
             f"created since the attempt is listed by the API. The intent is kept in "
