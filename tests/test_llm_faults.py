@@ -168,6 +168,45 @@ def test_batch_listed_only_later_is_found_by_a_later_run(fake, tmp_path, late_st
     assert len(own) == 1  # the score stage's own prompt (10 windows)
 
 
+def test_open_intent_never_claims_a_batch_made_long_after_it(fake, tmp_path):
+    """Another job's batch with the same request count, created hours after an old unanswered
+    create, is neither adopted nor cancelled."""
+    import time
+
+    import anthropic
+
+    records = recs(2)
+    state_path = tmp_path / "state" / "anthropic_batches.json"
+    state_path.parent.mkdir(parents=True)
+    old = {
+        "batch_id": None,
+        "intent_id": "x",
+        "stage": "explain",
+        "round": 0,
+        "custom_ids": ["rnot-needed-any-more"],
+        "n_requests": 2,
+        "intent_at": time.time() - 7200,
+        "submitted_at": None,
+        "collected": False,
+    }
+    state_path.write_text(json.dumps({"batches": [old]}))
+    fake.hold_batches.set()  # the other job's batch is still running
+    other = anthropic.Anthropic(base_url=fake.url).messages.batches.create(
+        requests=[
+            {"custom_id": f"other{i}", "params": {"model": "m", "max_tokens": 1, "messages": []}}
+            for i in range(2)
+        ]
+    )
+    fake.hold_batches.clear()
+    fake.batches[other.id]["polls"] = -1000  # stays in progress for this test
+    with backend(fake, tmp_path) as b:
+        out = b.explain(records)
+    assert {k: v["explanation"] for k, v in out.items()} == expected_explanations(records)
+    assert fake.counts["batch_cancel"] == 0 and not fake.batches[other.id]["canceled"]
+    state = json.loads(state_path.read_text())["batches"]
+    assert other.id not in {r.get("batch_id") for r in state}
+
+
 # ----------------------------------------------------------------------------------------------
 # A results download cut mid-line is retried inside the job
 # ----------------------------------------------------------------------------------------------

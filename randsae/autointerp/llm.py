@@ -853,20 +853,23 @@ class LLMEngine:
     ) -> list[dict]:
         """Look for batches that an unanswered create (``rec``) may have made.
 
-        Candidates: batches created from ``ORPHAN_CLOCK_SLACK_S`` before the intent onwards, with
-        the intent's request count, not yet recorded in the state. The closest in time is
+        Candidates: batches created from ``ORPHAN_CLOCK_SLACK_S`` before the intent to
+        ``timeout_s + ORPHAN_CLOCK_SLACK_S`` after it, with the intent's request count, not yet
+        recorded in the state. The closest in time is
         re-attached (its custom ids are checked when its results are read). ``by_cid`` given (a
         later run): a candidate whose requests are no longer needed is cancelled if still
         running, and its results, if any, are still collected for the ledger.
         """
         known = {r.get("batch_id") for r in state["batches"] if r.get("batch_id")}
         since = rec["intent_at"] - ORPHAN_CLOCK_SLACK_S
+        # a create can only have been made while its request was in flight (+ clock skew)
+        until = rec["intent_at"] + self.s.timeout_s + ORPHAN_CLOCK_SLACK_S
         found = []
         for b in self.client.messages.batches.list(limit=100):
             created = b.created_at.timestamp()
             if created < since:
                 break  # newest first
-            if b.id in known:
+            if b.id in known or created > until:
                 continue
             if _batch_total(b) == rec["n_requests"]:
                 found.append(b)
