@@ -1,5 +1,7 @@
 """Failed explanations through the DAG: Claude backend (real SDK, Message Batches path) against
-the loopback fake, which refuses the explanation of some latents in every cell."""
+the loopback fake, which refuses the explanation of some latents in every cell. The same run
+has an OpenAI-compatible second judge (real ``openai`` SDK against its loopback fake) that also
+simulates two latents per cell: judge_agreement.csv and the simulation rows come out of it."""
 
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ def refused(token: str) -> bool:
 @pytest.mark.slow
 def test_failed_explanations_through_the_dag(tmp_path):
     from fake_anthropic import EXPLAIN_TOOL, FakeAnthropic, _user_text, fake_explanation_token
+    from fake_openai import FakeOpenAI
 
     fake = FakeAnthropic(batch_polls_before_end=1).start()
+    oai = FakeOpenAI().start()
     fake.behaviour = lambda body: (
         "refusal"
         if body["tools"][0]["name"] == EXPLAIN_TOOL
@@ -41,6 +45,9 @@ def test_failed_explanations_through_the_dag(tmp_path):
         cfg["toy"]["enabled"] = False
         cfg["autointerp"]["backend"] = "anthropic"
         cfg["autointerp"]["max_failure_rate"] = None  # warn only: the run must finish
+        cfg["autointerp"]["second_judge"] = "openai"
+        cfg["autointerp"]["simulation"] = {"n_latents": 2}
+        cfg["autointerp"]["openai"].update(base_url=oai.url, model="llama-test")
         cfg["autointerp"]["anthropic"].update(
             base_url=fake.url, execution="batch", poll_interval_s=0.05, max_parse_retries=1
         )
@@ -56,7 +63,8 @@ def test_failed_explanations_through_the_dag(tmp_path):
         )
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
-            + ["results/tables/autointerp.csv", "--cores", "1", "--configfile", str(cfg_path)],
+            + ["results/tables/autointerp.csv", "--cores", "1"]
+            + ["--configfile", str(cfg_path)],
             capture_output=True,
             text=True,
             timeout=1200,
@@ -65,6 +73,7 @@ def test_failed_explanations_through_the_dag(tmp_path):
         assert proc.returncode == 0, proc.stderr[-5000:]
     finally:
         fake.stop()
+        oai.stop()
 
     n_windows_per_latent = (
         cfg["examples"]["n_test_activating"] + cfg["examples"]["n_test_nonactivating"]
@@ -78,7 +87,9 @@ def test_failed_explanations_through_the_dag(tmp_path):
         failed = {e["latent"] for e in expl if e["parse_failed"] or e["error"]}
         assert all("refusal" in e["error"] for e in expl if e["latent"] in failed)
         total_failed += len(failed)
-        rows = ai[(ai["model"] == model) & (ai["init"] == init) & (ai["layer"] == layer)]
+        cell = ai[(ai["model"] == model) & (ai["init"] == init) & (ai["layer"] == layer)]
+        assert (cell["n_failed_explanations"] == len(failed)).all()
+        rows = cell[cell["scorer"] != "simulation"]
         assert set(rows["scorer"]) == {
             "detection",
             "fuzzing",
@@ -100,3 +111,15 @@ def test_failed_explanations_through_the_dag(tmp_path):
         ai.drop_duplicates(["model", "init", "layer"])["n_failed_explanations"].sum()
     )
     assert "LLM failures" in proc.stderr  # on the console too
+
+    # the second judge scored the same scored latents; simulation rows in autointerp.csv
+    agree = pd.read_csv(work / "results/tables/judge_agreement.csv")
+    assert len(agree) == 2 * len(ai.drop_duplicates(["model", "init", "layer"]))
+    assert set(agree["judge_a"]) == {"anthropic"} and set(agree["judge_b"]) == {"openai"}
+    scored = ai[ai["scorer"] == "detection"].set_index(["model", "init", "layer"])["n_latents"]
+    for _, row in agree.iterrows():
+        assert row["n_latents"] == scored[(row["model"], row["init"], row["layer"])]
+    sim = ai[ai["scorer"] == "simulation"]
+    assert len(sim) == len(scored) and (sim["n_latents"] + sim["n_failed"] == 2).all()
+    assert sim["simulation_correlation"].notna().all()
+    assert oai.counts["chat_ok"] > 0 and fake.counts["batch_create"] > 0

@@ -486,6 +486,8 @@ class OpenAIBackend(AnthropicBackend):
                         rows[iid] = {**r, "source": "elicited"}
         for r in rows.values():
             r.setdefault("source", source)
+            if r["prob"] is NO_LOGPROBS:  # not asked again (e.g. budget): a counted failure
+                r.update(prob=None, parse_failed=True, error="no logprobs in the answer")
         return rows
 
     # -- simulation ---------------------------------------------------------------------------
