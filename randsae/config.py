@@ -158,7 +158,9 @@ def check_config(config: dict[str, Any]) -> Any:
     """
     from randsae.sections import RunConfig
 
-    return RunConfig.from_dict(config)
+    run = RunConfig.from_dict(config)
+    check_autointerp(config["autointerp"])
+    return run
 
 
 def micro_batch_error(sae: dict[str, Any]) -> str | None:
@@ -180,6 +182,21 @@ def micro_batch_error(sae: dict[str, Any]) -> str | None:
             "backend: fused"
         )
     return None
+
+
+def check_autointerp(ai: dict[str, Any]) -> None:
+    """Cross-key checks of the autointerp section (judges and simulation)."""
+    second = ai.get("second_judge")
+    if second is not None and second == ai.get("backend"):
+        raise ConfigError(
+            f"autointerp.second_judge={second!r} is the backend itself; choose the other judge"
+        )
+    n_sim = int((ai.get("simulation") or {}).get("n_latents") or 0)
+    if n_sim > 0 and "openai" not in (ai.get("backend"), second):
+        raise ConfigError(
+            "autointerp.simulation.n_latents > 0 needs a judge with logprobs: set "
+            "autointerp.backend or autointerp.second_judge to openai"
+        )
 
 
 def canonical(obj: Any) -> Any:

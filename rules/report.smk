@@ -45,6 +45,12 @@ rule tables:
             category="Tables",
             labels={"table": "llm_cost"},
         ),
+        judge_agreement=report(
+            "results/tables/judge_agreement.csv",
+            caption="../report/tables/judge_agreement.rst",
+            category="Tables",
+            labels={"table": "judge_agreement"},
+        ),
     log:
         "logs/tables.log",
     benchmark:

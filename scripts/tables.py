@@ -17,6 +17,7 @@ def main(smk):
         out_abstractness=smk.output.abstractness,
         out_density=smk.output.density,
         out_llm_cost=smk.output.llm_cost,
+        out_judge_agreement=smk.output.judge_agreement,
     )
 
 

@@ -4,6 +4,7 @@ Runs a ``ThreadingHTTPServer`` on 127.0.0.1 (random free port); point the real `
 ``fake.url`` via ``base_url`` (or ``ANTHROPIC_BASE_URL``).
 
 Routes: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``, ``POST /v1/messages/batches``,
+``GET /v1/messages/batches`` (list, newest first, ``limit``/``after_id`` pagination),
 ``GET /v1/messages/batches/{id}``, ``POST /v1/messages/batches/{id}/cancel`` and
 ``GET /v1/messages/batches/{id}/results`` (JSONL, shuffled order).
 
@@ -20,8 +21,18 @@ Scripted misbehaviour for ``/v1/messages`` (``fake.script(...)``: consumed one p
 (overloaded), ``500``, ``timeout`` (sleeps ``timeout_sleep_s`` before answering), ``bad_json`` (HTTP
 body that is not JSON), ``malformed`` (tool input with judgements as a truncated string),
 ``wrong_count`` (one judgement missing), ``refusal`` (``stop_reason: refusal``), ``text_only`` (a
-text answer without the tool call). Batch items: ``fake.fail_batch_items(["errored", "expired"])``
-makes the next created batch items fail in that order.
+text answer without the tool call), ``error_200`` (an error object sent with HTTP 200), ``echo_500``
+(a 500 whose message echoes the caller's API key, as a misbehaving proxy might) and ``echo_200`` (a
+text answer that echoes the key). The ``behaviour`` callable also applies to batch items, so
+``fake.behaviour = lambda body: "refusal" if ... else None`` injects failed explanations on both
+paths. Batch items: ``fake.fail_batch_items(["errored", "expired", "error_200"])`` makes the next
+created batch items fail in that order.
+
+Faults of the batch API: ``fake.script_batch_create(["lost"])`` creates the batch and then drops
+the connection without a reply (``lost_hidden``: and the list shows it only once
+``fake.hidden_batches`` is cleared; ``timeout``: replies only after ``timeout_sleep_s``; ``500``: the
+batch is created but a 500 is returned; ``429``: nothing is created); ``fake.cut_results(n)`` cuts
+the next ``n`` results downloads mid-line.
 
 Prompt-cache simulation: a request whose system block carries ``cache_control`` reports the
 tools+system prefix (chars/4 tokens) as ``cache_creation_input_tokens`` the first time and as
@@ -126,9 +137,13 @@ class FakeAnthropic:
         self.counts: collections.Counter = collections.Counter()
         self.bodies: list[tuple[str, dict]] = []
         self.auth_headers_seen: collections.Counter = collections.Counter()
+        self.refused_explanations: set[str] = set()  # distinct explain prompts refused
         self.batches: dict[str, dict] = {}
         self._script: collections.deque = collections.deque()
         self._batch_failures: collections.deque = collections.deque()
+        self._create_script: collections.deque = collections.deque()
+        self._cut_results = 0
+        self.hidden_batches: set[str] = set()  # created but not (yet) in the list
         self._prefixes: set[str] = set()
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -175,6 +190,14 @@ class FakeAnthropic:
     def fail_batch_items(self, kinds: list[str]) -> None:
         with self._lock:
             self._batch_failures.extend(kinds)
+
+    def script_batch_create(self, behaviours: list[str]) -> None:
+        with self._lock:
+            self._create_script.extend(behaviours)
+
+    def cut_results(self, n: int = 1) -> None:
+        with self._lock:
+            self._cut_results += n
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -226,7 +249,9 @@ class FakeAnthropic:
                 "match" if cred.endswith(FAKE_KEY) else ("other" if cred else "none")
             ] += 1  # the value is not kept
         if method == "POST" and path == "/v1/messages":
-            return self._messages(h, body)
+            return self._messages(h, body, cred)
+        if method == "GET" and path == "/v1/messages/batches":
+            return self._batch_list(h)
         if method == "POST" and path == "/v1/messages/count_tokens":
             with self._lock:
                 self.counts["count_tokens"] += 1
@@ -243,7 +268,11 @@ class FakeAnthropic:
             if tail == "/cancel" and method == "POST":
                 with self._lock:
                     self.counts["batch_cancel"] += 1
-                    self.batches[bid]["canceled"] = True
+                    b = self.batches[bid]
+                    if not b["canceled"] and b["polls"] < self.batch_polls_before_end:
+                        for it in b["items"]:  # not processed yet: nothing is billed
+                            it["result"] = {"type": "canceled"}
+                    b["canceled"] = True
                 return self._send(h, 200, self._batch_obj(bid))
             if tail is None and method == "GET":
                 with self._lock:
@@ -286,6 +315,9 @@ class FakeAnthropic:
         """The Message JSON the fake returns for ``body`` (also used for batch items)."""
         tool = (body.get("tools") or [{}])[0].get("name")
         stop_reason = "tool_use"
+        if behaviour == "refusal" and tool == EXPLAIN_TOOL:
+            with self._lock:
+                self.refused_explanations.add(_user_text(body).split("\n\n(Attempt ")[0])
         if behaviour == "refusal":
             content = [{"type": "text", "text": "I can't help with that."}]
             stop_reason = "refusal"
@@ -335,7 +367,7 @@ class FakeAnthropic:
             return self.behaviour(body) or "ok"
         return "ok"
 
-    def _messages(self, h, body: dict) -> None:
+    def _messages(self, h, body: dict, cred: str = "") -> None:
         with self._lock:
             self.counts["messages"] += 1
             self.bodies.append(("messages", body))
@@ -353,12 +385,32 @@ class FakeAnthropic:
             self._stop.wait(self.timeout_sleep_s)
         if b == "bad_json":
             return self._send(h, 200, None, raw=b'{"id": "msg_x", "type": "mess')
+        if b == "error_200":
+            with self._lock:
+                self.counts["error_200"] += 1
+            return self._send(h, 200, ERROR_200)
+        if b == "echo_500":
+            return self._error(h, 500, "api_error", f"upstream refused credentials {cred!r}", hint)
+        if b == "echo_200":
+            with self._lock:
+                self.counts["messages_ok"] += 1
+            msg = self.answer(body, "text_only")
+            msg["content"] = [{"type": "text", "text": f"Your key is {cred}."}]
+            return self._send(h, 200, msg)
         with self._lock:
             self.counts["messages_ok"] += 1
         self._send(h, 200, self.answer(body, b))
 
     # -- batches ---------------------------------------------------------------------------------
     def _batch_create(self, h, body: dict) -> None:
+        with self._lock:
+            fault = self._create_script.popleft() if self._create_script else "ok"
+        if fault == "429":
+            with self._lock:
+                self.counts["batch_create_rejected"] += 1
+            return self._error(
+                h, 429, "rate_limit_error", "rate limited (fake)", {"retry-after": "0.01"}
+            )
         bid = "msgbatch_" + uuid.uuid4().hex[:20]
         items = []
         with self._lock:
@@ -368,7 +420,14 @@ class FakeAnthropic:
         for req in body["requests"]:
             with self._lock:
                 fail = self._batch_failures.popleft() if self._batch_failures else None
-            if fail == "errored":
+            if fail is None and self.behaviour is not None:
+                b = self.behaviour(req["params"])
+                fail = b if b in ANSWER_BEHAVIOURS else None
+            if fail == "error_200":
+                result = {"type": "succeeded", "message": ERROR_200}
+            elif fail in ANSWER_BEHAVIOURS:
+                result = {"type": "succeeded", "message": self.answer(req["params"], fail)}
+            elif fail == "errored":
                 result = {
                     "type": "errored",
                     "error": {
@@ -391,7 +450,45 @@ class FakeAnthropic:
                 "created": datetime.now(timezone.utc),
                 "canceled": False,
             }
+        if fault in ("lost", "lost_hidden"):  # created, but the reply never arrives
+            if fault == "lost_hidden":  # ... and the list does not show it yet
+                with self._lock:
+                    self.hidden_batches.add(bid)
+            h.close_connection = True
+            return None
+        if fault == "timeout":
+            self._stop.wait(self.timeout_sleep_s)
+        if fault == "500":
+            return self._error(h, 500, "api_error", "internal error after create (fake)")
         self._send(h, 200, self._batch_obj(bid))
+
+    def _batch_list(self, h) -> None:
+        """Newest first, like the API; ``limit`` and ``after_id`` pagination."""
+        from urllib.parse import parse_qs, urlparse
+
+        q = parse_qs(urlparse(h.path).query)
+        limit = int(q.get("limit", ["20"])[0])
+        with self._lock:
+            self.counts["batch_list"] += 1
+            ids = sorted(
+                (b for b in self.batches if b not in self.hidden_batches),
+                key=lambda b: self.batches[b]["created"],
+                reverse=True,
+            )
+        if "after_id" in q and q["after_id"][0] in ids:
+            ids = ids[ids.index(q["after_id"][0]) + 1 :]
+        page = ids[:limit]
+        data = [self._batch_obj(b) for b in page]
+        self._send(
+            h,
+            200,
+            {
+                "data": data,
+                "has_more": len(ids) > limit,
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+            },
+        )
 
     def _batch_obj(self, bid: str) -> dict:
         b = self.batches[bid]
@@ -423,7 +520,13 @@ class FakeAnthropic:
             self.counts["batch_results"] += 1
             items = list(self.batches[bid]["items"])
             self._rng.shuffle(items)  # results are not in request order
+            cut = self._cut_results > 0
+            self._cut_results -= int(cut)
         data = "".join(json.dumps(it) + "\n" for it in items).encode()
+        if cut:  # a download cut mid-line (the body is shorter; the length header matches it)
+            with self._lock:
+                self.counts["batch_results_cut"] += 1
+            data = data[: len(data) // 2 + 7]
         self._send(h, 200, None, raw=data, content_type="application/binary")
 
 
@@ -442,6 +545,10 @@ def wait_until(pred, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 FAKE_KEY = "sk-ant-test-SECRET-123"
+#: Answer-level behaviours (a 200 Message) that batch items can take too.
+ANSWER_BEHAVIOURS = ("refusal", "text_only", "wrong_count", "malformed", "error_200")
+#: An error object sent with HTTP 200 (as some proxies and overloaded gateways do).
+ERROR_200 = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 _FILLER = [
     " the",
     " a",

@@ -171,6 +171,37 @@ class AnthropicBackend:
             client=client,
         )
 
+    # -- provider-specific prompt and answer format (the OpenAI-compatible judge overrides) -----
+    @staticmethod
+    def _parse_explanation(message: dict) -> str:
+        return parse_explanation(message)
+
+    @staticmethod
+    def _parse_judgements(message: dict, n: int) -> list[float]:
+        return parse_judgements(message, n)
+
+    @staticmethod
+    def _explain_expected() -> str:
+        return (
+            f"Call {prompts.EXPLAIN_TOOL_NAME} exactly once with a non-empty one-sentence "
+            "explanation."
+        )
+
+    @staticmethod
+    def _score_expected(n: int) -> str:
+        return (
+            f"Call {prompts.SCORE_TOOL_NAME} exactly once with exactly {n} judgements, indices 0 "
+            f"to {n - 1}, each with an integer probability 0-100."
+        )
+
+    @staticmethod
+    def _explainer_user(windows: list[dict]) -> str:
+        return prompts.explainer_user(windows)
+
+    @staticmethod
+    def _scorer_user(scorer: str, explanation: str, chunk: list[dict]) -> str:
+        return prompts.scorer_user(scorer, explanation, chunk)
+
     # -- helpers ---------------------------------------------------------------------------------
     def _params(self, stage: str, user_text: str) -> dict:
         s = self.settings
@@ -290,7 +321,7 @@ class AnthropicBackend:
                 out[k] = {"value": None, "parse_failed": False, "error": r.error}
                 continue
             cached[k] = cached[k] and r.cached
-            u = usage_dict(r.message.get("usage"))
+            u = usage_dict(self.engine._usage(r.message))
             for f in usage_acc[k]:
                 usage_acc[k][f] += u[f]
             try:
@@ -317,10 +348,9 @@ class AnthropicBackend:
             if not rec.get("explain"):
                 continue
             jobs[latent] = {
-                "user": prompts.explainer_user(rec["explain"]),
+                "user": self._explainer_user(rec["explain"]),
                 "latents": [latent],
-                "expected": f"Call {prompts.EXPLAIN_TOOL_NAME} exactly once with a "
-                "non-empty one-sentence explanation.",
+                "expected": self._explain_expected(),
             }
         return jobs
 
@@ -339,7 +369,7 @@ class AnthropicBackend:
                     "cached": False,
                 }
         try:
-            raw = self._run_with_retries("explain", jobs, lambda m, j: parse_explanation(m))
+            raw = self._run_with_retries("explain", jobs, lambda m, j: self._parse_explanation(m))
         except BudgetExceededError as exc:
             exc.partial = {**out, **{k: self._explain_row(v) for k, v in exc.partial.items()}}
             raise
@@ -382,12 +412,11 @@ class AnthropicBackend:
                     raise ValueError(f"fuzzing item without 'highlight' in latent {latent}")
                 n = len(chunk)
                 jobs[(int(latent), i)] = {
-                    "user": prompts.scorer_user(scorer, explanation, chunk),
+                    "user": self._scorer_user(scorer, explanation, chunk),
                     "latents": [int(latent)],
                     "items": chunk,
                     "n": n,
-                    "expected": f"Call {prompts.SCORE_TOOL_NAME} exactly once with exactly {n} "
-                    f"judgements, indices 0 to {n - 1}, each with an integer probability 0-100.",
+                    "expected": self._score_expected(n),
                 }
         return jobs
 
@@ -400,7 +429,9 @@ class AnthropicBackend:
         """
         jobs = self.score_prompts(scorer, tasks)
         try:
-            raw = self._run_with_retries(scorer, jobs, lambda m, j: parse_judgements(m, j["n"]))
+            raw = self._run_with_retries(
+                scorer, jobs, lambda m, j: self._parse_judgements(m, j["n"])
+            )
         except BudgetExceededError as exc:
             exc.partial = self._score_rows(jobs, exc.partial)
             raise

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 
 from randsae.io import write_json
+from randsae.secrets import redact, redact_obj
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -190,7 +193,9 @@ class ResponseCache:
 
     WAL journal + ``busy_timeout`` so that parallel Snakemake jobs (separate processes) can share
     one file; one connection per thread. Only successful HTTP responses are stored (a refusal or
-    a malformed tool call is a successful response and is stored: replaying it is deterministic).
+    a malformed tool call is a successful response and is stored: replaying it is deterministic);
+    an error-shaped 200 body never reaches it (see :func:`message_problem`). Stored text is
+    scrubbed of secret values (randsae.secrets).
     """
 
     def __init__(self, path: str | os.PathLike, busy_timeout_ms: int = 60_000):
@@ -234,8 +239,8 @@ class ResponseCache:
             (
                 key,
                 str(params.get("model")),
-                canonical_json(params),
-                canonical_json(response),
+                redact(canonical_json(params)),
+                redact(canonical_json(response)),
                 time.time(),
             ),
         )
@@ -334,7 +339,7 @@ class CostLedger:
             **usage_dict(usage),
             "usd": usd,
         }
-        data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
+        data = (redact(json.dumps(line, sort_keys=True)) + "\n").encode("utf-8")
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
@@ -606,7 +611,7 @@ class LLMEngine:
         return results
 
     def _store(self, req: LLMRequest, message: dict, *, batch: bool) -> LLMResult:
-        usage = message.get("usage") or {}
+        usage = self._usage(message)
         usd = self._cost(usage, batch)
         self.cache.put(req.key, req.params, message)
         self.ledger.record(
@@ -624,29 +629,54 @@ class LLMEngine:
     # -- real-time -----------------------------------------------------------------------------
     def _call_one(self, req: LLMRequest, reserved: float) -> LLMResult:
         # The SDK retries 408/409/429/5xx/timeouts (max_retries). A 200 whose body is not a
-        # Message (truncated JSON, wrong content type) is not retried by the SDK; retry it here,
-        # bounded by the same max_retries.
+        # Message (truncated JSON, wrong content type, an error object) is not retried by the SDK;
+        # retry it here, bounded by the same max_retries. Such a body is never cached or ledgered.
         error = "no attempt made"
-        for _ in range(self.s.max_retries + 1):
+        for attempt in range(self.s.max_retries + 1):
+            if attempt:
+                time.sleep(_backoff_s(attempt))
             try:
-                msg = self.client.messages.create(**_split_create_kwargs(req.params))
-            except anthropic.APIError as exc:  # the SDK's own retries are exhausted
+                msg = self._create(req.params)
+            except self.api_error as exc:  # the SDK's own retries are exhausted
                 self._settle(reserved, 0.0)
                 return LLMResult(None, error=_describe_error(exc))
             except ValueError as exc:  # response body is not valid JSON
-                error = f"malformed response body: {type(exc).__name__}: {str(exc)[:200]}"
+                error = redact(f"malformed response body: {type(exc).__name__}: {str(exc)[:200]}")
                 continue
-            if not isinstance(msg, anthropic.types.Message):
-                error = f"malformed response body (not a Message): {str(msg)[:200]!r}"
+            message = self._as_dict(msg)
+            problem = (
+                redact(f"malformed response body (not a {self.answer_kind}): {str(msg)[:200]!r}")
+                if message is None
+                else self._problem(message)
+            )
+            if problem is not None:
+                error = problem
                 continue
             break
         else:
             self._settle(reserved, 0.0)
-            return LLMResult(None, error=error)
-        message = _message_to_dict(msg)
+            return LLMResult(None, error=f"{error} (after {self.s.max_retries + 1} attempt(s))")
         res = self._store(req, message, batch=False)
-        self._settle(reserved, self._cost(message.get("usage") or {}, False))
+        self._settle(reserved, self._cost(self._usage(message), False))
         return res
+
+    # -- provider hooks (the OpenAI-compatible engine overrides these) ---------------------------
+    api_error: type[Exception] = anthropic.APIError
+    answer_kind = "Message"
+
+    def _create(self, params: dict) -> Any:
+        return self.client.messages.create(**_split_create_kwargs(params))
+
+    def _as_dict(self, obj: Any) -> dict | None:
+        """The answer as a JSON dict, or None when the SDK returned something else."""
+        return _message_to_dict(obj) if isinstance(obj, anthropic.types.Message) else None
+
+    def _problem(self, message: dict) -> str | None:
+        return message_problem(message)
+
+    def _usage(self, message: dict) -> dict:
+        """Usage in the Messages API's field names (input_tokens, output_tokens, ...)."""
+        return message.get("usage") or {}
 
     def _run_realtime(self, pending: list[LLMRequest], results: dict[str, LLMResult]) -> None:
         stop: tuple[int, float] | None = None
@@ -684,15 +714,20 @@ class LLMEngine:
         return {"batches": []}
 
     def _save_state(self, state: dict) -> None:
-        write_json(self._state_path(), state, sort_keys=True)
+        write_json(self._state_path(), redact_obj(state), sort_keys=True)
 
     def _run_batch(self, pending: list[LLMRequest], results: dict[str, LLMResult]) -> None:
         by_cid = {r.custom_id: r for r in pending}
         errors: dict[str, str] = {}
         state = self._load_state()
+        # 0) a create whose reply was lost (or a job killed between create and the state write)
+        #    left an intent without a batch id: find the batch it may have made
+        for rec in list(state["batches"]):
+            if rec.get("batch_id") is None and not rec.get("resolved"):
+                self._resolve_intent(rec, state, by_cid)
         # 1) re-attach to batches submitted by an earlier (killed) run for these requests
         for rec in state["batches"]:
-            if rec.get("collected"):
+            if rec.get("collected") or rec.get("batch_id") is None:
                 continue
             if not set(rec["custom_ids"]) & set(by_cid):
                 continue
@@ -715,22 +750,13 @@ class LLMEngine:
                     self._budget_message(len(todo), self._request_cost_upper(todo[0], batch=True)),
                     partial=results,
                 )
-            batch = self.client.messages.batches.create(
-                requests=[{"custom_id": r.custom_id, "params": r.params} for r in admitted]
-            )
-            rec = {
-                "batch_id": batch.id,
-                "stage": admitted[0].stage,
-                "round": rounds,
-                "custom_ids": [r.custom_id for r in admitted],
-                "submitted_at": time.time(),
-                "collected": False,
-            }
-            state["batches"].append(rec)
-            self._save_state(state)  # persisted before polling: a killed job re-attaches
-            with self._budget_lock:
-                self._reserved -= need  # settled per item inside _collect_batch
-            self._collect_batch(rec, by_cid, results, errors, state)
+            try:
+                recs = self._create_batch(admitted, rounds, state)
+            finally:
+                with self._budget_lock:
+                    self._reserved -= need  # settled per item inside _collect_batch
+            for rec in recs:
+                self._collect_batch(rec, by_cid, results, errors, state)
             rounds += 1
             if len(admitted) < len(todo):
                 over = [r for r in todo if r.custom_id not in results]
@@ -742,6 +768,134 @@ class LLMEngine:
             if cid not in results:
                 results[cid] = LLMResult(None, error=errors.get(cid, "batch item not processed"))
 
+    def _create_batch(self, admitted: list[LLMRequest], rounds: int, state: dict) -> list[dict]:
+        """Create one batch, idempotently: returns the state record(s) to collect.
+
+        The intent (custom ids, request count, time) is persisted *before* the call, and the call
+        is made without the SDK's blind retries. After an ambiguous failure (timeout, dropped
+        connection, 5xx: the batch may exist) the batches created since the intent are listed and
+        one with the same request count is re-attached before anything is created again.
+        """
+        rec = {
+            "batch_id": None,
+            "intent_id": uuid.uuid4().hex,
+            "stage": admitted[0].stage,
+            "round": rounds,
+            "custom_ids": [r.custom_id for r in admitted],
+            "n_requests": len(admitted),
+            "intent_at": time.time(),
+            "submitted_at": None,
+            "collected": False,
+        }
+        state["batches"].append(rec)
+        self._save_state(state)  # the intent is on disk before the request leaves
+        body = [{"custom_id": r.custom_id, "params": r.params} for r in admitted]
+        creator = self.client.with_options(max_retries=0)
+        error = "no attempt made"
+        ambiguous = False
+        for attempt in range(self.s.max_retries + 1):
+            if attempt:
+                time.sleep(_backoff_s(attempt))
+            if ambiguous:  # the last intent stays open (later runs still look for a late
+                # batch from it); this attempt gets an intent of its own
+                rec = {**rec, "intent_id": uuid.uuid4().hex, "intent_at": time.time()}
+                rec.pop("checked_at", None)
+                state["batches"].append(rec)
+                self._save_state(state)
+                ambiguous = False
+            try:
+                batch = creator.messages.batches.create(requests=body)
+            except anthropic.APIStatusError as exc:
+                error = _describe_error(exc)
+                if not _maybe_created(exc):
+                    if exc.status_code == 429:
+                        continue  # rate limited: nothing was created
+                    rec["resolved"] = "create rejected"
+                    self._save_state(state)
+                    raise RuntimeError(f"Message Batches create rejected: {error}") from None
+            except anthropic.APIConnectionError as exc:  # timeout or connection lost
+                error = _describe_error(exc)
+            else:
+                rec.update(batch_id=batch.id, submitted_at=time.time())
+                self._save_state(state)  # persisted before polling: a killed job re-attaches
+                return [rec]
+            # ambiguous: the batch may exist although its reply was lost
+            adopted = self._resolve_intent(rec, state, None)
+            if adopted:
+                return adopted
+            ambiguous = True
+        raise RuntimeError(
+            f"Message Batches create failed {self.s.max_retries + 1} time(s) ({error}); no batch "
+            f"created since the attempt is listed by the API. The intent is kept in "
+            f"{self._state_path()}: a rerun first looks for a late batch and re-attaches it."
+        )
+
+    def _resolve_intent(
+        self, rec: dict, state: dict, by_cid: dict[str, LLMRequest] | None
+    ) -> list[dict]:
+        """Look for batches that an unanswered create (``rec``) may have made.
+
+        Candidates: batches created from ``ORPHAN_CLOCK_SLACK_S`` before the intent to
+        ``timeout_s + ORPHAN_CLOCK_SLACK_S`` after it, with the intent's request count, not yet
+        recorded in the state. The closest in time is
+        re-attached (its custom ids are checked when its results are read). ``by_cid`` given (a
+        later run): a candidate whose requests are no longer needed is cancelled if still
+        running, and its results, if any, are still collected for the ledger.
+        """
+        known = {r.get("batch_id") for r in state["batches"] if r.get("batch_id")}
+        since = rec["intent_at"] - ORPHAN_CLOCK_SLACK_S
+        # a create can only have been made while its request was in flight (+ clock skew)
+        until = rec["intent_at"] + self.s.timeout_s + ORPHAN_CLOCK_SLACK_S
+        found = []
+        for b in self.client.messages.batches.list(limit=100):
+            created = b.created_at.timestamp()
+            if created < since:
+                break  # newest first
+            if b.id in known or created > until:
+                continue
+            if _batch_total(b) == rec["n_requests"]:
+                found.append(b)
+        rec["checked_at"] = time.time()
+        if not found:
+            if time.time() - rec["intent_at"] > ORPHAN_SEARCH_S:
+                rec["resolved"] = "no batch found"
+            self._save_state(state)
+            return []
+        b = min(found, key=lambda x: abs(x.created_at.timestamp() - rec["intent_at"]))
+        rec.update(batch_id=b.id, submitted_at=b.created_at.timestamp(), adopted=True)
+        self._save_state(state)
+        if by_cid is not None and not set(rec["custom_ids"]) & set(by_cid):
+            if b.processing_status == "in_progress":  # no longer needed: stop paying for it
+                self.client.messages.batches.cancel(b.id)
+                rec["canceled_orphan"] = True
+            self._collect_batch(rec, by_cid, {}, {}, state)  # what it did cost goes to the ledger
+        return [rec]
+
+    def _download_results(self, batch_id: str, expected: int | None) -> list[Any]:
+        """All result lines of an ended batch; a cut or garbled stream is downloaded again."""
+        error = "no attempt made"
+        for attempt in range(self.s.max_retries + 1):
+            if attempt:
+                time.sleep(_backoff_s(attempt))
+            try:
+                lines = list(self.client.messages.batches.results(batch_id))
+            except (ValueError, anthropic.APIError, httpx2.HTTPError, OSError) as exc:
+                error = redact(f"{type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            if expected is not None and len(lines) != expected:
+                error = f"{len(lines)} result lines, the batch reports {expected} requests"
+                continue
+            if any(not getattr(line, "custom_id", None) for line in lines):
+                error = "a result line without custom_id"
+                continue
+            return lines
+        raise BatchResultsError(
+            f"results of batch {batch_id} could not be read intact after "
+            f"{self.s.max_retries + 1} download(s) ({error}). The batch id is kept in "
+            f"{self._state_path()}: rerun the job to re-attach and download them again "
+            f"(nothing is paid twice)."
+        )
+
     def _collect_batch(
         self,
         rec: dict,
@@ -751,7 +905,7 @@ class LLMEngine:
         state: dict,
     ) -> None:
         batch_id = rec["batch_id"]
-        deadline = rec["submitted_at"] + self.s.batch_timeout_s
+        deadline = (rec.get("submitted_at") or rec["intent_at"]) + self.s.batch_timeout_s
         while True:
             batch = self.client.messages.batches.retrieve(batch_id)
             if batch.processing_status == "ended":
@@ -760,23 +914,103 @@ class LLMEngine:
                 self.client.messages.batches.cancel(batch_id)
                 deadline = float("inf")  # wait for the cancel to end the batch
             time.sleep(self.s.poll_interval_s)
-        for line in self.client.messages.batches.results(batch_id):
+        lines = self._download_results(batch_id, _batch_total(batch))
+        ours = set(rec["custom_ids"])
+        if rec.get("adopted") and not ours & {line.custom_id for line in lines}:
+            # a batch of another job with the same request count: not ours, nothing to store
+            rec.update(collected=True, foreign=True)
+            self._save_state(state)
+            return
+        for line in lines:
             cid = line.custom_id
             req = by_cid.get(cid)
             res = line.result
+            if req is None and cid not in ours:
+                continue
             if res.type == "succeeded":
                 message = _message_to_dict(res.message)
+                problem = message_problem(message)
+                if problem is not None:
+                    if req is not None:
+                        errors[cid] = f"batch item {problem} (batch {batch_id})"
+                    continue
                 if req is not None:
                     results[cid] = self._store(req, message, batch=True)
-                    self._settle(0.0, self._cost(message.get("usage") or {}, True))
+                else:  # an orphan's answer to a request answered meanwhile: billed all the same
+                    self._ledger_only(rec["stage"], cid, message)
+                self._settle(0.0, self._cost(message.get("usage") or {}, True))
             elif req is not None:
                 detail = ""
                 if res.type == "errored":
                     err = getattr(res.error, "error", None)
                     detail = f": {getattr(err, 'type', '')} {getattr(err, 'message', '')}".rstrip()
-                errors[cid] = f"batch item {res.type}{detail} (batch {batch_id})"
+                errors[cid] = redact(f"batch item {res.type}{detail} (batch {batch_id})")
         rec["collected"] = True
         self._save_state(state)
+
+    def _ledger_only(self, stage: str, custom_id: str, message: dict) -> None:
+        usage = message.get("usage") or {}
+        self.ledger.record(
+            stage=stage,
+            llm_model=self.s.model,
+            execution="batch",
+            usage=usage,
+            usd=self._cost(usage, True),
+            custom_id=custom_id,
+            latents=(),
+            request_id=message.get("id"),
+        )
+
+
+class BatchResultsError(RuntimeError):
+    """A batch's results could not be downloaded intact (the batch stays re-attachable)."""
+
+
+#: Batches created up to this long before a create intent count as its possible result.
+ORPHAN_CLOCK_SLACK_S = 300.0
+#: Unanswered create intents are looked up again on later runs for this long (batches expire at
+#: 24 h).
+ORPHAN_SEARCH_S = 86_400.0
+
+
+def _batch_total(batch: Any) -> int | None:
+    counts = getattr(batch, "request_counts", None)
+    if counts is None:
+        return None
+    return sum(
+        int(getattr(counts, k, 0) or 0)
+        for k in ("processing", "succeeded", "errored", "canceled", "expired")
+    )
+
+
+def _maybe_created(exc: anthropic.APIStatusError) -> bool:
+    """Whether a failed create may still have created the batch (5xx, 408, 409)."""
+    return exc.status_code >= 500 or exc.status_code in (408, 409)
+
+
+def _backoff_s(attempt: int) -> float:
+    return min(0.25 * 2 ** (attempt - 1), 8.0)
+
+
+def message_problem(message: Any) -> str | None:
+    """Why a 200 body is not a usable Message (``None`` when it is one).
+
+    An error object sent with HTTP 200 (``{"type": "error", ...}``), or anything without the
+    Message fields, is retried like a failed call and never cached or ledgered.
+    """
+    if not isinstance(message, dict):
+        return f"malformed response body (not a JSON object): {redact(str(message)[:200])!r}"
+    if message.get("type") == "error" or "error" in message:
+        err = message.get("error")
+        err = err if isinstance(err, dict) else {"message": err}
+        return redact(
+            f"error-shaped 200 response: {err.get('type', '')} {str(err.get('message', ''))[:200]}"
+        )
+    if message.get("type") != "message":
+        return f"malformed response body (type={redact(str(message.get('type')))!r}, not a Message)"
+    if not isinstance(message.get("content"), list) or not isinstance(message.get("usage"), dict):
+        return "malformed response body (a Message without content or usage)"
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -807,8 +1041,8 @@ def _dedupe(requests: Iterable[LLMRequest]) -> list[LLMRequest]:
     return list(seen.values())
 
 
-def _describe_error(exc: anthropic.APIError) -> str:
+def _describe_error(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     msg = str(getattr(exc, "message", "") or exc)
-    return f"{name}{f' {status}' if status else ''}: {msg[:300]}"
+    return redact(f"{name}{f' {status}' if status else ''}: {msg[:300]}")

@@ -58,7 +58,11 @@ def sae_metrics_table(metric_paths: Iterable[str | Path], n_params: dict[str, in
 
 
 def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
-    """One row per (cell, scorer) from the ``score`` rule's summaries."""
+    """One row per (cell, scorer) from the ``score`` rule's summaries.
+
+    Every score covers the scored latents only; ``n_failed_explanations`` counts the cell's
+    latents left out because their explanation failed, ``n_failed`` the failed windows.
+    """
     rows = []
     for path in score_paths:
         rec = read_json(path)
@@ -72,12 +76,94 @@ def autointerp_table(score_paths: Iterable[str | Path], n_params: dict[str, int]
                     "backend": rec["backend"],
                     "scorer": scorer,
                     **summary,
+                    "n_failed_explanations": int(rec.get("n_failed_explanations", 0)),
                 }
             )
     df = pd.DataFrame(rows)
     cols = KEY_COLUMNS + ["backend", "scorer"]
     cols += sorted(c for c in df.columns if c not in cols)
     return df[cols].sort_values(["model", "init", "layer", "scorer"]).reset_index(drop=True)
+
+
+JUDGE_AGREEMENT_COLUMNS = [
+    *KEY_COLUMNS,
+    "scorer",
+    "judge_a",
+    "judge_b",
+    "n_latents",
+    "auroc_correlation",
+    "auroc_spearman",
+    "mean_difference",
+    "mean_abs_difference",
+    "auroc_mean_a",
+    "auroc_mean_b",
+    "n_failed_windows_b",
+]
+
+
+def judge_agreement_table(
+    score_paths: Iterable[str | Path], n_params: dict[str, int]
+) -> pd.DataFrame:
+    """Per (cell, scorer): agreement of two judges' per-latent AUROCs on the same explanations.
+
+    ``auroc_correlation`` (Pearson) and ``auroc_spearman`` over the latents both judges scored;
+    ``mean_difference`` = mean of (judge_a - judge_b), judge_a being ``autointerp.backend``.
+    Empty (header only) when no cell has a second judge.
+    """
+    rows = []
+    for path in score_paths:
+        rec = read_json(path)
+        judges = rec.get("judges")
+        if not judges:
+            continue
+        for scorer, res in judges["scorers"].items():
+            pairs = np.array(
+                [
+                    (a, b)
+                    for a, b in res["per_latent"].values()
+                    if a is not None and b is not None and np.isfinite(a) and np.isfinite(b)
+                ],
+                dtype=float,
+            ).reshape(-1, 2)
+            a, b = pairs[:, 0], pairs[:, 1]
+            ok = len(pairs) >= 2 and a.std() > 0 and b.std() > 0
+            rows.append(
+                {
+                    "model": rec["model"],
+                    "n_params": n_params.get(rec["model"]),
+                    "init": rec["init"],
+                    "layer": rec["layer"],
+                    "scorer": scorer,
+                    "judge_a": judges["a"],
+                    "judge_b": judges["b"],
+                    "n_latents": int(len(pairs)),
+                    "auroc_correlation": float(np.corrcoef(a, b)[0, 1]) if ok else np.nan,
+                    "auroc_spearman": float(
+                        np.corrcoef(pd.Series(a).rank(), pd.Series(b).rank())[0, 1]
+                    )
+                    if ok
+                    else np.nan,
+                    "mean_difference": float((a - b).mean()) if len(pairs) else np.nan,
+                    "mean_abs_difference": float(np.abs(a - b).mean()) if len(pairs) else np.nan,
+                    "auroc_mean_a": float(a.mean()) if len(pairs) else np.nan,
+                    "auroc_mean_b": float(b.mean()) if len(pairs) else np.nan,
+                    "n_failed_windows_b": int(res.get("n_failed_b", 0)),
+                }
+            )
+    df = pd.DataFrame(rows, columns=JUDGE_AGREEMENT_COLUMNS)
+    return df.sort_values(["model", "init", "layer", "scorer"]).reset_index(drop=True)
+
+
+def failure_totals(autointerp: pd.DataFrame) -> dict[str, int]:
+    """Failed explanations (once per cell) and failed windows (all scorers) over the table."""
+    if autointerp.empty:
+        return {"cells": 0, "failed_explanations": 0, "failed_windows": 0}
+    cells = autointerp.drop_duplicates(["model", "init", "layer"])
+    return {
+        "cells": int(len(cells)),
+        "failed_explanations": int(cells["n_failed_explanations"].fillna(0).sum()),
+        "failed_windows": int(autointerp.get("n_failed", pd.Series(dtype=float)).fillna(0).sum()),
+    }
 
 
 def abstractness_table(

@@ -20,11 +20,14 @@ def tables(
     out_abstractness: str,
     out_density: str,
     out_llm_cost: str | None = None,
+    out_judge_agreement: str | None = None,
 ) -> None:
     from randsae.report.aggregate import (
         abstractness_table,
         autointerp_table,
         density_table,
+        failure_totals,
+        judge_agreement_table,
         n_params_by_model,
         sae_metrics_table,
     )
@@ -32,7 +35,20 @@ def tables(
     n_params = n_params_by_model(init_jsons)
     Path(out_metrics).parent.mkdir(parents=True, exist_ok=True)
     sae_metrics_table(metric_jsons, n_params).to_csv(out_metrics, index=False)
-    autointerp_table(score_jsons, n_params).to_csv(out_autointerp, index=False)
+    ai = autointerp_table(score_jsons, n_params)
+    ai.to_csv(out_autointerp, index=False)
+    if out_judge_agreement is not None:
+        judge_agreement_table(score_jsons, n_params).to_csv(out_judge_agreement, index=False)
+    totals = failure_totals(ai)
+    if totals["failed_explanations"] or totals["failed_windows"]:
+        log.warning(
+            "LLM failures over %d cells: %d failed explanations (latents left out of the scores), "
+            "%d failed windows; per cell: n_failed_explanations and n_failed in %s",
+            totals["cells"],
+            totals["failed_explanations"],
+            totals["failed_windows"],
+            out_autointerp,
+        )
     abstractness_table(metric_jsons, latent_csvs, n_params).to_csv(out_abstractness, index=False)
     density_table(metric_jsons, n_params).to_csv(out_density, index=False)
     if out_llm_cost is not None:
