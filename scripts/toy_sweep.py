@@ -1,4 +1,4 @@
-"""Rule toy_sweep: all (seed, L1 coefficient) SAEs of one (dataset, arm, dictionary size)."""
+"""Rule toy_sweep: all (arm, seed, L1 coefficient) SAEs of one (dataset, dictionary size)."""
 
 import torch
 
@@ -10,7 +10,7 @@ def main(smk) -> None:
     torch.set_num_threads(smk.threads)
     make_toy_sweep(
         smk.wildcards.toy_dataset,
-        smk.wildcards.toy_arm,
+        list(smk.params.arms),
         int(smk.wildcards.toy_n),
         smk.params.common,
         smk.params.data,

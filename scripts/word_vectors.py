@@ -1,13 +1,10 @@
 """Rule word_vectors: offline GloVe substitute, word2vec trained on gensim's test corpora."""
 
-import torch
-
 from randsae.toy.steps import make_word2vec_vectors, setup_logging
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    torch.set_num_threads(smk.threads)
     make_word2vec_vectors(
         int(smk.wildcards.toy_dim),
         int(smk.params.seed),

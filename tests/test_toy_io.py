@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from randsae.toy.steps import make_toy_figure_grid, make_toy_figure_main, make_toy_summary
+from randsae.toy.steps import (
+    make_toy_fig4,
+    make_toy_fig5,
+    make_toy_figure_grid,
+    make_toy_frontiers,
+    make_toy_summary,
+)
 from randsae.toy.words import (
     download_glove,
     load_glove_from_zip,
@@ -116,11 +122,20 @@ def test_summary_and_figures_write_outputs(tmp_path):
     row = summary[(summary.arm == "plain") & (summary.l1_coef == 1e-3)].iloc[0]
     assert row["mse_mean"] == pytest.approx(0.6) and row["n_seeds"] == 2
     assert np.isnan(summary[summary.arm == "gaussian"]["mmcs_mean"]).all()
-    stem = tmp_path / "fig" / "main"
-    make_toy_figure_main(str(summ), ["fvu", "mmcs"], f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
-    plotted = pd.read_csv(f"{stem}.csv")
-    assert {"fvu_mean", "mmcs_sem"} <= set(plotted.columns) and len(plotted) == 4
-    assert (tmp_path / "fig" / "main.pdf").stat().st_size > 0
+    stem = tmp_path / "fig" / "fig4"
+    fig4 = make_toy_fig4(str(summ), f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+    # only the arm with ground truth is drawn; the CSV is what the figure shows
+    assert set(fig4["arm"]) == {"plain"} and len(fig4) == 2
+    assert pd.read_csv(f"{stem}.csv")["mmcs_mean"].tolist() == pytest.approx([0.6, 0.9])
+    assert (tmp_path / "fig" / "fig4.pdf").stat().st_size > 0
+    front = tmp_path / "fig" / "frontiers"
+    table = make_toy_frontiers(str(summ), f"{front}.pdf", f"{front}.png", f"{front}.csv")
+    assert set(table["measure"]) == {"l0", "l1", "l1_over_sqrt_l2", "hoyer"}
+    assert table.groupby(["arm", "measure"])["on_frontier"].any().all()
+    assert (tmp_path / "fig" / "frontiers.png").stat().st_size > 0
+    fig5 = tmp_path / "fig" / "fig5"
+    t5 = make_toy_fig5([str(summ), str(summ)], f"{fig5}.pdf", f"{fig5}.png", f"{fig5}.csv")
+    assert set(t5["measure"]) == {"l0"} and len(t5) == 8  # 2 panels x 2 arms x 2 coefficients
     grid = tmp_path / "fig" / "grid"
     make_toy_figure_grid(
         str(summ), 64, ["mse", "hoyer"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv"
@@ -129,4 +144,8 @@ def test_summary_and_figures_write_outputs(tmp_path):
     with pytest.raises(ValueError, match="128"):
         make_toy_figure_grid(str(summ), 128, ["mse"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv")
     with pytest.raises(ValueError, match="bogus"):
-        make_toy_figure_main(str(summ), ["bogus"], f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+        make_toy_figure_grid(str(summ), 64, ["bogus"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv")
+    gauss_only = tmp_path / "gauss.csv"
+    summary[summary.arm == "gaussian"].to_csv(gauss_only, index=False)
+    with pytest.raises(ValueError, match="MMCS"):
+        make_toy_fig4(str(gauss_only), f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
