@@ -149,3 +149,37 @@ def test_summary_and_figures_write_outputs(tmp_path):
     summary[summary.arm == "gaussian"].to_csv(gauss_only, index=False)
     with pytest.raises(ValueError, match="MMCS"):
         make_toy_fig4(str(gauss_only), f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+
+
+def _toy_dry_run(tmp_path, configfile):
+    """Toy job counts of `snakemake -n` for the toy figures of ``configfile`` (no downloads)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dagtools import job_stats
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("ANTHROPIC_API_KEY", None)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "-d", str(tmp_path)]
+    cmd += ["-n", "--cores", "1", "--configfile", str(root / configfile)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_stats(proc.stdout + proc.stderr)
+
+
+@pytest.mark.slow  # two DAG builds, ~20-40 s
+def test_toy_dag_default_and_paper(tmp_path):
+    default = _toy_dry_run(tmp_path / "default", "config.yaml")
+    # default: sharkey, word2vec50, embed_tiny-neox; one sweep per (dataset, size), all arms
+    assert default["toy_sweep"] == 3 and default["toy_summary"] == 3
+    assert default["toy_frontiers"] == 3 and default["toy_embeddings"] == 1
+    assert default["toy_fig4"] == default["toy_fig5"] == default["toy_2d"] == 1
+    assert default["word_vectors"] == 1 and "toy_figure_grid" not in default
+    paper = _toy_dry_run(tmp_path / "paper", "configs/paper.yaml")
+    # paper: 4 sharkey sizes + 4 GloVe dims x 4 + 3 Pythia embedding matrices x 4
+    assert paper["toy_sweep"] == 32 and paper["toy_figure_grid"] == 32
+    assert paper["toy_embeddings"] == 3 and paper["toy_glove_vectors"] == 4
+    assert paper["toy_frontiers"] == 8 and paper["glove_download"] == 1
