@@ -1,20 +1,21 @@
 # Toy models of superposition through random networks (paper Section 4).
-# Outputs: results/toy/... (data stats, word vectors, sweeps, summaries) and
+# Outputs: results/toy/... (data stats, word vectors, embedding matrices, sweeps, summaries) and
 # results/figures/toy/... (every figure as PDF + PNG + the CSV it plots).
 
 
 wildcard_constraints:
-    toy_dataset=r"sharkey|word2vec\d+|glove\d+",
-    toy_arm="|".join(ARMS),
+    toy_dataset=r"sharkey|word2vec\d+|glove\d+|embed_[A-Za-z0-9_.\-]+",
+    toy_model=r"[A-Za-z0-9_.\-]+",
     toy_n=r"\d+",
     toy_dim=r"\d+",
 
 
+# Fig 3: 3 sparse Lomax features -> dense 2-D inputs -> random 2 -> 8 -> 2 MLP outputs.
 rule toy_2d:
     output:
-        pdf="results/figures/toy/toy_2d.pdf",
-        png="results/figures/toy/toy_2d.png",
-        csv="results/figures/toy/toy_2d.csv",
+        pdf="results/figures/toy/fig3_toy_2d.pdf",
+        png="results/figures/toy/fig3_toy_2d.png",
+        csv="results/figures/toy/fig3_toy_2d.csv",
     log:
         "logs/toy/toy_2d.log",
     benchmark:
@@ -96,6 +97,31 @@ rule toy_glove_vectors:
         "../scripts/toy_glove_vectors.py"
 
 
+# Section 4.3: a model's token-embedding matrix (rows = tokens): the embedded model's W_E from
+# its trained weights, a Pythia model's embed_in from the Hugging Face Hub (hf_name).
+rule toy_embeddings:
+    input:
+        weights=_toy_embedding_weights,
+    output:
+        vectors="results/toy/embeddings/{toy_model}.npy",
+    log:
+        "logs/toy/embeddings/{toy_model}.log",
+    benchmark:
+        "benchmarks/runs/toy_embeddings/{toy_model}.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
+    params:
+        source=lambda wc: config["models"][wc.toy_model]["source"],
+        hf_name=lambda wc: config["models"][wc.toy_model].get("hf_name"),
+    script:
+        "../scripts/toy_embeddings.py"
+
+
+# Descriptive statistics of every (arm, seed) dataset; on demand (not a default target).
 rule toy_data:
     input:
         vectors=_toy_vectors,
@@ -124,11 +150,11 @@ rule toy_sweep:
     input:
         vectors=_toy_vectors,
     output:
-        csv="results/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.csv",
+        csv="results/toy/sweep/{toy_dataset}/n{toy_n}.csv",
     log:
-        "logs/toy/sweep/{toy_dataset}/{toy_arm}/n{toy_n}.log",
+        "logs/toy/sweep/{toy_dataset}/n{toy_n}.log",
     benchmark:
-        "benchmarks/runs/toy_sweep/{toy_dataset}/{toy_arm}/n{toy_n}.tsv"
+        "benchmarks/runs/toy_sweep/{toy_dataset}/n{toy_n}.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
@@ -138,6 +164,7 @@ rule toy_sweep:
     params:
         common=_toy_common_params(),
         data=_toy_data_params,
+        arms=config["toy"]["arms"],
         sae=config["toy"]["sae"],
         device=config.get("device", "cpu"),
     script:
@@ -164,29 +191,75 @@ rule toy_summary:
         "../scripts/toy_summary.py"
 
 
-rule toy_figures:
+# Fig 4: MMCS vs L1 coefficient, one line per dictionary size (synthetic data).
+rule toy_fig4:
     input:
-        summary=rules.toy_summary.output.summary,
+        summary="results/toy/summary/sharkey_summary.csv",
     output:
-        pdf="results/figures/toy/{toy_dataset}_main.pdf",
-        png="results/figures/toy/{toy_dataset}_main.png",
-        csv="results/figures/toy/{toy_dataset}_main.csv",
+        pdf="results/figures/toy/fig4_mmcs.pdf",
+        png="results/figures/toy/fig4_mmcs.png",
+        csv="results/figures/toy/fig4_mmcs.csv",
     log:
-        "logs/toy/figures/{toy_dataset}_main.log",
+        "logs/toy/figures/fig4_mmcs.log",
     benchmark:
-        "benchmarks/runs/toy_figures/{toy_dataset}.tsv"
+        "benchmarks/runs/toy_fig4.tsv"
     conda:
         "../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(60),
-    params:
-        metrics=config["toy"]["figures"]["main_metrics"],
     script:
-        "../scripts/toy_figures.py"
+        "../scripts/toy_fig4.py"
 
 
+# Fig 5: EV vs L0 Pareto frontiers; (a) synthetic data, (b) word vectors, then embeddings.
+rule toy_fig5:
+    input:
+        summaries=_toy_fig5_summaries,
+    output:
+        pdf="results/figures/toy/fig5_frontiers.pdf",
+        png="results/figures/toy/fig5_frontiers.png",
+        csv="results/figures/toy/fig5_frontiers.csv",
+    log:
+        "logs/toy/figures/fig5_frontiers.log",
+    benchmark:
+        "benchmarks/runs/toy_fig5.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
+    script:
+        "../scripts/toy_fig5.py"
+
+
+# Figs 22-25 (sharkey), 26-29 (glove50..300), Section 4.3 (embed_<model>): EV vs L0, L1,
+# L1/sqrt(L2) and Hoyer frontiers of the four arms, a row per dictionary size.
+rule toy_frontiers:
+    input:
+        summary=rules.toy_summary.output.summary,
+    output:
+        pdf="results/figures/toy/{toy_dataset}_frontiers.pdf",
+        png="results/figures/toy/{toy_dataset}_frontiers.png",
+        csv="results/figures/toy/{toy_dataset}_frontiers.csv",
+    log:
+        "logs/toy/figures/{toy_dataset}_frontiers.log",
+    benchmark:
+        "benchmarks/runs/toy_frontiers/{toy_dataset}_frontiers.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
+    script:
+        "../scripts/toy_frontiers.py"
+
+
+# Every metric vs L1 coefficient for one dictionary size, lines = arms (toy.figures.grid_metrics;
+# an empty list leaves these out of the targets).
 rule toy_figure_grid:
     input:
         summary=rules.toy_summary.output.summary,

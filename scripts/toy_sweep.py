@@ -1,15 +1,15 @@
-"""Rule toy_sweep: all (seed, L1 coefficient) SAEs of one (dataset, arm, dictionary size)."""
+"""Rule toy_sweep: all (arm, seed, L1 coefficient) SAEs of one (dataset, dictionary size)."""
 
 from randsae.runner import run
 from randsae.toy import steps
 
 
-def main(smk):
+def main(smk) -> None:
     run(
         steps.make_toy_sweep,
         smk,
         dataset=smk.wildcards.toy_dataset,
-        arm=smk.wildcards.toy_arm,
+        arms=list(smk.params.arms),
         n_latents=int(smk.wildcards.toy_n),
         common=smk.params.common,
         data=smk.params.data,

@@ -4,7 +4,7 @@ from randsae.runner import run
 from randsae.toy import steps
 
 
-def main(smk):
+def main(smk) -> None:
     run(
         steps.make_word2vec_vectors,
         smk,

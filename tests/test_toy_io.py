@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from randsae.toy.steps import make_toy_figure_grid, make_toy_figure_main, make_toy_summary
+from randsae.toy.steps import (
+    make_toy_fig4,
+    make_toy_fig5,
+    make_toy_figure_grid,
+    make_toy_frontiers,
+    make_toy_summary,
+)
 from randsae.toy.words import (
     download_glove,
     load_glove_from_zip,
@@ -116,11 +122,20 @@ def test_summary_and_figures_write_outputs(tmp_path):
     row = summary[(summary.arm == "plain") & (summary.l1_coef == 1e-3)].iloc[0]
     assert row["mse_mean"] == pytest.approx(0.6) and row["n_seeds"] == 2
     assert np.isnan(summary[summary.arm == "gaussian"]["mmcs_mean"]).all()
-    stem = tmp_path / "fig" / "main"
-    make_toy_figure_main(str(summ), ["fvu", "mmcs"], f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
-    plotted = pd.read_csv(f"{stem}.csv")
-    assert {"fvu_mean", "mmcs_sem"} <= set(plotted.columns) and len(plotted) == 4
-    assert (tmp_path / "fig" / "main.pdf").stat().st_size > 0
+    stem = tmp_path / "fig" / "fig4"
+    fig4 = make_toy_fig4(str(summ), f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+    # only the arm with ground truth is drawn; the CSV is what the figure shows
+    assert set(fig4["arm"]) == {"plain"} and len(fig4) == 2
+    assert pd.read_csv(f"{stem}.csv")["mmcs_mean"].tolist() == pytest.approx([0.6, 0.9])
+    assert (tmp_path / "fig" / "fig4.pdf").stat().st_size > 0
+    front = tmp_path / "fig" / "frontiers"
+    table = make_toy_frontiers(str(summ), f"{front}.pdf", f"{front}.png", f"{front}.csv")
+    assert set(table["measure"]) == {"l0", "l1", "l1_over_sqrt_l2", "hoyer"}
+    assert table.groupby(["arm", "measure"])["on_frontier"].any().all()
+    assert (tmp_path / "fig" / "frontiers.png").stat().st_size > 0
+    fig5 = tmp_path / "fig" / "fig5"
+    t5 = make_toy_fig5([str(summ), str(summ)], f"{fig5}.pdf", f"{fig5}.png", f"{fig5}.csv")
+    assert set(t5["measure"]) == {"l0"} and len(t5) == 8  # 2 panels x 2 arms x 2 coefficients
     grid = tmp_path / "fig" / "grid"
     make_toy_figure_grid(
         str(summ), 64, ["mse", "hoyer"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv"
@@ -129,4 +144,42 @@ def test_summary_and_figures_write_outputs(tmp_path):
     with pytest.raises(ValueError, match="128"):
         make_toy_figure_grid(str(summ), 128, ["mse"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv")
     with pytest.raises(ValueError, match="bogus"):
-        make_toy_figure_main(str(summ), ["bogus"], f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+        make_toy_figure_grid(str(summ), 64, ["bogus"], f"{grid}.pdf", f"{grid}.png", f"{grid}.csv")
+    gauss_only = tmp_path / "gauss.csv"
+    summary[summary.arm == "gaussian"].to_csv(gauss_only, index=False)
+    with pytest.raises(ValueError, match="MMCS"):
+        make_toy_fig4(str(gauss_only), f"{stem}.pdf", f"{stem}.png", f"{stem}.csv")
+
+
+def _toy_dry_run(tmp_path, configfile):
+    """Toy job counts of `snakemake -n` for the toy figures of ``configfile`` (no downloads)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dagtools import job_stats
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("ANTHROPIC_API_KEY", None)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "-d", str(tmp_path)]
+    cmd += ["-n", "--cores", "1", "--configfile", str(root / configfile)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_stats(proc.stdout + proc.stderr)
+
+
+@pytest.mark.slow  # two DAG builds, ~20-40 s
+def test_toy_dag_default_and_paper(tmp_path):
+    default = _toy_dry_run(tmp_path / "default", "config.yaml")
+    # default: sharkey, word2vec50, embed_tiny-neox; one sweep per (dataset, size), all arms
+    assert default["toy_sweep"] == 3 and default["toy_summary"] == 3
+    assert default["toy_frontiers"] == 3 and default["toy_embeddings"] == 1
+    assert default["toy_fig4"] == default["toy_fig5"] == default["toy_2d"] == 1
+    assert default["word_vectors"] == 1 and "toy_figure_grid" not in default
+    paper = _toy_dry_run(tmp_path / "paper", "configs/paper.yaml")
+    # paper: 4 sharkey sizes + 4 GloVe dims x 4 + 3 Pythia embedding matrices x 4
+    assert paper["toy_sweep"] == 32 and paper["toy_figure_grid"] == 32
+    assert paper["toy_embeddings"] == 3 and paper["toy_glove_vectors"] == 4
+    assert paper["toy_frontiers"] == 8 and paper["glove_download"] == 1

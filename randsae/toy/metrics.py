@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import torch
-from torch import Tensor
 
 from randsae.toy import METRICS
+
+if TYPE_CHECKING:  # torch is imported lazily: the summary and figure jobs do not need it
+    from torch import Tensor
 
 
 def batch_metrics(x: Tensor, x_hat: Tensor, z: Tensor) -> dict[str, float]:
@@ -20,6 +22,8 @@ def batch_metrics(x: Tensor, x_hat: Tensor, z: Tensor) -> dict[str, float]:
     - l1_over_sqrt_l2: l1 / sqrt(l2) of those batch means;
     - hoyer: (sqrt(n) - l1 / l2) / (sqrt(n) - 1) of the batch means (1 = one-hot, 0 = flat).
     """
+    import torch
+
     if z.shape[1] < 2:
         raise ValueError(f"n_latents must be >= 2 for the Hoyer measure, got {z.shape[1]}")
     mse = torch.mean((x_hat - x) ** 2)

@@ -6,18 +6,18 @@ The ``scripts/`` adapters only unpack Snakemake's ``input/output/params`` into t
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from randsae.models.neox import resolve_device
 from randsae.toy import ARMS, METRICS
 from randsae.toy.config import parse_dataset
-from randsae.toy.illustration import illustration_2d, long_table
 from randsae.toy.metrics import summarize
-from randsae.toy.train import build_arm, check_arm, run_sweep
+
+# torch is imported inside the functions that train or generate data, so that the summary and
+# figure jobs (pandas + matplotlib only) start quickly.
 
 log = logging.getLogger("randsae.toy")
 
@@ -27,31 +27,32 @@ def _mkdirs(*paths: str) -> None:
         Path(p).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _save(fig, data: pd.DataFrame, pdf: str, png: str, csv: str) -> None:
-    """Write a figure through the shared writer; the three rule outputs share one base name."""
-    from randsae.report.plotting import save_figure
-
-    base = Path(pdf).with_suffix("")
-    if {Path(png), Path(csv)} != {base.with_suffix(".png"), base.with_suffix(".csv")}:
-        raise ValueError(f"figure outputs must share a base name: {pdf}, {png}, {csv}")
-    save_figure(fig, data, base, ("pdf", "png"))
+def _atomic_csv(df: pd.DataFrame, path: str) -> None:
+    """Write ``df`` to ``path`` through a temporary file and an atomic rename."""
+    _mkdirs(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def make_toy_2d(seed: int, two_d: dict, pdf: str, png: str, csv: str) -> None:
     """The 2-D illustration figure and its CSV (all four panels, long format)."""
-    from randsae.toy.plotting import plot_2d
+    from randsae.toy.illustration import illustration_2d, long_table
+    from randsae.toy.plotting import plot_2d, save_figure
 
     panels = illustration_2d(
         seed=seed,
         num_samples=int(two_d["num_samples"]),
         hidden_expansion=int(two_d["hidden_expansion"]),
     )
-    _save(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
+    save_figure(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
     log.info("2-D illustration: %d samples", int(two_d["num_samples"]))
 
 
-def load_vectors(path: str | None, max_words: int | None = None) -> torch.Tensor:
+def load_vectors(path: str | None, max_words: int | None = None):
     """Word vectors (.npy) as a float32 tensor, optionally only the first ``max_words``."""
+    import torch
+
     if not path:
         raise ValueError("word datasets need an input vectors file")
     arr = np.load(path)
@@ -63,19 +64,24 @@ def load_vectors(path: str | None, max_words: int | None = None) -> torch.Tensor
 def _arm_data(
     dataset: str, arm: str, seeds: list[int], common: dict, data: dict, vectors: str | None
 ):
-    kind, _dim = parse_dataset(dataset)
+    """Per-seed data of one arm. Word vectors use ``data['gaussian_num_samples']`` Gaussian
+    control rows; embedding matrices (no such key) a control with as many rows as the matrix."""
+    from randsae.toy.train import build_arm
+
+    kind, _detail = parse_dataset(dataset)
     kwargs = dict(
         test_fraction=float(common["test_fraction"]), ffn_expansion=int(common["ffn_expansion"])
     )
     if kind == "sharkey":
         return build_arm(dataset, arm, seeds, int(common["seed"]), sharkey=data, **kwargs)
+    n_gauss = data.get("gaussian_num_samples")
     return build_arm(
         dataset,
         arm,
         seeds,
         int(common["seed"]),
         vectors=load_vectors(vectors),
-        gaussian_num_samples=int(data["gaussian_num_samples"]),
+        gaussian_num_samples=None if n_gauss is None else int(n_gauss),
         **kwargs,
     )
 
@@ -91,6 +97,10 @@ def make_toy_data_stats(
 ) -> pd.DataFrame:
     """Descriptive statistics of every (arm, seed) dataset: sizes, mean, std, feature norms
     and, for the synthetic data, the mean number of active features."""
+    import torch
+
+    from randsae.toy.train import check_arm
+
     rows = []
     for arm in arms:
         ad = _arm_data(dataset, check_arm(arm), list(range(n_seeds)), common, data, vectors)
@@ -129,15 +139,14 @@ def make_toy_data_stats(
             )
             active[seed] = (sd.coefficients > 0).float().sum(dim=1).mean().item()
         df["mean_active_features"] = df["seed"].map(active)
-    _mkdirs(out_csv)
-    df.to_csv(out_csv, index=False)
+    _atomic_csv(df, out_csv)
     log.info("data stats of %s: %d rows", dataset, len(df))
     return df
 
 
 def make_toy_sweep(
     dataset: str,
-    arm: str,
+    arms: list[str],
     n_latents: int,
     common: dict,
     data: dict,
@@ -146,39 +155,49 @@ def make_toy_sweep(
     out_csv: str,
     device: str = "cpu",
 ) -> pd.DataFrame:
-    """Train and test all (seed, L1 coefficient) SAEs of one (dataset, arm, size)."""
+    """Train and test all (arm, seed, L1 coefficient) SAEs of one (dataset, dictionary size).
+
+    One job per (dataset, size) holds every arm: the arms of a seed share their base data, and
+    fewer jobs means less start-up time in the small default run.
+    """
+    from randsae.models.neox import resolve_device
+    from randsae.toy.train import check_arm, run_sweep
+
     seeds = list(range(int(sae["seeds"])))
-    ad = _arm_data(dataset, check_arm(arm), seeds, common, data, vectors)
-    log.info(
-        "%s/%s/n%d: train %s, test %s",
-        dataset,
-        arm,
-        n_latents,
-        tuple(ad.train.shape),
-        tuple(ad.test.shape),
-    )
-    df = run_sweep(
-        ad,
-        dataset=dataset,
-        arm=arm,
-        n_latents=int(n_latents),
-        sae_cfg=sae,
-        master_seed=int(common["seed"]),
-        device=resolve_device(device),
-    )
-    _mkdirs(out_csv)
-    df.to_csv(out_csv, index=False)
-    log.info("wrote %d rows; mean train seconds per SAE %.3f", len(df), df["train_seconds"].mean())
-    return df
+    frames = []
+    for arm in arms:
+        ad = _arm_data(dataset, check_arm(arm), seeds, common, data, vectors)
+        log.info(
+            "%s/%s/n%d: train %s, test %s",
+            dataset,
+            arm,
+            n_latents,
+            tuple(ad.train.shape),
+            tuple(ad.test.shape),
+        )
+        df = run_sweep(
+            ad,
+            dataset=dataset,
+            arm=arm,
+            n_latents=int(n_latents),
+            sae_cfg=sae,
+            master_seed=int(common["seed"]),
+            device=resolve_device(device),
+        )
+        log.info("%s: mean train seconds per SAE %.3f", arm, df["train_seconds"].mean())
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    _atomic_csv(out, out_csv)
+    log.info("wrote %d rows to %s", len(out), out_csv)
+    return out
 
 
 def make_toy_summary(sweep_csvs: list[str], raw_csv: str, summary_csv: str) -> pd.DataFrame:
     """Concatenate the sweeps of a dataset and summarise over seeds (mean, std, s.e.m.)."""
     raw = pd.concat([pd.read_csv(p) for p in sweep_csvs], ignore_index=True)
     summary = summarize(raw, ["dataset", "arm", "n_latents", "l1_coef"])
-    _mkdirs(raw_csv, summary_csv)
-    raw.to_csv(raw_csv, index=False)
-    summary.to_csv(summary_csv, index=False)
+    _atomic_csv(raw, raw_csv)
+    _atomic_csv(summary, summary_csv)
     return summary
 
 
@@ -198,23 +217,65 @@ def _order_arms(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def make_toy_figure_main(
-    summary_csv: str, metrics: list[str], pdf: str, png: str, csv: str
-) -> None:
-    """Main-text style figure: metrics x dictionary sizes, one line per arm."""
-    from randsae.toy.plotting import plot_main
+def make_toy_fig4(summary_csv: str, pdf: str, png: str, csv: str) -> pd.DataFrame:
+    """Fig 4: MMCS of the decoder with the ground-truth features vs the L1 coefficient, one
+    line per dictionary size, a panel per arm that has ground truth (plain, random FFN)."""
+    from randsae.toy.plotting import plot_fig4, save_figure
 
     summary = _order_arms(pd.read_csv(summary_csv))
-    data = _figure_data(summary, metrics)
-    title = f"{summary['dataset'].iloc[0]}: metrics vs L1 coefficient (mean +- s.e.m. over seeds)"
-    _save(plot_main(data, metrics, title), data, pdf, png, csv)
+    data = summary[summary["mmcs_mean"].notna()]
+    if data.empty:
+        raise ValueError(f"{summary_csv}: no arm with ground-truth features (MMCS)")
+    cols = ["dataset", "arm", "n_latents", "l1_coef", "n_seeds", "mmcs_mean", "mmcs_sem"]
+    data = data[cols].reset_index(drop=True)
+    save_figure(plot_fig4(data), data, pdf, png, csv)
+    best = data.loc[data["mmcs_mean"].idxmax()]
+    log.info(
+        "best MMCS %.3f (%s, %d latents, L1 %.3g)",
+        best["mmcs_mean"],
+        best["arm"],
+        int(best["n_latents"]),
+        best["l1_coef"],
+    )
+    return data
+
+
+def make_toy_frontiers(summary_csv: str, pdf: str, png: str, csv: str) -> pd.DataFrame:
+    """Figs 22-25 (synthetic data) / 26-29 (word vectors) / Section 4.3 (embedding matrices):
+    explained variance vs L0, L1, L1/sqrt(L2) and Hoyer, Pareto frontiers per arm; rows =
+    dictionary sizes."""
+    from randsae.toy.frontier import frontier_table
+    from randsae.toy.plotting import plot_frontiers, save_figure
+
+    summary = _order_arms(pd.read_csv(summary_csv))
+    table = frontier_table(summary)
+    title = f"{summary['dataset'].iloc[0]}: explained variance vs sparsity (Pareto frontiers)"
+    save_figure(plot_frontiers(table, title), table, pdf, png, csv)
+    return table
+
+
+def make_toy_fig5(summary_csvs: list[str], pdf: str, png: str, csv: str) -> pd.DataFrame:
+    """Fig 5: explained variance vs L0 frontiers, a panel per dataset (a: synthetic data,
+    b: word vectors, then the token-embedding matrices of Section 4.3), each at its largest
+    dictionary size."""
+    from randsae.toy.frontier import frontier_table
+    from randsae.toy.plotting import plot_fig5, save_figure
+
+    tables = []
+    for path in summary_csvs:
+        summary = pd.read_csv(path)
+        largest = summary["n_latents"].max()
+        tables.append(frontier_table(summary[summary["n_latents"] == largest], ["l0"]))
+    table = pd.concat(tables, ignore_index=True)
+    save_figure(plot_fig5(table), table, pdf, png, csv)
+    return table
 
 
 def make_toy_figure_grid(
     summary_csv: str, n_latents: int, metrics: list[str], pdf: str, png: str, csv: str
 ) -> None:
     """Appendix style figure of one dictionary size: a panel per metric, one line per arm."""
-    from randsae.toy.plotting import plot_grid
+    from randsae.toy.plotting import plot_grid, save_figure
 
     summary = _order_arms(pd.read_csv(summary_csv))
     sub = summary[summary["n_latents"] == int(n_latents)]
@@ -222,7 +283,7 @@ def make_toy_figure_grid(
         raise ValueError(f"n_latents {n_latents!r} is not in {summary_csv}")
     data = _figure_data(sub, metrics)
     title = f"{sub['dataset'].iloc[0]}, {n_latents} latents (mean +- s.e.m. over seeds)"
-    _save(plot_grid(data, metrics, title), data, pdf, png, csv)
+    save_figure(plot_grid(data, metrics, title), data, pdf, png, csv)
 
 
 def make_word2vec_vectors(
@@ -260,3 +321,31 @@ def make_glove_vectors(
     _mkdirs(npy, vocab)
     save_vectors(words, vecs, npy, vocab)
     log.info("glove dim %d: %d words", dim, len(words))
+
+
+def make_toy_embeddings(
+    model: str, source: str, hf_name: str | None, weights: str | None, npy: str
+) -> np.ndarray:
+    """Token-embedding matrix of ``model`` as toy data (rows = tokens), saved as .npy.
+
+    ``source`` embedded: W_E of the model trained in the DAG (``weights``); pythia: the Hub
+    model ``hf_name`` through ``from_pretrained``.
+    """
+    from randsae.toy.embeddings import embedded_input_embeddings, hf_input_embeddings
+
+    if source == "embedded":
+        if not weights:
+            raise ValueError(f"toy.embeddings.models: {model!r} needs its trained weights file")
+        w_e = embedded_input_embeddings(weights)
+    elif source == "pythia":
+        if not hf_name:
+            raise ValueError(f"models.{model}.hf_name is required for its embedding matrix")
+        w_e = hf_input_embeddings(hf_name)
+    else:
+        raise ValueError(f"models.{model}.source: unknown source {source!r}")
+    _mkdirs(npy)
+    tmp = f"{npy}.tmp-{os.getpid()}.npy"
+    np.save(tmp, w_e.astype(np.float32))
+    os.replace(tmp, npy)
+    log.info("%s: embedding matrix %s (%s)", model, w_e.shape, source)
+    return w_e

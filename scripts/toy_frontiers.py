@@ -1,15 +1,14 @@
-"""Rule toy_figures: main-text style figure (metrics x dictionary sizes, a line per arm)."""
+"""Rule toy_frontiers: EV vs L0, L1, L1/sqrt(L2), Hoyer frontiers of one dataset (Figs 22-29)."""
 
 from randsae.runner import run
 from randsae.toy import steps
 
 
-def main(smk):
+def main(smk) -> None:
     run(
-        steps.make_toy_figure_main,
+        steps.make_toy_frontiers,
         smk,
         summary_csv=smk.input.summary,
-        metrics=list(smk.params.metrics),
         pdf=smk.output.pdf,
         png=smk.output.png,
         csv=smk.output.csv,
