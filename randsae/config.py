@@ -137,12 +137,18 @@ def check_config(config: dict[str, Any]) -> None:
         parse_init(init, config.get("init"))
     if len(set(inits)) != len(inits):
         raise ConfigError(f"inits: duplicate names in {inits}")
-    sae = config["sae"]
     for name, mcfg in models.items():
+        base = mcfg.get("variant_of")
+        if base is not None and base not in models:
+            raise ConfigError(f"models.{name}.variant_of: {base!r} is not a model of this config")
+        if base is not None and models[base].get("variant_of") is not None:
+            raise ConfigError(f"models.{name}.variant_of: {base!r} is itself a variant")
+        sae = sae_config(config, name)
+        key = f"models.{name}.sae.k" if "k" in mcfg.get("sae", {}) else "sae.k"
         d_sae = sae["expansion_factor"] * model_shape(name, mcfg)["d_model"]
         if sae["k"] >= d_sae:
             raise ConfigError(
-                f"sae.k: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
+                f"{key}: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
             )
     ex = config["examples"]
     if ex["context_size"] % ex["window"]:
@@ -165,6 +171,12 @@ def check_config(config: dict[str, Any]) -> None:
             ):
                 if val > n_ctx:
                     raise ConfigError(f"{key}={val} exceeds models.{name}.arch.n_ctx={n_ctx}")
+
+
+def sae_config(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The ``sae`` section for one model: ``config["sae"]`` with ``models.<model>.sae`` overrides
+    (SAE variants of the appendix experiments) on top."""
+    return {**config["sae"], **(config["models"][model].get("sae") or {})}
 
 
 def canonical(obj: Any) -> Any:

@@ -1,8 +1,8 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
 import re
 
-from randsae.config import cells, parse_init, stable_seed
-from randsae.report.steps import figure_targets
+from randsae.config import cells, parse_init, sae_config, stable_seed
+from randsae.report.steps import FIGURE_METRICS, figure_targets
 from randsae.sae.steps import layer_groups
 
 MODELS = list(config["models"])
@@ -10,6 +10,8 @@ INITS = list(config["inits"])
 CELLS = cells(config)
 # An init-scale/distribution sweep (configs/init-sweep.yaml) adds the init_sweep figure.
 INIT_SWEEP = any("-" in init for init in INITS)
+# Every figure: the configured formats plus the CSV of exactly the data it plots.
+FIG_EXT = [*config["figures"]["formats"], "csv"]
 
 
 wildcard_constraints:
@@ -17,12 +19,27 @@ wildcard_constraints:
     init="|".join(map(re.escape, INITS)),
     layer=r"\d+",
     group=r"\d+",
+    scorer="detection|fuzzing",
+    ai_scorer=r"(detection|fuzzing)(_random_explanation)?",
+    sae_metric="|".join(FIGURE_METRICS),
 
 
 localrules:
     all,
     tables,
     figures,
+    latent_table,
+    roc_table,
+    compute_table,
+    app_j_examples,
+    plot_sae_metric,
+    plot_density_histograms,
+    plot_abstractness,
+    plot_autointerp_auroc,
+    plot_init_sweep,
+    plot_roc_curves,
+    plot_fig2_grid,
+    plot_entropy_vs_auroc,
     latent_page,
 
 
@@ -47,17 +64,37 @@ def init_files():
     return [f"results/models/{m}/inits/{i}.json" for m in MODELS for i in INITS]
 
 
+def lm_figure_targets():
+    """Every LM figure file (rules plot_* in rules/report.smk)."""
+    return figure_targets(
+        "results/figures",
+        config["autointerp"]["scorers"],
+        config["figures"]["formats"],
+        INIT_SWEEP,
+        MODELS,
+    )
+
+
+def variant_slice():
+    """What the figures need to know of each model: its SAE variant settings."""
+    return {
+        m: {k: mcfg[k] for k in ("variant_of", "sae") if k in mcfg}
+        for m, mcfg in config["models"].items()
+    }
+
+
 def all_targets():
     targets = [
         "results/tables/sae_metrics.csv",
         "results/tables/autointerp.csv",
         "results/tables/abstractness.csv",
-        *figure_targets(
-            "results/figures",
-            config["autointerp"]["scorers"],
-            config["figures"]["formats"],
-            INIT_SWEEP,
-        ),
+        "results/tables/latents.csv",
+        "results/tables/roc_curves.csv",
+        "results/tables/compute.csv",
+        "results/tables/app_j_examples.csv",
+        "results/tables/app_j_examples.md",
+        "results/tables/app_j_examples.html",
+        *lm_figure_targets(),
         *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
         *[
             f"results/pages/{m}/layer{l}.html"

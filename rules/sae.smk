@@ -37,7 +37,7 @@ if config["activations"]["source"] == "cache":
         conda:
             "../envs/workflow.yaml"
         params:
-            sae=config["sae"],
+            sae=lambda wc: sae_config(config, wc.model),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],
@@ -67,7 +67,7 @@ else:
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
-            sae=config["sae"],
+            sae=lambda wc: sae_config(config, wc.model),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],

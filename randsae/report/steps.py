@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("randsae")
 
@@ -53,12 +54,32 @@ FIGURE_METRICS = {
     "l0": "L0",
     "frac_dead": "dead latent fraction",
 }
+ROC_SCORERS = ("detection", "fuzzing")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_csv(df: Any, path: str | Path) -> None:
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def figure_targets(
-    fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False
+    fig_dir: str,
+    scorers: list[str],
+    formats: list[str],
+    init_sweep: bool = False,
+    models: list[str] | None = None,
 ) -> list[str]:
-    """Every figure file the ``figures`` rule writes (used by the rule's output list)."""
+    """Every LM figure file of a run (the report rules' outputs with their wildcards filled)."""
     names = [f"sae_{m}_vs_layer" for m in FIGURE_METRICS]
     names += ["sae_density_histograms", "abstractness_vs_layer"]
     names += [
@@ -66,43 +87,178 @@ def figure_targets(
     ]
     if init_sweep:
         names.append("init_sweep")
+    for model in models or []:
+        names += [f"roc_{s}_{model}" for s in scorers if s in ROC_SCORERS]
+        if "fuzzing" in scorers:
+            names.append(f"entropy_vs_fuzzing_auroc_{model}")
+    if models:
+        names.append("fig2_grid")
     return [f"{fig_dir}/{n}.{ext}" for n in names for ext in [*formats, "csv"]]
 
 
-def figures(
-    sae_metrics_csv: str,
-    autointerp_csv: str,
-    abstractness_csv: str,
-    density_csv: str,
-    fig_dir: str,
-    scorers: list[str],
-    formats: list[str],
-    init_sweep: bool = False,
+def plot_sae_metric(sae_metrics_csv: str, metric: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.plotting import metric_vs_layer
+
+    metric_vs_layer(
+        pd.read_csv(sae_metrics_csv),
+        metric,
+        out_base,
+        ylabel=FIGURE_METRICS.get(metric, metric),
+        formats=formats,
+    )
+
+
+def plot_density_histograms(density_csv: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.plot_metrics import plot_density_histograms as plot
+
+    plot(pd.read_csv(density_csv), out_base, formats)
+
+
+def plot_abstractness(abstractness_csv: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.plot_metrics import plot_abstractness as plot
+
+    ab = pd.read_csv(abstractness_csv)
+    plot(ab[ab["row"] == "summary"], out_base, formats)
+
+
+def plot_autointerp_auroc(
+    autointerp_csv: str, scorer: str, out_base: str, formats: list[str]
+) -> None:
+    """Pooled elicited-probability AUROC vs layer of one scorer (``fuzzing``, ``detection`` or a
+    ``*_random_explanation`` control), CI band."""
+    import pandas as pd
+
+    from randsae.report.plotting import metric_vs_layer
+
+    ai = pd.read_csv(autointerp_csv)
+    metric_vs_layer(
+        ai[ai["scorer"] == scorer],
+        "auroc_pooled",
+        out_base,
+        ylabel=f"{scorer.replace('_', ' ')}: elicited-probability AUROC",
+        ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
+        formats=formats,
+        chance=0.5,
+    )
+
+
+def plot_init_sweep(
+    sae_metrics_csv: str, abstractness_csv: str, out_base: str, formats: list[str]
 ) -> None:
     import pandas as pd
 
-    from randsae.report.plot_metrics import plot_abstractness, plot_density_histograms
-    from randsae.report.plotting import init_sweep_figure, metric_vs_layer
+    from randsae.report.plotting import init_sweep_figure
+
+    ab = pd.read_csv(abstractness_csv)
+    init_sweep_figure(
+        pd.read_csv(sae_metrics_csv), ab[ab["row"] == "summary"], out_base, formats=formats
+    )
+
+
+def latent_table(
+    cells: list[tuple[str, str, int]],
+    examples_jsons: list[str],
+    windows_jsonls: list[str],
+    held_out_csvs: list[str],
+    out_csv: str,
+) -> None:
+    """results/tables/latents.csv (randsae.report.latents.latent_table)."""
+    from randsae.report.latents import latent_table as build
+    from randsae.report.roc import read_windows
+
+    windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
+    df = build(cells, examples_jsons, windows, held_out_csvs)
+    log.info("latents: %d rows, %d cells", len(df), len(cells))
+    _atomic_csv(df, out_csv)
+
+
+def roc_table(
+    cells: list[tuple[str, str, int]],
+    windows_jsonls: list[str],
+    n_bootstrap: int,
+    seed: int,
+    out_csv: str,
+) -> None:
+    """results/tables/roc_curves.csv: every pooled ROC curve with its AUC and bootstrap CI."""
+    from randsae.report.roc import read_windows
+    from randsae.report.roc import roc_table as build
+
+    windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
+    windows = windows[windows["scorer"].isin(ROC_SCORERS)]
+    _atomic_csv(build(windows, n_bootstrap, seed), out_csv)
+
+
+def plot_roc_curves(
+    roc_csv: str, model: str, scorer: str, out_base: str, formats: list[str]
+) -> None:
+    import pandas as pd
+
+    from randsae.report.roc import plot_roc_curves as plot
+
+    roc = pd.read_csv(roc_csv)
+    sub = roc[(roc["model"] == model) & (roc["scorer"] == scorer)]
+    plot(sub, out_base, title=f"{model}: {scorer} ROC, pooled over latents", formats=formats)
+
+
+def plot_fig2_grid(
+    sae_metrics_csv: str,
+    autointerp_csv: str,
+    latents_csv: str,
+    models_cfg: dict[str, Any],
+    n_bootstrap: int,
+    seed: int,
+    out_base: str,
+    formats: list[str],
+) -> None:
+    """The Fig-2 grid; SAE variants of a model (``models.<m>.variant_of``) become columns, or
+    bands when they differ only by seed (randsae.report.grid.variant_columns)."""
+    import pandas as pd
+
+    from randsae.report.grid import grid_long_table, plot_grid, variant_columns
+    from randsae.report.latents import entropy_summary
 
     sm = pd.read_csv(sae_metrics_csv)
-    for metric, label in FIGURE_METRICS.items():
-        metric_vs_layer(
-            sm, metric, f"{fig_dir}/sae_{metric}_vs_layer", ylabel=label, formats=formats
-        )
-    ab = pd.read_csv(abstractness_csv)
-    plot_abstractness(ab[ab["row"] == "summary"], f"{fig_dir}/abstractness_vs_layer", formats)
-    plot_density_histograms(pd.read_csv(density_csv), f"{fig_dir}/sae_density_histograms", formats)
-    ai = pd.read_csv(autointerp_csv)
-    for scorer in scorers:
-        for ctrl in ("", "_random_explanation"):
-            sub = ai[ai["scorer"] == scorer + ctrl]
-            metric_vs_layer(
-                sub,
-                "auroc_pooled",
-                f"{fig_dir}/autointerp_{scorer}{ctrl}_auroc_vs_layer",
-                ylabel=f"{scorer}{ctrl.replace('_', ' ')}: elicited-probability AUROC",
-                ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
-                formats=formats,
-            )
-    if init_sweep:
-        init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)
+    order = list(dict.fromkeys(sm.sort_values("n_params", kind="stable")["model"]))
+    columns = variant_columns(models_cfg)
+    long = grid_long_table(
+        sm,
+        pd.read_csv(autointerp_csv),
+        entropy_summary(pd.read_csv(latents_csv), n_bootstrap, seed),
+    )
+    plot_grid(
+        long,
+        out_base,
+        columns=columns,
+        column_order=list(dict.fromkeys(columns.get(m, m) for m in order)),
+        formats=formats,
+    )
+
+
+def plot_entropy_vs_auroc(latents_csv: str, model: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.latents import plot_entropy_vs_auroc as plot
+
+    lat = pd.read_csv(latents_csv)
+    plot(
+        lat[lat["model"] == model],
+        out_base,
+        title=f"{model}: token entropy vs fuzzing AUROC per latent",
+        formats=formats,
+    )
+
+
+def compute_table(bench_root: str, models: list[str], n_variants: int, out_csv: str) -> None:
+    """results/tables/compute.csv from every benchmark file under ``bench_root`` (Table 1)."""
+    from randsae.report.compute import compute_table as build
+    from randsae.report.compute import read_benchmarks
+
+    paths = sorted(Path(bench_root).rglob("*.tsv")) if Path(bench_root).is_dir() else []
+    bench = read_benchmarks(paths, bench_root, models)
+    _atomic_csv(build(bench, n_variants), out_csv)
