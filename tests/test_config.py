@@ -120,3 +120,21 @@ def test_canonical_sorts_mapping_keys_keeps_lists():
     c = canonical({"b": {"y": 1, "x": [3, 1, {"q": 0, "p": 1}]}, "a": 2})
     assert list(c) == ["a", "b"] and list(c["b"]) == ["x", "y"]
     assert c["b"]["x"][:2] == [3, 1] and list(c["b"]["x"][2]) == ["p", "q"]
+
+
+def test_sae_variant_overrides_and_checks():
+    from randsae.config import sae_config
+
+    cfg = load("config.yaml")
+    base = cfg["models"]["tiny-neox"]
+    cfg["models"]["tiny-neox-r4"] = {**base, "variant_of": "tiny-neox", "sae": {"k": 8}}
+    validate(copy.deepcopy(cfg), SCHEMA)
+    check_config(cfg)
+    assert sae_config(cfg, "tiny-neox-r4")["k"] == 8
+    assert sae_config(cfg, "tiny-neox") == cfg["sae"]
+    cfg["models"]["tiny-neox-r4"]["sae"]["k"] = 10**6
+    with pytest.raises(ConfigError, match=r"models.tiny-neox-r4.sae.k"):
+        check_config(cfg)
+    cfg["models"]["tiny-neox-r4"] = {**base, "variant_of": "nope"}
+    with pytest.raises(ConfigError, match=r"models.tiny-neox-r4.variant_of"):
+        check_config(cfg)

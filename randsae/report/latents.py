@@ -48,7 +48,7 @@ def token_entropy(windows: Iterable[dict[str, Any]]) -> float:
         return float("nan")
     p = np.fromiter(mass.values(), dtype=np.float64)
     p = p / p.sum()
-    return float(-(p * np.log(p)).sum())
+    return max(0.0, float(-(p * np.log(p)).sum()))  # no -0.0 for a single token
 
 
 def examples_rows(model: str, init: str, layer: int, examples: dict[str, Any]) -> pd.DataFrame:
