@@ -12,6 +12,8 @@ CELLS = cells(config)
 INIT_SWEEP = any("-" in init for init in INITS)
 # Every figure: the configured formats plus the CSV of exactly the data it plots.
 FIG_EXT = [*config["figures"]["formats"], "csv"]
+SCORERS = config["autointerp"]["scorers"]
+ROC_SCORERS = [s for s in SCORERS if s in ("detection", "fuzzing")]
 
 
 wildcard_constraints:
@@ -19,9 +21,6 @@ wildcard_constraints:
     init="|".join(map(re.escape, INITS)),
     layer=r"\d+",
     group=r"\d+",
-    scorer="detection|fuzzing",
-    ai_scorer=r"(detection|fuzzing)(_random_explanation)?",
-    sae_metric="|".join(FIGURE_METRICS),
 
 
 localrules:
@@ -29,10 +28,9 @@ localrules:
     tables,
     figures,
     latent_table,
-    roc_table,
     compute_table,
     app_j_examples,
-    plot_sae_metric,
+    plot_sae_metrics,
     plot_density_histograms,
     plot_abstractness,
     plot_autointerp_auroc,

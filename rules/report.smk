@@ -71,6 +71,12 @@ rule latent_table:
             category="Tables",
             labels={"table": "latents"},
         ),
+        roc=report(
+            "results/tables/roc_curves.csv",
+            caption="../report/tables/roc_curves.rst",
+            category="Tables",
+            labels={"table": "roc_curves"},
+        ),
     log:
         "logs/report/latent_table.log",
     benchmark:
@@ -79,35 +85,11 @@ rule latent_table:
         "../envs/workflow.yaml"
     params:
         cells=CELLS,
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/latent_table.py"
-
-
-rule roc_table:
-    input:
-        windows=cell_files(str(rules.score.output.windows)),
-        code=code("randsae/report/roc.py"),
-    output:
-        roc=report(
-            "results/tables/roc_curves.csv",
-            caption="../report/tables/roc_curves.rst",
-            category="Tables",
-            labels={"table": "roc_curves"},
-        ),
-    log:
-        "logs/report/roc_table.log",
-    benchmark:
-        "benchmarks/runs/roc_table.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    params:
-        cells=CELLS,
         bootstrap=config["autointerp"]["bootstrap"],
         seed=config["seed"],
         config_source=CONFIG_SOURCE,
     script:
-        "../scripts/roc_table.py"
+        "../scripts/latent_table.py"
 
 
 rule compute_table:
@@ -175,7 +157,7 @@ rule app_j_examples:
 # Every figure comes in the configured formats plus the CSV of exactly what it plots.
 
 
-rule plot_sae_metric:
+rule plot_sae_metrics:
     input:
         sae_metrics=rules.tables.output.sae_metrics,
         code=code("randsae/report/plotting.py", "randsae/report/style.py"),
@@ -183,20 +165,23 @@ rule plot_sae_metric:
         [
             report(f, **figure_report_args(f, REPORT_DIR))
             for f in expand(
-                "results/figures/sae_{{sae_metric}}_vs_layer.{ext}", ext=FIG_EXT
+                "results/figures/sae_{sae_metric}_vs_layer.{ext}",
+                sae_metric=FIGURE_METRICS,
+                ext=FIG_EXT,
             )
         ],
     log:
-        "logs/report/plot_sae_metric/{sae_metric}.log",
+        "logs/report/plot_sae_metrics.log",
     benchmark:
-        "benchmarks/runs/plot_sae_metric/{sae_metric}.tsv"
+        "benchmarks/runs/plot_sae_metrics.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
+        metrics=list(FIGURE_METRICS),
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
     script:
-        "../scripts/plot_sae_metric.py"
+        "../scripts/plot_sae_metrics.py"
 
 
 rule plot_density_histograms:
@@ -253,17 +238,20 @@ rule plot_autointerp_auroc:
         [
             report(f, **figure_report_args(f, REPORT_DIR))
             for f in expand(
-                "results/figures/autointerp_{{ai_scorer}}_auroc_vs_layer.{ext}",
+                "results/figures/autointerp_{scorer}{control}_auroc_vs_layer.{ext}",
+                scorer=SCORERS,
+                control=["", "_random_explanation"],
                 ext=FIG_EXT,
             )
         ],
     log:
-        "logs/report/plot_autointerp_auroc/{ai_scorer}.log",
+        "logs/report/plot_autointerp_auroc.log",
     benchmark:
-        "benchmarks/runs/plot_autointerp_auroc/{ai_scorer}.tsv"
+        "benchmarks/runs/plot_autointerp_auroc.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
+        scorers=[s + c for s in SCORERS for c in ("", "_random_explanation")],
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
     script:
@@ -295,22 +283,25 @@ rule plot_init_sweep:
 
 rule plot_roc_curves:
     input:
-        roc=rules.roc_table.output.roc,
+        roc=rules.latent_table.output.roc,
         code=code("randsae/report/roc.py", "randsae/report/style.py"),
     output:
         [
             report(f, **figure_report_args(f, REPORT_DIR))
             for f in expand(
-                "results/figures/roc_{{scorer}}_{{model}}.{ext}", ext=FIG_EXT
+                "results/figures/roc_{scorer}_{{model}}.{ext}",
+                scorer=ROC_SCORERS,
+                ext=FIG_EXT,
             )
         ],
     log:
-        "logs/report/plot_roc_curves/{scorer}_{model}.log",
+        "logs/report/plot_roc_curves/{model}.log",
     benchmark:
-        "benchmarks/runs/plot_roc_curves/{scorer}_{model}.tsv"
+        "benchmarks/runs/plot_roc_curves/{model}.tsv"
     conda:
         "../envs/workflow.yaml"
     params:
+        scorers=ROC_SCORERS,
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
     script:

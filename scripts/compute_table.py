@@ -1,11 +1,11 @@
 """Rule compute_table: results/tables/compute.csv (Table 1) from the benchmark files."""
 
 from randsae.report import steps
-from randsae.runner import run
+from randsae.runner import run_light
 
 
 def main(smk):
-    run(
+    run_light(
         steps.compute_table,
         smk,
         bench_root=smk.params.bench_root,

@@ -1,18 +1,21 @@
-"""Rule latent_table: results/tables/latents.csv (v2 token entropy and per-latent AUROC)."""
+"""Rule latent_table: latents.csv (v2 token entropy, per-latent AUROC) and roc_curves.csv."""
 
 from randsae.report import steps
-from randsae.runner import run
+from randsae.runner import run_light
 
 
 def main(smk):
-    run(
+    run_light(
         steps.latent_table,
         smk,
         cells=[tuple(c) for c in smk.params.cells],
         examples_jsons=list(smk.input.examples),
         windows_jsonls=list(smk.input.windows),
         held_out_csvs=list(smk.input.held_out),
-        out_csv=smk.output.latents,
+        n_bootstrap=int(smk.params.bootstrap),
+        seed=int(smk.params.seed),
+        out_latents=smk.output.latents,
+        out_roc=smk.output.roc,
     )
 
 

@@ -3,16 +3,16 @@
 from pathlib import Path
 
 from randsae.report import steps
-from randsae.runner import run
+from randsae.runner import run_light
 
 
 def main(smk):
-    run(
+    run_light(
         steps.plot_autointerp_auroc,
         smk,
         autointerp_csv=smk.input.autointerp,
-        scorer=smk.wildcards.ai_scorer,
-        out_base=str(Path(smk.output[0]).with_suffix("")),
+        scorers=list(smk.params.scorers),
+        fig_dir=str(Path(smk.output[0]).parent),
         formats=list(smk.params.formats),
     )
 

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from randsae.report import steps
-from randsae.runner import run
+from randsae.runner import run_light
 
 
 def main(smk):
-    run(
+    run_light(
         steps.plot_density_histograms,
         smk,
         density_csv=smk.input.density,

@@ -3,17 +3,17 @@
 from pathlib import Path
 
 from randsae.report import steps
-from randsae.runner import run
+from randsae.runner import run_light
 
 
 def main(smk):
-    run(
+    run_light(
         steps.plot_roc_curves,
         smk,
         roc_csv=smk.input.roc,
         model=smk.wildcards.model,
-        scorer=smk.wildcards.scorer,
-        out_base=str(Path(smk.output[0]).with_suffix("")),
+        scorers=list(smk.params.scorers),
+        fig_dir=str(Path(smk.output[0]).parent),
         formats=list(smk.params.formats),
     )
 

@@ -231,7 +231,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "extra",
         "An SAE metric vs layer (EV, CE score/increase, KL score, L0, dead fraction)",
         ("results/figures/sae_{sae_metric}_vs_layer.{ext}",),
-        "plot_sae_metric",
+        "plot_sae_metrics",
         "randsae.report.plotting.metric_vs_layer",
         ("results/tables/sae_metrics.csv",),
         DEFAULT,

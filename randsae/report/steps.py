@@ -96,18 +96,23 @@ def figure_targets(
     return [f"{fig_dir}/{n}.{ext}" for n in names for ext in [*formats, "csv"]]
 
 
-def plot_sae_metric(sae_metrics_csv: str, metric: str, out_base: str, formats: list[str]) -> None:
+def plot_sae_metrics(
+    sae_metrics_csv: str, metrics: list[str], fig_dir: str, formats: list[str]
+) -> None:
+    """``fig_dir/sae_<metric>_vs_layer`` for each metric."""
     import pandas as pd
 
     from randsae.report.plotting import metric_vs_layer
 
-    metric_vs_layer(
-        pd.read_csv(sae_metrics_csv),
-        metric,
-        out_base,
-        ylabel=FIGURE_METRICS.get(metric, metric),
-        formats=formats,
-    )
+    sm = pd.read_csv(sae_metrics_csv)
+    for metric in metrics:
+        metric_vs_layer(
+            sm,
+            metric,
+            f"{fig_dir}/sae_{metric}_vs_layer",
+            ylabel=FIGURE_METRICS.get(metric, metric),
+            formats=formats,
+        )
 
 
 def plot_density_histograms(density_csv: str, out_base: str, formats: list[str]) -> None:
@@ -128,24 +133,25 @@ def plot_abstractness(abstractness_csv: str, out_base: str, formats: list[str]) 
 
 
 def plot_autointerp_auroc(
-    autointerp_csv: str, scorer: str, out_base: str, formats: list[str]
+    autointerp_csv: str, scorers: list[str], fig_dir: str, formats: list[str]
 ) -> None:
-    """Pooled elicited-probability AUROC vs layer of one scorer (``fuzzing``, ``detection`` or a
-    ``*_random_explanation`` control), CI band."""
+    """``fig_dir/autointerp_<scorer>_auroc_vs_layer``: pooled elicited-probability AUROC vs layer
+    of each scorer (``fuzzing``, ``detection`` and their ``*_random_explanation`` controls)."""
     import pandas as pd
 
     from randsae.report.plotting import metric_vs_layer
 
     ai = pd.read_csv(autointerp_csv)
-    metric_vs_layer(
-        ai[ai["scorer"] == scorer],
-        "auroc_pooled",
-        out_base,
-        ylabel=f"{scorer.replace('_', ' ')}: elicited-probability AUROC",
-        ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
-        formats=formats,
-        chance=0.5,
-    )
+    for scorer in scorers:
+        metric_vs_layer(
+            ai[ai["scorer"] == scorer],
+            "auroc_pooled",
+            f"{fig_dir}/autointerp_{scorer}_auroc_vs_layer",
+            ylabel=f"{scorer.replace('_', ' ')}: elicited-probability AUROC",
+            ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
+            formats=formats,
+            chance=0.5,
+        )
 
 
 def plot_init_sweep(
@@ -166,44 +172,41 @@ def latent_table(
     examples_jsons: list[str],
     windows_jsonls: list[str],
     held_out_csvs: list[str],
-    out_csv: str,
+    n_bootstrap: int,
+    seed: int,
+    out_latents: str,
+    out_roc: str,
 ) -> None:
-    """results/tables/latents.csv (randsae.report.latents.latent_table)."""
+    """results/tables/latents.csv (randsae.report.latents.latent_table) and roc_curves.csv (every
+    pooled ROC curve with its AUC and bootstrap CI), both from the per-window score rows."""
     from randsae.report.latents import latent_table as build
-    from randsae.report.roc import read_windows
+    from randsae.report.roc import read_windows, roc_table
 
     windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
     df = build(cells, examples_jsons, windows, held_out_csvs)
     log.info("latents: %d rows, %d cells", len(df), len(cells))
-    _atomic_csv(df, out_csv)
-
-
-def roc_table(
-    cells: list[tuple[str, str, int]],
-    windows_jsonls: list[str],
-    n_bootstrap: int,
-    seed: int,
-    out_csv: str,
-) -> None:
-    """results/tables/roc_curves.csv: every pooled ROC curve with its AUC and bootstrap CI."""
-    from randsae.report.roc import read_windows
-    from randsae.report.roc import roc_table as build
-
-    windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
-    windows = windows[windows["scorer"].isin(ROC_SCORERS)]
-    _atomic_csv(build(windows, n_bootstrap, seed), out_csv)
+    _atomic_csv(df, out_latents)
+    roc_windows = windows[windows["scorer"].isin(ROC_SCORERS)]
+    _atomic_csv(roc_table(roc_windows, n_bootstrap, seed), out_roc)
 
 
 def plot_roc_curves(
-    roc_csv: str, model: str, scorer: str, out_base: str, formats: list[str]
+    roc_csv: str, model: str, scorers: list[str], fig_dir: str, formats: list[str]
 ) -> None:
+    """``fig_dir/roc_<scorer>_<model>`` for each scorer (v2 Figs 1, 6-14)."""
     import pandas as pd
 
     from randsae.report.roc import plot_roc_curves as plot
 
     roc = pd.read_csv(roc_csv)
-    sub = roc[(roc["model"] == model) & (roc["scorer"] == scorer)]
-    plot(sub, out_base, title=f"{model}: {scorer} ROC, pooled over latents", formats=formats)
+    for scorer in scorers:
+        sub = roc[(roc["model"] == model) & (roc["scorer"] == scorer)]
+        plot(
+            sub,
+            f"{fig_dir}/roc_{scorer}_{model}",
+            title=f"{model}: {scorer} ROC, pooled over latents",
+            formats=formats,
+        )
 
 
 def plot_fig2_grid(
