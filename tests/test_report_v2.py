@@ -217,3 +217,22 @@ def test_app_j_picks_three_seeded_latents(tmp_path):
     assert (
         "latent" in (tmp_path / "j.md").read_text() and "<html" in (tmp_path / "j.html").read_text()
     )
+
+
+def test_run_light_logs_to_the_rule_log(tmp_path):
+    from types import SimpleNamespace
+
+    from randsae.runner import run_light
+
+    def stage(x):
+        import logging
+
+        logging.getLogger("randsae").info("stage got %s", x)
+        return x * 2
+
+    smk = SimpleNamespace(
+        log=[str(tmp_path / "r.log")], rule="plot_x", wildcards=SimpleNamespace(items=lambda: [])
+    )
+    assert run_light(stage, smk, x=21) == 42
+    text = (tmp_path / "r.log").read_text()
+    assert "rule plot_x" in text and "stage got 21" in text

@@ -204,12 +204,14 @@ def plot_entropy_vs_auroc(
             rho = d["spearman_rho"].iloc[0]
             ax.scatter(d["token_entropy"], d[y_col], s=9, alpha=0.75,
                        color=init_style(init)["color"], marker=init_style(init)["marker"],
-                       label=f"{init_label(init)}: ρ={rho:.2f}")  # fmt: skip
+                       label=f"{init_label(init, short=True)}: ρ={rho:.2f}")  # fmt: skip
         ax.axhline(0.5, **CHANCE_STYLE)
         ax.set_title(f"layer {layer}", fontsize=9)
         ax.legend(fontsize=5.5, frameon=False, loc="lower left", title="Spearman ρ",
                   title_fontsize=6)  # fmt: skip
         ax.grid(alpha=0.3)
+    for ax in axes.flat:
+        ax.xaxis.set_tick_params(labelbottom=True)  # panels above an empty slot keep their ticks
     for ax in axes[-1]:
         ax.set_xlabel("token entropy (nats)")
     for ax in axes[:, 0]:

@@ -148,7 +148,7 @@ def plot_roc_curves(
     ncols = min(4, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.1 * ncols, 3.0 * nrows), squeeze=False, sharex=True, sharey=True
+        nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False, sharex=True, sharey=True
     )
     for ax in axes.flat[len(layers) :]:
         ax.axis("off")
@@ -163,19 +163,26 @@ def plot_roc_curves(
             st.pop("marker", None)
             auc, lo, hi = d["auc"].iloc[0], d["auc_ci_low"].iloc[0], d["auc_ci_high"].iloc[0]
             ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
-            ax.plot(d["fpr"], d["tpr"], label=f"{init_label(init)}: {auc:.2f}{ci}", lw=1.3, **st)
+            ax.plot(
+                d["fpr"],
+                d["tpr"],
+                label=f"{init_label(init, short=True)}: {auc:.2f}{ci}",
+                lw=1.3,
+                **st,
+            )
         ax.plot([0, 1], [0, 1], **CHANCE_STYLE)
         ax.set_title(f"layer {layer}", fontsize=9)
         ax.set_aspect("equal")
-        ax.legend(fontsize=5.5, loc="lower right", frameon=False, title="AUC [95% CI]",
-                  title_fontsize=6)  # fmt: skip
+        ax.legend(fontsize=6, loc="lower right", frameon=False, handlelength=1.5)
         ax.grid(alpha=0.3)
+    for ax in axes.flat:
+        ax.xaxis.set_tick_params(labelbottom=True)  # panels above an empty slot keep their ticks
     for ax in axes[-1]:
         ax.set_xlabel("false positive rate")
     for ax in axes[:, 0]:
         ax.set_ylabel("true positive rate")
-    if title:
-        fig.suptitle(title)
+    fig.suptitle((f"{title}; " if title else "") + "legend: AUC [95% bootstrap CI over latents]",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     save_figure(fig, curves, out_base, formats or ["pdf", "png"])
     return fig

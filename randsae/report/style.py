@@ -19,6 +19,15 @@ INIT_LABELS = {
     "noise_control": "control (noise inputs)",
 }
 
+INIT_SHORT_LABELS = {
+    "trained": "trained",
+    "rerandomized": "re-rand.",
+    "rerandomized_embeddings": "re-rand. + emb.",
+    "step0": "Step-0",
+    "noise_control": "control",
+}
+"""Compact names for crowded legends (ROC panels, scatter panels)."""
+
 INIT_STYLE: dict[str, dict[str, Any]] = {
     "trained": {"color": "tab:gray", "marker": "o", "linestyle": "-"},
     "rerandomized": {"color": "tab:blue", "marker": "^", "linestyle": "-"},
@@ -51,8 +60,8 @@ def init_color(init: str) -> str:
     return init_style(init)["color"]
 
 
-def init_label(init: str) -> str:
-    return INIT_LABELS.get(init, init)
+def init_label(init: str, short: bool = False) -> str:
+    return (INIT_SHORT_LABELS if short else INIT_LABELS).get(init, init)
 
 
 def ordered_inits(inits: Any) -> list[str]:
