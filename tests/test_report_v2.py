@@ -83,7 +83,8 @@ def test_read_windows_drops_failed_and_roc_table(tmp_path):
         table[table["scorer"] == "fuzzing"], tmp_path / "roc", formats=["png"]
     )
     assert (tmp_path / "roc.png").exists() and (tmp_path / "roc.csv").exists()
-    assert "AUC" in fig.axes[0].get_legend().get_title().get_text()
+    assert "AUC" in fig._suptitle.get_text()
+    assert "trained" in fig.axes[0].get_legend().get_texts()[0].get_text()
 
 
 def test_token_entropy_v2_definition():
@@ -205,6 +206,7 @@ def test_app_j_picks_three_seeded_latents(tmp_path):
                       for i in range(6)]}  # fmt: skip
     expl = [{"latent": i, "explanation": f"e{i}"} for i in range(6)]
     assert mark_window(win([0.0, 1.0])) == "x[[y]]"
+    assert mark_window({"text": ["a\n", "b"], "acts": [0.0, 1.0]}) == "a⏎[[b]]"
     df, w = pick_examples([("m", "trained", 0)], [ex], [expl], seed=1)
     df2, _ = pick_examples([("m", "trained", 0)], [ex], [expl], seed=1)
     assert len(df) == 3 and df.equals(df2)

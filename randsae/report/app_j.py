@@ -16,10 +16,11 @@ from randsae.config import stable_seed
 
 
 def mark_window(window: dict[str, Any]) -> str:
-    """A window's text with every active token wrapped in ``[[...]]``."""
+    """A window's text on one line (newlines shown as ``⏎``) with every active token wrapped in
+    ``[[...]]``."""
     return "".join(
         f"[[{t}]]" if a > 0 else t for t, a in zip(window["text"], window["acts"], strict=True)
-    )
+    ).replace("\n", "⏎")
 
 
 def pick_examples(

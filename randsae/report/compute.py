@@ -98,4 +98,5 @@ def compute_table(bench: pd.DataFrame, n_variants: int) -> pd.DataFrame:
                 "paper_h_per_variant": paper_hours(model),
             }
         )
-    return pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
+    out = pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
+    return out.round({"wall_s": 2, "cpu_s": 2, "max_rss_mb": 1, "wall_h_per_variant": 4})

@@ -207,7 +207,7 @@ def plot_entropy_vs_auroc(
                        label=f"{init_label(init, short=True)}: ρ={rho:.2f}")  # fmt: skip
         ax.axhline(0.5, **CHANCE_STYLE)
         ax.set_title(f"layer {layer}", fontsize=9)
-        ax.legend(fontsize=5.5, frameon=False, loc="lower left", title="Spearman ρ",
+        ax.legend(fontsize=5.5, frameon=False, loc="best", title="Spearman ρ",
                   title_fontsize=6)  # fmt: skip
         ax.grid(alpha=0.3)
     for ax in axes.flat:
