@@ -159,8 +159,37 @@ def check_config(config: dict[str, Any]) -> Any:
     from randsae.sections import RunConfig
 
     run = RunConfig.from_dict(config)
+    check_variants(config)
     check_autointerp(config["autointerp"])
     return run
+
+
+def check_variants(config: dict[str, Any]) -> None:
+    """SAE variants (``models.<m>.variant_of`` + ``models.<m>.sae`` overrides, the appendix
+    experiments): the base exists and is no variant itself, and each variant's k fits its width."""
+    models = config["models"]
+    for name, mcfg in models.items():
+        base = mcfg.get("variant_of")
+        if base is not None and base not in models:
+            raise ConfigError(f"models.{name}.variant_of: {base!r} is not a model of this config")
+        if base is not None and models[base].get("variant_of") is not None:
+            raise ConfigError(f"models.{name}.variant_of: {base!r} is itself a variant")
+        sae = sae_config(config, name)
+        key = f"models.{name}.sae.k" if "k" in (mcfg.get("sae") or {}) else "sae.k"
+        d_sae = sae["expansion_factor"] * model_shape(name, mcfg)["d_model"]
+        if sae["k"] >= d_sae:
+            raise ConfigError(
+                f"{key}: k={sae['k']} must be smaller than n_latents={d_sae} ({name})"
+            )
+        err = micro_batch_error(sae)
+        if err:
+            raise ConfigError(f"models.{name}.sae: {err}")
+
+
+def sae_config(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The ``sae`` section for one model: ``config["sae"]`` with ``models.<model>.sae`` overrides
+    (SAE variants of the appendix experiments) on top."""
+    return {**config["sae"], **(config["models"][model].get("sae") or {})}
 
 
 def micro_batch_error(sae: dict[str, Any]) -> str | None:

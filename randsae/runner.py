@@ -104,3 +104,15 @@ def run(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
         except Exception as exc:  # the traceback reaches the console: scrub its message too
             exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
             raise
+
+
+def run_light(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
+    """``run`` for cheap table/figure rules that never use torch: the same log handling, without
+    importing torch to set its thread count (saves seconds per job on the default run)."""
+    with logged(smk.log[0] if len(smk.log) else None):
+        log.info("rule %s wildcards %s", smk.rule, dict(smk.wildcards.items()))
+        try:
+            return fn(**kwargs)
+        except Exception as exc:  # the traceback reaches the console: scrub its message too
+            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+            raise

@@ -59,7 +59,8 @@ rule latent_page:
             init=INITS,
             **wc,
         ),
-        code=code("randsae/autointerp/pages.py"),
+        windows=lambda wc: expand(str(rules.score.output.windows), init=INITS, **wc),
+        code=code("randsae/autointerp/pages.py", "randsae/report/latents.py"),
     output:
         html="results/pages/{model}/layer{layer}.html",
     log:

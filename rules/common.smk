@@ -6,10 +6,11 @@ from randsae.config import (
     eval_mem_mb,
     model_mem_mb,
     parse_init,
+    sae_config,
     sae_mem_mb,
     stable_seed,
 )
-from randsae.report.steps import figure_targets
+from randsae.report.steps import FIGURE_METRICS, figure_targets
 from randsae.sae.steps import layer_groups
 
 MODELS = list(config["models"])
@@ -17,6 +18,10 @@ INITS = list(config["inits"])
 CELLS = cells(config)
 # An init-scale/distribution sweep (configs/init-sweep.yaml) adds the init_sweep figure.
 INIT_SWEEP = any("-" in init for init in INITS)
+# Every figure: the configured formats plus the CSV of exactly the data it plots.
+FIG_EXT = [*config["figures"]["formats"], "csv"]
+SCORERS = config["autointerp"]["scorers"]
+ROC_SCORERS = [s for s in SCORERS if s in ("detection", "fuzzing")]
 
 
 wildcard_constraints:
@@ -30,6 +35,17 @@ localrules:
     all,
     tables,
     figures,
+    latent_table,
+    compute_table,
+    app_j_examples,
+    plot_sae_metrics,
+    plot_density_histograms,
+    plot_abstractness,
+    plot_autointerp_auroc,
+    plot_init_sweep,
+    plot_roc_curves,
+    plot_fig2_grid,
+    plot_entropy_vs_auroc,
     latent_page,
 
 
@@ -50,13 +66,33 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
-def sae_params():
-    """The sae section less `tracking` (which changes no output; scripts read it from config)."""
-    return {k: v for k, v in config["sae"].items() if k != "tracking"}
+def sae_params(model):
+    """One model's sae section (variant overrides applied) less `tracking` (which changes no
+    output; scripts read it from config)."""
+    return {k: v for k, v in sae_config(config, model).items() if k != "tracking"}
 
 
 def init_files():
     return [f"results/models/{m}/inits/{i}.json" for m in MODELS for i in INITS]
+
+
+def lm_figure_targets():
+    """Every LM figure file (rules plot_* in rules/report.smk)."""
+    return figure_targets(
+        "results/figures",
+        config["autointerp"]["scorers"],
+        config["figures"]["formats"],
+        INIT_SWEEP,
+        MODELS,
+    )
+
+
+def variant_slice():
+    """What the figures need to know of each model: its SAE variant settings."""
+    return {
+        m: {k: mcfg[k] for k in ("variant_of", "sae") if k in mcfg}
+        for m, mcfg in config["models"].items()
+    }
 
 
 def all_targets():
@@ -66,12 +102,13 @@ def all_targets():
         "results/tables/abstractness.csv",
         "results/tables/claims.csv",
         "results/tables/distinguishability.csv",
-        *figure_targets(
-            "results/figures",
-            config["autointerp"]["scorers"],
-            config["figures"]["formats"],
-            INIT_SWEEP,
-        ),
+        "results/tables/latents.csv",
+        "results/tables/roc_curves.csv",
+        "results/tables/compute.csv",
+        "results/tables/app_j_examples.csv",
+        "results/tables/app_j_examples.md",
+        "results/tables/app_j_examples.html",
+        *lm_figure_targets(),
         *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
         *[
             f"results/pages/{m}/layer{l}.html"

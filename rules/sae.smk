@@ -47,7 +47,7 @@ if config["activations"]["source"] == "cache":
             runtime=scaled(360),
             gpu=GPU,
         params:
-            sae=sae_params(),
+            sae=lambda wc: sae_params(wc.model),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],
@@ -83,7 +83,7 @@ else:
         params:
             cfg=lambda wc: load_slice(wc.model),
             layers=group_layers,
-            sae=sae_params(),
+            sae=lambda wc: sae_params(wc.model),
             activations=config["activations"],
             seed=config["seed"],
             device=config["device"],

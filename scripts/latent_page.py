@@ -13,6 +13,7 @@ def main(smk):
         inits=list(smk.params.inits),
         examples_jsons=list(smk.input.examples),
         explanation_jsonls=list(smk.input.explanations),
+        windows_jsonls=list(smk.input.windows),
         out_html=smk.output.html,
     )
 

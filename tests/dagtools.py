@@ -146,3 +146,26 @@ def house_table() -> str:
             f"| `{first_output(block)}` |"
         )
     return "\n".join(lines)
+
+
+def report_job_counts(cfg: dict) -> Counter:
+    """Jobs of the report rules (tables and one rule per figure family) for a fresh run."""
+    from randsae.report.steps import ROC_SCORERS
+
+    models, scorers = cfg["models"], cfg["autointerp"]["scorers"]
+    jobs = Counter(
+        tables=1,
+        claims=1,
+        latent_table=1,
+        compute_table=1,
+        app_j_examples=1,
+        plot_sae_metrics=1,
+        plot_density_histograms=1,
+        plot_abstractness=1,
+        plot_autointerp_auroc=1,
+        plot_init_sweep=int(any("-" in i for i in cfg["inits"])),
+        plot_roc_curves=len(models) * int(bool(set(scorers) & set(ROC_SCORERS))),
+        plot_entropy_vs_auroc=len(models) * int("fuzzing" in scorers),
+        plot_fig2_grid=1,
+    )
+    return +jobs

@@ -150,3 +150,21 @@ def test_job_memory_is_sized_from_the_config():
     assert ev - model_mem_mb("t", tiny, 4096) == int(
         (2 * 128 * 2048 * 4 + 12 * 16 * 128 * 4096) / 2**20
     )
+
+
+def test_sae_variant_overrides_and_checks():
+    from randsae.config import sae_config
+
+    cfg = load("config.yaml")
+    base = cfg["models"]["tiny-neox"]
+    cfg["models"]["tiny-neox-r4"] = {**base, "variant_of": "tiny-neox", "sae": {"k": 8}}
+    validate(copy.deepcopy(cfg), SCHEMA)
+    check_config(cfg)
+    assert sae_config(cfg, "tiny-neox-r4")["k"] == 8
+    assert sae_config(cfg, "tiny-neox") == cfg["sae"]
+    cfg["models"]["tiny-neox-r4"]["sae"]["k"] = 10**6
+    with pytest.raises(ConfigError, match=r"models.tiny-neox-r4.sae.k"):
+        check_config(cfg)
+    cfg["models"]["tiny-neox-r4"] = {**base, "variant_of": "nope"}
+    with pytest.raises(ConfigError, match=r"models.tiny-neox-r4.variant_of"):
+        check_config(cfg)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagtools import ROOT, job_stats, snakemake
+from dagtools import ROOT, job_stats, report_job_counts, snakemake
 
 PAPER = ROOT / "configs" / "paper.yaml"
 
@@ -59,11 +59,9 @@ def expected_jobs(cfg: dict) -> Counter:
         latent_examples=n_cells,
         explain=n_cells,
         score=n_cells,
-        tables=1,
-        claims=1,
-        figures=1,
         all=1,
     )
+    jobs.update(report_job_counts(cfg))
     rules_text = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     if re.search(r"^\s*rule latent_page:", rules_text, re.M):
         jobs["latent_page"] = sum(

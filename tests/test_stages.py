@@ -132,3 +132,22 @@ def test_latent_page_highlights_and_escapes(tmp_path):
     )
     page = (tmp_path / "p.html").read_text()
     assert page.count('class="col"') == 2 and "cats" in page and "(no explanation)" in page
+
+
+def test_latent_page_app_l_dashboard(tmp_path):
+    """App L: with scored windows each latent shows entropy, AUROCs, a ROC and a histogram."""
+    from randsae.autointerp.pages import svg_histogram, svg_roc, write_page
+
+    w = {"text": ["a", "b"], "tokens": [1, 2], "acts": [1.0, 3.0]}
+    ex = {"latents": [{"latent": 7, "n_activating_windows": 3, "max_act": 3.0, "explain": [w]}]}
+    rows = [
+        {"scorer": s, "latent": 7, "label": lab, "prob": p, "error": None}
+        for s in ("fuzzing", "detection")
+        for lab, p in ((1, 0.9), (0, 0.2), (1, 0.4), (0, 0.6))
+    ]
+    write_page(tmp_path / "p.html", "t", {"trained": ex}, {}, {"trained": rows})
+    page = (tmp_path / "p.html").read_text()
+    assert "token entropy 0.56 nats" in page  # p = (1/4, 3/4)
+    assert "fuzzing AUROC 0.75" in page and "detection AUROC 0.75" in page
+    assert page.count("<polyline") == 1 and "activation histogram (2 active positions)" in page
+    assert svg_roc([0, 1], [0, 1]).startswith("<svg") and "<rect" not in svg_histogram([0.0])

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dagtools import ROOT, SMOKE, planned_jobs, snakemake
+from dagtools import ROOT, SMOKE, planned_jobs, report_job_counts, snakemake
+
+# tables, claims, per-latent/ROC/compute/App-J tables and one rule per figure family
+# (rules/report.smk)
+REPORT_RULES = set(report_job_counts(yaml.safe_load(SMOKE.read_text()))) | {"plot_init_sweep"}
+PLOT_RULES = {r for r in REPORT_RULES if r.startswith("plot_")}
 
 
 def write_config(tmp_path: Path, mutate) -> Path:
@@ -34,7 +39,9 @@ def test_dry_run_default_grid(tmp_path):
     for rule in ("train_sae", "eval_sae", "latent_examples", "explain", "score"):
         assert jobs[rule] == n_cells, rule
     assert jobs["cache_activations"] == jobs["build_init"] == len(cfg["inits"]) * len(cfg["models"])
-    assert jobs["train_model"] == 1 and jobs["tables"] == 1 and jobs["figures"] == 1
+    assert jobs["train_model"] == 1
+    for rule, n in report_job_counts(cfg).items():
+        assert jobs[rule] == n, rule
 
 
 @pytest.mark.parametrize(
@@ -92,6 +99,16 @@ def test_smoke_outputs_exist_and_are_sane(smoke_run):
     for name in ("sae_explained_variance_vs_layer", "autointerp_detection_auroc_vs_layer"):
         for ext in ("pdf", "png", "csv"):
             assert (figs / f"{name}.{ext}").stat().st_size > 0
+    for name in ("fig2_grid", "roc_fuzzing_tiny-neox", "entropy_vs_fuzzing_auroc_tiny-neox"):
+        assert (figs / f"{name}.png").stat().st_size > 0, name
+    from randsae.report.latents import LATENT_COLUMNS
+
+    lat = pd.read_csv(smoke_run / "results/tables/latents.csv")
+    assert list(lat.columns[: len(LATENT_COLUMNS)]) == LATENT_COLUMNS
+    assert 0 < len(lat) <= n_cells * cfg["examples"]["n_latents"]
+    assert (lat["token_entropy"].dropna() >= 0).all() and (lat["n_windows"] > 0).all()
+    comp = pd.read_csv(smoke_run / "results/tables/compute.csv")
+    assert ((comp["rule"] == "train_sae") & (comp["model"] == "tiny-neox")).any()
     metrics = json.loads((smoke_run / "results/models/tiny-neox/trained/metrics.json").read_text())
     assert metrics["val_loss"] < metrics["val_loss_step0"]
     claims = pd.read_csv(smoke_run / "results/tables/claims.csv")
@@ -137,11 +154,9 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
         "explain",
         "score",
         "latent_page",
-        "tables",
-        "claims",
-        "figures",
         "manifest",
         "all",
+        *REPORT_RULES,
     }
     assert set(jobs) <= allowed, jobs
 
@@ -155,11 +170,9 @@ def test_autointerp_change_reruns_only_autointerp_and_downstream(smoke_run, tmp_
         "explain",
         "score",
         "latent_page",
-        "tables",
-        "claims",
-        "figures",
         "manifest",
         "all",
+        *REPORT_RULES,
     }, jobs
 
 
@@ -172,7 +185,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
     """
     only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
     jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(only1)))
-    assert set(jobs) <= {"tables", "claims", "figures", "manifest", "all"}, jobs
+    assert set(jobs) <= {"manifest", "all", *REPORT_RULES}, jobs
     backup = tmp_path / "layer0"
     moved = []
     for pattern in (
@@ -193,8 +206,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
         per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
-        rest = {"latent_page", "tables", "claims", "figures", "manifest", "all"}
-        assert set(jobs) <= per_cell | rest, jobs
+        assert set(jobs) <= per_cell | {"latent_page", "manifest", "all", *REPORT_RULES}, jobs
     finally:
         for dest, p in moved:
             shutil.move(dest, p)
@@ -206,10 +218,11 @@ def test_figures_rerender_from_tables_alone(smoke_copy):
     jobs = planned_jobs(
         snakemake(smoke_copy, "figures", "-n", "--cores", "1", "--configfile", str(SMOKE))
     )
-    assert dict(jobs) == {"figures": 1}
+    assert set(jobs) <= PLOT_RULES | {"figures"} and jobs["plot_fig2_grid"] == 1, jobs
     proc = snakemake(smoke_copy, "figures", "--cores", "1", "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (smoke_copy / "results/figures/sae_l0_vs_layer.png").exists()
+    for name in ("sae_l0_vs_layer", "fig2_grid", "roc_fuzzing_tiny-neox"):
+        assert (smoke_copy / f"results/figures/{name}.png").exists(), name
 
 
 # ------------------------------------------------------------------ Claude backend through the DAG

@@ -323,8 +323,10 @@ def latent_page(
     examples_jsons: list[str],
     explanation_jsonls: list[str],
     out_html: str,
+    windows_jsonls: list[str] | None = None,
 ) -> None:
-    """HTML page of top windows and explanations, every init side by side."""
+    """HTML page of top windows and explanations, every init side by side; with the score rule's
+    per-window files, each latent gets its App L dashboard (entropy, AUROCs, ROC, histogram)."""
     from randsae.autointerp.pages import write_page
 
     examples = {
@@ -334,4 +336,10 @@ def latent_page(
     for i, p in zip(inits, explanation_jsonls, strict=True):
         with open(p) as f:
             expl[i] = [json.loads(line) for line in f if line.strip()]
-    write_page(out_html, f"{model} layer {layer}: top windows per init", examples, expl)
+    windows = None
+    if windows_jsonls:
+        windows = {}
+        for i, p in zip(inits, windows_jsonls, strict=True):
+            with open(p) as f:
+                windows[i] = [json.loads(line) for line in f if line.strip()]
+    write_page(out_html, f"{model} layer {layer}: top windows per init", examples, expl, windows)

@@ -33,7 +33,8 @@ METRIC_LABELS = {
     "entropy_topN": "token entropy, top-N activations (nats)",
     "token_r2": "token-identity R²",
 }
-INIT_ORDER = ("trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control")
+from randsae.report.style import INIT_ORDER  # noqa: E402
+
 KEY_COLS = ["model", "n_params", "init", "layer"]
 
 
@@ -47,8 +48,10 @@ def _models(df: pd.DataFrame) -> list[str]:
 
 
 def _colors(inits: Sequence[str]) -> dict[str, Any]:
-    cmap = plt.get_cmap("tab10")
-    return {init: cmap(i % 10) for i, init in enumerate(inits)}
+    """The shared paper colours (randsae.report.style) of each init."""
+    from randsae.report.style import init_color
+
+    return {init: init_color(init) for init in inits}
 
 
 def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:

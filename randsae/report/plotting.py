@@ -17,18 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-INIT_STYLE = {
-    "trained": {"color": "black", "marker": "o"},
-    "step0": {"color": "tab:blue", "marker": "s"},
-    "rerandomized": {"color": "tab:orange", "marker": "^"},
-    "rerandomized_embeddings": {"color": "tab:red", "marker": "v"},
-    "noise_control": {"color": "tab:gray", "marker": "x", "linestyle": "--"},
-}
+from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits  # noqa: E402
 
 
 def _style(init: str) -> dict[str, Any]:
-    base = init.split("-")[0]
-    return INIT_STYLE.get(init, INIT_STYLE.get(base, {"marker": "."}))
+    return init_style(init)
 
 
 def _model_order(df: pd.DataFrame) -> list[str]:
@@ -65,8 +58,10 @@ def metric_vs_layer(
     ci: tuple[str, str] | None = None,
     title: str | None = None,
     formats: list[str] | None = None,
+    chance: float | None = None,
 ) -> Any:
-    """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band).
+    """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band,
+    optional dotted chance line at ``chance``); colours from :mod:`randsae.report.style`.
 
     Where ``df`` has a ``<metric>_flagged`` column (CE/KL scores with a near-zero denominator,
     :func:`randsae.report.aggregate.flag_small_denominators`), flagged points are drawn as open
@@ -82,10 +77,10 @@ def metric_vs_layer(
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         sub = data[data["model"] == model]
-        for init in dict.fromkeys(sub["init"]):
+        for init in ordered_inits(sub["init"]):
             s = sub[sub["init"] == init]
             bad = flagged.loc[s.index]
-            ax.plot(s["layer"], s[metric].where(~bad), label=init, **_style(init))
+            ax.plot(s["layer"], s[metric].where(~bad), label=init_label(init), **_style(init))
             if bad.any():
                 style = _style(init)
                 ax.scatter(
@@ -94,12 +89,14 @@ def metric_vs_layer(
                     marker=style.get("marker", "o"),
                     facecolors="none",
                     edgecolors=style.get("color", "gray"),
-                    label=f"{init} (denominator < threshold)",
+                    label=f"{init_label(init)} (denominator < threshold)",
                 )
             if ci and all(c in s.columns for c in ci):
                 ax.fill_between(
                     s["layer"], s[ci[0]], s[ci[1]], alpha=0.15, color=_style(init).get("color")
                 )
+        if chance is not None:
+            ax.axhline(chance, **CHANCE_STYLE)
         ax.set_title(model)
         ax.set_xlabel("layer")
         ax.set_xticks(sorted(sub["layer"].unique()))
@@ -150,7 +147,12 @@ def init_sweep_figure(
             ax.plot(sub["scale"], sub[metric], marker="o", label=f"{base} {dist}")
         ref = data[data["base"] == "trained"][metric]
         if len(ref):
-            ax.axhline(float(ref.mean()), color="black", linestyle="--", label="trained")
+            ax.axhline(
+                float(ref.mean()),
+                color=init_style("trained")["color"],
+                linestyle="--",
+                label="trained",
+            )
         ax.set_xscale("log", base=2)
         ax.set_xlabel("init scale (x std)")
         ax.set_title(label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from randsae import io
 
@@ -71,12 +72,17 @@ FIGURE_METRICS = {
     "l0": "L0",
     "frac_dead": "dead latent fraction",
 }
+ROC_SCORERS = ("detection", "fuzzing")
 
 
 def figure_targets(
-    fig_dir: str, scorers: list[str], formats: list[str], init_sweep: bool = False
+    fig_dir: str,
+    scorers: list[str],
+    formats: list[str],
+    init_sweep: bool = False,
+    models: list[str] | None = None,
 ) -> list[str]:
-    """Every figure file the ``figures`` rule writes (used by the rule's output list)."""
+    """Every LM figure file of a run (the report rules' outputs with their wildcards filled)."""
     names = [f"sae_{m}_vs_layer" for m in FIGURE_METRICS]
     names += ["sae_density_histograms", "abstractness_vs_layer"]
     names += [
@@ -84,46 +90,184 @@ def figure_targets(
     ]
     if init_sweep:
         names.append("init_sweep")
+    for model in models or []:
+        names += [f"roc_{s}_{model}" for s in scorers if s in ROC_SCORERS]
+        if "fuzzing" in scorers:
+            names.append(f"entropy_vs_fuzzing_auroc_{model}")
+    if models:
+        names.append("fig2_grid")
     return [f"{fig_dir}/{n}.{ext}" for n in names for ext in [*formats, "csv"]]
 
 
-def figures(
-    sae_metrics_csv: str,
-    autointerp_csv: str,
-    abstractness_csv: str,
-    density_csv: str,
-    fig_dir: str,
-    scorers: list[str],
-    formats: list[str],
-    init_sweep: bool = False,
+def plot_sae_metrics(
+    sae_metrics_csv: str, metrics: list[str], fig_dir: str, formats: list[str]
+) -> None:
+    """``fig_dir/sae_<metric>_vs_layer`` for each metric."""
+    import pandas as pd
+
+    from randsae.report.plotting import metric_vs_layer
+
+    sm = pd.read_csv(sae_metrics_csv)
+    for metric in metrics:
+        metric_vs_layer(
+            sm,
+            metric,
+            f"{fig_dir}/sae_{metric}_vs_layer",
+            ylabel=FIGURE_METRICS.get(metric, metric),
+            formats=formats,
+        )
+
+
+def plot_density_histograms(density_csv: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.plot_metrics import plot_density_histograms as plot
+
+    plot(pd.read_csv(density_csv), out_base, formats)
+
+
+def plot_abstractness(abstractness_csv: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.plot_metrics import plot_abstractness as plot
+
+    ab = pd.read_csv(abstractness_csv)
+    plot(ab[ab["row"] == "summary"], out_base, formats)
+
+
+def plot_autointerp_auroc(
+    autointerp_csv: str, scorers: list[str], fig_dir: str, formats: list[str]
+) -> None:
+    """``fig_dir/autointerp_<scorer>_auroc_vs_layer``: pooled elicited-probability AUROC vs layer
+    of each scorer (``fuzzing``, ``detection`` and their ``*_random_explanation`` controls)."""
+    import pandas as pd
+
+    from randsae.report.plotting import metric_vs_layer
+
+    ai = pd.read_csv(autointerp_csv)
+    for scorer in scorers:
+        metric_vs_layer(
+            ai[ai["scorer"] == scorer],
+            "auroc_pooled",
+            f"{fig_dir}/autointerp_{scorer}_auroc_vs_layer",
+            ylabel=f"{scorer.replace('_', ' ')}: elicited-probability AUROC",
+            ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
+            formats=formats,
+            chance=0.5,
+        )
+
+
+def plot_init_sweep(
+    sae_metrics_csv: str, abstractness_csv: str, out_base: str, formats: list[str]
 ) -> None:
     import pandas as pd
 
-    from randsae.report.plot_metrics import plot_abstractness, plot_density_histograms
-    from randsae.report.plotting import init_sweep_figure, metric_vs_layer
+    from randsae.report.plotting import init_sweep_figure
+
+    ab = pd.read_csv(abstractness_csv)
+    init_sweep_figure(
+        pd.read_csv(sae_metrics_csv), ab[ab["row"] == "summary"], out_base, formats=formats
+    )
+
+
+def latent_table(
+    cells: list[tuple[str, str, int]],
+    examples_jsons: list[str],
+    windows_jsonls: list[str],
+    held_out_csvs: list[str],
+    n_bootstrap: int,
+    seed: int,
+    out_latents: str,
+    out_roc: str,
+) -> None:
+    """results/tables/latents.csv (randsae.report.latents.latent_table) and roc_curves.csv (every
+    pooled ROC curve with its AUC and bootstrap CI), both from the per-window score rows."""
+    from randsae.report.latents import latent_table as build
+    from randsae.report.roc import read_windows, roc_table
+
+    windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
+    df = build(cells, examples_jsons, windows, held_out_csvs)
+    log.info("latents: %d rows, %d cells", len(df), len(cells))
+    io.write_csv(df, out_latents)
+    roc_windows = windows[windows["scorer"].isin(ROC_SCORERS)]
+    io.write_csv(roc_table(roc_windows, n_bootstrap, seed), out_roc)
+
+
+def plot_roc_curves(
+    roc_csv: str, model: str, scorers: list[str], fig_dir: str, formats: list[str]
+) -> None:
+    """``fig_dir/roc_<scorer>_<model>`` for each scorer (v2 Figs 1, 6-14)."""
+    import pandas as pd
+
+    from randsae.report.roc import plot_roc_curves as plot
+
+    roc = pd.read_csv(roc_csv)
+    for scorer in scorers:
+        sub = roc[(roc["model"] == model) & (roc["scorer"] == scorer)]
+        plot(
+            sub,
+            f"{fig_dir}/roc_{scorer}_{model}",
+            title=f"{model}: {scorer} ROC, pooled over latents",
+            formats=formats,
+        )
+
+
+def plot_fig2_grid(
+    sae_metrics_csv: str,
+    autointerp_csv: str,
+    latents_csv: str,
+    models_cfg: dict[str, Any],
+    n_bootstrap: int,
+    seed: int,
+    out_base: str,
+    formats: list[str],
+) -> None:
+    """The Fig-2 grid; SAE variants of a model (``models.<m>.variant_of``) become columns, or
+    bands when they differ only by seed (randsae.report.grid.variant_columns)."""
+    import pandas as pd
+
+    from randsae.report.grid import grid_long_table, plot_grid, variant_columns
+    from randsae.report.latents import entropy_summary
 
     sm = pd.read_csv(sae_metrics_csv)
-    for metric, label in FIGURE_METRICS.items():
-        metric_vs_layer(
-            sm, metric, f"{fig_dir}/sae_{metric}_vs_layer", ylabel=label, formats=formats
-        )
-    ab = pd.read_csv(abstractness_csv)
-    plot_abstractness(ab[ab["row"] == "summary"], f"{fig_dir}/abstractness_vs_layer", formats)
-    plot_density_histograms(pd.read_csv(density_csv), f"{fig_dir}/sae_density_histograms", formats)
-    ai = pd.read_csv(autointerp_csv)
-    for scorer in scorers:
-        for ctrl in ("", "_random_explanation"):
-            sub = ai[ai["scorer"] == scorer + ctrl]
-            metric_vs_layer(
-                sub,
-                "auroc_pooled",
-                f"{fig_dir}/autointerp_{scorer}{ctrl}_auroc_vs_layer",
-                ylabel=f"{scorer}{ctrl.replace('_', ' ')}: elicited-probability AUROC",
-                ci=("auroc_pooled_ci_low", "auroc_pooled_ci_high"),
-                formats=formats,
-            )
-    if init_sweep:
-        init_sweep_figure(sm, ab[ab["row"] == "summary"], f"{fig_dir}/init_sweep", formats=formats)
+    order = list(dict.fromkeys(sm.sort_values("n_params", kind="stable")["model"]))
+    columns = variant_columns(models_cfg)
+    long = grid_long_table(
+        sm,
+        pd.read_csv(autointerp_csv),
+        entropy_summary(pd.read_csv(latents_csv), n_bootstrap, seed),
+    )
+    plot_grid(
+        long,
+        out_base,
+        columns=columns,
+        column_order=list(dict.fromkeys(columns.get(m, m) for m in order)),
+        formats=formats,
+    )
+
+
+def plot_entropy_vs_auroc(latents_csv: str, model: str, out_base: str, formats: list[str]) -> None:
+    import pandas as pd
+
+    from randsae.report.latents import plot_entropy_vs_auroc as plot
+
+    lat = pd.read_csv(latents_csv)
+    plot(
+        lat[lat["model"] == model],
+        out_base,
+        title=f"{model}: token entropy vs fuzzing AUROC per latent",
+        formats=formats,
+    )
+
+
+def compute_table(bench_root: str, models: list[str], n_variants: int, out_csv: str) -> None:
+    """results/tables/compute.csv from every benchmark file under ``bench_root`` (Table 1)."""
+    from randsae.report.compute import compute_table as build
+    from randsae.report.compute import read_benchmarks
+
+    paths = sorted(Path(bench_root).rglob("*.tsv")) if Path(bench_root).is_dir() else []
+    bench = read_benchmarks(paths, bench_root, models)
+    io.write_csv(build(bench, n_variants), out_csv)
 
 
 def manifest(artifacts: list[str], patterns: dict[str, str], out_tsv: str) -> None:

@@ -1,0 +1,188 @@
+"""ROC curves and per-latent AUROC from the score rule's per-window rows (v2 Figs 1, 6–14).
+
+Each score rule writes one row per scored test window (fields ``scorer``, ``id``, ``latent``,
+``label``, ``prob``, ``error``); a failed judgement has ``prob`` null and is left out. A layer's
+ROC curve pools every scored window of the layer's latents, as the paper pools its 100 latents;
+the AUC's 95% CI is a percentile bootstrap over latents (whole latents are resampled, so the
+windows of one latent stay together).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from randsae.autointerp.scoring import auroc
+
+WINDOW_COLUMNS = ["model", "init", "layer", "scorer", "latent", "label", "prob"]
+
+
+def read_windows(cells: Iterable[tuple[str, str, int, str | Path]]) -> pd.DataFrame:
+    """Per-window rows of many cells: ``cells`` = (model, init, layer, path to the score rule's
+    per-window JSONL). Rows whose ``prob`` is null (failed judgements) are dropped."""
+    frames = []
+    for model, init, layer, path in cells:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        df = pd.DataFrame(rows, columns=["scorer", "latent", "label", "prob"])
+        df.insert(0, "layer", int(layer))
+        df.insert(0, "init", init)
+        df.insert(0, "model", model)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=WINDOW_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out["prob"].notna()].copy()
+    out["prob"] = out["prob"].astype(float)
+    out["label"] = out["label"].astype(int)
+    return out.reset_index(drop=True)
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1); tied scores form one step,
+    so the trapezoid area under the curve equals :func:`randsae.autointerp.scoring.auroc`."""
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0]) * np.nan
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each tie group
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(~y)[last]
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
+
+
+def bootstrap_auroc(
+    windows: pd.DataFrame, n_bootstrap: int, seed: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Pooled AUROC of ``windows`` (columns latent, label, prob) and its percentile bootstrap CI
+    over latents. Returns (auc, low, high); NaN bounds when ``n_bootstrap`` is 0."""
+    y = windows["label"].to_numpy()
+    p = windows["prob"].to_numpy(dtype=float)
+    auc = auroc(y, p)
+    if n_bootstrap <= 0 or windows.empty:
+        return auc, float("nan"), float("nan")
+    groups = [g.index.to_numpy() for _, g in windows.reset_index(drop=True).groupby("latent")]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_bootstrap):
+        idx = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+        stats.append(auroc(y[idx], p[idx]))
+    a = (1 - level) / 2
+    return auc, float(np.nanquantile(stats, a)), float(np.nanquantile(stats, 1 - a))
+
+
+def per_latent_auroc(windows: pd.DataFrame) -> pd.DataFrame:
+    """AUROC per (model, init, layer, scorer, latent) with the number of scored windows; NaN when
+    a latent's windows hold one class only."""
+    rows = []
+    for key, g in windows.groupby(["model", "init", "layer", "scorer", "latent"], sort=True):
+        rows.append((*key, auroc(g["label"].to_numpy(), g["prob"].to_numpy(dtype=float)), len(g)))
+    return pd.DataFrame(
+        rows, columns=["model", "init", "layer", "scorer", "latent", "auroc", "n_windows"]
+    )
+
+
+def roc_table(windows: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
+    """The ROC curve of every (model, init, layer, scorer) in long format: one row per curve
+    point (fpr, tpr) with the curve's AUC, bootstrap CI and window/latent counts repeated."""
+    from randsae.config import stable_seed
+
+    frames = []
+    for (model, init, layer, scorer), g in windows.groupby(
+        ["model", "init", "layer", "scorer"], sort=True
+    ):
+        fpr, tpr = roc_curve(g["label"].to_numpy(), g["prob"].to_numpy(dtype=float))
+        auc, lo, hi = bootstrap_auroc(
+            g, n_bootstrap, stable_seed(seed, "roc", model, init, layer, scorer)
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "init": init,
+                    "layer": int(layer),
+                    "scorer": scorer,
+                    "fpr": fpr,
+                    "tpr": tpr,
+                    "auc": auc,
+                    "auc_ci_low": lo,
+                    "auc_ci_high": hi,
+                    "n_latents": g["latent"].nunique(),
+                    "n_windows": len(g),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=["model", "init", "layer", "scorer", "fpr", "tpr", "auc", "auc_ci_low"]
+            + ["auc_ci_high", "n_latents", "n_windows"]
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_roc_curves(
+    curves: pd.DataFrame,
+    out_base: str | Path,
+    *,
+    title: str | None = None,
+    formats: list[str] | None = None,
+) -> Any:
+    """ROC curves of one (model, scorer): one panel per layer, one curve per init, AUC and its
+    bootstrap CI in the legend, chance dotted (v2 Figs 1, 6–14). ``curves``: rows of
+    :func:`roc_table` for one model and scorer. Writes ``out_base.{formats,csv}``."""
+    import matplotlib.pyplot as plt
+
+    from randsae.report.plotting import save_figure
+    from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits
+
+    layers = sorted(curves["layer"].unique()) if len(curves) else []
+    n = max(1, len(layers))
+    ncols = min(4, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False, sharex=True, sharey=True
+    )
+    for ax in axes.flat[len(layers) :]:
+        ax.axis("off")
+    if not layers:
+        axes[0][0].axis("on")
+        axes[0][0].text(0.5, 0.5, "no scored windows", ha="center", va="center")
+    for ax, layer in zip(axes.flat, layers, strict=False):
+        sub = curves[curves["layer"] == layer]
+        for init in ordered_inits(sub["init"]):
+            d = sub[sub["init"] == init]
+            st = init_style(init)
+            st.pop("marker", None)
+            auc, lo, hi = d["auc"].iloc[0], d["auc_ci_low"].iloc[0], d["auc_ci_high"].iloc[0]
+            ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+            ax.plot(
+                d["fpr"],
+                d["tpr"],
+                label=f"{init_label(init, short=True)}: {auc:.2f}{ci}",
+                lw=1.3,
+                **st,
+            )
+        ax.plot([0, 1], [0, 1], **CHANCE_STYLE)
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_aspect("equal")
+        ax.legend(fontsize=6, loc="lower right", frameon=False, handlelength=1.5)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat:
+        ax.xaxis.set_tick_params(labelbottom=True)  # panels above an empty slot keep their ticks
+    for ax in axes[-1]:
+        ax.set_xlabel("false positive rate")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("true positive rate")
+    fig.suptitle((f"{title}; " if title else "") + "legend: AUC [95% bootstrap CI over latents]",
+                 fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    save_figure(fig, curves, out_base, formats or ["pdf", "png"])
+    return fig

@@ -1,0 +1,22 @@
+"""Rule app_j_examples: App J text examples (CSV, Markdown, HTML)."""
+
+from randsae.report.app_j import write_app_j
+from randsae.runner import run_light
+
+
+def main(smk):
+    run_light(
+        write_app_j,
+        smk,
+        cells=[tuple(c) for c in smk.params.cells],
+        examples_jsons=list(smk.input.examples),
+        explanation_jsonls=list(smk.input.explanations),
+        seed=int(smk.params.seed),
+        n_latents=int(smk.params.n_latents),
+        out_csv=smk.output.csv,
+        out_md=smk.output.md,
+        out_html=smk.output.html,
+    )
+
+
+main(snakemake)  # noqa: F821

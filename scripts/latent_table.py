@@ -1,0 +1,22 @@
+"""Rule latent_table: latents.csv (v2 token entropy, per-latent AUROC) and roc_curves.csv."""
+
+from randsae.report import steps
+from randsae.runner import run_light
+
+
+def main(smk):
+    run_light(
+        steps.latent_table,
+        smk,
+        cells=[tuple(c) for c in smk.params.cells],
+        examples_jsons=list(smk.input.examples),
+        windows_jsonls=list(smk.input.windows),
+        held_out_csvs=list(smk.input.held_out),
+        n_bootstrap=int(smk.params.bootstrap),
+        seed=int(smk.params.seed),
+        out_latents=smk.output.latents,
+        out_roc=smk.output.roc,
+    )
+
+
+main(snakemake)  # noqa: F821

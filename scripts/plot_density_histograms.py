@@ -1,0 +1,19 @@
+"""Rule plot_density_histograms: latent firing-density histograms."""
+
+from pathlib import Path
+
+from randsae.report import steps
+from randsae.runner import run_light
+
+
+def main(smk):
+    run_light(
+        steps.plot_density_histograms,
+        smk,
+        density_csv=smk.input.density,
+        out_base=str(Path(smk.output[0]).with_suffix("")),
+        formats=list(smk.params.formats),
+    )
+
+
+main(snakemake)  # noqa: F821
