@@ -13,10 +13,7 @@ from dagtools import ROOT, SMOKE, planned_jobs, rule_blocks, snakemake
 MAX_MODULE_LINES = 400
 # Modules over the limit today, with their current length: the list only shrinks. Remove an entry
 # as soon as its module is split; a listed module may not grow.
-OVERSIZED = {
-    "randsae/autointerp/llm.py": 814,
-    "randsae/autointerp/claude.py": 453,
-}
+OVERSIZED: dict[str, int] = {}
 TARGET_ONLY_RULES = {"all"}  # input-only target rules run no job
 
 
