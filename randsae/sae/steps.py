@@ -17,8 +17,15 @@ log = logging.getLogger("randsae")
 
 
 def cache_activations(
-    model: str, init: str, config: dict[str, Any], tokens_train: str, out_dir: str, device: str
+    model: str,
+    init: str,
+    config: dict[str, Any],
+    max_layer: int,
+    tokens_train: str,
+    out_dir: str,
+    device: str,
 ) -> None:
+    """Shard the residual stream of every layer up to ``max_layer`` (the deepest studied one)."""
     from randsae.data.corpus import sequences
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
@@ -27,7 +34,7 @@ def cache_activations(
     act = config["activations"]
     lm = load_model(model, init, config, device=resolve_device(device))
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
-    layers = list(range(max(config["models"][model]["layers"]) + 1))
+    layers = list(range(max_layer + 1))
     manifest = write_cache(
         lm,
         seqs,
