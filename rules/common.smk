@@ -134,7 +134,7 @@ def load_slice(model):
     mcfg = config["models"][model]
     return {
         "models": {
-            model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg} | {"layers": [0]}
+            model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}
         },
         "init": config["init"],
     }

@@ -7,13 +7,13 @@ from randsae.sae import steps
 def main(smk):
     cfg = dict(smk.params.cfg)
     cfg["activations"] = smk.params.activations
-    cfg["models"] = {m: {**v, "layers": [smk.params.max_layer]} for m, v in cfg["models"].items()}
     run(
         steps.cache_activations,
         smk,
         model=smk.wildcards.model,
         init=smk.wildcards.init,
         config=cfg,
+        max_layer=smk.params.max_layer,
         tokens_train=smk.input.tokens,
         out_dir=smk.output.cache,
         device=smk.params.device,

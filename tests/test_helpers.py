@@ -34,3 +34,11 @@ def test_save_figure_writes_formats_and_plotted_data(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(paths[2]), data)
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["a.b.csv", "a.b.pdf", "a.b.png"]
     assert not plt.fignum_exists(fig.number)  # closed
+
+
+def test_require_positive_names_the_size():
+    from randsae.toy.data import require_positive
+
+    require_positive(a=1, b=3)
+    with pytest.raises(ValueError, match="num_dims must be >= 1, got 0"):
+        require_positive(num_samples=5, num_dims=0)

@@ -101,3 +101,12 @@ def test_changing_bootstrap_reruns_score_but_not_explain(smoke_run, tmp_path):
     jobs = planned_jobs(snakemake(smoke_run, "-n", "--cores", "1", "--configfile", str(path)))
     assert jobs["score"] > 0 and "explain" not in jobs, jobs
     assert set(jobs) <= {"score", "tables", "figures", "manifest", "all"}, jobs
+
+
+def test_no_config_surgery_in_adapters():
+    """Adapters pass what a stage needs as arguments; none patches a model's layers back in
+    (the load slice of rules/common.smk carries no fake "layers" either)."""
+    assert '"layers": [0]' not in (ROOT / "rules" / "common.smk").read_text()
+    for script in (ROOT / "scripts").glob("*.py"):
+        text = script.read_text()
+        assert '"layers": [' not in text and 'cfg["models"] =' not in text, script.name

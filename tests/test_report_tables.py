@@ -24,7 +24,8 @@ from randsae.report.plotting import metric_vs_layer
 def _metrics(tmp_path, d_vocab=1000):
     paths = []
     # (ce_ablate - ce_clean, kl_ablate) per layer: layer 1 is a "random model" cell
-    for layer, (ce_den, kl_den) in enumerate([(2.0, 1.5), (0.01, 0.002), (float("nan"), 0.3)]):
+    cases = [(2.0, 1.5), (0.01, 0.002), (float("nan"), 0.3), (-0.35, 0.4)]
+    for layer, (ce_den, kl_den) in enumerate(cases):
         rec = {
             "model": "m",
             "init": "step0",
@@ -48,8 +49,9 @@ def _metrics(tmp_path, d_vocab=1000):
 
 def test_small_denominators_are_flagged_and_raw_values_kept(tmp_path):
     df = sae_metrics_table(_metrics(tmp_path), {"m": 10})
-    assert df["ce_loss_score_flagged"].tolist() == [False, True, True]  # NaN counts as flagged
-    assert df["kl_div_score_flagged"].tolist() == [False, True, False]
+    # NaN and a negative denominator (ablation lowers the loss) count as flagged
+    assert df["ce_loss_score_flagged"].tolist() == [False, True, True, True]
+    assert df["kl_div_score_flagged"].tolist() == [False, True, False, False]
     np.testing.assert_allclose(df["ce_loss_score_denominator"][:2], [2.0, 0.01])
     assert (df["ce_loss_score"] == 0.75).all() and (df["kl_div_score"] == 0.5).all()
     # threshold boundary: exactly the threshold is not flagged
@@ -65,9 +67,9 @@ def test_flagged_points_are_drawn_off_the_line(tmp_path):
     ys = np.asarray(line.get_ydata(), dtype=float)
     assert ys[0] == 0.75 and np.isnan(ys[1:]).all()
     (open_markers,) = ax.collections
-    np.testing.assert_allclose(open_markers.get_offsets(), [[1, 0.75], [2, 0.75]])
+    np.testing.assert_allclose(open_markers.get_offsets(), [[1, 0.75], [2, 0.75], [3, 0.75]])
     csv = pd.read_csv(tmp_path / "fig.csv")
-    assert csv["ce_loss_score_flagged"].tolist() == [False, True, True]
+    assert csv["ce_loss_score_flagged"].tolist() == [False, True, True, True]
     assert (csv["ce_loss_score"] == 0.75).all()
 
 

@@ -166,24 +166,20 @@ def summarize_scores(
         p_ = np.concatenate([by_lat[lats[i]][1] for i in sample])
         boot_pooled.append(auroc(l_, p_))
         boot_mean.append(np.nanmean(per_lat[sample]))
+
+    def pct(boot: list[float], q: float) -> float:
+        return float(np.nanpercentile(boot, q)) if n_bootstrap else float("nan")
+
     out = {
         "n_latents": len(lats),
         "n_windows": int(len(all_l)),
         "n_failed": n_failed,
         "auroc_pooled": auroc(all_l, all_p),
-        "auroc_pooled_ci_low": float(np.nanpercentile(boot_pooled, 2.5))
-        if n_bootstrap
-        else float("nan"),
-        "auroc_pooled_ci_high": float(np.nanpercentile(boot_pooled, 97.5))
-        if n_bootstrap
-        else float("nan"),
+        "auroc_pooled_ci_low": pct(boot_pooled, 2.5),
+        "auroc_pooled_ci_high": pct(boot_pooled, 97.5),
         "auroc_mean": float(np.nanmean(per_lat)),
-        "auroc_mean_ci_low": float(np.nanpercentile(boot_mean, 2.5))
-        if n_bootstrap
-        else float("nan"),
-        "auroc_mean_ci_high": float(np.nanpercentile(boot_mean, 97.5))
-        if n_bootstrap
-        else float("nan"),
+        "auroc_mean_ci_low": pct(boot_mean, 2.5),
+        "auroc_mean_ci_high": pct(boot_mean, 97.5),
     }
     out.update(threshold_metrics(all_l, all_p))
     return out

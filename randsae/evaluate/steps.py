@@ -14,6 +14,27 @@ from randsae.config import stable_seed
 log = logging.getLogger("randsae")
 
 
+def _open_cell(
+    model: str,
+    init: str,
+    config: dict[str, Any],
+    sae_dir: str,
+    device: str,
+    *,
+    noise_stream: str,
+    init_json: str | None,
+):
+    """Device, the (model, init) variant (its noise stream, its weights digest checked against
+    ``init_json``) and the cell's SAE, on that device."""
+    from randsae.models.inits import load_model
+    from randsae.models.neox import resolve_device
+    from randsae.sae.topk import TopKSAE
+
+    dev = resolve_device(device)
+    lm = load_model(model, init, config, device=dev, noise_stream=noise_stream, init_json=init_json)
+    return dev, lm, TopKSAE.load(sae_dir, device=dev)
+
+
 def eval_sae(
     model: str,
     init: str,
@@ -32,13 +53,10 @@ def eval_sae(
     from randsae.data.corpus import sequences
     from randsae.evaluate.abstractness import AbstractnessAccumulator, summarize_abstractness
     from randsae.evaluate.metrics import evaluate_sae
-    from randsae.models.inits import load_model
-    from randsae.models.neox import resolve_device
-    from randsae.sae.topk import TopKSAE
 
-    dev = resolve_device(device)
-    lm = load_model(model, init, config, device=dev, noise_stream="eval", init_json=init_json)
-    sae = TopKSAE.load(sae_dir, device=dev)
+    dev, lm, sae = _open_cell(
+        model, init, config, sae_dir, device, noise_stream="eval", init_json=init_json
+    )
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
     acc = AbstractnessAccumulator(
@@ -100,17 +118,15 @@ def latent_examples(
     device: str,
     init_json: str | None = None,
 ) -> None:
+    """The cell's latent codes on held-out text, the chosen latents and their example windows."""
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
     from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
-    from randsae.models.inits import load_model
-    from randsae.models.neox import resolve_device
-    from randsae.sae.topk import TopKSAE
 
-    dev = resolve_device(device)
     ex = config["examples"]
-    lm = load_model(model, init, config, device=dev, noise_stream="examples", init_json=init_json)
-    sae = TopKSAE.load(sae_dir, device=dev)
+    dev, lm, sae = _open_cell(
+        model, init, config, sae_dir, device, noise_stream="examples", init_json=init_json
+    )
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
     vals, idx = latent_codes(
         lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]

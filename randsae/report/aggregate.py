@@ -14,9 +14,10 @@ KEY_COLUMNS = ["model", "n_params", "init", "layer"]
 
 # CE/KL scores divide by how much zero-ablating the layer hurts: CE score = (CE_ablate - CE_sae) /
 # (CE_ablate - CE_clean), KL score = 1 - KL_sae / KL_ablate. For random models the ablation barely
-# changes the output, the denominator is near zero and the score is noise (it can be far outside
-# [0, 1]). Below SCORE_DENOMINATOR_MIN nats (docs/metrics.md) a score is flagged: the raw value
-# stays in the table; figures draw it as an open marker off the line.
+# changes the output (or even lowers the loss: a negative CE denominator), the denominator is near
+# zero or negative and the score is noise (it can be far outside [0, 1]). Below
+# SCORE_DENOMINATOR_MIN nats (docs/metrics.md) a score is flagged: the raw value stays in the
+# table; figures draw it as an open marker off the line.
 SCORE_DENOMINATOR_MIN = 0.05
 SCORE_DENOMINATORS = {
     "ce_loss_score": ("ce_loss_with_ablation", "ce_loss_without_sae"),
@@ -27,15 +28,15 @@ SCORE_DENOMINATORS = {
 def flag_small_denominators(
     df: pd.DataFrame, threshold: float = SCORE_DENOMINATOR_MIN
 ) -> pd.DataFrame:
-    """Add ``<score>_denominator`` (nats) and ``<score>_flagged`` (|denominator| < threshold, or
-    not finite) for the CE and KL scores whose inputs are in ``df``."""
+    """Add ``<score>_denominator`` (nats) and ``<score>_flagged`` (denominator < threshold, which
+    includes negative ones, or not finite) for the CE and KL scores whose inputs are in ``df``."""
     out = df.copy()
     for score, (ablate, clean) in SCORE_DENOMINATORS.items():
         if ablate not in out.columns or (clean is not None and clean not in out.columns):
             continue
         den = out[ablate].astype(float) - (out[clean].astype(float) if clean else 0.0)
         out[f"{score}_denominator"] = den
-        out[f"{score}_flagged"] = ~(den.abs() >= threshold)
+        out[f"{score}_flagged"] = ~(den >= threshold)
     return out
 
 

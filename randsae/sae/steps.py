@@ -20,11 +20,13 @@ def cache_activations(
     model: str,
     init: str,
     config: dict[str, Any],
+    max_layer: int,
     tokens_train: str,
     out_dir: str,
     device: str,
     init_json: str | None = None,
 ) -> None:
+    """Shard the residual stream of every layer up to ``max_layer`` (the deepest studied one)."""
     from randsae.data.corpus import sequences
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
@@ -40,7 +42,7 @@ def cache_activations(
         init_json=init_json,
     )
     seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
-    layers = list(range(max(config["models"][model]["layers"]) + 1))
+    layers = list(range(max_layer + 1))
     manifest = write_cache(
         lm,
         seqs,

@@ -9,6 +9,13 @@ import torch
 from torch import Tensor
 
 
+def require_positive(**sizes: int) -> None:
+    """Raise ValueError naming the first size below 1."""
+    for key, val in sizes.items():
+        if int(val) < 1:
+            raise ValueError(f"{key} must be >= 1, got {val!r}")
+
+
 def generator(seed: int) -> torch.Generator:
     """A CPU ``torch.Generator`` seeded with ``seed``."""
     g = torch.Generator()
@@ -63,13 +70,7 @@ def generate_sharkey(
     seed: int,
 ) -> SharkeyData:
     """Sharkey-style toy data: ``samples = coefficients @ features.T``."""
-    for key, val in (
-        ("num_samples", num_samples),
-        ("num_inputs", num_inputs),
-        ("num_features", num_features),
-    ):
-        if int(val) < 1:
-            raise ValueError(f"{key} must be >= 1, got {val!r}")
+    require_positive(num_samples=num_samples, num_inputs=num_inputs, num_features=num_features)
     if avg_active_features <= 0:
         raise ValueError(f"avg_active_features must be > 0, got {avg_active_features!r}")
     g = generator(seed)

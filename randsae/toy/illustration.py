@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from randsae.config import stable_seed
-from randsae.toy.data import generator, lomax, random_signs
+from randsae.toy.data import generator, lomax, random_signs, require_positive
 from randsae.toy.ffn import apply_ffn, random_ffn
 
 
@@ -25,13 +25,7 @@ def illustration_2d(
     with a random linear map W (D, F); dense_outputs = ffn(dense_inputs); sparse_outputs
     = pinv(W) ffn(W x), the outputs mapped back to the feature basis.
     """
-    for key, val in (
-        ("num_samples", num_samples),
-        ("num_features", num_features),
-        ("num_dims", num_dims),
-    ):
-        if int(val) < 1:
-            raise ValueError(f"{key} must be >= 1, got {val!r}")
+    require_positive(num_samples=num_samples, num_features=num_features, num_dims=num_dims)
     g = generator(stable_seed(seed, "2d", "data"))
     bound = 1.0 / num_features**0.5  # nn.Linear(F, D, bias=False) default init
     embed = torch.empty(num_dims, num_features).uniform_(-bound, bound, generator=g)
