@@ -63,6 +63,18 @@ def test_range_parser():
     assert hub_time(0) == "1970-01-01T00:00:00.000Z"
 
 
+def test_split_range_matches_datasets_slicing():
+    from randsae.data.corpus import split_range
+
+    assert split_range("train[:12%]", 406) == (0, 49)
+    assert split_range("train[12%:20%]", 406) == (49, 81)
+    assert split_range("train", 10) == (0, 10)
+    assert split_range("train[5:7]", 10) == (5, 7)
+    for bad in ("validation[:5%]", "train[:12%]+train[50%:]"):
+        with pytest.raises(ValueError, match="data.hf_dataset: split"):
+            split_range(bad, 100)
+
+
 def test_hub_content_layout(hub_root):
     root, commits = hub_root
     ds = root / "datasets" / DATASET_REPO

@@ -228,7 +228,8 @@ def check_full_run(work: Path, commits: dict) -> None:
     assert set(sm["model"]) == set(cfg["models"])
     ai = pd.read_csv(work / "results/tables/autointerp.csv")
     assert set(ai["backend"]) == {"anthropic"} and ai["n_failed"].sum() == 0
-    assert set(ai["scorer"]) == set(cfg["autointerp"]["scorers"])
+    scorers = cfg["autointerp"]["scorers"]
+    assert set(ai["scorer"]) == {*scorers, *(f"{s}_random_explanation" for s in scorers)}
     cost = pd.read_csv(work / "results/tables/llm_cost.csv")
     assert len(cost) == n_cells and (cost["usd"] > 0).all()
     for fig in ("sae_explained_variance_vs_layer", "autointerp_detection_auroc_vs_layer"):

@@ -144,6 +144,20 @@ def _jsonl_lines(path: Path) -> Iterator[str]:
                 yield line
 
 
+def split_range(split: str, n_rows: int) -> tuple[int, int]:
+    """Row range [start, stop) of a slice of the one ``train`` split (``train[:12%]``), with
+    ``datasets``' own rounding (``datasets.ReadInstruction``, as ``load_dataset(split=...)``)."""
+    import datasets
+
+    try:
+        (instr,) = datasets.ReadInstruction.from_spec(split).to_absolute({"train": n_rows})
+    except (ValueError, KeyError, AssertionError) as err:
+        raise ValueError(
+            f"data.hf_dataset: split {split!r} must be one slice of the 'train' split ({err})"
+        ) from err
+    return instr.from_, instr.to
+
+
 def hub_jsonl_rows(
     repo_id: str, files: list[str], split: str, revision: str
 ) -> Iterator[dict[str, Any]]:
@@ -154,19 +168,10 @@ def hub_jsonl_rows(
     the files are read directly, in the script's order, and the slice is resolved by
     ``datasets.ReadInstruction`` (the same percent rounding as ``load_dataset(split=...)``).
     """
-    import datasets
-
     _commit, paths = hub_dataset_files(repo_id, files, revision)
     counts = [sum(1 for _ in _jsonl_lines(p)) for p in paths]
     n_rows = sum(counts)
-    try:
-        (instr,) = datasets.ReadInstruction.from_spec(split).to_absolute({"train": n_rows})
-    except (ValueError, KeyError, AssertionError) as err:
-        raise ValueError(
-            f"data.hf_dataset: split {split!r} is not a slice of the one 'train' split "
-            f"of {len(files)} files ({err})"
-        ) from err
-    start, stop = instr.from_, instr.to
+    start, stop = split_range(split, n_rows)
     log.info("split %s: rows %d..%d of %d", split, start, stop, n_rows)
     offset = 0
     for path, count in zip(paths, counts, strict=True):
