@@ -12,12 +12,22 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-BASE_INITS = ("trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control")
+BASE_INITS = (
+    "trained",
+    "step0",
+    "rerandomized",
+    "rerandomized_embeddings",
+    "noise_control",
+    "permuted",
+    "permuted_embeddings",
+    "standard_init",
+)
 
 # Init names may carry a scale multiplier and a distribution (beyond the paper, issue "init sweep"):
 #   rerandomized-x0.5-uniform, rerandomized_embeddings-x2, rerandomized-laplace
 INIT_RE = re.compile(
-    r"^(?P<base>trained|step0|rerandomized_embeddings|rerandomized|noise_control)"
+    r"^(?P<base>trained|step0|rerandomized_embeddings|rerandomized|noise_control"
+    r"|permuted_embeddings|permuted|standard_init)"
     r"(?:-x(?P<scale>[0-9]+(?:\.[0-9]+)?))?"
     r"(?:-(?P<dist>normal|uniform|laplace))?$"
 )
