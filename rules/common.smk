@@ -50,9 +50,28 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
+# sae keys that change no output at these values (an older config without them trains the
+# same SAEs, so adding them does not rerun anything); sparsity_coefficient only matters to
+# the L1/L0-penalised families.
+SAE_DEFAULTS = {
+    "n_latents": None,
+    "architecture": "topk",
+    "normalize_activations": "none",
+}
+
+
 def sae_params():
-    """The sae section less `tracking` (which changes no output; scripts read it from config)."""
-    return {k: v for k, v in config["sae"].items() if k != "tracking"}
+    """The sae section less `tracking` (which changes no output; scripts read it from config)
+    and less the family keys at their defaults (SAE_DEFAULTS)."""
+    sae = config["sae"]
+    out = {
+        k: v
+        for k, v in sae.items()
+        if k != "tracking" and not (k in SAE_DEFAULTS and v == SAE_DEFAULTS[k])
+    }
+    if sae.get("architecture", "topk") not in ("relu", "jumprelu", "gated"):
+        out.pop("sparsity_coefficient", None)
+    return out
 
 
 def init_files():

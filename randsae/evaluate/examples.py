@@ -23,6 +23,7 @@ import torch
 
 from randsae.progress import progress
 from randsae.sae.activations import residual_batches
+from randsae.sae.families import cat_codes
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -37,9 +38,10 @@ def latent_codes(
     batches = residual_batches(lm, seqs, [layer], batch_size)
     for acts in progress(batches, total=n_batches, desc=f"examples layer {layer}", unit="batch"):
         vals, idx = encode(acts[layer])
-        all_vals.append(vals.float().cpu().numpy())
-        all_idx.append(idx.cpu().numpy().astype(np.int32))
-    return np.concatenate(all_vals), np.concatenate(all_idx)
+        all_vals.append(vals.float().cpu())
+        all_idx.append(idx.cpu().to(torch.int32))
+    vals, idx = cat_codes(all_vals, all_idx)  # non-TopK families: batch widths differ
+    return vals.numpy(), idx.numpy()
 
 
 def mask_positions(vals: np.ndarray, tokens: np.ndarray, ignore_token_ids) -> np.ndarray:

@@ -34,15 +34,15 @@ def eval_sae(
     from randsae.evaluate.metrics import evaluate_sae
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
-    from randsae.sae.topk import TopKSAE
+    from randsae.sae.families import load_sae
 
     dev = resolve_device(device)
     lm = load_model(model, init, config, device=dev, noise_stream="eval", init_json=init_json)
-    sae = TopKSAE.load(sae_dir, device=dev)
+    sae = load_sae(sae_dir, device=dev)
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
     acc = AbstractnessAccumulator(
-        sae.W_enc.shape[1],
+        int(sae.d_sae),
         lm.model.cfg.d_vocab,
         top_n=ev["entropy_top_n"],
         r2_min_count=ev["r2_min_count"],
@@ -105,12 +105,12 @@ def latent_examples(
     from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
-    from randsae.sae.topk import TopKSAE
+    from randsae.sae.families import load_sae
 
     dev = resolve_device(device)
     ex = config["examples"]
     lm = load_model(model, init, config, device=dev, noise_stream="examples", init_json=init_json)
-    sae = TopKSAE.load(sae_dir, device=dev)
+    sae = load_sae(sae_dir, device=dev)
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
     vals, idx = latent_codes(
         lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]
@@ -122,7 +122,7 @@ def latent_examples(
         seqs.reshape(-1),
         vals,
         idx,
-        sae.W_enc.shape[1],
+        int(sae.d_sae),
         ex,
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
