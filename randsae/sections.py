@@ -143,7 +143,7 @@ class ExamplesConfig:
     n_tokens: int
     context_size: int
     window: int
-    n_latents: int
+    n_latents: int | str  # "all": every eligible latent
     min_activating_windows: int
     n_explain: int
     n_test_activating: int

@@ -102,6 +102,7 @@ def score(
                 scorer_rows,
                 ai_cfg["bootstrap"],
                 stable_seed(seed, "bootstrap", *cell.values(), name),
+                draws={rec["latent"]: rec.get("draw", 0) for rec in ex["latents"]},
             )
     with io.atomic_path(out_windows) as tmp, open(tmp, "w") as f:
         for r in rows:
