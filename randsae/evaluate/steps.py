@@ -74,6 +74,9 @@ def eval_sae(
                 "init": init,
                 "layer": layer,
                 "d_vocab": int(lm.model.cfg.d_vocab),  # fixes the entropy histogram range
+                # the SAE family and training normalisation (sae.architecture, sae-lens values)
+                "sae_architecture": config["sae"].get("architecture", "topk"),
+                "sae_normalize_activations": config["sae"].get("normalize_activations", "none"),
                 # the positions left out of every metric, one column of sae_metrics.csv
                 "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
                 **scalars,
