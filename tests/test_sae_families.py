@@ -197,3 +197,61 @@ def test_n_latents_replaces_expansion_factor(tmp_path):
         progress=False,
     )
     assert summary["d_sae"] == 40 and load_sae(tmp_path / "w").d_sae == 40
+
+
+@pytest.mark.parametrize(
+    ("arch", "norm"),
+    [("jumprelu", "expected_average_only_in"), ("topk", "expected_average_only_in")],
+)
+def test_crash_and_resume_gives_identical_family_sae(tmp_path, arch, norm):
+    """A checkpointed family / normalised run resumed after a crash gives the same SAE (the
+    scaling factor is part of the checkpoint)."""
+    from safetensors.torch import load_file
+
+    x = _data(1000.0)
+    cfg = _cfg(architecture=arch, normalize_activations=norm, checkpoint_every_steps=5)
+
+    class Crash:
+        def __init__(self, n):
+            self.it, self.n, self.pos = _source(x, 256), n, 0
+
+        def __next__(self):
+            if self.pos == self.n:
+                raise RuntimeError("simulated crash")
+            self.pos += 1
+            return next(self.it)
+
+        def state_dict(self):
+            return {"pos": self.pos}
+
+        def load_state_dict(self, s):
+            for _ in range(s["pos"]):
+                next(self)
+
+    train_sae(_source(x, 256), d_in=D, cfg=cfg, seed=2, out_dir=tmp_path / "ref", progress=False)
+    ck = tmp_path / "ck"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_sae(
+            Crash(13),
+            d_in=D,
+            cfg=cfg,
+            seed=2,
+            out_dir=tmp_path / "r",
+            checkpoint_dir=ck,
+            progress=False,
+        )
+    assert (ck / "checkpoint.pt").is_file()
+    train_sae(
+        Crash(10**9),
+        d_in=D,
+        cfg=cfg,
+        seed=2,
+        out_dir=tmp_path / "r",
+        checkpoint_dir=ck,
+        progress=False,
+    )
+    a = load_file(str(tmp_path / "ref" / "sae_weights.safetensors"))
+    b = load_file(str(tmp_path / "r" / "sae_weights.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
