@@ -255,3 +255,22 @@ def test_crash_and_resume_gives_identical_family_sae(tmp_path, arch, norm):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_eval_records_the_family_from_the_saved_sae(tmp_path):
+    from randsae.evaluate.steps import sae_family
+
+    x = _data()
+    cfg = _cfg(architecture="gated", normalize_activations="expected_average_only_in")
+    train_sae(_source(x, 256), d_in=D, cfg=cfg, seed=0, out_dir=tmp_path / "g", progress=False)
+    assert sae_family(str(tmp_path / "g")) == {
+        "sae_architecture": "gated",
+        "sae_normalize_activations": "expected_average_only_in",
+    }
+    train_sae(_source(x, 256), d_in=D, cfg=_cfg(), seed=0, out_dir=tmp_path / "t", progress=False)
+    meta = json.loads((tmp_path / "t" / "cfg.json").read_text())["metadata"]
+    assert "sae_architecture" not in meta  # the paper's default writes the same cfg.json
+    assert sae_family(str(tmp_path / "t")) == {
+        "sae_architecture": "topk",
+        "sae_normalize_activations": "none",
+    }

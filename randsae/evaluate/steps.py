@@ -75,8 +75,7 @@ def eval_sae(
                 "layer": layer,
                 "d_vocab": int(lm.model.cfg.d_vocab),  # fixes the entropy histogram range
                 # the SAE family and training normalisation (sae.architecture, sae-lens values)
-                "sae_architecture": config["sae"].get("architecture", "topk"),
-                "sae_normalize_activations": config["sae"].get("normalize_activations", "none"),
+                **sae_family(sae_dir),
                 # the positions left out of every metric, one column of sae_metrics.csv
                 "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
                 **scalars,
@@ -89,6 +88,16 @@ def eval_sae(
     log.info(
         "metrics: EV %.4f, CE score %.4f", result["explained_variance"], result["ce_loss_score"]
     )
+
+
+def sae_family(sae_dir: str) -> dict[str, str]:
+    """``sae_architecture`` and ``sae_normalize_activations`` the SAE was trained with (recorded
+    in its ``cfg.json`` metadata by ``randsae.sae.train``; absent = the paper's TopK, none)."""
+    meta = io.read_json(f"{sae_dir}/cfg.json").get("metadata") or {}
+    return {
+        "sae_architecture": meta.get("sae_architecture", "topk"),
+        "sae_normalize_activations": meta.get("sae_normalize_activations", "none"),
+    }
 
 
 def latent_examples(

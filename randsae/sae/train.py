@@ -551,8 +551,13 @@ def train_sae_group(
     summaries: dict[Any, dict[str, Any]] = {}
     for key in keys:
         job = jobs[key]
-        sae = job.finalize()
         meta = dict((metadata or {}).get(key) or {})
+        arch, norm = cfg.get("architecture", "topk"), cfg.get("normalize_activations", "none")
+        if (arch, norm) != ("topk", "none"):  # the paper's default writes the same cfg.json
+            meta.update(sae_architecture=arch, sae_normalize_activations=norm)
+            if job.scale is not None:
+                meta["norm_scaling_factor_folded"] = job.scale
+        sae = job.finalize()
         sae.save(out_dirs[key], meta)
         csv_path = (log_csvs or {}).get(key)
         if csv_path is not None:
