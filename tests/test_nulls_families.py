@@ -61,7 +61,7 @@ def test_nulls_and_two_families_end_to_end(tmp_path):
     _check_run(work, cfg, "relu", "standard")
 
     # the second family: same models and activation caches, new SAEs and everything after them
-    jump = dict(cfg, sae=dict(cfg["sae"], architecture="jumprelu", sparsity_coefficient=0.05))
+    jump = dict(cfg, sae=dict(cfg["sae"], architecture="jumprelu", sparsity_coefficient=1.0))
     cfg2 = tmp_path / "jumprelu.yaml"
     cfg2.write_text(yaml.safe_dump(jump, sort_keys=False))
     work2 = tmp_path / "jumprelu"

@@ -202,10 +202,14 @@ def draw_spread(per_latent: dict[int, float], draws: dict[int, int]) -> dict[str
     by_draw: dict[int, list[float]] = {}
     for lat, a in per_latent.items():
         by_draw.setdefault(draws[lat], []).append(a)
-    means = np.array([np.nanmean(v) for _, v in sorted(by_draw.items())], dtype=np.float64)
+    means = np.array(
+        [np.nanmean(v) if np.isfinite(v).any() else np.nan for _, v in sorted(by_draw.items())],
+        dtype=np.float64,
+    )
+    ok = means[np.isfinite(means)]  # a draw whose every AUROC is undefined has no mean
     return {
         "n_latent_draws": len(means),
-        "auroc_draw_std": float(np.std(means, ddof=1)) if len(means) > 1 else float("nan"),
-        "auroc_draw_min": float(np.min(means)),
-        "auroc_draw_max": float(np.max(means)),
+        "auroc_draw_std": float(np.std(ok, ddof=1)) if len(ok) > 1 else float("nan"),
+        "auroc_draw_min": float(np.min(ok)) if len(ok) else float("nan"),
+        "auroc_draw_max": float(np.max(ok)) if len(ok) else float("nan"),
     }
