@@ -12,12 +12,22 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-BASE_INITS = ("trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control")
+BASE_INITS = (
+    "trained",
+    "step0",
+    "rerandomized",
+    "rerandomized_embeddings",
+    "noise_control",
+    "permuted",
+    "permuted_embeddings",
+    "standard_init",
+)
 
 # Init names may carry a scale multiplier and a distribution (beyond the paper, issue "init sweep"):
 #   rerandomized-x0.5-uniform, rerandomized_embeddings-x2, rerandomized-laplace
 INIT_RE = re.compile(
-    r"^(?P<base>trained|step0|rerandomized_embeddings|rerandomized|noise_control)"
+    r"^(?P<base>trained|step0|rerandomized_embeddings|rerandomized|noise_control"
+    r"|permuted_embeddings|permuted|standard_init)"
     r"(?:-x(?P<scale>[0-9]+(?:\.[0-9]+)?))?"
     r"(?:-(?P<dist>normal|uniform|laplace))?$"
 )
@@ -119,6 +129,53 @@ def model_mem_mb(name: str, mcfg: dict[str, Any], vocab_size: int, attempt: int 
     return int((1000 + 3 * weights_mb) * attempt)
 
 
+ARCHITECTURES = ("topk", "relu", "jumprelu", "gated", "batchtopk")
+NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
+#: Normalisations the TopK trainers support (a constant factor they can fold).
+FUSED_NORMALIZATIONS = ("none", "expected_average_only_in")
+#: sae-lens families (randsae.sae.families) and the sae-lens training class each one uses.
+SAELENS_FAMILIES = {
+    "relu": "StandardTrainingSAE",
+    "jumprelu": "JumpReLUTrainingSAE",
+    "gated": "GatedTrainingSAE",
+    "batchtopk": "BatchTopKTrainingSAE",
+}
+
+
+def family_error(sae: dict[str, Any]) -> str | None:
+    """Why ``sae.architecture`` / ``normalize_activations`` / ``backend`` do not fit together."""
+    arch = sae.get("architecture", "topk")
+    norm = sae.get("normalize_activations", "none")
+    if arch not in ARCHITECTURES:
+        return f"sae.architecture must be one of {', '.join(ARCHITECTURES)}, got {arch!r}"
+    if norm not in NORMALIZATIONS:
+        return f"sae.normalize_activations must be one of {', '.join(NORMALIZATIONS)}, got {norm!r}"
+    if arch == "topk" and norm not in FUSED_NORMALIZATIONS:
+        return (
+            f"sae.normalize_activations={norm!r} is per-token and needs a sae-lens family "
+            f"(sae.architecture: {', '.join(SAELENS_FAMILIES)}); sae.architecture topk supports "
+            f"{', '.join(FUSED_NORMALIZATIONS)}"
+        )
+    if arch != "topk" and sae.get("backend", "fused") != "fused":
+        return f"sae.backend applies to sae.architecture topk only (architecture is {arch!r})"
+    if arch != "topk" and sae.get("micro_batch_size") is not None:
+        mb, bs = int(sae["micro_batch_size"]), int(sae["batch_size"])
+        if mb < bs:
+            return (
+                f"sae.micro_batch_size={mb} < sae.batch_size={bs} needs sae.architecture topk "
+                "(sae-lens's trainer steps the optimizer on every batch it is given)"
+            )
+    return None
+
+
+def sae_n_latents(sae: dict[str, Any], d_model: int) -> int:
+    """SAE width: ``sae.n_latents`` when set (the same width for every model), else
+    ``sae.expansion_factor * d_model``."""
+    if sae.get("n_latents") is not None:
+        return int(sae["n_latents"])
+    return int(sae["expansion_factor"]) * int(d_model)
+
+
 def sae_mem_mb(
     name: str, mcfg: dict[str, Any], sae: dict[str, Any], on_gpu: bool, attempt: int = 1
 ) -> int:
@@ -126,7 +183,7 @@ def sae_mem_mb(
     weights twice (a host copy when saving), on CPU also gradients and Adam's two moments, plus
     1 GB; times ``attempt``."""
     d = model_shape(name, mcfg)["d_model"]
-    weights_mb = 2 * d * sae["expansion_factor"] * d * 4 / 2**20
+    weights_mb = 2 * d * sae_n_latents(sae, d) * 4 / 2**20
     block_mb = sae["shuffle_buffer_tokens"] * d * 4 / 2**20
     return int((1000 + block_mb + (2 if on_gpu else 5) * weights_mb) * attempt)
 
@@ -144,9 +201,7 @@ def eval_mem_mb(
     the logits working set (~12 bytes per batch position and vocabulary entry, docs/metrics.md)."""
     d = model_shape(name, mcfg)["d_model"]
     vocab = vocab_size if mcfg["source"] == "embedded" else PYTHIA_VOCAB
-    extra = (
-        2 * d * sae["expansion_factor"] * d * 4 + 12 * batch_size * context_size * vocab
-    ) / 2**20
+    extra = (2 * d * sae_n_latents(sae, d) * 4 + 12 * batch_size * context_size * vocab) / 2**20
     return model_mem_mb(name, mcfg, vocab_size, attempt) + int(extra * attempt)
 
 

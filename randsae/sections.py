@@ -14,7 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from randsae.config import ConfigError, micro_batch_error, model_shape, parse_init
+from randsae.config import (
+    ConfigError,
+    family_error,
+    micro_batch_error,
+    model_shape,
+    parse_init,
+    sae_n_latents,
+)
 
 S = TypeVar("S")
 
@@ -110,9 +117,12 @@ class SAEConfig:
         err = micro_batch_error({"batch_size": self.batch_size, **self.extra})
         if err:
             raise ConfigError(err)
+        err = family_error({"batch_size": self.batch_size, **self.extra})
+        if err:
+            raise ConfigError(err)
 
     def n_latents(self, d_model: int) -> int:
-        return self.expansion_factor * d_model
+        return sae_n_latents({"expansion_factor": self.expansion_factor, **self.extra}, d_model)
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ class ExamplesConfig:
     n_tokens: int
     context_size: int
     window: int
-    n_latents: int
+    n_latents: int | str  # "all": every eligible latent
     min_activating_windows: int
     n_explain: int
     n_test_activating: int

@@ -66,10 +66,28 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
+# sae keys that change no output at these values (an older config without them trains the
+# same SAEs, so adding them does not rerun anything); sparsity_coefficient only matters to
+# the L1/L0-penalised families.
+SAE_DEFAULTS = {
+    "n_latents": None,
+    "architecture": "topk",
+    "normalize_activations": "none",
+}
+
+
 def sae_params(model):
     """One model's sae section (variant overrides applied) less `tracking` (which changes no
-    output; scripts read it from config)."""
-    return {k: v for k, v in sae_config(config, model).items() if k != "tracking"}
+    output; scripts read it from config) and less the family keys at their defaults."""
+    sae = sae_config(config, model)
+    out = {
+        k: v
+        for k, v in sae.items()
+        if k != "tracking" and not (k in SAE_DEFAULTS and v == SAE_DEFAULTS[k])
+    }
+    if sae.get("architecture", "topk") not in ("relu", "jumprelu", "gated"):
+        out.pop("sparsity_coefficient", None)
+    return out
 
 
 def init_files():

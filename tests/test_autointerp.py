@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,19 @@ def test_failed_predictions_are_counted_not_dropped_silently():
         {"latent": 1, "label": 0, "prob": 0.1},
     ]
     assert summarize_scores(rows, 0, 0)["n_failed"] == 1
+
+
+def test_auroc_spread_across_draws():
+    """Draw 0: two perfect latents (AUROC 1); draw 1: one inverted (0) and one perfect (1)."""
+    rows = []
+    for lat, good in ((1, True), (2, True), (3, False), (4, True)):
+        for label in (0, 1, 0, 1):
+            p = 0.9 if (label == 1) == good else 0.1
+            rows.append({"latent": lat, "label": label, "prob": p})
+    summ = summarize_scores(rows, 0, 0, draws={1: 0, 2: 0, 3: 1, 4: 1})
+    assert summ["n_latent_draws"] == 2
+    assert summ["auroc_draw_min"] == 0.5 and summ["auroc_draw_max"] == 1.0
+    assert math.isclose(summ["auroc_draw_std"], float(np.std([1.0, 0.5], ddof=1)))
+    one = summarize_scores(rows, 0, 0, draws=dict.fromkeys((1, 2, 3, 4), 0))
+    assert one["n_latent_draws"] == 1 and math.isnan(one["auroc_draw_std"])
+    assert "auroc_draw_std" not in summarize_scores(rows, 0, 0)

@@ -86,3 +86,36 @@ def test_skips_below_threshold_with_reason():
     assert len(res["skipped"]) == d
     assert any("dead" in r for r in res["skipped"].values())
     assert any("activating windows" in r for r in res["skipped"].values())
+
+
+def test_repeated_draws_are_disjoint_seeded_blocks():
+    tokens, vals, idx, d = planted()
+    strings = lambda ids: [str(i) for i in ids]  # noqa: E731
+    cfg = dict(CFG, n_latents=2, n_latent_draws=3)
+    res = sample_examples(tokens, vals, idx, d, cfg, seed=1, strings=strings)
+    lats = [r["latent"] for r in res["latents"]]
+    assert res["n_latents_chosen"] == 6 == len(set(lats)) and res["n_latent_draws"] == 3
+    assert [r["draw"] for r in res["latents"]] == [0, 0, 1, 1, 2, 2]
+    # the first draw is exactly the single-draw choice with the same seed
+    one = sample_examples(tokens, vals, idx, d, dict(CFG, n_latents=2), seed=1, strings=strings)
+    assert [r["latent"] for r in one["latents"]] == lats[:2]
+    assert all(r["draw"] == 0 for r in one["latents"])
+
+
+def test_n_latents_all_takes_every_eligible_latent():
+    tokens, vals, idx, d = planted()
+    strings = lambda ids: [str(i) for i in ids]  # noqa: E731
+    res = sample_examples(
+        tokens, vals, idx, d, dict(CFG, n_latents="all", n_latent_draws=2), seed=1, strings=strings
+    )
+    eligible = res["activating_windows_per_latent"]["eligible"]
+    assert eligible == 9  # latents 0..8 fire; latent 9 never does
+    assert res["n_latents_chosen"] == eligible
+    assert sorted(r["latent"] for r in res["latents"]) == list(range(9))
+    draws = [r["draw"] for r in res["latents"]]
+    assert draws == [0] * 5 + [1] * 4
+    # asking for more than are eligible gives the eligible ones, the last draw smaller
+    more = sample_examples(
+        tokens, vals, idx, d, dict(CFG, n_latents=4, n_latent_draws=3), seed=1, strings=strings
+    )
+    assert [r["draw"] for r in more["latents"]] == [0] * 4 + [1] * 4 + [2]

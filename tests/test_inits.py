@@ -225,3 +225,103 @@ def test_hf_tensor_names_cover_every_parameter():
         hf_tensor_name("blocks.3.attn.W_K") == "gpt_neox.layers.3.attention.query_key_value.weight"
     )
     assert hf_tensor_name("blocks.3.attn.b_O") == "gpt_neox.layers.3.attention.dense.bias"
+
+
+def _group_values(model, hf_tensor):
+    """Sorted values of all transformer-lens parameters that come from one HF tensor."""
+    from randsae.models.inits import hf_tensor_name
+
+    vals = [
+        p.detach().reshape(-1)
+        for n, p in model.named_parameters()
+        if (hf_tensor_name(n) or n) == hf_tensor
+    ]
+    return torch.sort(torch.cat(vals)).values
+
+
+@pytest.mark.parametrize("init", ["permuted", "permuted_embeddings"])
+def test_permuted_keeps_each_hf_tensors_exact_multiset(init):
+    """Reference: the HF tensors of a real converted GPT-NeoX (K rows at 10x the scale of Q and
+    V): each HF tensor's multiset must survive exactly, while Q, K and V (one fused tensor) mix."""
+    from randsae.models.inits import hf_tensor_name
+
+    torch.manual_seed(0)
+    _hf, tl = _hf_neox_and_converted()
+    before = params(tl)
+    groups = {hf_tensor_name(n) or n for n in before}
+    ref = {g: _group_values(tl, g) for g in groups}
+    lm = apply_init(tl, parse_init(init), INIT_CFG, "tiny")
+    after = params(tl)
+    with_emb = init == "permuted_embeddings"
+    for g in groups:
+        assert torch.equal(_group_values(tl, g), ref[g]), g  # exact multiset per HF tensor
+    for name, old in before.items():
+        kept = (is_embedding(name) and not with_emb) or is_layer_norm(name)
+        if kept:
+            assert torch.equal(old, after[name]), f"{name} must be untouched"
+            assert name not in lm.resampled
+        elif old.numel() > 100 and old.std() > 0:
+            assert not torch.equal(old, after[name]), f"{name} must be permuted"
+            assert name in lm.resampled
+    # the fused QKV is permuted as one tensor: K (10x scale) leaks into Q
+    q_old = float(before["blocks.0.attn.W_Q"].std())
+    assert float(after["blocks.0.attn.W_Q"].std()) > 3 * q_old
+    # seeded: same config, same weights; another seed, other weights
+    torch.manual_seed(0)
+    _hf, tl2 = _hf_neox_and_converted()
+    apply_init(tl2, parse_init(init), INIT_CFG, "tiny")
+    assert weights_digest(tl2) == weights_digest(tl)
+    torch.manual_seed(0)
+    _hf, tl3 = _hf_neox_and_converted()
+    apply_init(tl3, parse_init(init), {**INIT_CFG, "seed": 1}, "tiny")
+    assert weights_digest(tl3) != weights_digest(tl)
+
+
+def test_permuted_layer_norm_follows_flag():
+    m = fresh()
+    ln_before = params(m)["blocks.0.ln1.w"]
+    with torch.no_grad():
+        dict(m.named_parameters())["blocks.0.ln1.w"].copy_(torch.arange(64.0))
+    lm = apply_init(m, parse_init("permuted"), {**INIT_CFG, "rerandomize_layer_norm": True}, "t")
+    w = params(m)["blocks.0.ln1.w"]
+    assert "blocks.0.ln1.w" in lm.resampled and ln_before.numel() == 64
+    assert torch.equal(torch.sort(w).values, torch.arange(64.0))
+    assert not torch.equal(w, torch.arange(64.0))
+
+
+def test_standard_init_is_the_architectures_own_initializer():
+    """std of every weight ~ initializer_range (0.02), biases 0, layer norms (1, 0); no moment of
+    the starting weights survives; seeded; a forward pass runs."""
+    from transformers import GPTNeoXConfig
+
+    rng = GPTNeoXConfig().initializer_range
+    m = fresh()
+    with torch.no_grad():  # start far from the HF init so nothing can be left over
+        for p in m.parameters():
+            p.normal_(3.0, 5.0)
+    lm = apply_init(m, parse_init("standard_init"), INIT_CFG, "tiny")
+    assert set(lm.resampled) == {n for n, _ in m.named_parameters()}
+    for name, p in m.named_parameters():
+        if name.endswith(("ln1.w", "ln2.w", "ln_final.w")):
+            assert torch.equal(p, torch.ones_like(p)), name
+        elif name.endswith(".b") or ".b_" in name:
+            assert torch.equal(p, torch.zeros_like(p)), name
+        else:
+            assert math.isclose(float(p.std()), rng, rel_tol=0.1), name
+            assert abs(float(p.mean())) < 0.1 * rng, name
+    again = fresh()
+    apply_init(again, parse_init("standard_init"), INIT_CFG, "tiny")
+    assert weights_digest(again) == weights_digest(m)
+    other = fresh()
+    apply_init(other, parse_init("standard_init"), {**INIT_CFG, "seed": 3}, "tiny")
+    assert weights_digest(other) != weights_digest(m)
+    assert m(torch.randint(0, 100, (2, 8))).isfinite().all()
+
+
+def test_new_inits_parse_and_reject_suffixes():
+    from randsae.config import ConfigError
+
+    for name in ("permuted", "permuted_embeddings", "standard_init"):
+        assert parse_init(name).base == name
+    with pytest.raises(ConfigError, match="rerandomized"):
+        parse_init("permuted-x2")

@@ -137,11 +137,17 @@ def threshold_metrics(
 
 
 def summarize_scores(
-    per_window: list[dict[str, Any]], n_bootstrap: int, seed: int
+    per_window: list[dict[str, Any]],
+    n_bootstrap: int,
+    seed: int,
+    draws: dict[int, int] | None = None,
 ) -> dict[str, float]:
     """Cell-level summary: pooled and mean per-latent AUROC with bootstrap 95% CIs over latents.
 
     ``per_window`` rows have ``latent``, ``label`` and ``prob`` (None = failed, excluded and counted).
+    ``draws`` (latent -> draw, ``examples.n_latent_draws``): adds the spread of the mean
+    per-latent AUROC across draws: ``n_latent_draws``, ``auroc_draw_std`` (ddof 1; NaN with one
+    draw), ``auroc_draw_min``, ``auroc_draw_max``.
     """
     by_lat: dict[int, tuple[list[int], list[float]]] = {}
     n_failed = 0
@@ -182,4 +188,24 @@ def summarize_scores(
         "auroc_mean_ci_high": pct(boot_mean, 97.5),
     }
     out.update(threshold_metrics(all_l, all_p))
+    if draws is not None:
+        out.update(draw_spread(dict(zip(lats, per_lat.tolist(), strict=True)), draws))
     return out
+
+
+def draw_spread(per_latent: dict[int, float], draws: dict[int, int]) -> dict[str, float]:
+    """Mean per-latent AUROC of each draw, and their std / min / max across draws."""
+    by_draw: dict[int, list[float]] = {}
+    for lat, a in per_latent.items():
+        by_draw.setdefault(draws[lat], []).append(a)
+    means = np.array(
+        [np.nanmean(v) if np.isfinite(v).any() else np.nan for _, v in sorted(by_draw.items())],
+        dtype=np.float64,
+    )
+    ok = means[np.isfinite(means)]  # a draw whose every AUROC is undefined has no mean
+    return {
+        "n_latent_draws": len(means),
+        "auroc_draw_std": float(np.std(ok, ddof=1)) if len(ok) > 1 else float("nan"),
+        "auroc_draw_min": float(np.min(ok)) if len(ok) else float("nan"),
+        "auroc_draw_max": float(np.max(ok)) if len(ok) else float("nan"),
+    }

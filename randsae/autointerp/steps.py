@@ -189,6 +189,7 @@ def score(
                 scorer_rows,
                 ai_cfg["bootstrap"],
                 stable_seed(seed, "bootstrap", *cell.values(), name),
+                draws={rec["latent"]: rec.get("draw", 0) for rec in ex["latents"]},
             )
             summary[name]["n_failed_explanations"] = len(failed)
             if not control and judge2 is not None:

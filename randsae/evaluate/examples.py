@@ -7,7 +7,9 @@ its maximum activation, cut to the top ``max_activating_windows`` (delphi ``max_
 ``ignore_token_ids`` (e.g. Pythia's EOS/BOS, token 0) never count as activating
 (:func:`mask_positions`). Latents are drawn in a
 seeded random order among those with at least ``min_activating_windows`` activating windows (the
-reason for skipping every examined latent is recorded). Explainer windows (``n_explain``) and test
+reason for skipping every examined latent is recorded): ``n_latents`` per draw (``"all"``: every
+eligible latent), ``n_latent_draws`` disjoint random draws (each record's ``draw``; the
+autointerp table reports the spread of AUROC across draws). Explainer windows (``n_explain``) and test
 windows (``n_test_activating``) are drawn per quantile and are **disjoint** by construction; the
 overlap is recorded and is always 0. Non-activating windows are random windows where the latent
 never fires.
@@ -23,6 +25,7 @@ import torch
 
 from randsae.progress import progress
 from randsae.sae.activations import residual_batches
+from randsae.sae.families import cat_codes
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -37,9 +40,10 @@ def latent_codes(
     batches = residual_batches(lm, seqs, [layer], batch_size)
     for acts in progress(batches, total=n_batches, desc=f"examples layer {layer}", unit="batch"):
         vals, idx = encode(acts[layer])
-        all_vals.append(vals.float().cpu().numpy())
-        all_idx.append(idx.cpu().numpy().astype(np.int32))
-    return np.concatenate(all_vals), np.concatenate(all_idx)
+        all_vals.append(vals.float().cpu())
+        all_idx.append(idx.cpu().to(torch.int32))
+    vals, idx = cat_codes(all_vals, all_idx)  # non-TopK families: batch widths differ
+    return vals.numpy(), idx.numpy()
 
 
 def mask_positions(vals: np.ndarray, tokens: np.ndarray, ignore_token_ids) -> np.ndarray:
@@ -95,6 +99,24 @@ def _window(
     }
 
 
+def n_latents_wanted(n_latents: int | str, n_draws: int) -> int | None:
+    """How many latents to choose: ``n_latents`` per draw, or every eligible one (None)."""
+    return None if n_latents == "all" else int(n_latents) * int(n_draws)
+
+
+def latent_draws(n_chosen: int, n_latents: int | str, n_draws: int) -> list[int]:
+    """The draw of each chosen latent (in the seeded random choice order).
+
+    ``n_draws`` disjoint random subsets: consecutive blocks of ``n_latents`` of the seeded
+    random order (``"all"``: the eligible latents split into ``n_draws`` near-equal blocks).
+    When fewer latents are eligible than asked for, the last draws are smaller or empty.
+    """
+    if n_chosen == 0:
+        return []
+    size = -(-n_chosen // n_draws) if n_latents == "all" else int(n_latents)
+    return [min(pos // size, n_draws - 1) for pos in range(n_chosen)]
+
+
 def sample_examples(
     tokens: np.ndarray,
     vals: np.ndarray,
@@ -122,8 +144,10 @@ def sample_examples(
     candidates = rng.permutation(d_sae)
     chosen: list[int] = []
     skipped: dict[str, str] = {}
+    n_draws = int(cfg.get("n_latent_draws", 1))
+    wanted = n_latents_wanted(cfg["n_latents"], n_draws)
     for c in candidates.tolist():
-        if len(chosen) == cfg["n_latents"]:
+        if len(chosen) == wanted:
             break
         if counts[c] == 0:
             skipped[str(c)] = "dead (no activating window)"
@@ -134,8 +158,9 @@ def sample_examples(
         else:
             chosen.append(c)
 
+    draw_of = latent_draws(len(chosen), cfg["n_latents"], n_draws)
     records = []
-    for c in chosen:
+    for pos, c in enumerate(chosen):
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
         ranked = w_ids[np.argsort(-w_max, kind="stable")][: cfg["max_activating_windows"]]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
@@ -158,6 +183,7 @@ def sample_examples(
         records.append(
             {
                 "latent": int(c),
+                "draw": draw_of[pos],
                 "n_activating_windows": int(counts[c]),
                 "n_pool_windows": len(ranked),
                 "max_act": float(w_max.max()),
@@ -179,6 +205,7 @@ def sample_examples(
         "n_tokens": int(n_windows * window),
         "max_activating_windows": cfg["max_activating_windows"],
         "n_latents_requested": cfg["n_latents"],
+        "n_latent_draws": n_draws,
         "n_latents_chosen": len(chosen),
         "n_examined": len(chosen) + len(skipped),
         "skipped": skipped,

@@ -33,6 +33,7 @@ import torch
 
 from randsae.progress import progress
 from randsae.sae.activations import hook_name as hook_name_of
+from randsae.sae.families import cat_codes
 
 LatentConsumer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
 """``fn(vals (N, k), idx (N, k), token_ids (N,), seq_index (N,))`` called once per batch."""
@@ -120,7 +121,8 @@ def _sae_encode_decode(
         outs.append(sae.decode(v, i).to(x.dtype))
         vs.append(v)
         ids.append(i)
-    return torch.cat(outs), torch.cat(vs), torch.cat(ids)
+    vals, idx = cat_codes(vs, ids)  # non-TopK families: chunk widths differ
+    return torch.cat(outs), vals, idx
 
 
 @torch.inference_mode()
@@ -142,7 +144,8 @@ def evaluate_sae(
     Args:
         lm: a ``LoadedModel`` (``.model`` HookedTransformer, ``.fwd_hooks`` active on every
             forward pass).
-        sae: a ``TopKSAE`` (``encode(x) -> (vals, idx)``, ``decode(vals, idx)``, ``d_sae``, ``k``).
+        sae: a ``TopKSAE`` or any SAE of ``randsae.sae.families.load_sae`` (``encode(x) ->
+            (vals, idx)``, ``decode(vals, idx)``, ``d_sae``, ``k``; ``vals == 0`` is inactive).
         tokens: held-out token ids, shape ``(n_seq, ctx)``.
         layer: block index whose ``hook_resid_post`` the SAE reads.
         batch_size: sequences per forward pass.

@@ -28,11 +28,11 @@ def _open_cell(
     ``init_json``) and the cell's SAE, on that device."""
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
-    from randsae.sae.topk import TopKSAE
+    from randsae.sae.families import load_sae
 
     dev = resolve_device(device)
     lm = load_model(model, init, config, device=dev, noise_stream=noise_stream, init_json=init_json)
-    return dev, lm, TopKSAE.load(sae_dir, device=dev)
+    return dev, lm, load_sae(sae_dir, device=dev)
 
 
 def eval_sae(
@@ -60,7 +60,7 @@ def eval_sae(
     ev = config["eval"]
     seqs = sequences(np.load(tokens_val), config["activations"]["context_size"], ev["n_tokens"])
     acc = AbstractnessAccumulator(
-        sae.W_enc.shape[1],
+        int(sae.d_sae),
         lm.model.cfg.d_vocab,
         top_n=ev["entropy_top_n"],
         r2_min_count=ev["r2_min_count"],
@@ -92,6 +92,8 @@ def eval_sae(
                 "init": init,
                 "layer": layer,
                 "d_vocab": int(lm.model.cfg.d_vocab),  # fixes the entropy histogram range
+                # the SAE family and training normalisation (sae.architecture, sae-lens values)
+                **sae_family(sae_dir),
                 # the positions left out of every metric, one column of sae_metrics.csv
                 "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
                 **scalars,
@@ -104,6 +106,16 @@ def eval_sae(
     log.info(
         "metrics: EV %.4f, CE score %.4f", result["explained_variance"], result["ce_loss_score"]
     )
+
+
+def sae_family(sae_dir: str) -> dict[str, str]:
+    """``sae_architecture`` and ``sae_normalize_activations`` the SAE was trained with (recorded
+    in its ``cfg.json`` metadata by ``randsae.sae.train``; absent = the paper's TopK, none)."""
+    meta = io.read_json(f"{sae_dir}/cfg.json").get("metadata") or {}
+    return {
+        "sae_architecture": meta.get("sae_architecture", "topk"),
+        "sae_normalize_activations": meta.get("sae_normalize_activations", "none"),
+    }
 
 
 def latent_examples(
@@ -138,7 +150,7 @@ def latent_examples(
         seqs.reshape(-1),
         vals,
         idx,
-        sae.W_enc.shape[1],
+        int(sae.d_sae),
         ex,
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),

@@ -14,7 +14,20 @@
   held-out activations are never the training activations; within a stream, the noise of a
   sequence depends only on its index (see :class:`NoiseEmbedding`).
 
-Beyond the paper, rerandomization takes a scale multiplier on the std and a distribution with the
+Beyond the paper (issue "nulls"):
+
+- ``permuted``: the entries of every Hugging Face tensor (Q, K and V permuted jointly within the
+  fused ``query_key_value``) randomly permuted: each tensor keeps its exact multiset of values
+  (so every moment), only their positions are random. Embeddings and unembedding are kept;
+  layer norms follow ``rerandomize_layer_norm`` as for re-randomization.
+- ``permuted_embeddings``: the same, embeddings and unembedding permuted too.
+- ``standard_init``: the architecture's own initializer: a ``transformers``
+  ``GPTNeoXForCausalLM`` built from the model's shape with a seeded generator
+  (``initializer_range`` of the HF config, 0.02 for every Pythia model), converted to
+  transformer-lens. No moment is matched to the trained weights. How it differs from ``step0``:
+  docs/inits.md.
+
+Rerandomization also takes a scale multiplier on the std and a distribution with the
 same mean and std (normal, uniform, laplace).
 """
 
@@ -141,12 +154,7 @@ def rerandomize(
     Returns ``{name: {"hf_tensor", "mean", "std", "scale", "distribution"}}`` for every resampled
     parameter (``std`` before ``scale``).
     """
-    chosen = [
-        (name, p)
-        for name, p in model.named_parameters()
-        if (include_embeddings or not is_embedding(name))
-        and (include_layer_norm or not is_layer_norm(name))
-    ]
+    chosen = _chosen(model, include_embeddings, include_layer_norm)
     groups: dict[str, list[torch.Tensor]] = {}
     for name, p in chosen:
         groups.setdefault(hf_tensor_name(name) or name, []).append(p)
@@ -172,6 +180,95 @@ def rerandomize(
             "scale": scale,
             "distribution": distribution,
         }
+    return changed
+
+
+def _chosen(model: torch.nn.Module, include_embeddings: bool, include_layer_norm: bool):
+    return [
+        (name, p)
+        for name, p in model.named_parameters()
+        if (include_embeddings or not is_embedding(name))
+        and (include_layer_norm or not is_layer_norm(name))
+    ]
+
+
+@torch.no_grad()
+def permute(
+    model: torch.nn.Module, *, include_embeddings: bool, include_layer_norm: bool, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Randomly permute the entries of every HF tensor in place (exact multiset kept).
+
+    The transformer-lens parameters of one HF tensor (:func:`hf_tensor_name`: W_Q, W_K and W_V
+    of the fused ``query_key_value``) are permuted jointly, as one tensor; a parameter without
+    an HF tensor is its own group. One seeded CPU generator draws the permutations in
+    ``named_parameters`` order of each group's first member, so the result does not depend on
+    the device. Returns ``{name: {"hf_tensor", "permuted": True}}`` per permuted parameter.
+    """
+    groups: dict[str, list[tuple[str, torch.Tensor]]] = {}
+    for name, p in _chosen(model, include_embeddings, include_layer_norm):
+        groups.setdefault(hf_tensor_name(name) or name, []).append((name, p))
+    gen = torch.Generator().manual_seed(seed)
+    changed: dict[str, dict[str, Any]] = {}
+    for key, members in groups.items():
+        flat = torch.cat([p.detach().to("cpu").reshape(-1) for _, p in members])
+        flat = flat[torch.randperm(flat.numel(), generator=gen)]
+        start = 0
+        for name, p in members:
+            n = p.numel()
+            p.copy_(flat[start : start + n].view(p.shape).to(device=p.device, dtype=p.dtype))
+            start += n
+            changed[name] = {"hf_tensor": key, "permuted": True}
+    return changed
+
+
+def hf_neox_config(cfg: Any, initializer_range: float = 0.02) -> Any:
+    """The ``transformers`` ``GPTNeoXConfig`` of a transformer-lens GPT-NeoX model's shape."""
+    from transformers import GPTNeoXConfig
+
+    return GPTNeoXConfig(
+        vocab_size=cfg.d_vocab,
+        hidden_size=cfg.d_model,
+        num_hidden_layers=cfg.n_layers,
+        num_attention_heads=cfg.n_heads,
+        intermediate_size=cfg.d_mlp,
+        hidden_act="gelu",
+        rotary_pct=cfg.rotary_dim / cfg.d_head,
+        max_position_embeddings=cfg.n_ctx,
+        initializer_range=initializer_range,
+        layer_norm_eps=cfg.eps,
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+    )
+
+
+@torch.no_grad()
+def standard_init_weights(
+    model: Any, *, seed: int, initializer_range: float = 0.02
+) -> dict[str, dict[str, Any]]:
+    """Overwrite ``model`` with a freshly initialised ``GPTNeoXForCausalLM`` of its shape.
+
+    The HF model is built on the CPU in fp32 under ``torch.random.fork_rng`` seeded with
+    ``seed`` (HF's ``_init_weights``: N(0, initializer_range^2) for linear and embedding
+    weights, zero biases, LayerNorm weight 1 and bias 0), then converted with transformer-lens's
+    ``convert_neox_weights``. Returns ``{name: {"hf_tensor", "initializer_range"}}``.
+    """
+    from transformer_lens.pretrained.weight_conversions.neox import convert_neox_weights
+    from transformers import GPTNeoXForCausalLM
+
+    hf_cfg = hf_neox_config(model.cfg, initializer_range)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        hf_model = GPTNeoXForCausalLM(hf_cfg).float()
+    state = convert_neox_weights(hf_model, model.cfg)
+    params = dict(model.named_parameters())
+    changed: dict[str, dict[str, Any]] = {}
+    for name, t in state.items():
+        if name not in params:
+            continue
+        p = params[name]
+        p.copy_(t.detach().reshape(p.shape).to(device=p.device, dtype=p.dtype))
+        changed[name] = {"hf_tensor": hf_tensor_name(name), "initializer_range": initializer_range}
+    del hf_model
     return changed
 
 
@@ -269,6 +366,26 @@ def _rerandomized(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, s
         distribution=spec.distribution,
     )
     return LoadedModel(model, resampled=resampled)
+
+
+@register_init("permuted", "permuted_embeddings")
+def _permuted(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    changed = permute(
+        model,
+        include_embeddings=spec.base == "permuted_embeddings",
+        include_layer_norm=init_cfg["rerandomize_layer_norm"],
+        seed=init_seed(init_cfg, model_name, spec.name),
+    )
+    return LoadedModel(model, resampled=changed)
+
+
+@register_init("standard_init")
+def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    changed = standard_init_weights(
+        model,
+        seed=init_seed(init_cfg, model_name, spec.name),
+    )
+    return LoadedModel(model, resampled=changed)
 
 
 @register_init("noise_control")

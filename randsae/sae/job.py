@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from randsae.config import micro_batch_error, stable_seed
+from randsae.config import family_error, micro_batch_error, sae_n_latents, stable_seed
 from randsae.sae import tracking as trk
 from randsae.sae.topk import TopKSAE
 
@@ -66,9 +66,12 @@ def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
     backend = cfg.get("backend", "fused")
     if backend not in ("fused", "saelens"):
         raise ValueError(f"sae.backend must be 'fused' or 'saelens', got {backend!r}")
-    d_sae = int(cfg["expansion_factor"]) * int(d_in)
+    err = family_error(dict(cfg))
+    if err:
+        raise ValueError(err)
+    d_sae = sae_n_latents(dict(cfg), d_in)
     k = int(cfg["k"])
-    if k <= 0 or k >= d_sae:
+    if cfg.get("architecture", "topk") in ("topk", "batchtopk") and (k <= 0 or k >= d_sae):
         raise ValueError(f"sae.k={k} must satisfy 0 < k < n_latents={d_sae}")
     steps = int(cfg["n_tokens"]) // int(cfg["batch_size"])
     if steps < 1:
@@ -117,6 +120,10 @@ class _SAEJob:
         self.log: list[dict[str, float]] = []
         self.b_dec_initialised = False
         self.step = 0
+        #: ``sae.normalize_activations: expected_average_only_in``: the constant input factor
+        #: (from the first batch), folded into the saved SAE (randsae.sae.families).
+        self.normalize = cfg.get("normalize_activations", "none")
+        self.scale: float | None = None
         if self.backend == "fused":
             # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
             # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
@@ -209,6 +216,12 @@ class _SAEJob:
 
     def train_step(self, x: torch.Tensor) -> None:
         x = x.to(self.device, torch.float32, non_blocking=True)
+        if self.normalize == "expected_average_only_in":
+            from randsae.sae.families import estimate_scaling_factor
+
+            if self.scale is None:
+                self.scale = estimate_scaling_factor(x)
+            x = x * self.scale
         if not self.b_dec_initialised:
             self.init_b_dec(x)
         lr = self.optimizer.param_groups[0]["lr"]
@@ -305,6 +318,11 @@ class _SAEJob:
             with torch.no_grad():
                 for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
                     getattr(self.sae, name).copy_(getattr(self.sl_sae, name))
+        if self.scale is not None:
+            from randsae.sae.families import fold_scaling_factor
+
+            fold_scaling_factor(self.sae, self.scale)
+            self.scale = None
         return self.sae
 
     # -- checkpoint state -------------------------------------------------------------------
@@ -318,6 +336,7 @@ class _SAEJob:
             "log": list(self.log),
             "b_dec_initialised": self.b_dec_initialised,
             "step": self.step,
+            "scale": self.scale,
         }
         if self.backend == "saelens":
             tr = self.sl_trainer
@@ -341,6 +360,7 @@ class _SAEJob:
         self.log = list(state["log"])
         self.b_dec_initialised = bool(state["b_dec_initialised"])
         self.step = int(state["step"])
+        self.scale = state.get("scale")
         if self.backend == "saelens":
             tr, st = self.sl_trainer, state["sl_trainer"]
             tr.n_training_steps = st["n_training_steps"]

@@ -123,8 +123,11 @@ def train_sae_group(
     if int(src_bs) != int(cfg["batch_size"]):
         raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg['batch_size']}")
     keys = list(seeds)
+    job_cls: Any = _SAEJob
+    if cfg.get("architecture", "topk") != "topk":
+        from randsae.sae.families import FamilyJob as job_cls
     jobs = {
-        key: _SAEJob(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
+        key: job_cls(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
         for key in keys
     }
     every = int(cfg.get("checkpoint_every_steps", 0) or 0)
@@ -198,8 +201,13 @@ def train_sae_group(
     summaries: dict[Any, dict[str, Any]] = {}
     for key in keys:
         job = jobs[key]
-        sae = job.finalize()
         meta = dict((metadata or {}).get(key) or {})
+        arch, norm = cfg.get("architecture", "topk"), cfg.get("normalize_activations", "none")
+        if (arch, norm) != ("topk", "none"):  # the paper's default writes the same cfg.json
+            meta.update(sae_architecture=arch, sae_normalize_activations=norm)
+            if job.scale is not None:
+                meta["norm_scaling_factor_folded"] = job.scale
+        sae = job.finalize()
         sae.save(out_dirs[key], meta)
         csv_path = (log_csvs or {}).get(key)
         if csv_path is not None:
@@ -217,6 +225,8 @@ def train_sae_group(
             "seconds": seconds,
             "tokens_per_s": tokens * len(keys) / seconds if seconds > 0 else float("nan"),
             "backend": job.backend,
+            "architecture": cfg.get("architecture", "topk"),
+            "normalize_activations": cfg.get("normalize_activations", "none"),
             "lr": job.lr,
             "d_sae": d_sae,
             "k": job.k,

@@ -1,0 +1,329 @@
+"""SAE families beyond TopK, trained by sae-lens's own trainer, and one loader for them all.
+
+``sae.architecture`` picks the family:
+
+- ``topk``: the fused TopK trainer (:mod:`randsae.sae.train`, the paper's recipe; default).
+- ``relu``: sae-lens ``StandardTrainingSAE`` (ReLU + L1 penalty, ``sae.sparsity_coefficient``).
+- ``jumprelu``: ``JumpReLUTrainingSAE`` (L0 penalty, ``sae.sparsity_coefficient``).
+- ``gated``: ``GatedTrainingSAE`` (L1 penalty, ``sae.sparsity_coefficient``).
+- ``batchtopk``: ``BatchTopKTrainingSAE`` (``sae.k`` active latents per token on average over
+  the batch; saved for inference as a JumpReLU SAE with the learned threshold, as sae-lens does).
+
+Each family job steps sae-lens's ``SAETrainer`` on our activation batches (its loss, its
+optimizer, its LR schedule with our warm-up and linear decay) and saves the trained SAE with
+``save_inference_model``: a checkpoint that ``sae_lens.SAE.load_from_disk`` loads.
+
+Activation normalisation (``sae.normalize_activations``, sae-lens's values): ``none``;
+``expected_average_only_in`` (one constant factor ``sqrt(d_in) / E||x||`` so that the average
+norm is ``sqrt(d_in)``; estimated from the first training batch — sae-lens averages over its
+first ``n_batches_for_norm_estimate`` batches — and folded into the saved weights as sae-lens's
+``fold_activation_norm_scaling_factor`` does, so the saved SAE reads and writes activations in
+the original scale); ``constant_norm_rescale`` and ``layer_norm`` (per-token, applied by the
+saved sae-lens SAE itself at encode time and undone at decode time; sae-lens families only).
+Either way every downstream metric is computed on the original-scale activations.
+
+:func:`load_sae` loads any of these checkpoints behind one encode interface
+(``encode(x) -> (vals, idx)``, ``decode(vals, idx)``, ``d_sae``, ``k``): TopK checkpoints
+without runtime normalisation through the fast :class:`randsae.sae.topk.TopKSAE`, everything
+else through :class:`SAELensCodes`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from randsae.config import (  # noqa: F401 (re-exported)
+    ARCHITECTURES,
+    FUSED_NORMALIZATIONS,
+    NORMALIZATIONS,
+    family_error,
+    sae_n_latents,
+    stable_seed,
+)
+
+
+def architecture(cfg: Mapping[str, Any]) -> str:
+    return str(cfg.get("architecture", "topk"))
+
+
+@torch.no_grad()
+def estimate_scaling_factor(x: torch.Tensor) -> float:
+    """sae-lens's ``expected_average_only_in`` factor ``sqrt(d_in) / mean ||x||`` from a batch."""
+    mean_norm = float(x.float().norm(dim=-1).mean())
+    if not mean_norm > 0:
+        raise ValueError("sae.normalize_activations: the first batch has zero mean norm")
+    return math.sqrt(x.shape[-1]) / mean_norm
+
+
+@torch.no_grad()
+def fold_scaling_factor(sae: Any, scale: float) -> None:
+    """Fold a constant input scale into an SAE trained on ``scale * x`` (sae-lens's folding).
+
+    ``W_enc *= scale`` and ``b_dec, W_dec /= scale``: the folded SAE applied to ``x`` gives the
+    trained SAE's latents of ``scale * x`` and its reconstruction divided by ``scale``.
+    """
+    sae.W_enc.mul_(scale)
+    sae.W_dec.div_(scale)
+    sae.b_dec.div_(scale)
+
+
+def _training_sae(arch: str, d_in: int, d_sae: int, cfg: Mapping[str, Any], device: str):
+    from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+    from sae_lens.saes.gated_sae import GatedTrainingSAE, GatedTrainingSAEConfig
+    from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
+    from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
+
+    norm = cfg.get("normalize_activations", "none")
+    # The constant factor is applied to the batches here and folded at the end (see module doc).
+    common = dict(
+        d_in=d_in,
+        d_sae=d_sae,
+        device=device,
+        dtype="float32",
+        normalize_activations="none" if norm == "expected_average_only_in" else norm,
+        apply_b_dec_to_input=True,
+    )
+    coef = float(cfg.get("sparsity_coefficient", 1.0))
+    if arch == "relu":
+        return StandardTrainingSAE(StandardTrainingSAEConfig(**common, l1_coefficient=coef))
+    if arch == "gated":
+        return GatedTrainingSAE(GatedTrainingSAEConfig(**common, l1_coefficient=coef))
+    if arch == "jumprelu":
+        return JumpReLUTrainingSAE(JumpReLUTrainingSAEConfig(**common, l0_coefficient=coef))
+    if arch == "batchtopk":
+        return BatchTopKTrainingSAE(
+            BatchTopKTrainingSAEConfig(**common, k=int(cfg["k"]), aux_loss_coefficient=0.0)
+        )
+    raise ValueError(f"sae.architecture {arch!r} is not a sae-lens family")
+
+
+class FamilyJob:
+    """One sae-lens family SAE being trained; the interface of ``randsae.sae.train._SAEJob``."""
+
+    def __init__(
+        self,
+        key: Any,
+        *,
+        d_in: int,
+        cfg: Mapping[str, Any],
+        seed: int,
+        device: torch.device,
+        total_steps: int,
+    ) -> None:
+        from sae_lens.config import LoggingConfig, SAETrainerConfig
+        from sae_lens.training.sae_trainer import SAETrainer
+
+        from randsae.sae.train import DEAD_WINDOW_TOKENS, auto_lr
+
+        self.key, self.cfg, self.device = key, cfg, device
+        self.arch = architecture(cfg)
+        self.backend = f"saelens-{self.arch}"
+        self.d_sae = sae_n_latents(cfg, d_in)
+        self.k = int(cfg["k"]) if self.arch == "batchtopk" else 0
+        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(self.d_sae)
+        self.warmup = int(cfg.get("warmup_steps", 0))
+        self.total_steps = total_steps
+        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
+        self.norm = cfg.get("normalize_activations", "none")
+        self.scale: float | None = None
+        with torch.random.fork_rng(devices=[]):  # sae-lens initialises from the global RNG
+            torch.manual_seed(stable_seed(seed, "sae-init"))
+            self.sl_sae = _training_sae(self.arch, d_in, self.d_sae, cfg, str(device))
+        bs = int(cfg["batch_size"])
+        tcfg = SAETrainerConfig(
+            total_training_samples=total_steps * bs,
+            train_batch_size_samples=bs,
+            lr=self.lr,
+            lr_end=self.lr,
+            lr_scheduler_name="constant",
+            lr_warm_up_steps=self.warmup,
+            lr_decay_steps=max(0, total_steps - self.warmup),
+            device=str(device),
+            logger=LoggingConfig(log_to_wandb=False),
+            checkpoint_path=None,
+            save_final_checkpoint=False,
+            dead_feature_window=max(1, self.dead_window // bs),
+        )
+        self.trainer = SAETrainer(cfg=tcfg, sae=self.sl_sae, data_provider=iter(()))
+        self.optimizer = self.trainer.optimizer
+        self.scheduler = self.trainer.lr_scheduler
+        self.tokens_since_fired = torch.zeros(self.d_sae, dtype=torch.int64, device=device)
+        self.log: list[dict[str, float]] = []
+        self.step = 0
+
+    def train_step(self, x: torch.Tensor) -> None:
+        x = x.to(self.device, torch.float32)
+        if self.norm == "expected_average_only_in":
+            if self.scale is None:
+                self.scale = estimate_scaling_factor(x)
+            x = x * self.scale
+        lr = self.optimizer.param_groups[0]["lr"]
+        out = self.trainer.step(x)
+        self.trainer.n_training_steps += 1
+        with torch.no_grad():
+            acts = out.feature_acts
+            acts = acts.to_dense() if acts.is_sparse else acts
+            fired = (acts != 0).any(dim=0)
+            n = x.shape[0]
+            self.tokens_since_fired += n
+            self.tokens_since_fired[fired] = 0
+            dead = (self.tokens_since_fired >= self.dead_window).float().mean()
+            l0 = (acts != 0).sum(dim=1).float().mean()
+            total_var = (x - x.mean(dim=0)).pow(2).sum()
+            fvu = (out.sae_out - x).pow(2).sum() / total_var.clamp_min(1e-30)
+        self.step += 1
+        self.log.append(
+            {
+                "tokens": self.step * n,
+                "step": self.step,
+                "loss": float(out.loss.detach()),
+                "fvu": float(fvu),
+                "l0": float(l0),
+                "dead_frac": float(dead),
+                "lr": float(lr),
+            }
+        )
+
+    def finalize(self) -> FamilySAE:
+        if self.scale is not None:
+            # sae-lens's own folding (W_enc *= s; W_dec, b_dec /= s). Pre-activations are
+            # unchanged by it, so learned thresholds (JumpReLU, BatchTopK) stay valid.
+            self.sl_sae.fold_activation_norm_scaling_factor(self.scale)
+        return FamilySAE(self.sl_sae, self.scale)
+
+    def state_dict(self) -> dict[str, Any]:
+        tr = self.trainer
+        return {
+            "model": {k: v.detach().cpu().clone() for k, v in self.sl_sae.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "tokens_since_fired": self.tokens_since_fired.cpu(),
+            "log": list(self.log),
+            "step": self.step,
+            "scale": self.scale,
+            "sl_trainer": {
+                "n_training_steps": tr.n_training_steps,
+                "n_training_samples": tr.n_training_samples,
+                "act_freq_scores": tr.act_freq_scores.cpu(),
+                "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
+                "n_frac_active_samples": tr.n_frac_active_samples,
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.sl_sae.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.tokens_since_fired.copy_(state["tokens_since_fired"])
+        self.log = list(state["log"])
+        self.step = int(state["step"])
+        self.scale = state["scale"]
+        tr, st = self.trainer, state["sl_trainer"]
+        tr.n_training_steps = st["n_training_steps"]
+        tr.n_training_samples = st["n_training_samples"]
+        tr.act_freq_scores.copy_(st["act_freq_scores"])
+        tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
+        tr.n_frac_active_samples = st["n_frac_active_samples"]
+
+
+class FamilySAE:
+    """A trained sae-lens SAE with :meth:`save` (sae-lens inference checkpoint, atomic)."""
+
+    def __init__(self, sl_sae: Any, scale: float | None) -> None:
+        self.sl_sae = sl_sae
+        self.scale = scale
+
+    def save(self, out_dir: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+        import shutil
+
+        out = Path(out_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for key, val in (metadata or {}).items():
+            self.sl_sae.cfg.metadata[key] = val
+        if self.scale is not None:
+            self.sl_sae.cfg.metadata["norm_scaling_factor_folded"] = self.scale
+        tmp = out.with_name(out.name + ".tmp-save")
+        shutil.rmtree(tmp, ignore_errors=True)
+        weights, cfg_path = self.sl_sae.save_inference_model(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        # weights first, config last: a config only ever describes complete weights
+        weights.replace(out / weights.name)
+        cfg_path.replace(out / cfg_path.name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+
+def cat_codes(
+    vals: Sequence[torch.Tensor], idx: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate sparse codes of varying width, padding with ``val 0`` entries (never active)."""
+    width = max(v.shape[1] for v in vals)
+    pv, pi = [], []
+    for v, i in zip(vals, idx, strict=True):
+        pad = width - v.shape[1]
+        if pad:
+            v = torch.nn.functional.pad(v, (0, pad))
+            i = torch.nn.functional.pad(i, (0, pad))
+        pv.append(v)
+        pi.append(i)
+    return torch.cat(pv), torch.cat(pi)
+
+
+class SAELensCodes:
+    """Any sae-lens SAE behind the sparse-code interface of :class:`randsae.sae.topk.TopKSAE`.
+
+    ``encode(x)`` returns the dense codes as ``(vals, idx)`` of width = the most active latents
+    of any token in ``x`` (entries with ``vals == 0`` are padding and never active);
+    ``decode(vals, idx)`` scatters them back and calls the SAE's own ``decode`` (which undoes
+    any runtime normalisation its ``encode`` applied).
+    """
+
+    def __init__(self, sae: Any) -> None:
+        self.sae = sae.eval()
+        self.d_in = int(sae.cfg.d_in)
+        self.d_sae = int(sae.cfg.d_sae)
+        k = getattr(sae.cfg, "k", None)
+        self.k = int(k) if k is not None else 0  # 0: no fixed number of active latents
+        self.architecture = sae.cfg.architecture()
+
+    @property
+    def W_enc(self) -> torch.Tensor:
+        return self.sae.W_enc
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dense = self.sae.encode(x.to(self.sae.W_dec.dtype))
+        width = max(1, int((dense != 0).sum(dim=-1).max())) if dense.numel() else 1
+        vals, idx = dense.topk(min(width, self.d_sae), dim=-1)
+        return vals, idx
+
+    @torch.no_grad()
+    def decode(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        dense = torch.zeros(vals.shape[0], self.d_sae, dtype=vals.dtype, device=vals.device)
+        return self.sae.decode(dense.scatter_(1, idx.long(), vals))
+
+    def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.sae.encode(x.to(self.sae.W_dec.dtype))
+
+
+def load_sae(path: str | Path, device: str | torch.device = "cpu") -> Any:
+    """Load any sae-lens checkpoint this pipeline writes, behind the sparse-code interface."""
+    from randsae.sae.topk import CFG_FILENAME, TopKSAE
+
+    cfg = json.loads((Path(path) / CFG_FILENAME).read_text())
+    if (
+        cfg.get("architecture") == "topk"
+        and cfg.get("normalize_activations", "none") == "none"
+        and not cfg.get("rescale_acts_by_decoder_norm")
+    ):
+        return TopKSAE.load(path, device=device)
+    from sae_lens import SAE
+
+    return SAELensCodes(SAE.load_from_disk(str(path), device=str(device)))
