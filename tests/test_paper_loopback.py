@@ -171,7 +171,8 @@ def run_workflow(work: Path, hub: FakeHub, anthropic: FakeAnthropic, token, *tar
     if token is not None:
         env["HF_TOKEN"] = token
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
-    cmd += ["--cores", "2", "--configfile", str(config), *targets]
+    # targets first: --configfile takes every value after it
+    cmd += [*targets, "--cores", "2", "--configfile", str(config)]
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
     return proc, time.time() - t0
