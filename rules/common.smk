@@ -151,9 +151,7 @@ def load_slice(model):
     """
     mcfg = config["models"][model]
     return {
-        "models": {
-            model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}
-        },
+        "models": {model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}},
         "init": config["init"],
     }
 
