@@ -1,12 +1,12 @@
 """Rule app_j_examples: App J text examples (CSV, Markdown, HTML)."""
 
-from randsae.report.app_j import write_app_j
+from randsae.report import app_j
 from randsae.runner import run_light
 
 
 def main(smk):
     run_light(
-        write_app_j,
+        app_j.write_app_j,
         smk,
         cells=[tuple(c) for c in smk.params.cells],
         examples_jsons=list(smk.input.examples),

@@ -116,7 +116,7 @@ def script_target(rule: str, block: dict[str, str]) -> str:
         (alias, f"randsae.{pkg}.{alias}")
         for pkg, alias in re.findall(r"^from randsae\.(\w+) import (\w+)$", text, re.M)
     )
-    m = re.search(r"run\(\s*(\w+)\.(\w+),", text)
+    m = re.search(r"run(?:_light)?\(\s*(\w+)\.(\w+),", text)
     assert m and m.group(1) in imports, (rule, script)
     return f"{imports[m.group(1)]}.{m.group(2)}"
 

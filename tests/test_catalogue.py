@@ -59,7 +59,7 @@ RULES = rule_outputs()
 
 def test_rule_parser_sees_the_figure_rules():
     assert "results/figures/fig2_grid.{ext}" in RULES["plot_fig2_grid"]
-    assert RULES["toy_2d"][0] == "results/figures/toy/toy_2d.pdf"
+    assert RULES["toy_2d"][0] == "results/figures/toy/fig3_toy_2d.pdf"
 
 
 @pytest.mark.parametrize("entry", CATALOGUE, ids=lambda e: f"{e.ref}:{e.files[:1]}")

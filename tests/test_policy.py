@@ -14,7 +14,7 @@ MAX_MODULE_LINES = 400
 # Modules over the limit today, with their current length: the list only shrinks. Remove an entry
 # as soon as its module is split; a listed module may not grow.
 OVERSIZED: dict[str, int] = {}
-TARGET_ONLY_RULES = {"all"}  # input-only target rules run no job
+TARGET_ONLY_RULES = {"all", "figures"}  # input-only target rules run no job
 
 
 def test_every_rule_has_log_and_benchmark():

@@ -64,7 +64,6 @@ def _grid(ref: str, content: str, config: str) -> Entry:
 
 
 TOY_SUMMARY = "results/toy/summary/{toy_dataset}_summary.csv"
-TOY_PENDING = "today's closest toy figure; the frontier version is being built (toy rules)"
 
 CATALOGUE: tuple[Entry, ...] = (
     _roc("Fig 1", FUZZ, "pythia-6.9b-deduped", "6.9b"),
@@ -77,7 +76,7 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry(
         "Fig 3",
         "Toy 2-D picture: sparse inputs, dense inputs, random-MLP outputs",
-        ("results/figures/toy/toy_2d.{ext}",),
+        ("results/figures/toy/fig3_toy_2d.{ext}",),
         "toy_2d",
         "randsae.toy.plotting.plot_2d",
         (),
@@ -86,31 +85,31 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry(
         "Fig 4",
         "MMCS vs L1 coefficient per latent count (toy superposition data)",
-        ("results/figures/toy/sharkey_main.{ext}",),
-        "toy_figures",
-        "randsae.toy.plotting.plot_main",
+        ("results/figures/toy/fig4_mmcs.{ext}",),
+        "toy_fig4",
+        "randsae.toy.plotting.plot_fig4",
         (TOY_SUMMARY.format(toy_dataset="sharkey"),),
         PAPER,
     ),
     Entry(
         "Fig 5a",
         "Pareto frontiers EV vs sparsity, toy data and Gaussian control, before/after random MLP",
-        ("results/figures/toy/sharkey_n512.{ext}",),
-        "toy_figure_grid",
-        "randsae.toy.plotting.plot_grid",
+        ("results/figures/toy/fig5_frontiers.{ext}",),
+        "toy_fig5",
+        "randsae.toy.plotting.plot_fig5",
         (TOY_SUMMARY.format(toy_dataset="sharkey"),),
         PAPER,
-        TOY_PENDING,
+        "panel a of the figure (EV vs L0 at the largest latent count)",
     ),
     Entry(
         "Fig 5b",
         "The same frontiers for word vectors (GloVe at paper scale)",
-        ("results/figures/toy/glove50_main.{ext}",),
-        "toy_figures",
-        "randsae.toy.plotting.plot_main",
+        ("results/figures/toy/fig5_frontiers.{ext}",),
+        "toy_fig5",
+        "randsae.toy.plotting.plot_fig5",
         (TOY_SUMMARY.format(toy_dataset="glove50"),),
         PAPER,
-        TOY_PENDING,
+        "panel b (offline default: word2vec vectors trained in the DAG)",
     ),
     _roc("Fig 6", FUZZ, "pythia-70m-deduped", "70m"),
     _roc("Fig 7", DETECT, "pythia-70m-deduped", "70m"),
@@ -166,12 +165,12 @@ CATALOGUE: tuple[Entry, ...] = (
         Entry(
             f"Fig {n}",
             f"Toy frontiers: EV vs {m}",
-            ("results/figures/toy/sharkey_n512.{ext}",),
-            "toy_figure_grid",
-            "randsae.toy.plotting.plot_grid",
+            ("results/figures/toy/sharkey_frontiers.{ext}",),
+            "toy_frontiers",
+            "randsae.toy.plotting.plot_frontiers",
             (TOY_SUMMARY.format(toy_dataset="sharkey"),),
             PAPER,
-            TOY_PENDING,
+            "one column per sparsity measure, one row per latent count",
         )
         for n, m in ((22, "L0"), (23, "L1"), (24, "L1/sqrt(L2)"), (25, "Hoyer"))
     ),
@@ -179,24 +178,24 @@ CATALOGUE: tuple[Entry, ...] = (
         Entry(
             f"Fig {n}",
             f"GloVe {d}-d frontiers (latents 2x, 4x, 8x, 16x the dimension)",
-            (f"results/figures/toy/glove{d}_main.{{ext}}",),
-            "toy_figures",
-            "randsae.toy.plotting.plot_main",
+            (f"results/figures/toy/glove{d}_frontiers.{{ext}}",),
+            "toy_frontiers",
+            "randsae.toy.plotting.plot_frontiers",
             (TOY_SUMMARY.format(toy_dataset=f"glove{d}"),),
             PAPER,
-            TOY_PENDING,
+            "offline default: results/figures/toy/word2vec50_frontiers.*",
         )
         for n, d in ((26, 50), (27, 100), (28, 200), (29, 300))
     ),
     Entry(
         "§4.3",
         "SAEs on token-embedding matrices (embedded W_E offline, Pythia via the Hub)",
-        (),
-        None,
-        None,
-        (),
-        PAPER,
-        "not built yet (toy rules)",
+        ("results/figures/toy/embed_tiny-neox_frontiers.{ext}",),
+        "toy_frontiers",
+        "randsae.toy.plotting.plot_frontiers",
+        (TOY_SUMMARY.format(toy_dataset="embed_tiny-neox"),),
+        "config.yaml",
+        "paper scale: embed_pythia-{70m,160m,410m}-deduped_frontiers.* (configs/paper.yaml)",
     ),
     Entry(
         "Table 1",
