@@ -128,6 +128,10 @@ rule compute_table:
         "benchmarks/runs/compute_table.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         bench_root="benchmarks/runs",
         models=MODELS,
@@ -159,6 +163,10 @@ rule app_j_examples:
         "benchmarks/runs/app_j_examples.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         cells=CELLS,
         seed=config["seed"],
@@ -192,6 +200,10 @@ rule plot_sae_metrics:
         "benchmarks/runs/plot_sae_metrics.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         metrics=list(FIGURE_METRICS),
         formats=config["figures"]["formats"],
@@ -217,6 +229,10 @@ rule plot_density_histograms:
         "benchmarks/runs/plot_density_histograms.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
@@ -239,6 +255,10 @@ rule plot_abstractness:
         "benchmarks/runs/plot_abstractness.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
@@ -266,6 +286,10 @@ rule plot_autointerp_auroc:
         "benchmarks/runs/plot_autointerp_auroc.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         scorers=[s + c for s in SCORERS for c in ("", "_random_explanation")],
         formats=config["figures"]["formats"],
@@ -290,6 +314,10 @@ rule plot_init_sweep:
         "benchmarks/runs/plot_init_sweep.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,
@@ -316,6 +344,10 @@ rule plot_roc_curves:
         "benchmarks/runs/plot_roc_curves/{model}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         scorers=ROC_SCORERS,
         formats=config["figures"]["formats"],
@@ -345,6 +377,10 @@ rule plot_fig2_grid:
         "benchmarks/runs/plot_fig2_grid.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
         models=variant_slice(),
@@ -372,6 +408,10 @@ rule plot_entropy_vs_auroc:
         "benchmarks/runs/plot_entropy_vs_auroc/{model}.tsv"
     conda:
         "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
         config_source=CONFIG_SOURCE,

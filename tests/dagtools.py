@@ -40,7 +40,7 @@ def snakemake(
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``python -m snakemake`` (``-s snakefile -d workdir`` when given) and capture output."""
-    env = dict(os.environ, **OFFLINE, **FAKE_SECRETS, **(env_extra or {}))
+    env = {**os.environ, **OFFLINE, **FAKE_SECRETS, **(env_extra or {})}
     for key in env_drop:
         env.pop(key, None)
     cmd = [sys.executable, "-m", "snakemake"]

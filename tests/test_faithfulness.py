@@ -118,10 +118,26 @@ def test_noise_examples_are_not_the_training_activations(project, cfg, monkeypat
 
     monkeypatch.chdir(project)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations("tiny", "noise_control", cfg, train, "results/act/nc", "cpu")
+    cache_activations(
+        "tiny",
+        "noise_control",
+        cfg,
+        max(cfg["models"]["tiny"]["layers"]),
+        train,
+        "results/act/nc",
+        "cpu",
+    )
     sae_dir = _random_sae(Path("results/saes/rand"))
     # the same token array for examples: under the noise control only the noise can differ
-    cache_activations("tiny", "noise_control", cfg, train, "results/act/nc2", "cpu")
+    cache_activations(
+        "tiny",
+        "noise_control",
+        cfg,
+        max(cfg["models"]["tiny"]["layers"]),
+        train,
+        "results/act/nc2",
+        "cpu",
+    )
     latent_examples(
         "tiny",
         "noise_control",
@@ -181,7 +197,15 @@ def test_noise_control_cache_and_stream_train_identical_saes(project, cfg, monke
 
     monkeypatch.chdir(project)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations("tiny", "noise_control", cfg, train, "results/act/nc_s", "cpu")
+    cache_activations(
+        "tiny",
+        "noise_control",
+        cfg,
+        max(cfg["models"]["tiny"]["layers"]),
+        train,
+        "results/act/nc_s",
+        "cpu",
+    )
     train_sae(
         "tiny",
         "noise_control",
@@ -213,7 +237,15 @@ def test_training_batches_draw_whole_sequences_from_across_the_corpus(project, c
     from randsae.sae.steps import cache_activations
 
     monkeypatch.chdir(project)
-    cache_activations("tiny", "trained", cfg, "results/data/tokens/tiny/train.npy", "act_d", "cpu")
+    cache_activations(
+        "tiny",
+        "trained",
+        cfg,
+        max(cfg["models"]["tiny"]["layers"]),
+        "results/data/tokens/tiny/train.npy",
+        "act_d",
+        "cpu",
+    )
     rows = torch.from_numpy(read_layer("act_d", 1).copy())
     sae = cfg["sae"]
     src = CachedActivationSource(
@@ -358,7 +390,16 @@ def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp
     rec = "results/models/tiny/inits/rerandomized.json"
     build_init("tiny", "rerandomized", cfg, "cpu", rec)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations("tiny", "rerandomized", cfg, train, "act_ok", "cpu", init_json=rec)
+    cache_activations(
+        "tiny",
+        "rerandomized",
+        cfg,
+        max(cfg["models"]["tiny"]["layers"]),
+        train,
+        "act_ok",
+        "cpu",
+        init_json=rec,
+    )
     # the base weights change under the record (another checkpoint, a moved hub revision)
     trained = Path("results/models/tiny/trained")
     shutil.copytree(trained, tmp_path / "trained.bak")
@@ -368,7 +409,16 @@ def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp
         sae_dir = str(_random_sae(Path("results/saes/digest")))
         match = rf"differ from those recorded in {rec}.*snakemake {rec} --forcerun build_init"
         with pytest.raises(ValueError, match=match):
-            cache_activations("tiny", "rerandomized", cfg, train, "act_bad", "cpu", init_json=rec)
+            cache_activations(
+                "tiny",
+                "rerandomized",
+                cfg,
+                max(cfg["models"]["tiny"]["layers"]),
+                train,
+                "act_bad",
+                "cpu",
+                init_json=rec,
+            )
         with pytest.raises(ValueError, match=match):
             train_sae_group("tiny", "rerandomized", [1], cfg, 0, train, "g", "cpu", init_json=rec)
         with pytest.raises(ValueError, match=match):
