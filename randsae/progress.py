@@ -60,28 +60,8 @@ def progress(
     unit_scale: bool = False,
 ) -> tqdm:
     """A tqdm bar over ``iterable`` (or a manual one with ``total``) that suits the output."""
-    if _is_terminal(sys.stderr):
-        return tqdm(
-            iterable,
-            total=total,
-            initial=initial,
-            desc=desc,
-            unit=unit,
-            unit_scale=unit_scale,
-            disable=disable,
-            dynamic_ncols=True,
-        )
-    return tqdm(
-        iterable,
-        total=total,
-        initial=initial,
-        desc=desc,
-        unit=unit,
-        unit_scale=unit_scale,
-        disable=disable,
-        file=_LogLines(),
-        mininterval=log_interval,
-        maxinterval=max(log_interval, 60.0),
-        ncols=100,
-        ascii=True,
-    )
+    kw: dict[str, Any] = {"unit_scale": unit_scale, "disable": disable, "dynamic_ncols": True}
+    if not _is_terminal(sys.stderr):
+        kw.update(file=_LogLines(), mininterval=log_interval, maxinterval=max(log_interval, 60.0))
+        kw.update(dynamic_ncols=False, ncols=100, ascii=True)
+    return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, **kw)

@@ -96,20 +96,19 @@ def set_threads(threads: int) -> None:
 
 def run(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
     """Adapter helper: run ``fn`` under the rule's log with the rule's thread count."""
-    with logged(smk.log[0] if len(smk.log) else None):
-        set_threads(smk.threads)
-        log.info("rule %s wildcards %s", smk.rule, dict(smk.wildcards.items()))
-        try:
-            return fn(**kwargs)
-        except Exception as exc:  # the traceback reaches the console: scrub its message too
-            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
-            raise
+    return _run(fn, smk, kwargs, torch_threads=True)
 
 
 def run_light(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
     """``run`` for cheap table/figure rules that never use torch: the same log handling, without
     importing torch to set its thread count (saves seconds per job on the default run)."""
+    return _run(fn, smk, kwargs, torch_threads=False)
+
+
+def _run(fn: Callable[..., Any], smk: Any, kwargs: dict[str, Any], torch_threads: bool) -> Any:
     with logged(smk.log[0] if len(smk.log) else None):
+        if torch_threads:
+            set_threads(smk.threads)
         log.info("rule %s wildcards %s", smk.rule, dict(smk.wildcards.items()))
         try:
             return fn(**kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from randsae.config import (
     ConfigError,
@@ -35,22 +35,19 @@ def _build(cls: type[S], data: dict[str, Any], **extra_fields: Any) -> S:
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """An embedded GPT-NeoX architecture (``models.<name>.arch``)."""
+    """An embedded GPT-NeoX architecture (``models.<name>.arch``): the fields the checks read
+    (in :class:`ModelConfig`); ``n_layers``, ``d_mlp`` and any other key stay in ``extra``."""
 
     model: str
-    n_layers: int
     d_model: int
     n_heads: int
-    d_mlp: int
+    d_head: int = field(init=False)  # d_model // n_heads
     n_ctx: int
     rotary_dim: int
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.d_model % self.n_heads:
-            raise ConfigError(f"models.{self.model}.arch.d_model must be divisible by n_heads")
-        if self.rotary_dim > self.d_model // self.n_heads:
-            raise ConfigError(f"models.{self.model}.arch.rotary_dim exceeds d_head")
+        object.__setattr__(self, "d_head", self.d_model // self.n_heads)
 
 
 @dataclass(frozen=True)
@@ -92,21 +89,30 @@ class ModelConfig:
             raise ConfigError(f"models.{self.name}.layers: duplicate layers {list(self.layers)}")
         if self.source == "embedded" and self.train is None:
             raise ConfigError(f"models.{self.name}.train is required for source 'embedded'")
+        a = self.arch
+        if a is not None and a.d_model % a.n_heads:
+            raise ConfigError(f"models.{a.model}.arch.d_model must be divisible by n_heads")
+        if a is not None and a.rotary_dim > a.d_head:
+            raise ConfigError(f"models.{a.model}.arch.rotary_dim exceeds d_head")
 
 
 @dataclass(frozen=True)
 class ActivationsConfig:
-    source: str
+    """``activations``: the residual-stream tokens SAEs train on and how they are produced."""
+
+    source: Literal["cache", "stream"]
     n_train_tokens: int
     context_size: int
     batch_size: int
     shard_tokens: int
-    dtype: str
+    dtype: Literal["float32", "float16"]
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SAEConfig:
+    """``sae``: the SAE recipe (family-specific keys stay in ``extra``)."""
+
     k: int
     expansion_factor: int
     n_tokens: int
@@ -127,44 +133,49 @@ class SAEConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """``eval``: held-out tokens and settings of the quality and abstractness metrics."""
+
     n_tokens: int
     batch_size: int
     density_bins: int
+    ignore_token_ids: tuple[int, ...]
     density_log10_min: float
     entropy_top_n: int
     r2_min_count: int
     abstractness_min_activations: int
-    ignore_token_ids: tuple[int, ...]
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ExamplesConfig:
+    """``examples``: the latent-activation cache and the windows drawn for auto-interp."""
+
+    n_latents: int | str  # "all": every eligible latent
     n_tokens: int
     context_size: int
     window: int
-    n_latents: int | str  # "all": every eligible latent
     min_activating_windows: int
     n_explain: int
     n_test_activating: int
     n_test_nonactivating: int
     n_quantiles: int
+    max_activating_windows: int | None = None  # None: every activating window is in the pool
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        n_drawn = self.n_explain + self.n_test_activating  # explainer + test windows of a latent
         if self.context_size % self.window:
             raise ConfigError("examples.window must divide examples.context_size")
         if self.n_explain % self.n_quantiles or self.n_test_activating % self.n_quantiles:
             raise ConfigError(
                 "examples.n_explain and n_test_activating must be multiples of n_quantiles"
             )
-        if self.min_activating_windows < self.n_explain + self.n_test_activating:
+        if self.min_activating_windows < n_drawn:
             raise ConfigError(
                 "examples.min_activating_windows must be >= n_explain + n_test_activating "
                 "(explainer and test windows are disjoint)"
             )
-        max_windows = self.extra.get("max_activating_windows")
-        if max_windows is not None and max_windows < self.n_explain + self.n_test_activating:
+        if self.max_activating_windows is not None and self.max_activating_windows < n_drawn:
             raise ConfigError(
                 "examples.max_activating_windows must be >= n_explain + n_test_activating "
                 "(both are drawn from the pool it bounds)"

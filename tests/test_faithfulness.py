@@ -143,11 +143,11 @@ def test_noise_examples_are_not_the_training_activations(project, cfg, monkeypat
         "noise_control",
         1,
         cfg,
-        str(sae_dir),
-        train,
-        "results/data/tokenizer",
-        "results/ex.json",
-        "cpu",
+        tokenizer_path="results/data/tokenizer",
+        sae_dir=str(sae_dir),
+        tokens_val=train,
+        out_json="results/ex.json",
+        device="cpu",
     )
     ex = json.loads(Path("results/ex.json").read_text())
     assert ex["latents"], "some latents must be chosen"
@@ -295,7 +295,15 @@ def test_examples_draw_from_the_top_windows_pool(project, cfg, monkeypatch):
     sae_dir = _random_sae(Path("results/saes/pool"), seed=3)
     cfg["examples"].update(max_activating_windows=8, n_explain=2, n_test_activating=2)
     latent_examples(
-        "tiny", "trained", 1, cfg, str(sae_dir), val, "results/data/tokenizer", "pool.json", "cpu"
+        "tiny",
+        "trained",
+        1,
+        cfg,
+        "results/data/tokenizer",
+        str(sae_dir),
+        val,
+        "pool.json",
+        device="cpu",
     )
     ex = json.loads(Path("pool.json").read_text())
     assert ex["latents"]
@@ -333,11 +341,11 @@ def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeyp
         "trained",
         1,
         cfg,
-        str(sae_dir),
-        "val_eos.npy",
-        "results/data/tokenizer",
-        "eos.json",
-        "cpu",
+        tokenizer_path="results/data/tokenizer",
+        sae_dir=str(sae_dir),
+        tokens_val="val_eos.npy",
+        out_json="eos.json",
+        device="cpu",
     )
     ex = json.loads(Path("eos.json").read_text())
     assert ex["latents"]
@@ -429,11 +437,11 @@ def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp
                 "rerandomized",
                 1,
                 cfg,
-                sae_dir,
-                train,
-                "results/data/tokenizer",
-                "x.json",
-                "cpu",
+                tokenizer_path="results/data/tokenizer",
+                sae_dir=sae_dir,
+                tokens_val=train,
+                out_json="x.json",
+                device="cpu",
                 init_json=rec,
             )
         assert not Path("act_bad/manifest.json").exists()

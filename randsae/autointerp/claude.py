@@ -37,6 +37,27 @@ from randsae.autointerp.llm_requests import LLMRequest, LLMResult
 from randsae.autointerp.llm_settings import AnthropicSettings, BudgetExceededError
 from randsae.io import write_json
 
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+class _RetryState:
+    """What one ``_run_with_retries`` call accumulates over its attempts, per job key."""
+
+    def __init__(self, jobs: dict[Any, dict], parse):
+        self.jobs = jobs
+        self.parse = parse
+        self.out: dict[Any, dict] = {}
+        self.texts = {k: j["user"] for k, j in jobs.items()}
+        self.usage = {k: dict.fromkeys(_USAGE_FIELDS, 0) for k in jobs}
+        self.attempts = dict.fromkeys(jobs, 0)
+        self.cached = dict.fromkeys(jobs, True)
+
+
 # ----------------------------------------------------------------------------------------------
 # Backend
 # ----------------------------------------------------------------------------------------------
@@ -46,6 +67,8 @@ class AnthropicBackend:
     """Claude explainer + detection/fuzzing scorers over the :class:`LLMEngine`."""
 
     name = "anthropic"
+    settings_cls: Any = AnthropicSettings
+    engine_cls: Any = LLMEngine
 
     def __init__(
         self,
@@ -57,21 +80,24 @@ class AnthropicBackend:
         cell: dict | None = None,
         client: Any = None,
     ):
-        self.settings = AnthropicSettings.from_config(config)
-        if self.settings.prompt_version not in (None, prompts.PROMPT_VERSION):
-            raise ValueError(
-                f"autointerp.anthropic.prompt_version={self.settings.prompt_version!r} but the code "
-                f"implements {prompts.PROMPT_VERSION!r}"
-            )
+        self.settings = self.settings_cls.from_config(config)
+        self._check_settings()
         self.cell = dict(cell or {})
         self.state_dir = Path(state_dir)
-        self.engine = LLMEngine(
+        self.engine = self.engine_cls(
             self.settings,
             cache=ResponseCache(cache_path),
             ledger=CostLedger(ledger_path, self.cell),
             state_dir=state_dir,
             client=client,
         )
+
+    def _check_settings(self) -> None:
+        if self.settings.prompt_version not in (None, prompts.PROMPT_VERSION):
+            raise ValueError(
+                f"autointerp.anthropic.prompt_version={self.settings.prompt_version!r} but the code "
+                f"implements {prompts.PROMPT_VERSION!r}"
+            )
 
     # -- provider-specific prompt and answer format (the OpenAI-compatible judge overrides) -----
     @staticmethod
@@ -131,113 +157,65 @@ class AnthropicBackend:
 
         Returns key -> {"value", "parse_failed", "error", "usage", "attempts", "cached"}.
         """
-        out: dict[Any, dict] = {}
-        texts = {k: j["user"] for k, j in jobs.items()}
+        st = _RetryState(jobs, parse)
         pending = list(jobs)
-        usage_acc = {
-            k: {
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-            }
-            for k in jobs
-        }
-        attempts = dict.fromkeys(jobs, 0)
-        cached = dict.fromkeys(jobs, True)
-        first_estimate = True
         for attempt in range(self.settings.max_parse_retries + 1):
             if not pending:
                 break
             reqs = {
                 k: LLMRequest(
-                    self._params(stage, texts[k]), stage=stage, latents=tuple(jobs[k]["latents"])
+                    self._params(stage, st.texts[k]), stage=stage, latents=tuple(jobs[k]["latents"])
                 )
                 for k in pending
             }
-            if first_estimate:  # dry-run estimate before any call, kept next to the outputs
+            if attempt == 0:  # dry-run estimate before any call, kept next to the outputs
                 est = self.engine.estimate(list(reqs.values()))
                 write_json(
                     self.state_dir / f"estimate_{stage}.json", {**est, **self.cell}, sort_keys=True
                 )
-                first_estimate = False
+            final = attempt == self.settings.max_parse_retries
             try:
                 res = self.engine.run(list(reqs.values()))
             except BudgetExceededError as exc:
-                self._absorb(
-                    reqs,
-                    exc.partial,
-                    parse,
-                    jobs,
-                    out,
-                    usage_acc,
-                    attempts,
-                    cached,
-                    texts,
-                    attempt,
-                    final=True,
-                )
-                exc.partial = out
+                self._absorb(st, reqs, exc.partial, attempt, final=True)
+                exc.partial = st.out
                 raise
-            pending = self._absorb(
-                reqs,
-                res,
-                parse,
-                jobs,
-                out,
-                usage_acc,
-                attempts,
-                cached,
-                texts,
-                attempt,
-                final=attempt == self.settings.max_parse_retries,
-            )
+            pending = self._absorb(st, reqs, res, attempt, final=final)
         for k in jobs:
-            out[k]["usage"] = usage_acc[k]
-            out[k]["attempts"] = attempts[k]
-            out[k]["cached"] = cached[k] and attempts[k] > 0
-        return out
+            st.out[k]["usage"] = st.usage[k]
+            st.out[k]["attempts"] = st.attempts[k]
+            st.out[k]["cached"] = st.cached[k] and st.attempts[k] > 0
+        return st.out
 
     def _absorb(
-        self,
-        reqs,
-        res: dict[str, LLMResult],
-        parse,
-        jobs,
-        out,
-        usage_acc,
-        attempts,
-        cached,
-        texts,
-        attempt: int,
-        final: bool,
+        self, st: _RetryState, reqs, res: dict[str, LLMResult], attempt: int, final: bool
     ) -> list:
         retry = []
         for k, req in reqs.items():
             r = res.get(req.custom_id)
             if r is None:
                 continue  # not sent (budget); stays absent from ``out``
-            attempts[k] += 1
+            st.attempts[k] += 1
             if r.message is None:  # transport-level failure after the SDK's / batch retries
-                cached[k] = False
-                out[k] = {"value": None, "parse_failed": False, "error": r.error}
+                st.cached[k] = False
+                st.out[k] = {"value": None, "parse_failed": False, "error": r.error}
                 continue
-            cached[k] = cached[k] and r.cached
+            st.cached[k] = st.cached[k] and r.cached
             u = usage_dict(self.engine._usage(r.message))
-            for f in usage_acc[k]:
-                usage_acc[k][f] += u[f]
+            for f in st.usage[k]:
+                st.usage[k][f] += u[f]
             try:
-                value = parse(r.message, jobs[k])
-                out[k] = {"value": value, "parse_failed": False, "error": None}
+                value = st.parse(r.message, st.jobs[k])
+                st.out[k] = {"value": value, "parse_failed": False, "error": None}
             except ParseFailure as exc:
-                out[k] = {
+                st.out[k] = {
                     "value": None,
                     "parse_failed": True,
-                    "error": f"{exc} (after {attempts[k]} attempt(s))",
+                    "error": f"{exc} (after {st.attempts[k]} attempt(s))",
                 }
                 if not final:
-                    texts[k] = jobs[k]["user"] + prompts.retry_note(
-                        attempt + 1, str(exc), jobs[k]["expected"]
+                    st.texts[k] = st.jobs[k]["user"] + prompts.retry_note(
+                        attempt + 1, str(exc), st.jobs[k]["expected"]
                     )
                     retry.append(k)
         return retry
@@ -340,14 +318,18 @@ class AnthropicBackend:
         return self._score_rows(jobs, raw)
 
     @staticmethod
-    def _score_rows(jobs: dict, raw: dict) -> dict[str, dict]:
+    def _item_prob(value, j: int):
+        """The probability of item ``j`` in one parsed answer (None: no answer)."""
+        return value[j] if value is not None else None
+
+    def _score_rows(self, jobs: dict, raw: dict) -> dict[str, dict]:
         rows: dict[str, dict] = {}
         for k, job in jobs.items():
             v = raw.get(k)
             if v is None:
                 continue
             for j, item in enumerate(job["items"]):
-                prob = v["value"][j] if v["value"] is not None else None
+                prob = self._item_prob(v["value"], j)
                 rows[item["id"]] = {
                     "prob": prob,
                     "parse_failed": v["parse_failed"],

@@ -57,6 +57,17 @@ DEFAULTS: dict[str, Any] = {
 _PRICE_KEYS = {"input", "output", "cache_write", "cache_write_1h", "cache_read"}
 
 
+def merge_section(
+    section: dict | None, defaults: dict[str, Any], where: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(section, defaults updated by section)``; an unknown key is an error naming ``where``."""
+    section = dict(section or {})
+    unknown = set(section) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {where} keys: {sorted(unknown)}")
+    return section, {**defaults, **section}
+
+
 @dataclass(frozen=True)
 class AnthropicSettings:
     """Validated ``autointerp.anthropic`` config section (see docs/autointerp_config_snippet.yaml)."""
@@ -85,11 +96,7 @@ class AnthropicSettings:
 
     @classmethod
     def from_config(cls, section: dict | None) -> AnthropicSettings:
-        section = dict(section or {})
-        unknown = set(section) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown autointerp.anthropic keys: {sorted(unknown)}")
-        merged = {**DEFAULTS, **section}
+        section, merged = merge_section(section, DEFAULTS, "autointerp.anthropic")
         prices = {k: dict(v) for k, v in DEFAULT_PRICES.items()}
         for model, table in (section.get("prices") or {}).items():
             bad = set(table) - _PRICE_KEYS

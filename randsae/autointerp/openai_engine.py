@@ -9,6 +9,7 @@ from typing import Any
 import openai
 
 from randsae.autointerp.llm_engine import LLMEngine
+from randsae.autointerp.llm_settings import merge_section
 from randsae.secrets import redact
 
 PROMPT_VERSION = "openai-v1"
@@ -65,11 +66,7 @@ class OpenAISettings:
 
     @classmethod
     def from_config(cls, section: dict | None) -> OpenAISettings:
-        section = dict(section or {})
-        unknown = set(section) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown autointerp.openai keys: {sorted(unknown)}")
-        merged = {**DEFAULTS, **section}
+        _, merged = merge_section(section, DEFAULTS, "autointerp.openai")
         merged["prices"] = {
             merged["model"]: {
                 "input": float(merged["price_input"]),

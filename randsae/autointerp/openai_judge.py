@@ -22,15 +22,12 @@ correlation between predicted and true activations over all tokens of its test w
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from randsae.autointerp import prompts
 from randsae.autointerp.claude import AnthropicBackend
-from randsae.autointerp.llm_cache import ResponseCache
-from randsae.autointerp.llm_costs import CostLedger
 from randsae.autointerp.openai_engine import (
     DEFAULTS,
     PROMPT_VERSION,
@@ -82,30 +79,11 @@ class OpenAIBackend(AnthropicBackend):
     """Explainer, detection/fuzzing scorers and simulation over an OpenAI-compatible endpoint."""
 
     name = "openai"
+    settings_cls: Any = OpenAISettings
+    engine_cls: Any = OpenAIEngine
 
-    def __init__(
-        self,
-        config: dict | None,
-        *,
-        cache_path: str | os.PathLike,
-        state_dir: str | os.PathLike,
-        ledger_path: str | os.PathLike,
-        cell: dict | None = None,
-        client: Any = None,
-    ):
-        from pathlib import Path
-
-        self.settings = OpenAISettings.from_config(config)
-        self.cell = dict(cell or {})
-        self.state_dir = Path(state_dir)
+    def _check_settings(self) -> None:
         self.mode = "elicited" if self.settings.probabilities == "elicited" else "logprobs"
-        self.engine = OpenAIEngine(
-            self.settings,  # type: ignore[arg-type]
-            cache=ResponseCache(cache_path),
-            ledger=CostLedger(ledger_path, self.cell),
-            state_dir=state_dir,
-            client=client,
-        )
 
     # -- request bodies ------------------------------------------------------------------------
     def _params(self, stage: str, user_text: str) -> dict:
@@ -162,21 +140,8 @@ class OpenAIBackend(AnthropicBackend):
         return parse_elicited(message, n)
 
     @staticmethod
-    def _score_rows(jobs: dict, raw: dict) -> dict[str, dict]:
-        rows: dict[str, dict] = {}
-        for k, job in jobs.items():
-            v = raw.get(k)
-            if v is None:
-                continue
-            for j, item in enumerate(job["items"]):
-                value = v["value"]
-                prob = value if value is NO_LOGPROBS or value is None else value[j]
-                rows[item["id"]] = {
-                    "prob": prob,
-                    "parse_failed": v["parse_failed"],
-                    "error": v["error"],
-                }
-        return rows
+    def _item_prob(value, j: int):
+        return value if value is NO_LOGPROBS or value is None else value[j]
 
     # -- scoring with the logprob -> elicited fallback -------------------------------------------
     def score(self, scorer: str, tasks: dict[int, tuple[str | dict, list[dict]]]) -> dict:

@@ -123,10 +123,11 @@ def latent_examples(
     init: str,
     layer: int,
     config: dict[str, Any],
+    tokenizer_path: str,
     sae_dir: str,
     tokens_val: str,
-    tokenizer_path: str,
     out_json: str,
+    *,
     device: str,
     init_json: str | None = None,
 ) -> None:

@@ -111,26 +111,19 @@ def _unchanged(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stre
     return LoadedModel(model)
 
 
-@register_init("rerandomized", "rerandomized_embeddings")
-def _rerandomized(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
-    resampled = rerandomize(
+@register_init("rerandomized", "rerandomized_embeddings", "permuted", "permuted_embeddings")
+def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    """Weights re-drawn (``rerandomized*``: same per-HF-tensor mean/std) or shuffled within each
+    tensor (``permuted*``); the ``*_embeddings`` variants include the embeddings."""
+    family, _, embeddings = spec.base.partition("_")
+    extra = {"scale": spec.scale, "distribution": spec.distribution}
+    transform = rerandomize if family == "rerandomized" else permute
+    changed = transform(
         model,
-        include_embeddings=spec.base == "rerandomized_embeddings",
+        include_embeddings=embeddings == "embeddings",
         include_layer_norm=init_cfg["rerandomize_layer_norm"],
         seed=init_seed(init_cfg, model_name, spec.name),
-        scale=spec.scale,
-        distribution=spec.distribution,
-    )
-    return LoadedModel(model, resampled=resampled)
-
-
-@register_init("permuted", "permuted_embeddings")
-def _permuted(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
-    changed = permute(
-        model,
-        include_embeddings=spec.base == "permuted_embeddings",
-        include_layer_norm=init_cfg["rerandomize_layer_norm"],
-        seed=init_seed(init_cfg, model_name, spec.name),
+        **(extra if family == "rerandomized" else {}),
     )
     return LoadedModel(model, resampled=changed)
 

@@ -181,7 +181,7 @@ def plot_entropy_vs_auroc(
     Writes ``out_base.{formats,csv}`` (the CSV: the plotted latents plus each panel's rho)."""
     import matplotlib.pyplot as plt
 
-    from randsae.report.plotting import save_figure
+    from randsae.report.plotting import label_panel_grid, save_figure
     from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits
 
     y_col = f"{scorer}_auroc"
@@ -210,12 +210,7 @@ def plot_entropy_vs_auroc(
         ax.legend(fontsize=5.5, frameon=False, loc="best", title="Spearman ρ",
                   title_fontsize=6)  # fmt: skip
         ax.grid(alpha=0.3)
-    for ax in axes.flat:
-        ax.xaxis.set_tick_params(labelbottom=True)  # panels above an empty slot keep their ticks
-    for ax in axes[-1]:
-        ax.set_xlabel("token entropy (nats)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"{scorer} AUROC")
+    label_panel_grid(axes, "token entropy (nats)", f"{scorer} AUROC")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -49,6 +49,17 @@ def save_figure(
     return [*paths, csv]
 
 
+def label_panel_grid(axes: Any, xlabel: str, ylabel: str) -> None:
+    """Axis labels of a panel grid: x on the bottom row, y on the left column; every panel keeps
+    its x tick labels (a panel above an empty slot would lose them under ``sharex``)."""
+    for ax in axes.flat:
+        ax.xaxis.set_tick_params(labelbottom=True)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+
+
 def metric_vs_layer(
     df: pd.DataFrame,
     metric: str,

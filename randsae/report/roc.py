@@ -140,7 +140,7 @@ def plot_roc_curves(
     :func:`roc_table` for one model and scorer. Writes ``out_base.{formats,csv}``."""
     import matplotlib.pyplot as plt
 
-    from randsae.report.plotting import save_figure
+    from randsae.report.plotting import label_panel_grid, save_figure
     from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits
 
     layers = sorted(curves["layer"].unique()) if len(curves) else []
@@ -175,12 +175,7 @@ def plot_roc_curves(
         ax.set_aspect("equal")
         ax.legend(fontsize=6, loc="lower right", frameon=False, handlelength=1.5)
         ax.grid(alpha=0.3)
-    for ax in axes.flat:
-        ax.xaxis.set_tick_params(labelbottom=True)  # panels above an empty slot keep their ticks
-    for ax in axes[-1]:
-        ax.set_xlabel("false positive rate")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("true positive rate")
+    label_panel_grid(axes, "false positive rate", "true positive rate")
     fig.suptitle((f"{title}; " if title else "") + "legend: AUC [95% bootstrap CI over latents]",
                  fontsize=9)  # fmt: skip
     fig.tight_layout()

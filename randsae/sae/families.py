@@ -46,6 +46,7 @@ from randsae.config import (  # noqa: F401 (re-exported)
     sae_n_latents,
     stable_seed,
 )
+from randsae.sae.job import JobBase
 
 
 def architecture(cfg: Mapping[str, Any]) -> str:
@@ -103,59 +104,21 @@ def _training_sae(arch: str, d_in: int, d_sae: int, cfg: Mapping[str, Any], devi
     raise ValueError(f"sae.architecture {arch!r} is not a sae-lens family")
 
 
-class FamilyJob:
+class FamilyJob(JobBase):
     """One sae-lens family SAE being trained; the interface of ``randsae.sae.train._SAEJob``."""
 
-    def __init__(
-        self,
-        key: Any,
-        *,
-        d_in: int,
-        cfg: Mapping[str, Any],
-        seed: int,
-        device: torch.device,
-        total_steps: int,
-    ) -> None:
-        from sae_lens.config import LoggingConfig, SAETrainerConfig
-        from sae_lens.training.sae_trainer import SAETrainer
-
-        from randsae.sae.train import DEAD_WINDOW_TOKENS, auto_lr
-
-        self.key, self.cfg, self.device = key, cfg, device
+    def _build(self, d_in: int, seed: int) -> None:
+        cfg, device = self.cfg, self.device
         self.arch = architecture(cfg)
         self.backend = f"saelens-{self.arch}"
-        self.d_sae = sae_n_latents(cfg, d_in)
         self.k = int(cfg["k"]) if self.arch == "batchtopk" else 0
-        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(self.d_sae)
-        self.warmup = int(cfg.get("warmup_steps", 0))
-        self.total_steps = total_steps
-        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
         self.norm = cfg.get("normalize_activations", "none")
-        self.scale: float | None = None
         with torch.random.fork_rng(devices=[]):  # sae-lens initialises from the global RNG
             torch.manual_seed(stable_seed(seed, "sae-init"))
             self.sl_sae = _training_sae(self.arch, d_in, self.d_sae, cfg, str(device))
-        bs = int(cfg["batch_size"])
-        tcfg = SAETrainerConfig(
-            total_training_samples=total_steps * bs,
-            train_batch_size_samples=bs,
-            lr=self.lr,
-            lr_end=self.lr,
-            lr_scheduler_name="constant",
-            lr_warm_up_steps=self.warmup,
-            lr_decay_steps=max(0, total_steps - self.warmup),
-            device=str(device),
-            logger=LoggingConfig(log_to_wandb=False),
-            checkpoint_path=None,
-            save_final_checkpoint=False,
-            dead_feature_window=max(1, self.dead_window // bs),
-        )
-        self.trainer = SAETrainer(cfg=tcfg, sae=self.sl_sae, data_provider=iter(()))
+        self.trainer = self._saelens_trainer(self.sl_sae)
         self.optimizer = self.trainer.optimizer
         self.scheduler = self.trainer.lr_scheduler
-        self.tokens_since_fired = torch.zeros(self.d_sae, dtype=torch.int64, device=device)
-        self.log: list[dict[str, float]] = []
-        self.step = 0
 
     def train_step(self, x: torch.Tensor) -> None:
         x = x.to(self.device, torch.float32)
@@ -170,25 +133,10 @@ class FamilyJob:
             acts = out.feature_acts
             acts = acts.to_dense() if acts.is_sparse else acts
             fired = (acts != 0).any(dim=0)
-            n = x.shape[0]
-            self.tokens_since_fired += n
-            self.tokens_since_fired[fired] = 0
-            dead = (self.tokens_since_fired >= self.dead_window).float().mean()
             l0 = (acts != 0).sum(dim=1).float().mean()
             total_var = (x - x.mean(dim=0)).pow(2).sum()
             fvu = (out.sae_out - x).pow(2).sum() / total_var.clamp_min(1e-30)
-        self.step += 1
-        self.log.append(
-            {
-                "tokens": self.step * n,
-                "step": self.step,
-                "loss": float(out.loss.detach()),
-                "fvu": float(fvu),
-                "l0": float(l0),
-                "dead_frac": float(dead),
-                "lr": float(lr),
-            }
-        )
+        self._record(x.shape[0], fired, out.loss.detach(), fvu, l0, lr)
 
     def finalize(self) -> FamilySAE:
         if self.scale is not None:
@@ -198,7 +146,6 @@ class FamilyJob:
         return FamilySAE(self.sl_sae, self.scale)
 
     def state_dict(self) -> dict[str, Any]:
-        tr = self.trainer
         return {
             "model": {k: v.detach().cpu().clone() for k, v in self.sl_sae.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -207,13 +154,7 @@ class FamilyJob:
             "log": list(self.log),
             "step": self.step,
             "scale": self.scale,
-            "sl_trainer": {
-                "n_training_steps": tr.n_training_steps,
-                "n_training_samples": tr.n_training_samples,
-                "act_freq_scores": tr.act_freq_scores.cpu(),
-                "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
-                "n_frac_active_samples": tr.n_frac_active_samples,
-            },
+            "sl_trainer": self._trainer_state(self.trainer),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -224,12 +165,7 @@ class FamilyJob:
         self.log = list(state["log"])
         self.step = int(state["step"])
         self.scale = state["scale"]
-        tr, st = self.trainer, state["sl_trainer"]
-        tr.n_training_steps = st["n_training_steps"]
-        tr.n_training_samples = st["n_training_samples"]
-        tr.act_freq_scores.copy_(st["act_freq_scores"])
-        tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
-        tr.n_frac_active_samples = st["n_frac_active_samples"]
+        self._load_trainer_state(self.trainer, state["sl_trainer"])
 
 
 class FamilySAE:

@@ -89,8 +89,10 @@ def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
     return d_sae, steps
 
 
-class _SAEJob:
-    """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
+class JobBase:
+    """What every SAE job shares: schedule settings, dead-latent counters, the training curve
+    and the sae-lens trainer plumbing (:class:`_SAEJob` and ``randsae.sae.families.FamilyJob``).
+    """
 
     def __init__(
         self,
@@ -102,28 +104,100 @@ class _SAEJob:
         device: torch.device,
         total_steps: int,
     ) -> None:
-        self.key = key
-        self.cfg = cfg
-        self.device = device
-        self.backend = cfg.get("backend", "fused")
-        d_sae, _ = validate_sae_cfg(cfg, d_in)
-        self.k = int(cfg["k"])
-        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
+        self.key, self.cfg, self.device = key, cfg, device
+        self.d_sae = d_sae = self._n_latents(cfg, d_in)
         self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
         self.warmup = int(cfg.get("warmup_steps", 0))
-        mb = cfg.get("micro_batch_size")
-        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
         self.total_steps = total_steps
         self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
-        self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
-        self.tokens_since_fired = torch.zeros(d_sae, dtype=torch.int64, device=device)
-        self.log: list[dict[str, float]] = []
-        self.b_dec_initialised = False
-        self.step = 0
         #: ``sae.normalize_activations: expected_average_only_in``: the constant input factor
         #: (from the first batch), folded into the saved SAE (randsae.sae.families).
-        self.normalize = cfg.get("normalize_activations", "none")
         self.scale: float | None = None
+        self.tokens_since_fired = torch.zeros(d_sae, dtype=torch.int64, device=device)
+        self.log: list[dict[str, float]] = []  # tokens and step are ints
+        self.step = 0
+        self._build(d_in, seed)
+
+    @staticmethod
+    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
+        return sae_n_latents(dict(cfg), d_in)
+
+    def _build(self, d_in: int, seed: int) -> None:
+        """Create the SAE, its optimizer and schedule (each family's own)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def _record(self, n: int, fired: torch.Tensor, loss, fvu, l0, lr) -> None:
+        """Advance the dead-latent counters by ``n`` tokens; append one training-curve row."""
+        self.tokens_since_fired += n
+        self.tokens_since_fired[fired] = 0
+        dead = (self.tokens_since_fired >= self.dead_window).float().mean()
+        self.step += 1
+        vals = (float(loss), float(fvu), float(l0), float(dead), float(lr))
+        self.log.append(dict(zip(LOG_COLUMNS, (self.step * n, self.step, *vals), strict=True)))
+
+    def _saelens_trainer(self, sl_sae: Any) -> Any:
+        """sae-lens's trainer on ``sl_sae`` with this job's LR schedule and dead window.
+
+        A constant main phase of 0 steps + linear decay to 0 == warm-up then linear decay
+        (``SAETrainerConfig`` asserts ``lr_end`` is not None).
+        """
+        from sae_lens.config import LoggingConfig, SAETrainerConfig
+        from sae_lens.training.sae_trainer import SAETrainer
+
+        bs = int(self.cfg["batch_size"])
+        tcfg = SAETrainerConfig(
+            total_training_samples=self.total_steps * bs,
+            train_batch_size_samples=bs,
+            lr=self.lr,
+            lr_end=self.lr,
+            lr_scheduler_name="constant",
+            lr_warm_up_steps=self.warmup,
+            lr_decay_steps=max(0, self.total_steps - self.warmup),
+            device=str(self.device),
+            logger=LoggingConfig(log_to_wandb=False),
+            checkpoint_path=None,
+            save_final_checkpoint=False,
+            dead_feature_window=max(1, self.dead_window // bs),
+        )
+        return SAETrainer(cfg=tcfg, sae=sl_sae, data_provider=iter(()))
+
+    @staticmethod
+    def _trainer_state(tr: Any) -> dict[str, Any]:
+        return {
+            "n_training_steps": tr.n_training_steps,
+            "n_training_samples": tr.n_training_samples,
+            "act_freq_scores": tr.act_freq_scores.cpu(),
+            "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
+            "n_frac_active_samples": tr.n_frac_active_samples,
+        }
+
+    @staticmethod
+    def _load_trainer_state(tr: Any, st: Mapping[str, Any]) -> None:
+        tr.n_training_steps = st["n_training_steps"]
+        tr.n_training_samples = st["n_training_samples"]
+        tr.act_freq_scores.copy_(st["act_freq_scores"])
+        tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
+        tr.n_frac_active_samples = st["n_frac_active_samples"]
+
+
+class _SAEJob(JobBase):
+    """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
+
+    @staticmethod
+    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
+        return validate_sae_cfg(cfg, d_in)[0]
+
+    def _build(self, d_in: int, seed: int) -> None:
+        cfg, device, d_sae = self.cfg, self.device, self.d_sae
+        self.backend = cfg.get("backend", "fused")
+        self.k = int(cfg["k"])
+        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
+        mb = cfg.get("micro_batch_size")
+        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
+        self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
+        self.b_dec_initialised = False
+        self.normalize = cfg.get("normalize_activations", "none")
         if self.backend == "fused":
             # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
             # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
@@ -139,16 +213,14 @@ class _SAEJob:
             )
             self.sae.reuse_buffers = True
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optimizer, linear_warmup_decay(self.warmup, total_steps)
+                self.optimizer, linear_warmup_decay(self.warmup, self.total_steps)
             )
         else:
             self._build_saelens()
 
     # -- sae-lens backend -------------------------------------------------------------------
     def _build_saelens(self) -> None:
-        from sae_lens.config import LoggingConfig, SAETrainerConfig
         from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
-        from sae_lens.training.sae_trainer import SAETrainer
 
         s = self.sae
         on_cpu = self.device.type == "cpu"
@@ -170,24 +242,8 @@ class _SAEJob:
         with torch.no_grad():  # same init as the fused backend
             for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
                 getattr(sl_sae, name).copy_(getattr(s, name))
-        bs = int(self.cfg["batch_size"])
-        tcfg = SAETrainerConfig(
-            total_training_samples=self.total_steps * bs,
-            train_batch_size_samples=bs,
-            lr=self.lr,
-            # Constant main phase of 0 steps + linear decay to 0 == warm-up then linear decay.
-            lr_end=self.lr,  # SAETrainerConfig asserts lr_end is not None
-            lr_scheduler_name="constant",
-            lr_warm_up_steps=self.warmup,
-            lr_decay_steps=max(0, self.total_steps - self.warmup),
-            device=str(self.device),
-            logger=LoggingConfig(log_to_wandb=False),
-            checkpoint_path=None,
-            save_final_checkpoint=False,
-            dead_feature_window=max(1, self.dead_window // bs),
-        )
         self.sl_sae = sl_sae
-        self.sl_trainer = SAETrainer(cfg=tcfg, sae=sl_sae, data_provider=iter(()))
+        self.sl_trainer = self._saelens_trainer(sl_sae)
         self.optimizer = self.sl_trainer.optimizer
         self.scheduler = self.sl_trainer.lr_scheduler
         if self.normalize_decoder:
@@ -230,26 +286,11 @@ class _SAEJob:
         else:
             loss, fvu, vals, idx = self._saelens_step(x)
         with torch.no_grad():
-            n = x.shape[0]
             active = vals > 0
             fired = torch.zeros_like(self.tokens_since_fired, dtype=torch.bool)
             fired[idx[active]] = True
-            self.tokens_since_fired += n
-            self.tokens_since_fired[fired] = 0
-            dead = (self.tokens_since_fired >= self.dead_window).float().mean()
             l0 = active.sum(dim=1).float().mean()
-        self.step += 1
-        self.log.append(
-            {
-                "tokens": self.step * n,
-                "step": self.step,
-                "loss": float(loss),
-                "fvu": float(fvu),
-                "l0": float(l0),
-                "dead_frac": float(dead),
-                "lr": float(lr),
-            }
-        )
+        self._record(x.shape[0], fired, loss, fvu, l0, lr)
 
     def _fused_step(self, x: torch.Tensor):
         loss, vals, idx = self._accumulate_grads(x)
@@ -339,14 +380,7 @@ class _SAEJob:
             "scale": self.scale,
         }
         if self.backend == "saelens":
-            tr = self.sl_trainer
-            state["sl_trainer"] = {
-                "n_training_steps": tr.n_training_steps,
-                "n_training_samples": tr.n_training_samples,
-                "act_freq_scores": tr.act_freq_scores.cpu(),
-                "n_forward_passes_since_fired": tr.n_forward_passes_since_fired.cpu(),
-                "n_frac_active_samples": tr.n_frac_active_samples,
-            }
+            state["sl_trainer"] = self._trainer_state(self.sl_trainer)
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -362,9 +396,4 @@ class _SAEJob:
         self.step = int(state["step"])
         self.scale = state.get("scale")
         if self.backend == "saelens":
-            tr, st = self.sl_trainer, state["sl_trainer"]
-            tr.n_training_steps = st["n_training_steps"]
-            tr.n_training_samples = st["n_training_samples"]
-            tr.act_freq_scores.copy_(st["act_freq_scores"])
-            tr.n_forward_passes_since_fired.copy_(st["n_forward_passes_since_fired"])
-            tr.n_frac_active_samples = st["n_frac_active_samples"]
+            self._load_trainer_state(self.sl_trainer, state["sl_trainer"])

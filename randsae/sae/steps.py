@@ -16,6 +16,21 @@ from randsae.io import read_json
 log = logging.getLogger("randsae")
 
 
+def _training_inputs(
+    model: str, init: str, config: dict[str, Any], tokens_train: str, device: str, init_json
+):
+    """``(device, model, sequences)`` of SAE training: the model with its ``train`` noise stream
+    and the ``activations.n_train_tokens`` training tokens (cache and stream modes agree)."""
+    from randsae.data.corpus import sequences
+    from randsae.models.inits import load_model
+    from randsae.models.neox import resolve_device
+
+    act = config["activations"]
+    dev = resolve_device(device)
+    lm = load_model(model, init, config, device=dev, noise_stream="train", init_json=init_json)
+    return dev, lm, sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
+
+
 def cache_activations(
     model: str,
     init: str,
@@ -27,32 +42,14 @@ def cache_activations(
     init_json: str | None = None,
 ) -> None:
     """Shard the residual stream of every layer up to ``max_layer`` (the deepest studied one)."""
-    from randsae.data.corpus import sequences
-    from randsae.models.inits import load_model
-    from randsae.models.neox import resolve_device
     from randsae.sae.activations import write_cache
 
-    act = config["activations"]
-    lm = load_model(
-        model,
-        init,
-        config,
-        device=resolve_device(device),
-        noise_stream="train",
-        init_json=init_json,
-    )
-    seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
     layers = list(range(max_layer + 1))
-    manifest = write_cache(
-        lm,
-        seqs,
-        layers,
-        out_dir,
-        batch_size=act["batch_size"],
-        shard_tokens=act["shard_tokens"],
-        dtype=act["dtype"],
-        meta={"model": model, "init": init},
-    )
+    act = config["activations"]
+    _, lm, seqs = _training_inputs(model, init, config, tokens_train, device, init_json)
+    opts = {k: act[k] for k in ("batch_size", "shard_tokens", "dtype")}
+    meta = {"model": model, "init": init}
+    manifest = write_cache(lm, seqs, layers, out_dir, meta=meta, **opts)
     if manifest["n_tokens"] < act["n_train_tokens"]:
         log.warning(
             "only %d training tokens available (activations.n_train_tokens=%d)",
@@ -140,22 +137,17 @@ def train_sae_group(
     tokens_train: str,
     out_dir: str,
     device: str,
+    *,
     tracking: str = "none",
     init_json: str | None = None,
 ) -> None:
     """Stream mode: train the SAEs of a group of layers from one forward pass, no disk cache."""
-    from randsae.data.corpus import sequences
-    from randsae.models.inits import load_model
-    from randsae.models.neox import resolve_device
     from randsae.sae.act_source import StreamActivationSource
     from randsae.sae.activations import hook_name
     from randsae.sae.train import train_sae_group as _train_group
 
-    dev = resolve_device(device)
     sae_cfg, act = config["sae"], config["activations"]
-    lm = load_model(model, init, config, device=dev, noise_stream="train", init_json=init_json)
-    # The tokens the cache mode would cache (activations.n_train_tokens), so both modes agree.
-    seqs = sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
+    dev, lm, seqs = _training_inputs(model, init, config, tokens_train, device, init_json)
     source = StreamActivationSource(
         lm,
         seqs,

@@ -39,14 +39,8 @@ def progress_bar(total_tokens: int, initial_tokens: int = 0, desc: str = "train 
     """A token-counting bar (:func:`randsae.progress.progress`); ``bar.update(batch_tokens)``."""
     from randsae.progress import progress
 
-    return progress(
-        total=total_tokens,
-        initial=initial_tokens,
-        desc=desc,
-        unit="tok",
-        unit_scale=True,
-        log_interval=LOG_INTERVAL_S,
-    )
+    kw = {"unit": "tok", "unit_scale": True, "log_interval": LOG_INTERVAL_S}
+    return progress(total=total_tokens, initial=initial_tokens, desc=desc, **kw)
 
 
 def postfix(rows: Mapping[Any, Mapping[str, float]]) -> dict[str, str]:
