@@ -47,6 +47,16 @@ include: "rules/report.smk"
 report: "report/workflow.rst"
 
 
+onstart:
+    # A judge's key is read from the environment only; without it the first explain job would
+    # fail after hours of SAE training. Checked before any job runs (not on a dry run).
+    from randsae.secrets import judge_key_error
+
+    _err = judge_key_error(config)
+    if _err:
+        raise WorkflowError(_err)
+
+
 rule all:
     default_target: True
     input:

@@ -48,3 +48,43 @@ def redact_obj(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return type(obj)(redact_obj(v) for v in obj)
     return obj
+
+
+#: Keys an LLM judge cannot run without. Anthropic's SDK reads ``ANTHROPIC_API_KEY`` (or a bearer
+#: ``ANTHROPIC_AUTH_TOKEN``); an OpenAI-compatible endpoint gets a placeholder key when
+#: ``OPENAI_API_KEY`` is unset (local servers such as vLLM accept any), so it never lacks one.
+JUDGE_KEYS = {"anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")}
+
+
+def missing_judge_keys(autointerp: dict[str, Any], environ: Any = None) -> list[str]:
+    """Environment variables the configured judges need and the environment lacks (for each
+    judge, the first of its accepted names)."""
+    environ = os.environ if environ is None else environ
+    judges = [autointerp.get("backend"), autointerp.get("second_judge")]
+    return [
+        JUDGE_KEYS[j][0]
+        for j in dict.fromkeys(judges)
+        if j in JUDGE_KEYS and not any(environ.get(name) for name in JUDGE_KEYS[j])
+    ]
+
+
+def judge_key_error(config: dict[str, Any], environ: Any = None) -> str | None:
+    """The error to stop a run with before any job starts: a configured judge lacks its key and
+    some cell of the grid has no scores yet (a finished run re-renders figures without keys)."""
+    from randsae.config import cells
+
+    ai = config["autointerp"]
+    missing = missing_judge_keys(ai, environ)
+    pending = [
+        c
+        for c in cells(config)
+        if not os.path.exists("results/autointerp/{}/{}/layer{}/scores.json".format(*c))
+    ]
+    if not (missing and pending):
+        return None
+    return (
+        f"autointerp judges {ai.get('backend')!r} (backend) / {ai.get('second_judge')!r} "
+        f"(second_judge) need {', '.join(missing)} in the environment; {len(pending)} cells "
+        "still need explanations or scores. Export it and run again (keys are read from the "
+        "environment only, never from the config)."
+    )

@@ -137,3 +137,70 @@ def test_manifest_of_the_smoke_run(smoke):
     assert all(r["git_commit"] not in ("", "unknown") for r in rows.values())
     assert rows["results/tables/sae_metrics.csv"]["rule"] == "tables"
     assert verify_manifest(smoke / "results/manifest.tsv", root=smoke) == []
+
+
+# -- a judge's key is checked before any job starts ---------------------------------------------
+
+
+def test_missing_judge_keys_reads_the_environment_only():
+    from randsae.secrets import missing_judge_keys
+
+    ai = {"backend": "anthropic", "second_judge": "openai"}
+    assert missing_judge_keys(ai, {}) == ["ANTHROPIC_API_KEY"]
+    assert missing_judge_keys(ai, {"ANTHROPIC_API_KEY": "k"}) == []
+    assert missing_judge_keys(ai, {"ANTHROPIC_AUTH_TOKEN": "t"}) == []
+    assert missing_judge_keys({"backend": "lexical", "second_judge": "anthropic"}, {}) == [
+        "ANTHROPIC_API_KEY"
+    ]
+    # OpenAI-compatible endpoints get a placeholder key (vLLM accepts any): never missing
+    assert missing_judge_keys({"backend": "openai", "second_judge": None}, {}) == []
+    assert missing_judge_keys({"backend": "lexical", "second_judge": None}, {}) == []
+
+
+def test_judge_key_error_only_while_cells_lack_scores(tmp_path, monkeypatch):
+    from randsae.secrets import judge_key_error
+
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["autointerp"]["backend"] = "anthropic"
+    monkeypatch.chdir(tmp_path)
+    err = judge_key_error(cfg, {})
+    n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
+    assert err and "ANTHROPIC_API_KEY" in err and f"{n_cells} cells" in err
+    assert judge_key_error(cfg, {"ANTHROPIC_API_KEY": "k"}) is None
+    for m, mcfg in cfg["models"].items():  # a finished run re-renders figures without the key
+        for init in cfg["inits"]:
+            for layer in mcfg["layers"]:
+                p = tmp_path / f"results/autointerp/{m}/{init}/layer{layer}/scores.json"
+                p.parent.mkdir(parents=True)
+                p.write_text("{}")
+    assert judge_key_error(cfg, {}) is None
+
+
+@pytest.mark.slow
+def test_run_without_the_judge_key_stops_before_any_job(tmp_path):
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["autointerp"]["backend"] = "anthropic"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(
+        tmp_path,
+        "--cores",
+        "1",
+        "--configfile",
+        str(tmp_path / "c.yaml"),
+        env_drop=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+        timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-2000:]
+    assert "needs ANTHROPIC_API_KEY in the environment" in out or "need ANTHROPIC_API_KEY" in out
+    assert not (tmp_path / "results").exists(), "no job may start"
+    # a dry run plans the DAG without the key (reviewers inspect the grid first)
+    dry = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(tmp_path / "c.yaml"),
+        env_drop=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+        timeout=600,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
