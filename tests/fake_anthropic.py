@@ -52,8 +52,10 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback import LoopbackServer
 
 EXPLAIN_TOOL = "submit_explanation"
 SCORE_TOOL = "submit_judgements"
@@ -116,7 +118,7 @@ def fake_judgements(body: dict) -> list[dict]:
     return out
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
     def __init__(
         self,
         *,
@@ -127,6 +129,7 @@ class FakeAnthropic:
         batch_polls_before_end: int = 1,
         seed: int = 0,
     ):
+        super().__init__()
         self.cache_floor_tokens = cache_floor_tokens
         self.retry_after = retry_after  # 429: ``retry-after`` seconds (floats allowed by the SDK)
         self.error_retry_after_ms = error_retry_after_ms  # 500/529 hint; None = SDK backoff
@@ -145,42 +148,7 @@ class FakeAnthropic:
         self._cut_results = 0
         self.hidden_batches: set[str] = set()  # created but not (yet) in the list
         self._prefixes: set[str] = set()
-        self._lock = threading.Lock()
         self._rng = random.Random(seed)
-        self._stop = threading.Event()
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeAnthropic:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._handle(self, "POST")
-
-            def do_GET(self) -> None:  # noqa: N802
-                fake._handle(self, "GET")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- scripting -------------------------------------------------------------------------------
     def script(self, behaviours: list[str]) -> None:
@@ -205,28 +173,9 @@ class FakeAnthropic:
             self.bodies.clear()
 
     # -- HTTP plumbing ---------------------------------------------------------------------------
-    def _send(
-        self,
-        h: BaseHTTPRequestHandler,
-        status: int,
-        payload: Any,
-        *,
-        headers: dict | None = None,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
-    ) -> None:
-        data = raw if raw is not None else json.dumps(payload).encode()
-        try:
-            h.send_response(status)
-            h.send_header("content-type", content_type)
-            h.send_header("content-length", str(len(data)))
-            h.send_header("request-id", "req_" + uuid.uuid4().hex[:12])
-            for k, v in (headers or {}).items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, **kw: Any) -> None:
+        kw["headers"] = {"request-id": "req_" + uuid.uuid4().hex[:12], **(kw.get("headers") or {})}
+        LoopbackServer._send(h, status, payload, **kw)
 
     def _error(self, h, status: int, etype: str, msg: str, headers: dict | None = None) -> None:
         self._send(
@@ -640,3 +589,34 @@ def make_items(record: dict, scorer: str, seed: int = 0) -> list[dict]:
                 }
             )
     return items
+
+
+# -- a backend on the fake and the records it explains -----------------------------------------
+CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
+HOT = {1: " zebra", 2: " quartz", 4: " violin", 6: " walrus"}  # latent -> its hot token
+
+
+def fake_backend(fake: FakeAnthropic, tmp_path: Any, *, execution: str = "realtime", **overrides):
+    """An :class:`AnthropicBackend` on ``fake`` with its cache, state and ledger under tmp_path."""
+    from randsae.autointerp.claude import AnthropicBackend
+
+    cfg = {
+        "base_url": fake.url,
+        "execution": execution,
+        "max_retries": 2,
+        "max_concurrency": 1,
+        "poll_interval_s": 0.02,
+        **overrides,
+    }
+    return AnthropicBackend(
+        cfg,
+        cache_path=tmp_path / "cache" / "llm.sqlite",
+        state_dir=tmp_path / "state",
+        ledger_path=tmp_path / "ledger.jsonl",
+        cell=CELL,
+    )
+
+
+def hot_records(n: int = 3) -> list[dict]:
+    """Records of the first ``n`` latents of :data:`HOT`."""
+    return [make_record(lat, tok) for lat, tok in list(HOT.items())[:n]]

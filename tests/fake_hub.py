@@ -37,10 +37,12 @@ import re
 import subprocess
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from loopback import LoopbackServer
 
 # Files the Hub stores through LFS (the defaults of a new repo's .gitattributes, abridged).
 LFS_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.parquet")
@@ -151,10 +153,14 @@ def is_lfs(path: str) -> bool:
     return any(fnmatch.fnmatch(Path(path).name, pat) for pat in LFS_PATTERNS)
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """Threaded loopback Hub over the git repositories under ``root``."""
 
+    methods = ("HEAD", "GET", "POST")
+    protocol_version = "HTTP/1.1"  # keep-alive, as the Hub client expects
+
     def __init__(self, root: str | Path):
+        super().__init__()
         self.root = Path(root)
         self.repos: dict[tuple[str, str], GitRepo] = {}
         for kind in ("models", "datasets"):
@@ -165,50 +171,6 @@ class FakeHub:
         self.counts: collections.Counter = collections.Counter()
         self.auth: collections.Counter = collections.Counter()
         self.unhandled: list[str] = []
-        self._lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeHub:
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def do_HEAD(self) -> None:  # noqa: N802
-                hub._handle(self, "HEAD")
-
-            def do_GET(self) -> None:  # noqa: N802
-                hub._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                hub._handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def __enter__(self) -> FakeHub:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def reset_counts(self) -> None:
         with self._lock:

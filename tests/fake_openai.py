@@ -27,13 +27,13 @@ import collections
 import json
 import math
 import re
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fake_anthropic import _MARK, _WINDOW, explanation_token, fake_explanation_token
+from loopback import LoopbackServer
 
 P_MATCH, P_MISS = 0.85, 0.2
 FAKE_OPENAI_KEY = "sk-openai-test-SECRET-456"
@@ -43,8 +43,12 @@ def _lp(p: float) -> float:
     return math.log(p)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    methods = ("POST",)
+    url_suffix = "/v1"
+
     def __init__(self, *, supports_logprobs: bool = True, timeout_sleep_s: float = 2.0):
+        super().__init__()
         self.supports_logprobs = supports_logprobs
         self.timeout_sleep_s = timeout_sleep_s
         self.behaviour = None
@@ -52,55 +56,13 @@ class FakeOpenAI:
         self.bodies: list[dict] = []
         self.auth_headers_seen: collections.Counter = collections.Counter()
         self._script: collections.deque = collections.deque()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self.server: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeOpenAI:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
 
     def script(self, behaviours: list[str]) -> None:
         with self._lock:
             self._script.extend(behaviours)
 
     # -- HTTP ------------------------------------------------------------------------------------
-    def _send(self, h, status: int, payload: Any = None, raw: bytes | None = None, headers=None):
-        data = raw if raw is not None else json.dumps(payload).encode()
-        try:
-            h.send_response(status)
-            h.send_header("content-type", "application/json")
-            h.send_header("content-length", str(len(data)))
-            for k, v in (headers or {}).items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, method: str = "POST") -> None:
         n = int(h.headers.get("content-length") or 0)
         body = json.loads(h.rfile.read(n) or b"{}")
         cred = h.headers.get("authorization") or ""

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
+from tiny_models import tiny_hooked_transformer
 
 from randsae.evaluate.abstractness import (
     PER_LATENT_MEASURES,
@@ -141,22 +141,7 @@ def test_grouped_entropy_empty_group_is_nan():
 
 
 def _tiny_lm():
-    cfg = HookedTransformerConfig(
-        n_layers=2,
-        d_model=32,
-        n_heads=4,
-        d_head=8,
-        d_mlp=64,
-        n_ctx=32,
-        d_vocab=100,
-        act_fn="gelu",
-        normalization_type="LN",
-        positional_embedding_type="rotary",
-        rotary_dim=4,
-        parallel_attn_mlp=True,
-        seed=0,
-    )
-    return SimpleNamespace(model=HookedTransformer(cfg).eval(), fwd_hooks=[])
+    return SimpleNamespace(model=tiny_hooked_transformer(), fwd_hooks=[])
 
 
 def test_evaluate_sae_consumer_and_summary():

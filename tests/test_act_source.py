@@ -178,26 +178,9 @@ class _LM:
 
 
 def tiny_lm() -> _LM:
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from tiny_models import tiny_hooked_transformer
 
-    cfg = HookedTransformerConfig(
-        n_layers=2,
-        d_model=32,
-        n_heads=4,
-        d_head=8,
-        d_mlp=64,
-        n_ctx=32,
-        d_vocab=100,
-        act_fn="gelu",
-        normalization_type="LN",
-        positional_embedding_type="rotary",
-        rotary_dim=4,
-        parallel_attn_mlp=True,
-        seed=0,
-    )
-    model = HookedTransformer(cfg)
-    model.eval()
-    return _LM(model)
+    return _LM(tiny_hooked_transformer())
 
 
 @pytest.fixture(scope="module")

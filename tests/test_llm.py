@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fake_anthropic import FAKE_KEY, make_items, make_record, wait_until
+from fake_anthropic import FAKE_KEY, fake_backend, hot_records, make_items, wait_until
 
 from randsae.autointerp.claude import AnthropicBackend
 from randsae.autointerp.llm import (
@@ -28,32 +28,8 @@ from randsae.autointerp.llm import (
 )
 
 TESTS_DIR = Path(__file__).resolve().parent
-CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
-
-
-def backend(fake, tmp_path, **overrides):
-    cfg = {
-        "base_url": fake.url,
-        "execution": "realtime",
-        "max_retries": 2,
-        "max_concurrency": 1,
-        "poll_interval_s": 0.02,
-        **overrides,
-    }
-    return AnthropicBackend(
-        cfg,
-        cache_path=tmp_path / "cache" / "llm.sqlite",
-        state_dir=tmp_path / "state",
-        ledger_path=tmp_path / "ledger.jsonl",
-        cell=CELL,
-    )
-
-
-def recs(n=3):
-    return [
-        make_record(lat, tok)
-        for lat, tok in list({1: " zebra", 2: " quartz", 4: " violin", 6: " walrus"}.items())[:n]
-    ]
+backend = fake_backend
+recs = hot_records
 
 
 # ----------------------------------------------------------------------------------------------

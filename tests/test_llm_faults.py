@@ -12,36 +12,25 @@ import logging
 import sqlite3
 
 import pytest
-from fake_anthropic import FAKE_KEY, _user_text, explanation_token, make_items, make_record
+from fake_anthropic import (
+    CELL,
+    FAKE_KEY,
+    HOT,
+    _user_text,
+    explanation_token,
+    fake_backend,
+    hot_records,
+    make_items,
+)
 
 from randsae.autointerp import steps
-from randsae.autointerp.claude import AnthropicBackend
 from randsae.autointerp.llm import read_ledger
 
-CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
-HOT = {1: " zebra", 2: " quartz", 4: " violin", 6: " walrus"}
+recs = hot_records
 
 
 def backend(fake, tmp_path, **overrides):
-    cfg = {
-        "base_url": fake.url,
-        "execution": "batch",
-        "max_retries": 2,
-        "max_concurrency": 1,
-        "poll_interval_s": 0.02,
-        **overrides,
-    }
-    return AnthropicBackend(
-        cfg,
-        cache_path=tmp_path / "cache" / "llm.sqlite",
-        state_dir=tmp_path / "state",
-        ledger_path=tmp_path / "ledger.jsonl",
-        cell=CELL,
-    )
-
-
-def recs(n=3):
-    return [make_record(lat, tok) for lat, tok in list(HOT.items())[:n]]
+    return fake_backend(fake, tmp_path, **{"execution": "batch", **overrides})
 
 
 def expected_explanations(records):

@@ -357,29 +357,13 @@ def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> N
 
 
 def test_group_training_from_stream_equals_cache(tmp_path: Path) -> None:
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from tiny_models import tiny_hooked_transformer
 
     from randsae.sae.act_source import StreamActivationSource
     from randsae.sae.activations import write_cache as lead_write_cache
     from randsae.sae.train import train_sae_group
 
-    model = HookedTransformer(
-        HookedTransformerConfig(
-            n_layers=2,
-            d_model=32,
-            n_heads=4,
-            d_head=8,
-            d_mlp=64,
-            n_ctx=32,
-            d_vocab=100,
-            act_fn="gelu",
-            normalization_type="LN",
-            positional_embedding_type="rotary",
-            rotary_dim=4,
-            parallel_attn_mlp=True,
-            seed=0,
-        )
-    ).eval()
+    model = tiny_hooked_transformer()
     lm = type("LoadedModel", (), {"model": model, "fwd_hooks": []})()
     seqs = np.random.default_rng(1).integers(0, 100, size=(64, 32), dtype=np.int32)
     lead_write_cache(
