@@ -41,7 +41,11 @@ class LoopbackServer:
         handler_cls = type("Handler", (BaseHTTPRequestHandler,), attrs)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop's next poll (0.5 s by default,
+        # paid by every test that stops a fake).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         self.thread.start()
         return self
 

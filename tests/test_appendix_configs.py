@@ -92,6 +92,7 @@ def synthetic_tables(models: list[str], inits: list[str], layers: list[int], see
     return pd.DataFrame(sm), pd.DataFrame(ai), pd.DataFrame(lat)
 
 
+@pytest.mark.slow  # 18 s for the five figures: the longest group of the fast lane
 @pytest.mark.parametrize("name", sorted(APPENDIX))
 def test_appendix_figure_renders_at_embedded_scale(tmp_path, name):
     cfg = load(name)

@@ -412,6 +412,7 @@ def test_claims_summary_script(tmp_path, paper_claims):
     assert out.count("\n| ") == len(paper_claims) + 1
 
 
+@pytest.mark.slow
 def test_claims_rule_reads_the_per_latent_table(tmp_path):
     """`claims` reads results/tables/latents.csv, written by the `latent_table` rule."""
     import os

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from dagtools import job_stats
 from test_paper_grid import dry_run
@@ -27,6 +28,7 @@ def test_embedded_long_is_deeper_wider_and_uses_40_explainer_windows():
     assert len(lm["layers"]) >= 3  # the depth claims (2b, 2c) need three layers
 
 
+@pytest.mark.slow
 def test_embedded_long_dry_run_job_counts(tmp_path):
     cfg = yaml.safe_load(LONG.read_text())
     jobs = job_stats(dry_run(tmp_path / "work", LONG))

@@ -125,6 +125,7 @@ def toy_rows(work: Path):
     )
 
 
+@pytest.mark.slow
 def test_manifest_rows_from_a_real_snakemake_run(tmp_path):
     run_toy(tmp_path)
     rows = toy_rows(tmp_path)

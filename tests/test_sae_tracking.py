@@ -93,6 +93,7 @@ class _TwoLayers:
         return {0: x, 1: x * 2.0 + 1.0}
 
 
+@pytest.mark.slow  # starts W&B's offline service process
 def test_wandb_offline_run_holds_every_layer_curve(
     cache: Path, tmp_path: Path, monkeypatch
 ) -> None:

@@ -315,6 +315,7 @@ train_sae(Slow(src) if slow == "1" else src, d_in=%d, cfg=cfg, seed=4, out_dir=o
 """
 
 
+@pytest.mark.slow  # kills and restarts a training process
 def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> None:
     import os
     import signal

@@ -219,6 +219,7 @@ def _dry_run_resources(tmp_path, *args: str, env: dict | None = None) -> dict[st
     return {rule: res for rule, res in jobs if rule != "all"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "env, partition, account",
     [
@@ -246,6 +247,7 @@ def test_cluster_profile_resources_in_a_dry_run(tmp_path, monkeypatch, env, part
         assert "gpu=1" not in res, (rule, res)
 
 
+@pytest.mark.slow
 def test_gpu_rules_ask_for_a_gpu_when_the_device_is_not_cpu(tmp_path):
     jobs = _dry_run_resources(tmp_path, "--config", "device=cuda")
     for rule, res in jobs.items():

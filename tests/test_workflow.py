@@ -29,9 +29,10 @@ def write_config(tmp_path: Path, mutate) -> Path:
     return path
 
 
-# ------------------------------------------------------------------ fast checks (dry runs)
+# ------------------------------------------------------------------ dry runs and config errors
 
 
+@pytest.mark.slow
 def test_dry_run_default_grid(tmp_path):
     jobs = planned_jobs(snakemake(tmp_path, "-n", "--cores", "2"))
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -44,6 +45,7 @@ def test_dry_run_default_grid(tmp_path):
         assert jobs[rule] == n, rule
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mutate, needle",
     [
@@ -64,6 +66,7 @@ def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
     assert "rule corpus" not in out and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_lint_is_clean():
     proc = snakemake(None, "--lint", snakefile=None, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
