@@ -596,7 +596,14 @@ CELL = {"model": "tiny-neox", "init": "trained", "layer": 2}
 HOT = {1: " zebra", 2: " quartz", 4: " violin", 6: " walrus"}  # latent -> its hot token
 
 
-def fake_backend(fake: FakeAnthropic, tmp_path: Any, *, execution: str = "realtime", **overrides):
+def fake_backend(
+    fake: FakeAnthropic,
+    tmp_path: Any,
+    *,
+    execution: str = "realtime",
+    cell: dict | None = None,
+    **overrides: Any,
+):
     """An :class:`AnthropicBackend` on ``fake`` with its cache, state and ledger under tmp_path."""
     from randsae.autointerp.claude import AnthropicBackend
 
@@ -613,7 +620,7 @@ def fake_backend(fake: FakeAnthropic, tmp_path: Any, *, execution: str = "realti
         cache_path=tmp_path / "cache" / "llm.sqlite",
         state_dir=tmp_path / "state",
         ledger_path=tmp_path / "ledger.jsonl",
-        cell=CELL,
+        cell=CELL if cell is None else cell,
     )
 
 

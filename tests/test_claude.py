@@ -6,10 +6,9 @@ import json
 import math
 
 import pytest
-from fake_anthropic import make_items, make_record
+from fake_anthropic import fake_backend, make_items, make_record
 
 from randsae.autointerp.claude import (
-    AnthropicBackend,
     balanced_chunks,
     calls_per_latent,
     parse_judgements,
@@ -21,22 +20,8 @@ HOT = {3: " zebra", 8: " quartz", 11: " violin"}
 
 
 def make_backend(fake, tmp_path, **overrides):
-    cfg = {
-        "base_url": fake.url,
-        "execution": "realtime",
-        "max_retries": 2,
-        "poll_interval_s": 0.02,
-        "max_concurrency": 2,
-        "windows_per_prompt": 4,
-        **overrides,
-    }
-    return AnthropicBackend(
-        cfg,
-        cache_path=tmp_path / "llm_cache.sqlite",
-        state_dir=tmp_path / "state",
-        ledger_path=tmp_path / "ledger.jsonl",
-        cell=CELL,
-    )
+    opts = {"max_concurrency": 2, "windows_per_prompt": 4, **overrides}
+    return fake_backend(fake, tmp_path, cell=CELL, **opts)
 
 
 def records(n_act=5, n_non=5):
