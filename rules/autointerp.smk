@@ -3,7 +3,7 @@
 
 rule explain:
     input:
-        examples=rules.latent_examples.output.examples,
+        examples=rules.eval_sae.output.examples,
     output:
         explanations="results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
     log:
@@ -24,7 +24,7 @@ rule explain:
 
 rule score:
     input:
-        examples=rules.latent_examples.output.examples,
+        examples=rules.eval_sae.output.examples,
         explanations=rules.explain.output.explanations,
     output:
         scores="results/autointerp/{model}/{init}/layer{layer}/scores.json",

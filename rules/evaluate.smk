@@ -1,4 +1,5 @@
-# Evaluation: SAE quality metrics and abstractness (eval_sae), latent examples for auto-interp.
+# Evaluation: SAE quality metrics, abstractness and the latent examples for auto-interp, one job
+# per cell (one process: the model stack is imported and the SAE read once for both).
 
 
 rule eval_sae:
@@ -9,6 +10,7 @@ rule eval_sae:
     output:
         metrics="results/metrics/{model}/{init}/layer{layer}.json",
         latents="results/metrics/{model}/{init}/layer{layer}_latents.csv",
+        examples="results/examples/{model}/{init}/layer{layer}.json",
     log:
         "logs/eval_sae/{model}/{init}/layer{layer}.log",
     benchmark:
@@ -18,42 +20,15 @@ rule eval_sae:
     threads: MODEL_THREADS
     resources:
         mem_mb=eval_mem,
-        runtime=scaled(120),
+        runtime=scaled(300),
         gpu=GPU,
     params:
         cfg=lambda wc: load_slice(wc.model),
         eval=config["eval"],
         context_size=config["activations"]["context_size"],
-        device=config["device"],
-    script:
-        "../scripts/eval_sae.py"
-
-
-rule latent_examples:
-    input:
-        sae=SAE_FILES["weights"],
-        init="results/models/{model}/inits/{init}.json",
-        tokens="results/data/tokens/{model}/val.npy",
-    output:
-        examples="results/examples/{model}/{init}/layer{layer}.json",
-    log:
-        "logs/latent_examples/{model}/{init}/layer{layer}.log",
-    benchmark:
-        "benchmarks/runs/latent_examples/{model}/{init}/layer{layer}.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: MODEL_THREADS
-    resources:
-        mem_mb=eval_mem,
-        runtime=scaled(180),
-        gpu=GPU,
-    params:
-        cfg=lambda wc: load_slice(wc.model),
         examples=config["examples"],
-        batch_size=config["eval"]["batch_size"],
-        ignore_ids=config["eval"]["ignore_token_ids"],
         seed=config["seed"],
         tokenizer=tokenizer_path,
         device=config["device"],
     script:
-        "../scripts/latent_examples.py"
+        "../scripts/eval_sae.py"

@@ -1,11 +1,11 @@
 """Rule app_j_examples: App J text examples (CSV, Markdown, HTML)."""
 
 from randsae.report import app_j
-from randsae.runner import run_light
+from randsae.runner import run
 
 
 def main(smk):
-    run_light(
+    run(
         app_j.write_app_j,
         smk,
         cells=[tuple(c) for c in smk.params.cells],

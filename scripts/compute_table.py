@@ -1,11 +1,11 @@
 """Rule compute_table: results/tables/compute.csv (Table 1) from the benchmark files."""
 
 from randsae.report import steps
-from randsae.runner import run_light
+from randsae.runner import run
 
 
 def main(smk):
-    run_light(
+    run(
         steps.compute_table,
         smk,
         bench_root=smk.params.bench_root,

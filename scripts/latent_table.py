@@ -1,11 +1,11 @@
 """Rule latent_table: latents.csv (v2 token entropy, per-latent AUROC) and roc_curves.csv."""
 
 from randsae.report import steps
-from randsae.runner import run_light
+from randsae.runner import run
 
 
 def main(smk):
-    run_light(
+    run(
         steps.latent_table,
         smk,
         cells=[tuple(c) for c in smk.params.cells],

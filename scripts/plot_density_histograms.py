@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from randsae.report import steps
-from randsae.runner import run_light
+from randsae.runner import run
 
 
 def main(smk):
-    run_light(
+    run(
         steps.plot_density_histograms,
         smk,
         density_csv=smk.input.density,

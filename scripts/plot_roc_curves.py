@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from randsae.report import steps
-from randsae.runner import run_light
+from randsae.runner import run
 
 
 def main(smk):
-    run_light(
+    run(
         steps.plot_roc_curves,
         smk,
         roc_csv=smk.input.roc,

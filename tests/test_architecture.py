@@ -33,12 +33,11 @@ def test_picture_names_every_rule_file_and_stage_package():
 
 
 def test_every_script_is_a_runner_adapter():
-    """Every rule's script calls one stage function through randsae.runner.run (or run_light, the
-    same adapter without importing torch, for the cheap report rules)."""
+    """Every rule's script calls one stage function through randsae.runner.run."""
     for rule, block in rule_blocks().items():
         if "script" in block:
             script = (ROOT / "rules" / block["script"].strip('"')).resolve()
             text = script.read_text()
             assert "from randsae.runner import run" in text, rule
-            assert re.search(r"\brun(_light)?\(", text), rule
+            assert re.search(r"\brun\(", text), rule
             assert "basicConfig" not in text and "set_num_threads" not in text, rule

@@ -34,7 +34,7 @@ def test_embedded_long_dry_run_job_counts(tmp_path):
     jobs = job_stats(dry_run(tmp_path / "work", LONG))
     n_inits = len(cfg["inits"])
     n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * n_inits
-    per_cell = ("train_sae", "eval_sae", "latent_examples", "explain", "score")
+    per_cell = ("train_sae", "eval_sae", "explain", "score")
     assert (
         {r: jobs[r] for r in per_cell}
         == dict.fromkeys(per_cell, n_cells)

@@ -56,7 +56,6 @@ def expected_jobs(cfg: dict) -> Counter:
         train_model=len(embedded),
         build_init=len(models) * n_inits,
         eval_sae=n_cells,
-        latent_examples=n_cells,
         explain=n_cells,
         score=n_cells,
         all=1,

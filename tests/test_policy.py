@@ -43,7 +43,6 @@ def test_rules_declare_their_threads_and_profiles_do_not_set_cpus():
 
 
 GPU_RULES = {"build_init", "cache_activations", "train_sae", "train_sae_group", "eval_sae"}
-GPU_RULES |= {"latent_examples"}
 
 
 def test_rules_declare_memory_runtime_and_gpu():

@@ -221,20 +221,31 @@ def test_app_j_picks_three_seeded_latents(tmp_path):
     )
 
 
-def test_run_light_logs_to_the_rule_log(tmp_path):
-    from types import SimpleNamespace
+def test_run_logs_to_the_rule_log_and_sets_threads_without_torch(tmp_path):
+    """The adapter writes the stage's log lines to the rule log and hands the rule's thread count
+    to the BLAS/OpenMP runtimes through their variables, without importing torch itself (a
+    figure job in a fresh interpreter must not pay torch's import)."""
+    import subprocess
+    import sys
 
-    from randsae.runner import run_light
+    code = f"""
+import logging, os, sys
+from types import SimpleNamespace
+from randsae.runner import run
 
-    def stage(x):
-        import logging
+def stage(x):
+    logging.getLogger("randsae").info("stage got %s", x)
+    return x * 2
 
-        logging.getLogger("randsae").info("stage got %s", x)
-        return x * 2
-
-    smk = SimpleNamespace(
-        log=[str(tmp_path / "r.log")], rule="plot_x", wildcards=SimpleNamespace(items=lambda: [])
-    )
-    assert run_light(stage, smk, x=21) == 42
+smk = SimpleNamespace(log=[{str(tmp_path / "r.log")!r}], rule="plot_x", threads=1,
+                      wildcards=SimpleNamespace(items=lambda: []))
+assert run(stage, smk, x=21) == 42
+assert "torch" not in sys.modules
+assert os.environ["OMP_NUM_THREADS"] == "1"
+import torch
+print(torch.get_num_threads())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "1"  # below the 2 cores torch would take
     text = (tmp_path / "r.log").read_text()
     assert "rule plot_x" in text and "stage got 21" in text

@@ -34,7 +34,6 @@ GPU_RULES = (
     "train_sae",
     "train_sae_group",
     "eval_sae",
-    "latent_examples",
 )
 
 

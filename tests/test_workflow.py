@@ -37,7 +37,7 @@ def test_dry_run_default_grid(tmp_path):
     jobs = planned_jobs(snakemake(tmp_path, "-n", "--cores", "2"))
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * len(cfg["inits"])
-    for rule in ("train_sae", "eval_sae", "latent_examples", "explain", "score"):
+    for rule in ("train_sae", "eval_sae", "explain", "score"):
         assert jobs[rule] == n_cells, rule
     assert jobs["cache_activations"] == jobs["build_init"] == len(cfg["inits"]) * len(cfg["models"])
     assert jobs["train_model"] == 1
@@ -153,7 +153,6 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     allowed = {
         "train_sae",
         "eval_sae",
-        "latent_examples",
         "explain",
         "score",
         "latent_page",
@@ -206,7 +205,7 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
             moved.append((dest, p))
     try:
         jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(SMOKE)))
-        per_cell = {"train_sae", "eval_sae", "latent_examples", "explain", "score"}
+        per_cell = {"train_sae", "eval_sae", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
         assert set(jobs) <= per_cell | {"latent_page", "manifest", "all", *REPORT_RULES}, jobs

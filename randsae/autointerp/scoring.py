@@ -103,15 +103,13 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
     sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # tie groups of the sorted scores: each gets its midrank (first + last) / 2 + 1 (0-based)
+    new_group = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
+    first = np.flatnonzero(new_group)
+    last = np.r_[first[1:], len(scores)] - 1
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = ((first + last) / 2.0 + 1.0)[np.cumsum(new_group) - 1]
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
