@@ -10,9 +10,11 @@ import pytest
 from randsae.autointerp.scoring import (
     LexicalBackend,
     auroc,
+    auroc_by_latent,
     build_items,
     summarize_scores,
     threshold_metrics,
+    windows_by_latent,
 )
 
 
@@ -33,6 +35,22 @@ def test_auroc_against_pairwise_definition():
     pairs = [(a > b) + 0.5 * (a == b) for a in s[y] for b in s[~y]]
     assert auroc(y, s) == pytest.approx(np.mean(pairs))
     assert np.isnan(auroc(np.ones(3, bool), np.ones(3)))
+
+
+def test_windows_by_latent_and_auroc_by_latent():
+    rows = [
+        {"latent": 7, "label": 1, "prob": 0.9},
+        {"latent": 7, "label": 0, "prob": 0.2},
+        {"latent": 7, "label": 0, "prob": None},  # failed: not grouped, counted
+        {"latent": 3, "label": 1, "prob": 0.4},
+        {"latent": 3, "label": 0, "prob": 0.6},
+        {"latent": 5, "label": 1, "prob": 0.5},  # one class only
+    ]
+    groups, n_failed = windows_by_latent(rows)
+    assert n_failed == 1 and groups[7] == ([1, 0], [0.9, 0.2])
+    per = auroc_by_latent(rows)
+    assert list(per) == [3, 5, 7]  # sorted by latent
+    assert per[7] == 1.0 and per[3] == 0.0 and math.isnan(per[5])
 
 
 def test_threshold_metrics():

@@ -322,6 +322,35 @@ def test_examples_draw_from_the_top_windows_pool(project, cfg, monkeypatch):
     assert ex["max_activating_windows"] == 8
 
 
+@pytest.mark.parametrize("init", ["trained", "noise_control"])
+def test_eval_cell_writes_what_the_two_stages_write_apart(project, cfg, monkeypatch, init):
+    """The eval_sae job runs evaluation and example sampling in one process: each keeps its own
+    noise stream and seed, so every file is byte-identical to the stages run one after the other
+    (as the separate latent_examples job did)."""
+    from randsae.evaluate.steps import eval_cell, eval_sae, latent_examples
+
+    monkeypatch.chdir(project)
+    val = "results/data/tokens/tiny/val.npy"
+    sae_dir = str(_random_sae(Path(f"results/saes/cell_{init}"), seed=5))
+    cfg["examples"].update(max_activating_windows=8, n_explain=2, n_test_activating=2)
+    cell = dict(model="tiny", init=init, layer=1, config=cfg, sae_dir=sae_dir, tokens_val=val)
+    eval_cell(
+        **cell,
+        out_json=f"{init}_m.json",
+        out_latents=f"{init}_m.csv",
+        device="cpu",
+        tokenizer_path="results/data/tokenizer",
+        out_examples=f"{init}_ex.json",
+    )
+    eval_sae(**cell, out_json="m.json", out_latents="m.csv", device="cpu")
+    latent_examples(
+        **cell, tokenizer_path="results/data/tokenizer", out_json="ex.json", device="cpu"
+    )
+    for together, apart in (("_m.json", "m.json"), ("_m.csv", "m.csv"), ("_ex.json", "ex.json")):
+        assert Path(init + together).read_bytes() == Path(apart).read_bytes(), apart
+    assert json.loads(Path("ex.json").read_text())["latents"]
+
+
 # -- (e) EOS/BOS positions out of every metric --------------------------------------------------
 
 

@@ -134,6 +134,29 @@ def threshold_metrics(
     }
 
 
+def windows_by_latent(
+    rows: list[dict[str, Any]],
+) -> tuple[dict[int, tuple[list[int], list[float]]], int]:
+    """Labels and probabilities of each latent's windows that have a probability, and the number
+    of windows without one (failed: ``prob`` None)."""
+    by_lat: dict[int, tuple[list[int], list[float]]] = {}
+    n_failed = 0
+    for row in rows:
+        if row["prob"] is None:
+            n_failed += 1
+            continue
+        labs, probs = by_lat.setdefault(int(row["latent"]), ([], []))
+        labs.append(row["label"])
+        probs.append(row["prob"])
+    return by_lat, n_failed
+
+
+def auroc_by_latent(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """AUROC per latent over its windows with a probability (NaN if one class only)."""
+    by_lat, _ = windows_by_latent(rows)
+    return {lat: auroc(np.array(la), np.array(pr)) for lat, (la, pr) in sorted(by_lat.items())}
+
+
 def summarize_scores(
     per_window: list[dict[str, Any]],
     n_bootstrap: int,
@@ -147,15 +170,7 @@ def summarize_scores(
     per-latent AUROC across draws: ``n_latent_draws``, ``auroc_draw_std`` (ddof 1; NaN with one
     draw), ``auroc_draw_min``, ``auroc_draw_max``.
     """
-    by_lat: dict[int, tuple[list[int], list[float]]] = {}
-    n_failed = 0
-    for row in per_window:
-        if row["prob"] is None:
-            n_failed += 1
-            continue
-        labs, probs = by_lat.setdefault(row["latent"], ([], []))
-        labs.append(row["label"])
-        probs.append(row["prob"])
+    by_lat, n_failed = windows_by_latent(per_window)
     lats = sorted(by_lat)
     if not lats:
         return {"n_latents": 0, "n_windows": 0, "n_failed": n_failed}

@@ -251,26 +251,12 @@ def score(
         )
 
 
-def per_latent_auroc(rows: list[dict[str, Any]]) -> dict[int, float]:
-    """AUROC per latent over its windows with a probability (NaN if one class only)."""
-    import numpy as np
-
-    from randsae.autointerp.scoring import auroc
-
-    by: dict[int, tuple[list, list]] = {}
-    for r in rows:
-        if r["prob"] is None:
-            continue
-        labs, probs = by.setdefault(int(r["latent"]), ([], []))
-        labs.append(r["label"])
-        probs.append(r["prob"])
-    return {lat: auroc(np.array(la), np.array(pr)) for lat, (la, pr) in sorted(by.items())}
-
-
 def second_judge_scores(
     judge: Any, scorer: str, tasks: dict, primary_rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The second judge's verdicts on the same explanations and windows, per latent."""
+    from randsae.autointerp.scoring import auroc_by_latent
+
     preds = judge.score(scorer, tasks)
     rows_b = [
         {
@@ -280,7 +266,7 @@ def second_judge_scores(
         }
         for r in primary_rows
     ]
-    a, b = per_latent_auroc(primary_rows), per_latent_auroc(rows_b)
+    a, b = auroc_by_latent(primary_rows), auroc_by_latent(rows_b)
     return {
         "per_latent": {str(lat): [a.get(lat), b.get(lat)] for lat in sorted(set(a) | set(b))},
         "n_failed_b": sum(r["prob"] is None for r in rows_b),

@@ -108,51 +108,21 @@ def eval_sae(
     )
 
 
-def eval_cell(
-    model: str,
-    init: str,
-    layer: int,
-    config: dict[str, Any],
-    *,
-    sae_dir: str,
-    tokens_val: str,
-    tokenizer_path: str,
-    out_json: str,
-    out_latents: str,
-    out_examples: str,
-    device: str,
-    init_json: str | None = None,
-) -> None:
-    """The ``eval_sae`` job: :func:`eval_sae`, then :func:`latent_examples`, in one process.
+def eval_cell(*, tokenizer_path: str, out_examples: str, **cell: Any) -> None:
+    """The ``eval_sae`` job: :func:`eval_sae` (``cell`` holds its arguments), then
+    :func:`latent_examples` on the same cell, in one process.
 
     Both read the same SAE and held-out tokens and rebuild the same (model, init); one process
     pays the model stack's import (about 8 s of transformer-lens + transformers on a CPU, more
     than the 4-layer default's whole evaluation) once instead of twice. Each keeps its own noise
     stream and seed, so the outputs are those of the two stages run apart.
     """
-    eval_sae(
-        model,
-        init,
-        layer,
-        config,
-        sae_dir,
-        tokens_val,
-        out_json,
-        out_latents,
-        device,
-        init_json=init_json,
-    )
+    eval_sae(**cell)
+    shared = ("model", "init", "layer", "config", "sae_dir", "tokens_val", "device", "init_json")
     latent_examples(
-        model,
-        init,
-        layer,
-        config,
-        tokenizer_path,
-        sae_dir,
-        tokens_val,
-        out_examples,
-        device=device,
-        init_json=init_json,
+        **{k: cell[k] for k in shared if k in cell},
+        tokenizer_path=tokenizer_path,
+        out_json=out_examples,
     )
 
 
