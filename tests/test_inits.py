@@ -119,6 +119,23 @@ def test_noise_control_replaces_token_embedding_every_pass():
     assert torch.allclose(clean["hook_embed"], m.embed.W_E[tokens])
 
 
+def test_with_stream_gives_the_hooks_load_builds_for_that_stream():
+    """An opened (model, init) switches noise stream without rebuilding its weights: the hooks
+    equal those apply_init builds for that stream; inits without stream hooks are unchanged."""
+    m = fresh().eval()
+    spec = parse_init("noise_control")
+    switched = apply_init(m, spec, INIT_CFG, "tiny", noise_stream="eval").with_stream("examples")
+    built = apply_init(m, spec, INIT_CFG, "tiny", noise_stream="examples")
+    evald = apply_init(m, spec, INIT_CFG, "tiny", noise_stream="eval")
+    assert switched.model is m
+    v = torch.zeros(2, 4, 8)
+    noise = [lm.fwd_hooks[0][1](v, None) for lm in (switched, built, evald)]
+    assert torch.equal(noise[0], noise[1])
+    assert not torch.equal(noise[0], noise[2])
+    trained = apply_init(m, parse_init("trained"), INIT_CFG, "tiny")
+    assert trained.with_stream("examples") is trained
+
+
 def test_noise_hook_reproducible_by_seed():
     _, h1 = noise_embedding_hook(1.0, 3)
     _, h2 = noise_embedding_hook(1.0, 3)

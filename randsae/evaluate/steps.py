@@ -46,15 +46,20 @@ def eval_sae(
     out_latents: str,
     device: str,
     init_json: str | None = None,
+    *,
+    opened: tuple[str, Any, Any] | None = None,
 ) -> None:
-    """SAE quality metrics and abstractness measures from the same held-out forward passes."""
+    """SAE quality metrics and abstractness measures from the same held-out forward passes.
+
+    ``opened``: the cell's ``(device, model, SAE)`` of :func:`_open_cell` with the ``eval``
+    noise stream, when the caller has loaded them already."""
     import pandas as pd
 
     from randsae.data.corpus import sequences
     from randsae.evaluate.abstractness import AbstractnessAccumulator, summarize_abstractness
     from randsae.evaluate.metrics import evaluate_sae
 
-    dev, lm, sae = _open_cell(
+    dev, lm, sae = opened or _open_cell(
         model, init, config, sae_dir, device, noise_stream="eval", init_json=init_json
     )
     ev = config["eval"]
@@ -112,17 +117,27 @@ def eval_cell(*, tokenizer_path: str, out_examples: str, **cell: Any) -> None:
     """The ``eval_sae`` job: :func:`eval_sae` (``cell`` holds its arguments), then
     :func:`latent_examples` on the same cell, in one process.
 
-    Both read the same SAE and held-out tokens and rebuild the same (model, init); one process
-    pays the model stack's import (about 8 s of transformer-lens + transformers on a CPU, more
-    than the 4-layer default's whole evaluation) once instead of twice. Each keeps its own noise
-    stream and seed, so the outputs are those of the two stages run apart.
+    The model stack is imported, and the (model, init) built, its weights digest checked and the
+    SAE read, once for both; the examples get the model with their own noise stream
+    (:meth:`~randsae.models.inits.LoadedModel.with_stream`) and their own seed, so the outputs
+    are those of the two stages run apart.
     """
-    eval_sae(**cell)
-    shared = ("model", "init", "layer", "config", "sae_dir", "tokens_val", "device", "init_json")
+    dev, lm, sae = opened = _open_cell(
+        cell["model"],
+        cell["init"],
+        cell["config"],
+        cell["sae_dir"],
+        cell["device"],
+        noise_stream="eval",
+        init_json=cell.get("init_json"),
+    )
+    eval_sae(**cell, opened=opened)
+    shared = ("model", "init", "layer", "config", "sae_dir", "tokens_val", "device")
     latent_examples(
-        **{k: cell[k] for k in shared if k in cell},
+        **{k: cell[k] for k in shared},
         tokenizer_path=tokenizer_path,
         out_json=out_examples,
+        opened=(dev, lm.with_stream("examples"), sae),
     )
 
 
@@ -148,14 +163,17 @@ def latent_examples(
     *,
     device: str,
     init_json: str | None = None,
+    opened: tuple[str, Any, Any] | None = None,
 ) -> None:
-    """The cell's latent codes on held-out text, the chosen latents and their example windows."""
+    """The cell's latent codes on held-out text, the chosen latents and their example windows.
+
+    ``opened``: as for :func:`eval_sae`, with the ``examples`` noise stream."""
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
     from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
 
     ex = config["examples"]
-    dev, lm, sae = _open_cell(
+    dev, lm, sae = opened or _open_cell(
         model, init, config, sae_dir, device, noise_stream="examples", init_json=init_json
     )
     seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,15 @@ class LoadedModel:
     fwd_hooks: list[tuple[str, Any]] = field(default_factory=list)
     #: Re-randomization: the distribution parameters each resampled parameter was drawn from.
     resampled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The hooks of a noise stream (``NOISE_STREAMS``), for inits whose hooks depend on it.
+    stream_hooks: Callable[[str], list[tuple[str, Any]]] | None = None
+
+    def with_stream(self, stream: str) -> LoadedModel:
+        """The same weights with the hooks of noise stream ``stream`` (fresh hook state): what
+        ``load_model(..., noise_stream=stream)`` builds, without loading the weights again."""
+        if self.stream_hooks is None:
+            return self
+        return replace(self, fwd_hooks=self.stream_hooks(stream))
 
     def seek(self, seq_index: int | Sequence[int]) -> None:
         """Tell stateful hooks (the noise control) the sequence indices of the next pass."""
@@ -139,8 +148,11 @@ def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, 
 
 @register_init("noise_control")
 def _noise_control(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):
-    stream_seed = noise_seed(init_cfg, model_name, spec.name, stream)
-    return LoadedModel(model, [noise_embedding_hook(init_cfg["noise_std"], stream_seed)])
+    def hooks(stream: str) -> list[tuple[str, Any]]:
+        seed = noise_seed(init_cfg, model_name, spec.name, stream)
+        return [noise_embedding_hook(init_cfg["noise_std"], seed)]
+
+    return LoadedModel(model, hooks(stream), stream_hooks=hooks)
 
 
 def apply_init(
