@@ -161,9 +161,9 @@ def latent_examples(
     tokens_val: str,
     out_json: str,
     *,
+    opened: tuple[str, Any, Any] | None = None,
     device: str,
     init_json: str | None = None,
-    opened: tuple[str, Any, Any] | None = None,
 ) -> None:
     """The cell's latent codes on held-out text, the chosen latents and their example windows.
 
