@@ -61,7 +61,7 @@ def records(ex: dict, n_latents: int, seed: int = 0) -> list[dict]:
 
 
 def estimate(cfg: dict, n_latents: int) -> dict:
-    from randsae.autointerp.claude import AnthropicBackend, calls_per_latent
+    from randsae.autointerp.llm.claude import AnthropicBackend, calls_per_latent
     from randsae.autointerp.scoring import build_items
 
     ai, ex = cfg["autointerp"], cfg["examples"]

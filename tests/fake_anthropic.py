@@ -605,7 +605,7 @@ def fake_backend(
     **overrides: Any,
 ):
     """An :class:`AnthropicBackend` on ``fake`` with its cache, state and ledger under tmp_path."""
-    from randsae.autointerp.claude import AnthropicBackend
+    from randsae.autointerp.llm.claude import AnthropicBackend
 
     cfg = {
         "base_url": fake.url,

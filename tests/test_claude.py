@@ -8,12 +8,12 @@ import math
 import pytest
 from fake_anthropic import fake_backend, make_items, make_record
 
-from randsae.autointerp.claude import (
+from randsae.autointerp.llm import read_ledger
+from randsae.autointerp.llm.claude import (
     balanced_chunks,
     calls_per_latent,
     parse_judgements,
 )
-from randsae.autointerp.llm import read_ledger
 
 CELL = {"model": "tiny-neox", "init": "step0", "layer": 1}
 HOT = {3: " zebra", 8: " quartz", 11: " violin"}
@@ -208,7 +208,7 @@ def test_parse_judgements_validation():
 
     ok = [{"index": 1, "probability": 30}, {"index": 0, "probability": 100}]
     assert parse_judgements(msg(ok), 2) == [1.0, 0.3]
-    from randsae.autointerp.claude import ParseFailure
+    from randsae.autointerp.llm.claude import ParseFailure
 
     for bad in (
         [{"index": 0, "probability": 30}, {"index": 0, "probability": 20}],  # duplicate

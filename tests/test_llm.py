@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from fake_anthropic import FAKE_KEY, fake_backend, hot_records, make_items, wait_until
 
-from randsae.autointerp.claude import AnthropicBackend
 from randsae.autointerp.llm import (
     LEDGER_COLUMNS,
     AnthropicSettings,
@@ -26,6 +25,7 @@ from randsae.autointerp.llm import (
     read_ledger,
     request_key,
 )
+from randsae.autointerp.llm.claude import AnthropicBackend
 
 TESTS_DIR = Path(__file__).resolve().parent
 backend = fake_backend
@@ -187,7 +187,7 @@ def test_batch_item_failures_are_bounded_and_reported(fake, tmp_path):
 CRASHING_JOB = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, sys.argv[1])
-    from randsae.autointerp.claude import AnthropicBackend
+    from randsae.autointerp.llm.claude import AnthropicBackend
     tmp = sys.argv[2]
     records = json.load(open(tmp + "/records.json"))
     b = AnthropicBackend({"execution": "batch", "poll_interval_s": 0.05},

@@ -11,7 +11,7 @@ from fake_anthropic import make_items, make_record
 from fake_openai import FAKE_OPENAI_KEY, P_MATCH, P_MISS, FakeOpenAI
 
 from randsae.autointerp.llm import BudgetExceededError, read_ledger
-from randsae.autointerp.openai_judge import (
+from randsae.autointerp.llm.openai_judge import (
     OpenAIBackend,
     OpenAISettings,
     parse_binary_logprobs,

@@ -111,7 +111,7 @@ def test_paper_protocol_is_the_authors():
 
 
 def test_paper_budget_covers_the_random_explanation_controls():
-    from randsae.autointerp.claude import calls_per_latent
+    from randsae.autointerp.llm.claude import calls_per_latent
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from autointerp_budget import estimate

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from randsae.autointerp import prompts
-from randsae.autointerp.claude import AnthropicBackend
+from randsae.autointerp.llm.claude import AnthropicBackend
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "prompts.json"
 CELL = {"model": "tiny-neox", "init": "trained", "layer": 0}

@@ -8,7 +8,7 @@ Corpus text is untrusted data. It is rendered inside ``<example>`` / ``<window>`
 ``<`` / ``>`` in it is replaced by ``‹`` / ``›`` so it cannot close a tag or fake a highlight,
 newlines are shown as ``↵``, and the system prompt tells the model that instructions inside the
 data are to be ignored. Answers come back through a forced tool call whose input is validated in
-``randsae.autointerp.claude``; free text (including anything a window "asks" for) is never parsed.
+``randsae.autointerp.llm.claude``; free text (including anything a window "asks" for) is never parsed.
 
 Any change to the wording or rendering must bump ``PROMPT_VERSION`` (it is part of every cache key
 through the request JSON anyway) and regenerate ``tests/golden/prompts.json``.

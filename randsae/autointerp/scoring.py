@@ -1,7 +1,7 @@
 """Explanations and scores: scoring items, the offline lexical backend, and score metrics.
 
 Backends share one interface (``explain(records)`` and ``score(scorer, tasks)``); the Claude
-backend lives in ``randsae.autointerp.claude``. The offline **lexical** backend is a real, deterministic
+backend lives in ``randsae.autointerp.llm.claude``. The offline **lexical** backend is a real, deterministic
 baseline computed from the activations: its explanation of a latent is the list of tokens that
 most often carry the latent's activation in the explainer windows; it predicts a test window as
 activating in proportion to how strongly the window's (highlighted) tokens match that list.

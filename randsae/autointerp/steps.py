@@ -23,7 +23,7 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     if ai_cfg["backend"] == "openai":
-        from randsae.autointerp.openai_judge import OpenAIBackend
+        from randsae.autointerp.llm.openai_judge import OpenAIBackend
 
         return OpenAIBackend(
             ai_cfg.get("openai"),
@@ -32,7 +32,7 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
             ledger_path=state_dir / "ledger.jsonl",
             cell=cell,
         )
-    from randsae.autointerp.claude import AnthropicBackend
+    from randsae.autointerp.llm.claude import AnthropicBackend
 
     return AnthropicBackend(
         ai_cfg["anthropic"],

@@ -53,7 +53,7 @@ def tables(
     abstractness_table(metric_jsons, latent_csvs, n_params).to_csv(out_abstractness, index=False)
     density_table(metric_jsons, n_params).to_csv(out_density, index=False)
     if out_llm_cost is not None:
-        from randsae.autointerp.llm_costs import aggregate_costs
+        from randsae.autointerp.llm.costs import aggregate_costs
 
         # each cell's ledger sits next to its scores (written by the Claude backend only)
         ledgers = [

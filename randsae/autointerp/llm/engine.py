@@ -13,10 +13,10 @@ from typing import Any
 
 import anthropic
 
-from randsae.autointerp.llm_batches import BatchesMixin
-from randsae.autointerp.llm_cache import ResponseCache
-from randsae.autointerp.llm_costs import CostLedger, cost_usd
-from randsae.autointerp.llm_requests import (
+from randsae.autointerp.llm.batches import BatchesMixin
+from randsae.autointerp.llm.cache import ResponseCache
+from randsae.autointerp.llm.costs import CostLedger, cost_usd
+from randsae.autointerp.llm.requests import (
     LLMRequest,
     LLMResult,
     _backoff_s,
@@ -27,7 +27,7 @@ from randsae.autointerp.llm_requests import (
     _split_create_kwargs,
     message_problem,
 )
-from randsae.autointerp.llm_settings import AnthropicSettings, BudgetExceededError
+from randsae.autointerp.llm.settings import AnthropicSettings, BudgetExceededError
 from randsae.secrets import redact
 
 

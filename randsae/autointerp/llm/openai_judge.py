@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 
 from randsae.autointerp import prompts
-from randsae.autointerp.claude import AnthropicBackend
-from randsae.autointerp.openai_engine import (
+from randsae.autointerp.llm.claude import AnthropicBackend
+from randsae.autointerp.llm.openai_engine import (
     DEFAULTS,
     PROMPT_VERSION,
     OpenAIEngine,
     OpenAISettings,
     completion_problem,
 )
-from randsae.autointerp.openai_prompts import (
+from randsae.autointerp.llm.openai_prompts import (
     EXPLAIN_SYSTEM,
     NO_LOGPROBS,
     SIMULATION_SYSTEM,

@@ -7,7 +7,7 @@ import math
 import re
 
 from randsae.autointerp import prompts
-from randsae.autointerp.claude_parse import ParseFailure
+from randsae.autointerp.llm.claude_parse import ParseFailure
 
 # ----------------------------------------------------------------------------------------------
 # Prompts (the Claude prompts' instructions and data rendering, with a text answer format)

@@ -11,7 +11,7 @@ from typing import Any
 
 import anthropic
 
-from randsae.autointerp.llm_cache import canonical_json, request_key
+from randsae.autointerp.llm.cache import canonical_json, request_key
 from randsae.secrets import redact
 
 # ----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from randsae.autointerp.llm_requests import (
+from randsae.autointerp.llm.requests import (
     ORPHAN_CLOCK_SLACK_S,
     ORPHAN_SEARCH_S,
     BatchResultsError,
@@ -26,7 +26,7 @@ from randsae.autointerp.llm_requests import (
     _message_to_dict,
     message_problem,
 )
-from randsae.autointerp.llm_settings import BudgetExceededError
+from randsae.autointerp.llm.settings import BudgetExceededError
 from randsae.io import write_json
 from randsae.secrets import redact, redact_obj
 

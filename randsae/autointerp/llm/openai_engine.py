@@ -8,8 +8,8 @@ from typing import Any
 
 import openai
 
-from randsae.autointerp.llm_engine import LLMEngine
-from randsae.autointerp.llm_settings import merge_section
+from randsae.autointerp.llm.engine import LLMEngine
+from randsae.autointerp.llm.settings import merge_section
 from randsae.secrets import redact
 
 PROMPT_VERSION = "openai-v1"

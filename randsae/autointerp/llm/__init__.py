@@ -1,6 +1,6 @@
 """Generic Claude request engine: response cache, cost ledger, budget cap, real-time and batch paths.
 
-Nothing here knows about latents or prompts; ``randsae.autointerp.claude`` builds the requests and parses the
+Nothing here knows about latents or prompts; ``randsae.autointerp.llm.claude`` builds the requests and parses the
 answers. The engine takes a list of :class:`LLMRequest` (Messages API parameters + bookkeeping) and
 returns one :class:`LLMResult` per ``custom_id``:
 
@@ -16,14 +16,14 @@ returns one :class:`LLMResult` per ``custom_id``:
 
 The API key is never read or stored here: the SDK takes it from ``ANTHROPIC_API_KEY``.
 
-This module re-exports the public names; the code lives in ``llm_settings`` (settings, budget
-error), ``llm_cache`` (request keys, SQLite response cache), ``llm_costs`` (usage, prices, ledger),
-``llm_requests`` (requests, results, shared helpers), ``llm_batches`` (Message Batches path) and
-``llm_engine`` (:class:`LLMEngine`).
+This package re-exports the public names; the code lives in ``settings`` (settings, budget
+error), ``cache`` (request keys, SQLite response cache), ``costs`` (usage, prices, ledger),
+``requests`` (requests, results, shared helpers), ``batches`` (Message Batches path) and
+``engine`` (:class:`LLMEngine`).
 """
 
-from randsae.autointerp.llm_cache import ResponseCache, canonical_json, request_key
-from randsae.autointerp.llm_costs import (
+from randsae.autointerp.llm.cache import ResponseCache, canonical_json, request_key
+from randsae.autointerp.llm.costs import (
     LEDGER_COLUMNS,
     CostLedger,
     aggregate_costs,
@@ -31,8 +31,8 @@ from randsae.autointerp.llm_costs import (
     read_ledger,
     usage_dict,
 )
-from randsae.autointerp.llm_engine import LLMEngine
-from randsae.autointerp.llm_requests import (
+from randsae.autointerp.llm.engine import LLMEngine
+from randsae.autointerp.llm.requests import (
     ORPHAN_CLOCK_SLACK_S,
     ORPHAN_SEARCH_S,
     BatchResultsError,
@@ -40,7 +40,7 @@ from randsae.autointerp.llm_requests import (
     LLMResult,
     message_problem,
 )
-from randsae.autointerp.llm_settings import (
+from randsae.autointerp.llm.settings import (
     DEFAULT_PRICES,
     DEFAULTS,
     AnthropicSettings,

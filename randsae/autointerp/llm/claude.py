@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from randsae.autointerp import prompts
-from randsae.autointerp.claude_parse import (
+from randsae.autointerp.llm.cache import ResponseCache
+from randsae.autointerp.llm.claude_parse import (
     SCORERS,
     ParseFailure,
     balanced_chunks,
@@ -30,11 +31,10 @@ from randsae.autointerp.claude_parse import (
     parse_explanation,
     parse_judgements,
 )
-from randsae.autointerp.llm_cache import ResponseCache
-from randsae.autointerp.llm_costs import CostLedger, usage_dict
-from randsae.autointerp.llm_engine import LLMEngine
-from randsae.autointerp.llm_requests import LLMRequest, LLMResult
-from randsae.autointerp.llm_settings import AnthropicSettings, BudgetExceededError
+from randsae.autointerp.llm.costs import CostLedger, usage_dict
+from randsae.autointerp.llm.engine import LLMEngine
+from randsae.autointerp.llm.requests import LLMRequest, LLMResult
+from randsae.autointerp.llm.settings import AnthropicSettings, BudgetExceededError
 from randsae.io import write_json
 
 _USAGE_FIELDS = (
