@@ -1,5 +1,6 @@
 """Print a run's claims table (results/tables/claims.csv) as Markdown, for the README section
-"What the embedded default finds".
+"What the embedded default finds". The count line gives every verdict separately (holds,
+contradicted, inconclusive, not testable, circular).
 
 Usage: python benchmarks/claims_summary.py RUN_DIR_OR_CLAIMS_CSV [--title TITLE] [--digits 3]
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from randsae.report.claims import markdown_table
+from randsae.report.verdicts import VERDICTS
 
 
 def claims_markdown(path: str | Path, title: str | None = None, digits: int = 3) -> str:
@@ -35,10 +37,10 @@ def claims_markdown(path: str | Path, title: str | None = None, digits: int = 3)
             "tokens.\n"
         )
     counts = df["verdict"].value_counts()
-    out.append(
-        ", ".join(f"{counts.get(v, 0)} {v}" for v in ("holds", "does not hold"))
-        + f", {counts.get('not testable at this scale', 0)} not testable at this scale.\n"
-    )
+    unknown = sorted(set(counts.index) - set(VERDICTS))
+    if unknown:
+        raise ValueError(f"{csv}: unknown verdicts {unknown} (expected {list(VERDICTS)})")
+    out.append(", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n")
     out.append(markdown_table(df, digits=digits))
     return "\n".join(out)
 

@@ -436,8 +436,14 @@ rule claims:
         sae_metrics=rules.tables.output.sae_metrics,
         autointerp=rules.tables.output.autointerp,
         latents=latents_table,
+        windows=score_windows,
         toy=toy_sweep_tables,
-        code=code("randsae/report/claims.py"),
+        code=code(
+            "randsae/report/claims.py",
+            "randsae/report/claim7.py",
+            "randsae/report/pooled.py",
+            "randsae/report/verdicts.py",
+        ),
     output:
         claims=report(
             "results/tables/claims.csv",
@@ -464,6 +470,7 @@ rule claims:
     params:
         n_boot=config["autointerp"]["bootstrap"],
         seed=config["seed"],
+        cells=CELLS,
         config_source=CONFIG_SOURCE,
     script:
         "../scripts/claims.py"
