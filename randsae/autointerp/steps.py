@@ -16,10 +16,12 @@ log = logging.getLogger("randsae")
 
 def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, Any]) -> Any:
     """The configured explanation/scoring backend."""
+    from randsae.autointerp.prompts import HIGHLIGHT_THRESHOLD
     from randsae.autointerp.scoring import LexicalBackend
 
+    threshold = float(ai_cfg.get("highlight_threshold", HIGHLIGHT_THRESHOLD))
     if ai_cfg["backend"] == "lexical":
-        return LexicalBackend(ai_cfg["lexical_top_tokens"])
+        return LexicalBackend(ai_cfg["lexical_top_tokens"], threshold)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     if ai_cfg["backend"] == "openai":
@@ -31,6 +33,7 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
             state_dir=state_dir,
             ledger_path=state_dir / "ledger.jsonl",
             cell=cell,
+            highlight_threshold=threshold,
         )
     from randsae.autointerp.llm.claude import AnthropicBackend
 
@@ -40,6 +43,7 @@ def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, 
         state_dir=state_dir,
         ledger_path=state_dir / "ledger.jsonl",
         cell=cell,
+        highlight_threshold=threshold,
     )
 
 
@@ -162,7 +166,10 @@ def score(
             tasks, labels = {}, {}
             for rec in records:
                 items = build_items(
-                    rec, scorer, stable_seed(seed, "items", *cell.values(), rec["latent"], scorer)
+                    rec,
+                    scorer,
+                    stable_seed(seed, "items", *cell.values(), rec["latent"], scorer),
+                    float(ai_cfg.get("highlight_threshold", 0.3)),
                 )
                 e = expl[shift[rec["latent"]]] if control else expl[rec["latent"]]
                 tasks[rec["latent"]] = (e, items)
