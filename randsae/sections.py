@@ -143,6 +143,10 @@ class EvalConfig:
     entropy_top_n: int
     r2_min_count: int
     abstractness_min_activations: int
+    ignore_positions: tuple[int, ...] = ()
+    """Positions within every sequence (0 = first, negative from the end) left out of every
+    per-position metric and of the latent examples, as ``ignore_token_ids`` are; ``(0,)`` drops
+    the attention-sink first position (SAEBench: BOS written there, then masked)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -223,7 +227,11 @@ class RunConfig:
             sae=_build(SAEConfig, config["sae"]),
             eval=_build(
                 EvalConfig,
-                dict(config["eval"], ignore_token_ids=tuple(config["eval"]["ignore_token_ids"])),
+                dict(
+                    config["eval"],
+                    ignore_token_ids=tuple(config["eval"]["ignore_token_ids"]),
+                    ignore_positions=tuple(config["eval"].get("ignore_positions") or ()),
+                ),
             ),
             examples=_build(ExamplesConfig, config["examples"]),
         )
@@ -235,6 +243,13 @@ class RunConfig:
             parse_init(init, self.init)
         if len(set(self.inits)) != len(self.inits):
             raise ConfigError(f"inits: duplicate names in {list(self.inits)}")
+        for key, ctx in (
+            ("activations.context_size", self.activations.context_size),
+            ("examples.context_size", self.examples.context_size),
+        ):
+            bad = [p for p in self.eval.ignore_positions if not -ctx <= p < ctx]
+            if bad:
+                raise ConfigError(f"eval.ignore_positions: {bad} outside a sequence ({key}={ctx})")
         for name, m in self.models.items():
             d_sae = self.sae.n_latents(m.d_model)
             if self.sae.k >= d_sae:

@@ -81,6 +81,7 @@ def eval_sae(
         density_bins=ev["density_bins"],
         density_log10_min=ev["density_log10_min"],
         ignore_token_ids=ev["ignore_token_ids"],
+        ignore_positions=ev.get("ignore_positions") or (),
         latent_consumers=[acc.update],
     )
     per_latent = acc.finalize(ev["abstractness_min_activations"])
@@ -101,6 +102,7 @@ def eval_sae(
                 **sae_family(sae_dir),
                 # the positions left out of every metric, one column of sae_metrics.csv
                 "ignore_token_ids": json.dumps(list(ev["ignore_token_ids"])),
+                "ignore_positions": json.dumps(list(ev.get("ignore_positions") or [])),
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,
@@ -170,7 +172,12 @@ def latent_examples(
     ``opened``: as for :func:`eval_sae`, with the ``examples`` noise stream."""
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
-    from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
+    from randsae.evaluate.examples import (
+        ignored_positions,
+        latent_codes,
+        mask_positions,
+        sample_examples,
+    )
 
     ex = config["examples"]
     dev, lm, sae = opened or _open_cell(
@@ -181,7 +188,9 @@ def latent_examples(
         lm, seqs, layer, lambda x: sae.encode(x.to(dev)), config["eval"]["batch_size"]
     )
     ignore = list(config["eval"]["ignore_token_ids"])
-    vals = mask_positions(vals, seqs, ignore)
+    positions = list(config["eval"].get("ignore_positions") or [])
+    masked = ignored_positions(seqs, ignore, positions)
+    vals = mask_positions(vals, seqs, ignore, positions)
     tok = load_tokenizer(tokenizer_path)
     result = sample_examples(
         seqs.reshape(-1),
@@ -191,10 +200,18 @@ def latent_examples(
         ex,
         stable_seed(config["seed"], "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
+        masked=masked if masked.any() else None,
     )
     io.write_json(
         out_json,
-        {"model": model, "init": init, "layer": layer, "ignore_token_ids": ignore, **result},
+        {
+            "model": model,
+            "init": init,
+            "layer": layer,
+            "ignore_token_ids": ignore,
+            "ignore_positions": positions,
+            **result,
+        },
     )
     log.info(
         "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]
