@@ -72,6 +72,12 @@ def check_toy_config(toy: dict, models: dict | None = None) -> dict:
     for key in ("seeds", "epochs", "batch_size", "models_per_batch"):
         if int(sae[key]) < 1:
             raise ValueError(f"toy.sae.{key} must be >= 1, got {sae[key]!r}")
+    tuning = sae.get("tuning_seed")
+    if tuning is not None and 0 <= int(tuning) < int(sae["seeds"]):
+        raise ValueError(
+            f"toy.sae.tuning_seed: {tuning} is one of the reported seeds 0..{int(sae['seeds']) - 1}; "
+            "choose the settings on a seed that is not reported"
+        )
     return toy
 
 
