@@ -41,7 +41,8 @@ include: "rules/evaluate.smk"
 include: "rules/autointerp.smk"
 include: "rules/toy_common.smk"
 include: "rules/toy.smk"
-include: "rules/report.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 report: "report/workflow.rst"

@@ -1,4 +1,4 @@
-"""Statistics of claims 1-6 on per-cell values (see randsae.report.claims and docs/claims.md).
+"""Statistics of claims 1-6 on per-cell values (see randsae.tables.claims and docs/claims.md).
 
 Each ``claimN_*(model)`` returns ``stat(V, L) -> float`` where ``V[(model, init)]`` holds a
 measure's per-layer values and ``L[model]`` the layer indices (both possibly a bootstrap
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from randsae.config import parse_init
-from randsae.report.resample import Stat, nanmean, slope
+from randsae.tables.resample import Stat, nanmean, slope
 
 TRAINED = "trained"
 CONTROL = "noise_control"

@@ -4,7 +4,7 @@ This module builds the claims table; the claim 1-6 statistics live in ``claim_st
 resampling in ``resample``, claim 8 (toy) in ``toy_claims`` and the trained-minus-variant table in
 ``distinguishability``.
 
-Pure functions on DataFrames (no file I/O here; ``randsae.report.steps.claims`` reads and writes).
+Pure functions on DataFrames (no file I/O here; ``randsae.tables.steps.claims`` reads and writes).
 Every statistic, its resampling unit and its verdict rule is defined in ``docs/claims.md``; the
 docstrings below are the short form.
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from randsae.config import stable_seed
-from randsae.report.claim_stats import (
+from randsae.tables.claim_stats import (
     CT,
     NC,
     RA,
@@ -57,7 +57,7 @@ from randsae.report.claim_stats import (
     claim6_trained_slope,
     is_randomized,
 )
-from randsae.report.resample import (
+from randsae.tables.resample import (
     Measure,
     Stat,
     auroc_measure,
@@ -70,8 +70,8 @@ from randsae.report.resample import (
     spearman,
     spearman_rows,
 )
-from randsae.report.toy_claims import claim8_rows
-from randsae.report.verdicts import COLUMNS, FAILS, HOLDS, row
+from randsae.tables.toy_claims import claim8_rows
+from randsae.tables.verdicts import COLUMNS, FAILS, HOLDS, row
 
 # Documented thresholds (docs/claims.md).
 CONTROL_CHANCE_TOLERANCE = 0.1  # claim 1b: control AUROC within 0.5 +- this
