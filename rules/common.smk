@@ -1,19 +1,14 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
 import re
 
-from randsae.config import (
-    cells,
-    eval_mem_mb,
-    model_mem_mb,
-    parse_init,
-    sae_config,
-    sae_mem_mb,
-    stable_seed,
-)
 from randsae.autointerp.measures import ROC_SCORERS as ROC_SCORER_NAMES
 from randsae.figures.captions import figure_report_args
 from randsae.figures.targets import FIGURE_METRICS, figure_targets
+from randsae.models.inits import parse_init
+from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 from randsae.sae.steps import layer_groups
+from randsae.sections import cells, sae_config
+from randsae.seeds import stable_seed
 from randsae.tables.manifest import config_source
 
 MODELS = list(config["models"])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 ARCH = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
 CTX = 32

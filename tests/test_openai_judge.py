@@ -341,7 +341,8 @@ def test_judge_agreement_arithmetic(tmp_path):
 
 
 def test_config_checks_for_judges_and_simulation():
-    from randsae.config import ConfigError, check_autointerp
+    from randsae.errors import ConfigError
+    from randsae.sections import check_autointerp
 
     with pytest.raises(ConfigError, match="second_judge"):
         check_autointerp({"backend": "openai", "second_judge": "openai"})

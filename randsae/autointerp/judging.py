@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 log = logging.getLogger("randsae")
 

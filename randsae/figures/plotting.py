@@ -143,7 +143,7 @@ def init_sweep_figure(
 ) -> Any:
     """Init-scale sweep: metric (mean over layers) vs scale, one line per distribution, with
     ``trained`` as a horizontal reference line; one panel per metric."""
-    from randsae.config import parse_init
+    from randsae.models.inits import parse_init
 
     ab = abstractness.pivot_table(
         index=["model", "init", "layer"], columns="measure", values="median"

@@ -2,7 +2,7 @@
 
 Each ``claimN_*(model)`` returns ``stat(V, L) -> float`` where ``V[(model, init)]`` holds a
 measure's per-layer values and ``L[model]`` the layer indices (both possibly a bootstrap
-replicate). Groups of variants follow the init's base name (``randsae.config.parse_init``).
+replicate). Groups of variants follow the init's base name (``randsae.models.inits.parse_init``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from randsae.config import parse_init
+from randsae.models.inits import parse_init
 from randsae.tables.resample import Stat, nanmean, slope
 
 TRAINED = "trained"

@@ -22,7 +22,7 @@ Inputs (column names as the tables rule / the per-latent table write them):
 Resampling: a statistic is recomputed on bootstrap replicates and its 95 % CI is the 2.5/97.5
 percentile interval. Per-latent measures resample latents within each cell (model, init, layer);
 one-value-per-cell measures resample layers within each model; toy statistics resample seeds.
-Seeds derive from ``randsae.config.stable_seed``.
+Seeds derive from ``randsae.seeds.stable_seed``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.tables.claim_stats import (
     CT,
     NC,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.tables.claim_stats import TRAINED, init_kind
 from randsae.tables.claims import CELL_METRICS, LATENT_METRICS, SCORERS
 from randsae.tables.resample import (

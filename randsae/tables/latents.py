@@ -114,7 +114,7 @@ def latent_table(
 def entropy_summary(latents: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
     """Mean v2 token entropy per (model, init, layer) with a percentile bootstrap 95% CI over
     latents (the grid's last row)."""
-    from randsae.config import stable_seed
+    from randsae.seeds import stable_seed
 
     rows = []
     for (model, init, layer), g in latents.groupby(["model", "init", "layer"], sort=True):

@@ -77,7 +77,7 @@ def per_latent_auroc(windows: pd.DataFrame) -> pd.DataFrame:
 def roc_table(windows: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
     """The ROC curve of every (model, init, layer, scorer) in long format: one row per curve
     point (fpr, tpr) with the curve's AUC, bootstrap CI and window/latent counts repeated."""
-    from randsae.config import stable_seed
+    from randsae.seeds import stable_seed
 
     frames = []
     for (model, init, layer, scorer), g in windows.groupby(

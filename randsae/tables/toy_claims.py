@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.tables.resample import nanmean, percentile_ci
 from randsae.tables.verdicts import row
 
