@@ -350,5 +350,5 @@ def test_every_registered_init_is_documented_and_parses():
     for name in INIT_BUILDERS:
         assert parse_init(name).base == name
         assert f"`{name}`" in doc, name
-    assert RESAMPLED_INITS == {"rerandomized", "rerandomized_embeddings"}
+    assert {"rerandomized", "rerandomized_embeddings"} == RESAMPLED_INITS
     assert parse_init("rerandomized_embeddings-x2").base == "rerandomized_embeddings"
