@@ -37,8 +37,9 @@ def refused(token: str) -> bool:
 
 
 class HostileCreates:
-    """Create faults. A create whose batch would have the size of another job's batch loses its
-    reply (the tie that a closest-in-time guess gets wrong); otherwise about one create in four
+    """Create faults. The first create of the run gets a 529. A create whose batch would have the
+    size of another batch (of another job, or of another stage) loses its reply: with frozen
+    stamps that is the tie a closest-in-time guess gets wrong. Otherwise about one create in four
     loses its reply and one in six gets a 529. A request set whose creates failed twice in a row
     goes through (within max_retries)."""
 
@@ -60,7 +61,9 @@ class HostileCreates:
         key = hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()
         with self.lock:
             r = self.rng.random()
-            if self.streak[key] >= 2:
+            if not self.fake.counts["batch_create_fault_529"]:
+                fault = "529"
+            elif self.streak[key] >= 2:
                 fault = None
             elif self.same_size_elsewhere(ids) or r < 0.25:
                 fault = "lost"
