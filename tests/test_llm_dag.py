@@ -147,9 +147,10 @@ def test_parallel_jobs_pay_once_and_cancel_only_their_own(hostile_run):
         "ledger lines": sum(len(p.read_text().splitlines()) for p in ledgers),
         "llm_cost.csv calls": int(pd.read_csv(work / "results/tables/llm_cost.csv")["calls"].sum()),
     }
-    assert books["bodies paid twice"] == 0, books
-    assert books["batches cancelled by another process"] == [], books
-    assert books["ledger lines"] == books["paid items"] == books["llm_cost.csv calls"] > 0, books
+    said = f"{books}"  # a string: pytest would shorten the dict
+    assert books["bodies paid twice"] == 0, said
+    assert books["batches cancelled by another process"] == [], said
+    assert books["ledger lines"] == books["paid items"] == books["llm_cost.csv calls"] > 0, said
 
 
 @pytest.mark.slow
