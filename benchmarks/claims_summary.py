@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from randsae.report.claims import markdown_table
-from randsae.report.verdicts import VERDICTS
+from randsae.tables.claims import markdown_table
+from randsae.tables.verdicts import VERDICTS
 
 
 def claims_markdown(path: str | Path, title: str | None = None, digits: int = 3) -> str:

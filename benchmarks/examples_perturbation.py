@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("explain", "test_activating", "test_nonactivating")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.toy.train import build_arm, evaluate_stacked, l1_coef_values, train_stacked
 
 ROOT = Path(__file__).resolve().parent.parent

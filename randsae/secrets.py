@@ -3,7 +3,8 @@
 Credentials are read only from the environment (``SECRET_ENV``). A proxy or API that echoes a key
 back (in an error message, or inside an answer) must not get it into the response cache, the
 ledger, the state files, the results or the logs, so every writer passes its text through
-:func:`redact` (strings) or :func:`redact_obj` (JSON-like objects) first.
+:func:`redact` (strings) or :func:`redact_obj` (JSON-like objects) first. Text that is cut to a
+length is redacted first and cut afterwards (:func:`clip`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, f"[REDACTED:{name}]")
     return text
+
+
+def clip(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text`` *after* redaction. Cutting first could leave
+    the head of a secret that straddles the cut, which :func:`redact` no longer recognises."""
+    return redact(str(text))[:limit]
 
 
 def redact_obj(obj: Any) -> Any:
@@ -71,7 +78,7 @@ def missing_judge_keys(autointerp: dict[str, Any], environ: Any = None) -> list[
 def judge_key_error(config: dict[str, Any], environ: Any = None) -> str | None:
     """The error to stop a run with before any job starts: a configured judge lacks its key and
     some cell of the grid has no scores yet (a finished run re-renders figures without keys)."""
-    from randsae.config import cells
+    from randsae.sections import cells
 
     ai = config["autointerp"]
     missing = missing_judge_keys(ai, environ)

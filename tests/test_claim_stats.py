@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from randsae.report import claims as C
+from randsae.tables import claims as C
 
 INITS = ["trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control"]
 RAND = ["step0", "rerandomized", "rerandomized_embeddings"]
@@ -144,7 +144,7 @@ def test_7b_compares_magnitudes_not_signs():
 
 
 def _rhos(lat, inits):
-    from randsae.report.resample import spearman
+    from randsae.tables.resample import spearman
 
     out = []
     for init in inits:
@@ -203,7 +203,7 @@ def test_inconclusive_when_the_ci_crosses_the_threshold():
 
 def test_pooled_auroc_pair_counts_match_pooling_the_windows():
     from randsae.autointerp.scoring import auroc
-    from randsae.report.pooled import PairCounts
+    from randsae.tables.pooled import PairCounts
 
     rng = np.random.default_rng(0)
     lat = np.repeat([3, 5, 9], [7, 12, 5])
@@ -250,9 +250,9 @@ def test_lexical_backend_makes_auroc_claims_circular():
 
 
 def test_distinguishability_and_grid_carry_the_ce_flag():
-    from randsae.report.aggregate import flag_small_denominators
-    from randsae.report.distinguishability import distinguishability_table
-    from randsae.report.grid import grid_long_table, pool_columns
+    from randsae.tables.aggregate import flag_small_denominators
+    from randsae.tables.distinguishability import distinguishability_table
+    from randsae.figures.grid import grid_long_table, pool_columns
 
     sm, ai, lat, _ = exact_world()
     sm = flag_small_denominators(sm.assign(ce_loss_with_ablation=lambda d: d["ce_loss_without_sae"]

@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 
+from randsae.secrets import clip
+
 PROMPT_VERSION = "claude-v2"
 
 #: default of ``autointerp.highlight_threshold``: a token is highlighted (wrapped in << >>) when its
@@ -113,7 +115,7 @@ def activation_level(act: float, max_act: float) -> int:
 def sanitize_explanation(text: str) -> str:
     """An explanation is model output inserted into scorer prompts: one line, no tags."""
     text = " ".join(str(text).split())
-    return text.replace("<", "‹").replace(">", "›")[:500]
+    return clip(text.replace("<", "‹").replace(">", "›"), 500)
 
 
 # ----------------------------------------------------------------------------------------------
