@@ -250,9 +250,9 @@ def test_lexical_backend_makes_auroc_claims_circular():
 
 
 def test_distinguishability_and_grid_carry_the_ce_flag():
+    from randsae.figures.grid import grid_long_table, pool_columns
     from randsae.tables.aggregate import flag_small_denominators
     from randsae.tables.distinguishability import distinguishability_table
-    from randsae.figures.grid import grid_long_table, pool_columns
 
     sm, ai, lat, _ = exact_world()
     sm = flag_small_denominators(sm.assign(ce_loss_with_ablation=lambda d: d["ce_loss_without_sae"]
