@@ -19,8 +19,9 @@ Robust across machines (float reductions differ in the last bits): every discret
 integers or on activations rounded to ``RANK_DIGITS`` significant digits, never on raw float
 ranks. Latents come from a seeded order and are eligible by their (integer) count of activating
 windows; windows are ranked by rounded maximum activation, ties broken by window index; each
-latent draws from its own random stream (``seed``, latent), and within a quantile windows are
-permuted in window-index order, so the pick depends on the quantile's membership only.
+latent draws from its own random stream (``seed``, latent), which gives every window a random
+priority, and a quantile's picks are its members of lowest priority, so they depend on the
+quantile's membership only, and a window moving between quantiles changes at most two picks.
 """
 
 from __future__ import annotations
@@ -211,13 +212,15 @@ def sample_examples(
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
         ranked = w_ids[np.lexsort((w_ids, -rank_key(w_max)))][: cfg["max_activating_windows"]]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
+        # a random priority per window: a quantile's picks are its members of lowest priority,
+        # so a window that moves between quantiles changes at most itself and one other pick
+        priority = rng.random(n_windows)
         explain, test = [], []
         for q, pool in enumerate(quantiles):
-            pool = np.sort(pool)  # the pick depends on the quantile's members, not their order
-            pick = rng.permutation(len(pool))
+            pick = pool[np.lexsort((pool, priority[pool]))]
             n_e, n_t = cfg["n_explain"] // n_q, cfg["n_test_activating"] // n_q
-            explain += [(int(pool[i]), q) for i in pick[:n_e]]
-            test += [(int(pool[i]), q) for i in pick[n_e : n_e + n_t]]
+            explain += [(int(w), q) for w in pick[:n_e]]
+            test += [(int(w), q) for w in pick[n_e : n_e + n_t]]
         active = set(w_ids.tolist())
         n_inactive = n_windows - len(active)
         n_neg = min(cfg["n_test_nonactivating"], n_inactive)
