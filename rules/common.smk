@@ -287,7 +287,8 @@ def latents_table(wildcards):
 
 def score_windows(wildcards):
     """The score rule's per-window rows of every cell, from which the claims take each cell's
-    pooled AUROC (with the per-latent table; without it, the autointerp table's pooled AUROC)."""
+    pooled AUROC (with the per-latent table; without it, the autointerp table's pooled AUROC).
+    """
     if not latents_table(wildcards):
         return []
     return cell_files(str(rules.score.output.windows))

@@ -1,7 +1,8 @@
 """The paper's eight claims (v2), checked on a run's own tables.
 
-This module builds the claims table; the claim 1-6 statistics live in ``claim_stats``, the
-resampling in ``resample``, claim 8 (toy) in ``toy_claims`` and the trained-minus-variant table in
+This module builds the claims table; the claim 1-6 statistics live in ``claim_stats``, claim 7 in
+``claim7``, the resampling in ``resample`` (the pooled AUROC's in ``pooled``), claim 8 (toy) in
+``toy_claims``, the five verdicts in ``verdicts`` and the trained-minus-variant table in
 ``distinguishability``.
 
 Pure functions on DataFrames (no file I/O here; ``randsae.tables.steps.claims`` reads and writes).
@@ -12,16 +13,19 @@ Inputs (column names as the tables rule / the per-latent table write them):
 
 * ``sae_metrics``: one row per cell ``model, n_params, init, layer`` with ``explained_variance``,
   ``cossim``, ``l1``, ``ce_loss_score``, ``ce_loss_without_sae``, ``ce_loss_with_ablation``, ...
-* ``autointerp``: one row per (cell, scorer) with ``auroc_pooled`` (used only when the per-latent
-  table lacks AUROC values).
+* ``autointerp``: one row per (cell, scorer) with ``auroc_pooled`` (the AUROC claims' value when
+  the per-window rows are not given) and ``backend`` (a lexical backend makes them circular).
+* ``windows`` (optional): the score rule's per-window rows ``model, init, layer, scorer, latent,
+  label, prob``, from which the AUROC claims take each cell's pooled AUROC.
 * ``latents`` (optional): one row per scored latent ``model, init, layer, latent`` with
   ``token_entropy``, ``fuzzing_auroc``, ``detection_auroc``.
 * ``toy``: the toy sweeps' per-seed rows (``results/toy/summary/<dataset>.csv``: ``dataset, arm,
   n_latents, l1_coef, seed, fvu, l0``), all datasets concatenated.
 
 Resampling: a statistic is recomputed on bootstrap replicates and its 95 % CI is the 2.5/97.5
-percentile interval. Per-latent measures resample latents within each cell (model, init, layer);
-one-value-per-cell measures resample layers within each model; toy statistics resample seeds.
+percentile interval. Per-latent measures and the pooled AUROC resample latents within each cell
+(model, init, layer); one-value-per-cell measures resample layers within each model; toy
+statistics resample seeds.
 Seeds derive from ``randsae.seeds.stable_seed``.
 """
 
