@@ -6,7 +6,7 @@
 import os
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -16,8 +16,6 @@ if not workflow.overwrite_configfiles:
 
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
-
-validate(config, "config.schema.yaml")
 
 from randsae.configfile import canonical
 from randsae.errors import ConfigError
@@ -29,8 +27,12 @@ _canonical_config = canonical(dict(config))
 config.clear()
 config.update(_canonical_config)
 
+# The config's schema (keys, types, ranges), then every section's checks: RUN holds the typed
+# sections the rule files read (randsae.sections.RunConfig). Rules still pass plain slices of
+# `config` as params (Snakemake's rerun triggers compare them); each script adapter turns its
+# params into the stage's section objects.
 try:
-    check_config(config)
+    RUN = check_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}")
 
@@ -55,7 +57,7 @@ onstart:
     # fail after hours of SAE training. Checked before any job runs (not on a dry run).
     from randsae.secrets import judge_key_error
 
-    _err = judge_key_error(config)
+    _err = judge_key_error(RUN)
     if _err:
         raise WorkflowError(_err)
 

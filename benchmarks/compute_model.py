@@ -150,6 +150,7 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
     from transformer_lens import HookedTransformer
 
     from randsae.models.neox import neox_config
+    from randsae.sections import ArchConfig
 
     torch.set_num_threads(threads)
     arch = {
@@ -160,7 +161,9 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
         "n_ctx": n_ctx,
         "rotary_dim": 16,
     }
-    model = HookedTransformer(neox_config(arch, 50304, seed=0), tokenizer=None).eval()
+    model = HookedTransformer(
+        neox_config(ArchConfig.from_dict(arch), 50304, seed=0), tokenizer=None
+    ).eval()
     toks = torch.randint(0, 50304, (batch, n_ctx))
     times = []
     with torch.inference_mode():

@@ -1,4 +1,8 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
+#
+# RUN (the Snakefile's randsae.sections.RunConfig) answers questions about the config; params are
+# plain slices of `config` (canonical dicts and lists), so that Snakemake's params trigger reruns
+# exactly the jobs whose slice changed. The scripts build their sections from these slices.
 import re
 
 from randsae.autointerp.measures import ROC_SCORERS as ROC_SCORER_NAMES
@@ -7,13 +11,15 @@ from randsae.figures.targets import FIGURE_METRICS, figure_targets
 from randsae.models.inits import parse_init
 from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 from randsae.sae.steps import layer_groups
-from randsae.sections import cells, sae_config
+from randsae.sections import SAEConfig, sae_config
+from randsae.sections.base import key_fields
+from randsae.sections.models import ModelSource
 from randsae.seeds import stable_seed
 from randsae.tables.manifest import config_source
 
-MODELS = list(config["models"])
-INITS = list(config["inits"])
-CELLS = cells(config)
+MODELS = list(RUN.models)
+INITS = list(RUN.inits)
+CELLS = RUN.cells()
 # An init-scale/distribution sweep (configs/init-sweep.yaml) adds the init_sweep figure.
 INIT_SWEEP = any("-" in init for init in INITS)
 # Every figure: the configured formats plus the CSV of exactly the data it plots.
@@ -55,10 +61,6 @@ def code(*paths):
     return [os.path.join(workflow.basedir, p) for p in paths]
 
 
-def model_cfg(wildcards):
-    return config["models"][wildcards.model]
-
-
 def is_embedded(model):
     return config["models"][model]["source"] == "embedded"
 
@@ -67,28 +69,10 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
-# sae keys that change no output at these values (an older config without them trains the
-# same SAEs, so adding them does not rerun anything); sparsity_coefficient only matters to
-# the L1/L0-penalised families.
-SAE_DEFAULTS = {
-    "n_latents": None,
-    "architecture": "topk",
-    "normalize_activations": "none",
-}
-
-
 def sae_params(model):
-    """One model's sae section (variant overrides applied) less `tracking` (which changes no
-    output; scripts read it from config) and less the family keys at their defaults."""
-    sae = sae_config(config, model)
-    out = {
-        k: v
-        for k, v in sae.items()
-        if k != "tracking" and not (k in SAE_DEFAULTS and v == SAE_DEFAULTS[k])
-    }
-    if sae.get("architecture", "topk") not in ("relu", "jumprelu", "gated"):
-        out.pop("sparsity_coefficient", None)
-    return out
+    """One model's sae section (variant overrides applied) as its training rules' params:
+    what changes the SAE (SAEConfig.rule_params)."""
+    return SAEConfig.rule_params(sae_config(config, model))
 
 
 def init_files():
@@ -104,14 +88,6 @@ def lm_figure_targets():
         INIT_SWEEP,
         MODELS,
     )
-
-
-def variant_slice():
-    """What the figures need to know of each model: its SAE variant settings."""
-    return {
-        m: {k: mcfg[k] for k in ("variant_of", "sae") if k in mcfg}
-        for m, mcfg in config["models"].items()
-    }
 
 
 def all_targets():
@@ -136,25 +112,23 @@ def all_targets():
         ],
         "results/manifest.tsv",
     ]
-    if config["toy"]["enabled"]:
-        targets += toy_targets(config)
+    if RUN.toy.enabled:
+        targets += toy_targets(RUN)
     return targets
 
 
-LOAD_KEYS = ("source", "hf_name", "dtype", "arch")
+# What a (model, init) is rebuilt from (randsae.models.inits.load_model): ModelSource's keys.
+LOAD_KEYS = tuple(f.name for f in key_fields(ModelSource))
 
 
-def load_slice(model):
-    """The config a (model, init) is rebuilt from (randsae.models.inits.load_model).
+def load_params(model):
+    """The slice of models.<model> a (model, init) is rebuilt from (a ModelSource).
 
     Layers and training settings are left out on purpose: adding a layer must not rebuild models,
     and training settings reach downstream rules through the trained weights (an input).
     """
     mcfg = config["models"][model]
-    return {
-        "models": {model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}},
-        "init": config["init"],
-    }
+    return {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}
 
 
 def base_model_inputs(wildcards):
@@ -162,9 +136,7 @@ def base_model_inputs(wildcards):
     if not is_embedded(wildcards.model):
         return []
     base = (
-        "step0"
-        if parse_init(wildcards.init, config["init"]).base == "step0"
-        else "trained"
+        "step0" if parse_init(wildcards.init, RUN.init).base == "step0" else "trained"
     )
     return [f"results/models/{wildcards.model}/{base}/model.safetensors"]
 
@@ -195,25 +167,22 @@ def scaled(base):
 
 
 def model_mem(wildcards, attempt):
-    return model_mem_mb(wildcards.model, model_cfg(wildcards), VOCAB, attempt)
+    return model_mem_mb(RUN.models[wildcards.model], VOCAB, attempt)
 
 
 def sae_mem(wildcards, attempt):
-    return sae_mem_mb(
-        wildcards.model, model_cfg(wildcards), config["sae"], GPU > 0, attempt
-    )
+    m = wildcards.model
+    return sae_mem_mb(RUN.models[m], RUN.sae_for(m), GPU > 0, attempt)
 
 
 def eval_mem(wildcards, attempt):
-    ev = config["eval"]
-    ctx = config["activations"]["context_size"]
+    m = wildcards.model
     return eval_mem_mb(
-        wildcards.model,
-        model_cfg(wildcards),
+        RUN.models[m],
         VOCAB,
-        config["sae"],
-        ev["batch_size"],
-        ctx,
+        RUN.sae_for(m),
+        RUN.eval.batch_size,
+        RUN.activations.context_size,
         attempt,
     )
 
@@ -228,15 +197,6 @@ def autointerp_minutes(wildcards, attempt):
 def autointerp_params():
     """The autointerp slice; the API key is never part of it (read from the environment)."""
     return config["autointerp"]
-
-
-# autointerp keys that only scoring reads: changing them must not rerun explain.
-SCORE_ONLY_KEYS = ("scorers", "bootstrap")
-
-
-def explain_params():
-    """What changes an explanation: the autointerp slice without the scoring-only keys."""
-    return {k: v for k, v in config["autointerp"].items() if k not in SCORE_ONLY_KEYS}
 
 
 def tokenize_inputs(wildcards):
@@ -254,21 +214,19 @@ def tokenizer_path(wildcards):
 
 def group_size(model):
     """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
-    return config["models"][model].get(
-        "layer_group_size", config["sae"]["layer_group_size"]
-    )
+    return RUN.layer_group_size(model)
 
 
 def group_layers(wildcards):
     groups = layer_groups(
-        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+        RUN.models[wildcards.model].layers, group_size(wildcards.model)
     )
     return groups[int(wildcards.group)]
 
 
 def group_of_layer(wildcards):
     groups = layer_groups(
-        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+        RUN.models[wildcards.model].layers, group_size(wildcards.model)
     )
     g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
     return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"
@@ -288,11 +246,8 @@ def latents_table(wildcards):
 def toy_sweep_tables(wildcards):
     """Per-seed toy sweep rows of every toy dataset (claim 8); none when the toy part is off.
 
-    toy_datasets and check_toy_config come from rules/toy_common.smk (included later; resolved
-    when the DAG is built)."""
-    if not config["toy"]["enabled"]:
+    toy_datasets comes from rules/toy_common.smk (included later; resolved when the DAG is
+    built)."""
+    if not RUN.toy.enabled:
         return []
-    return [
-        f"results/toy/summary/{ds}.csv"
-        for ds in toy_datasets(check_toy_config(config["toy"]))
-    ]
+    return [f"results/toy/summary/{ds}.csv" for ds in toy_datasets(RUN.toy)]

@@ -18,7 +18,7 @@ never fires.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ import torch
 from randsae.progress import progress
 from randsae.sae.activations import residual_batches
 from randsae.sae.families import cat_codes
+
+if TYPE_CHECKING:
+    from randsae.sections import ExamplesConfig
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -122,13 +125,13 @@ def sample_examples(
     vals: np.ndarray,
     idx: np.ndarray,
     d_sae: int,
-    cfg: dict[str, Any],
+    cfg: ExamplesConfig,
     seed: int,
     strings: Callable[[np.ndarray], list[str]],
 ) -> dict[str, Any]:
     """Choose latents and sample explainer / test / non-activating windows (see module doc)."""
-    window = cfg["window"]
-    n_q = cfg["n_quantiles"]
+    window = cfg.window
+    n_q = cfg.n_quantiles
     n_windows = len(tokens) // window
     if n_windows == 0:
         raise ValueError("examples: fewer held-out tokens than one window")
@@ -144,35 +147,35 @@ def sample_examples(
     candidates = rng.permutation(d_sae)
     chosen: list[int] = []
     skipped: dict[str, str] = {}
-    n_draws = int(cfg.get("n_latent_draws", 1))
-    wanted = n_latents_wanted(cfg["n_latents"], n_draws)
+    n_draws = cfg.n_latent_draws
+    wanted = n_latents_wanted(cfg.n_latents, n_draws)
     for c in candidates.tolist():
         if len(chosen) == wanted:
             break
         if counts[c] == 0:
             skipped[str(c)] = "dead (no activating window)"
-        elif counts[c] < cfg["min_activating_windows"]:
+        elif counts[c] < cfg.min_activating_windows:
             skipped[str(c)] = (
-                f"only {int(counts[c])} activating windows (< {cfg['min_activating_windows']})"
+                f"only {int(counts[c])} activating windows (< {cfg.min_activating_windows})"
             )
         else:
             chosen.append(c)
 
-    draw_of = latent_draws(len(chosen), cfg["n_latents"], n_draws)
+    draw_of = latent_draws(len(chosen), cfg.n_latents, n_draws)
     records = []
     for pos, c in enumerate(chosen):
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
-        ranked = w_ids[np.argsort(-w_max, kind="stable")][: cfg["max_activating_windows"]]
+        ranked = w_ids[np.argsort(-w_max, kind="stable")][: cfg.max_activating_windows]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
         explain, test = [], []
         for q, pool in enumerate(quantiles):
             pick = rng.permutation(len(pool))
-            n_e, n_t = cfg["n_explain"] // n_q, cfg["n_test_activating"] // n_q
+            n_e, n_t = cfg.n_explain // n_q, cfg.n_test_activating // n_q
             explain += [(int(pool[i]), q) for i in pick[:n_e]]
             test += [(int(pool[i]), q) for i in pick[n_e : n_e + n_t]]
         active = set(w_ids.tolist())
         n_inactive = n_windows - len(active)
-        n_neg = min(cfg["n_test_nonactivating"], n_inactive)
+        n_neg = min(cfg.n_test_nonactivating, n_inactive)
         neg: list[int] = []
         for w in rng.permutation(n_windows).tolist():
             if len(neg) == n_neg:
@@ -203,15 +206,15 @@ def sample_examples(
         "window": window,
         "n_windows": int(n_windows),
         "n_tokens": int(n_windows * window),
-        "max_activating_windows": cfg["max_activating_windows"],
-        "n_latents_requested": cfg["n_latents"],
+        "max_activating_windows": cfg.max_activating_windows,
+        "n_latents_requested": cfg.n_latents,
         "n_latent_draws": n_draws,
         "n_latents_chosen": len(chosen),
         "n_examined": len(chosen) + len(skipped),
         "skipped": skipped,
         "activating_windows_per_latent": {
             "alive": int((counts > 0).sum()),
-            "eligible": int((counts >= cfg["min_activating_windows"]).sum()),
+            "eligible": int((counts >= cfg.min_activating_windows).sum()),
         },
         "latents": records,
     }

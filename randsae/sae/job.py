@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-from randsae.sae import tracking as trk
 from randsae.sae.scaling import estimate_scaling_factor, fold_scaling_factor
 from randsae.sae.topk import TopKSAE
-from randsae.sections.sae import family_error, micro_batch_error, sae_n_latents
+from randsae.sections import SAEConfig
 from randsae.seeds import stable_seed
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
@@ -63,34 +62,6 @@ def linear_warmup_decay(warmup_steps: int, total_steps: int):
     return fn
 
 
-def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
-    """Check the ``sae:`` section against ``d_in``; return ``(d_sae, total_steps)``."""
-    backend = cfg.get("backend", "fused")
-    if backend not in ("fused", "saelens"):
-        raise ValueError(f"sae.backend must be 'fused' or 'saelens', got {backend!r}")
-    err = family_error(dict(cfg))
-    if err:
-        raise ValueError(err)
-    d_sae = sae_n_latents(dict(cfg), d_in)
-    k = int(cfg["k"])
-    if cfg.get("architecture", "topk") in ("topk", "batchtopk") and (k <= 0 or k >= d_sae):
-        raise ValueError(f"sae.k={k} must satisfy 0 < k < n_latents={d_sae}")
-    steps = int(cfg["n_tokens"]) // int(cfg["batch_size"])
-    if steps < 1:
-        raise ValueError(
-            f"sae.n_tokens={cfg['n_tokens']} is less than one batch of {cfg['batch_size']}"
-        )
-    if cfg.get("b_dec_init", "geometric_median") not in ("geometric_median", "mean", "zeros"):
-        raise ValueError(
-            f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}"
-        )
-    err = micro_batch_error(cfg)
-    if err:
-        raise ValueError(err)
-    trk.check_tracking(cfg.get("tracking", "none"))
-    return d_sae, steps
-
-
 class JobBase:
     """What every SAE job shares: schedule settings, dead-latent counters, the training curve
     and the sae-lens trainer plumbing (:class:`_SAEJob` and ``randsae.sae.families.FamilyJob``).
@@ -101,17 +72,17 @@ class JobBase:
         key: Any,
         *,
         d_in: int,
-        cfg: Mapping[str, Any],
+        cfg: SAEConfig,
         seed: int,
         device: torch.device,
         total_steps: int,
     ) -> None:
         self.key, self.cfg, self.device = key, cfg, device
-        self.d_sae = d_sae = self._n_latents(cfg, d_in)
-        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
-        self.warmup = int(cfg.get("warmup_steps", 0))
+        self.d_sae = d_sae = cfg.width(d_in)
+        self.lr = float(cfg.lr) if cfg.lr is not None else auto_lr(d_sae)
+        self.warmup = cfg.warmup_steps
         self.total_steps = total_steps
-        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
+        self.dead_window = min(DEAD_WINDOW_TOKENS, cfg.n_tokens)
         #: ``sae.normalize_activations: expected_average_only_in``: the constant input factor
         #: (from the first batch), folded into the saved SAE (randsae.sae.families).
         self.scale: float | None = None
@@ -119,10 +90,6 @@ class JobBase:
         self.log: list[dict[str, float]] = []  # tokens and step are ints
         self.step = 0
         self._build(d_in, seed)
-
-    @staticmethod
-    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
-        return sae_n_latents(dict(cfg), d_in)
 
     def _build(self, d_in: int, seed: int) -> None:
         """Create the SAE, its optimizer and schedule (each family's own)."""
@@ -147,7 +114,7 @@ class JobBase:
         from sae_lens.config import LoggingConfig, SAETrainerConfig
         from sae_lens.training.sae_trainer import SAETrainer
 
-        bs = int(self.cfg["batch_size"])
+        bs = self.cfg.batch_size
         tcfg = SAETrainerConfig(
             total_training_samples=self.total_steps * bs,
             train_batch_size_samples=bs,
@@ -186,20 +153,15 @@ class JobBase:
 class _SAEJob(JobBase):
     """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
 
-    @staticmethod
-    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
-        return validate_sae_cfg(cfg, d_in)[0]
-
     def _build(self, d_in: int, seed: int) -> None:
         cfg, device, d_sae = self.cfg, self.device, self.d_sae
-        self.backend = cfg.get("backend", "fused")
-        self.k = int(cfg["k"])
-        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
-        mb = cfg.get("micro_batch_size")
-        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
+        self.backend = cfg.backend
+        self.k = cfg.k
+        self.normalize_decoder = cfg.normalize_decoder
+        self.micro = cfg.micro
         self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
         self.b_dec_initialised = False
-        self.normalize = cfg.get("normalize_activations", "none")
+        self.normalize = cfg.normalize_activations
         if self.backend == "fused":
             # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
             # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
@@ -260,7 +222,7 @@ class _SAEJob(JobBase):
     # -- training ---------------------------------------------------------------------------
     @torch.no_grad()
     def init_b_dec(self, x: torch.Tensor) -> None:
-        how = self.cfg.get("b_dec_init", "geometric_median")
+        how = self.cfg.b_dec_init
         if how == "geometric_median":
             val = geometric_median(x)
         elif how == "mean":

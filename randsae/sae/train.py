@@ -45,8 +45,8 @@ from randsae.sae.job import (  # noqa: F401  (re-exported: the recipe's public n
     auto_lr,
     geometric_median,
     linear_warmup_decay,
-    validate_sae_cfg,
 )
+from randsae.sections import SAEConfig
 
 CKPT_NAME = "checkpoint.pt"
 
@@ -97,7 +97,7 @@ def train_sae_group(
     source: Iterator[Any],
     *,
     d_in: int,
-    cfg: Mapping[str, Any],
+    cfg: SAEConfig,
     seeds: Mapping[Any, int],
     out_dirs: Mapping[Any, str | Path],
     device: str | torch.device = "cpu",
@@ -115,22 +115,24 @@ def train_sae_group(
     :func:`train_sae` for the arguments. Returns one summary per key.
     """
     dev = resolve_device(device)
-    d_sae, total_steps = validate_sae_cfg(cfg, d_in)
+    trk.check_tracking(tracking)
+    d_sae = cfg.width(d_in)
+    total_steps = cfg.n_tokens // cfg.batch_size  # >= 1 (SAEConfig checks n_tokens >= batch)
     src_d_in = getattr(source, "d_in", d_in)
     if int(src_d_in) != int(d_in):
         raise ValueError(f"activation source has d_in={src_d_in}, SAE configured for d_in={d_in}")
-    src_bs = getattr(source, "batch_size", cfg["batch_size"])
-    if int(src_bs) != int(cfg["batch_size"]):
-        raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg['batch_size']}")
+    src_bs = getattr(source, "batch_size", cfg.batch_size)
+    if int(src_bs) != cfg.batch_size:
+        raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg.batch_size}")
     keys = list(seeds)
     job_cls: Any = _SAEJob
-    if cfg.get("architecture", "topk") != "topk":
+    if cfg.architecture != "topk":
         from randsae.sae.families import FamilyJob as job_cls
     jobs = {
         key: job_cls(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
         for key in keys
     }
-    every = int(cfg.get("checkpoint_every_steps", 0) or 0)
+    every = cfg.checkpoint_every_steps
     ckpt_path = Path(checkpoint_dir) / CKPT_NAME if checkpoint_dir is not None else None
     step = 0
     elapsed_before = 0.0
@@ -146,8 +148,8 @@ def train_sae_group(
         step = int(state["step"])
         elapsed_before = float(state.get("seconds", 0.0))
 
-    bs = int(cfg["batch_size"])
-    tracker = trk.make_tracker(tracking, tracking_dir, keys, name=run_name, config=cfg)
+    bs = cfg.batch_size
+    tracker = trk.make_tracker(tracking, tracking_dir, keys, name=run_name, config=cfg.to_dict())
     bar = trk.progress_bar(total_steps * bs, step * bs, desc=run_name) if progress else None
     t0 = time.perf_counter()
     try:
@@ -202,7 +204,7 @@ def train_sae_group(
     for key in keys:
         job = jobs[key]
         meta = dict((metadata or {}).get(key) or {})
-        arch, norm = cfg.get("architecture", "topk"), cfg.get("normalize_activations", "none")
+        arch, norm = cfg.architecture, cfg.normalize_activations
         if (arch, norm) != ("topk", "none"):  # the paper's default writes the same cfg.json
             meta.update(sae_architecture=arch, sae_normalize_activations=norm)
             if job.scale is not None:
@@ -213,7 +215,7 @@ def train_sae_group(
         if csv_path is not None:
             _write_log(csv_path, job.log)
         last = job.log[-1]
-        tokens = total_steps * int(cfg["batch_size"])
+        tokens = total_steps * bs
         summaries[key] = {
             "fvu": last["fvu"],
             "loss": last["loss"],
@@ -225,8 +227,8 @@ def train_sae_group(
             "seconds": seconds,
             "tokens_per_s": tokens * len(keys) / seconds if seconds > 0 else float("nan"),
             "backend": job.backend,
-            "architecture": cfg.get("architecture", "topk"),
-            "normalize_activations": cfg.get("normalize_activations", "none"),
+            "architecture": arch,
+            "normalize_activations": norm,
             "lr": job.lr,
             "d_sae": d_sae,
             "k": job.k,
@@ -247,7 +249,7 @@ def train_sae(
     source: Iterator[Any],
     *,
     d_in: int,
-    cfg: Mapping[str, Any],
+    cfg: SAEConfig,
     seed: int,
     out_dir: str | Path,
     device: str | torch.device = "cpu",
@@ -265,7 +267,7 @@ def train_sae(
         source: iterator of fp32 ``(batch_size, d_in)`` batches (e.g. ``CachedActivationSource``),
             or of single-key dicts; its ``state_dict`` is checkpointed when present.
         d_in: activation width.
-        cfg: the config's ``sae:`` section.
+        cfg: the model's ``sae`` section (:class:`randsae.sections.SAEConfig`).
         seed: job seed (the SAE init seed is derived from it with sha256).
         out_dir: where ``cfg.json`` + ``sae_weights.safetensors`` go.
         device: ``cpu``, ``cuda[:i]`` or ``auto``.
@@ -285,7 +287,7 @@ def train_sae(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
             self.d_in = getattr(inner, "d_in", d_in)
-            self.batch_size = getattr(inner, "batch_size", cfg["batch_size"])
+            self.batch_size = getattr(inner, "batch_size", cfg.batch_size)
 
         def __next__(self) -> Any:
             b = next(self.inner)

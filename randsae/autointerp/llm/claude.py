@@ -72,7 +72,7 @@ class AnthropicBackend:
 
     def __init__(
         self,
-        config: dict | None,
+        config: AnthropicSettings | dict | None,
         *,
         cache_path: str | os.PathLike,
         state_dir: str | os.PathLike,
@@ -80,7 +80,10 @@ class AnthropicBackend:
         cell: dict | None = None,
         client: Any = None,
     ):
-        self.settings = self.settings_cls.from_config(config)
+        # the section object (the stages) or its dict (keys left out take their defaults)
+        self.settings = (
+            config if isinstance(config, self.settings_cls) else self.settings_cls.from_dict(config)
+        )
         self._check_settings()
         self.cell = dict(cell or {})
         self.state_dir = Path(state_dir)
