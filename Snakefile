@@ -8,7 +8,7 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.19")
 
 # config.yaml is the default; a --configfile replaces it (each file in configs/ is complete), and
 # --config key=value overrides on top.
@@ -54,10 +54,11 @@ report: "report/workflow.rst"
 
 onstart:
     # A judge's key is read from the environment only; without it the first explain job would
-    # fail after hours of SAE training. Checked before any job runs (not on a dry run).
+    # fail after hours of SAE training; nor could the manifest be built at the end under a
+    # persistence backend other than files. Checked before any job runs (not on a dry run).
     from randsae.secrets import judge_key_error
 
-    _err = judge_key_error(RUN)
+    _err = judge_key_error(RUN) or manifest_persistence_error()
     if _err:
         raise WorkflowError(_err)
 

@@ -15,7 +15,7 @@ from randsae.sections import SAEConfig, sae_config
 from randsae.sections.base import key_fields
 from randsae.sections.models import ModelSource
 from randsae.seeds import stable_seed
-from randsae.tables.manifest import config_source
+from randsae.tables.manifest import config_source, persistence_error
 
 MODELS = list(RUN.models)
 INITS = list(RUN.inits)
@@ -251,3 +251,19 @@ def toy_sweep_tables(wildcards):
     if not RUN.toy.enabled:
         return []
     return [f"results/toy/summary/{ds}.csv" for ds in toy_datasets(RUN.toy)]
+
+
+def persistence_backend():
+    """This run's --persistence-backend ("file", the default, before Snakemake had others)."""
+    backend = getattr(
+        getattr(workflow, "workflow_settings", None), "persistence_backend", None
+    )
+    return "file" if backend is None else str(backend)
+
+
+def manifest_persistence_error():
+    """The error to stop a run with before any job: the manifest is a target (the default one
+    included) and the persistence backend does not write the metadata it reads."""
+    targets = set(getattr(workflow.dag_settings, "targets", ()) or ())
+    wanted = not targets or bool(targets & {"all", "manifest", "results/manifest.tsv"})
+    return persistence_error(persistence_backend()) if wanted else None

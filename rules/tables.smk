@@ -280,6 +280,7 @@ rule manifest:
             for r in workflow.rules
             if r.output
         },
+        persistence=persistence_backend(),
         config_source=CONFIG_SOURCE,
     script:
         "../scripts/manifest.py"

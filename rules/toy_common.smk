@@ -46,7 +46,8 @@ def _toy_vectors(wildcards):
 
 def _toy_sharkey_params(wildcards):
     """The synthetic data's settings (a SharkeyData) for the sharkey dataset, else None: the keys
-    of toy.sharkey that define its samples (its switch and dictionary sizes rerun nothing)."""
+    of toy.sharkey that define its samples (its switch and dictionary sizes rerun nothing).
+    """
     if parse_dataset(wildcards.toy_dataset)[0] != "sharkey":
         return None
     return {f.name: config["toy"]["sharkey"][f.name] for f in key_fields(SharkeyData)}
