@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from randsae.sae.train import _SAEJob
+from randsae.sections import SAEConfig
 
 # Dense fp32 peak (no tensor cores) per GPU, TFLOP/s, for the MFU row; override with --peak-tflops.
 PEAK_FP32_TFLOPS = {"H100": 67.0, "H200": 67.0, "A100": 19.5, "L40S": 91.6, "A10": 31.2}
@@ -79,12 +80,17 @@ def make_ours(x: torch.Tensor, d_sae: int, k: int) -> Callable[[], None]:
         "expansion_factor": d_sae // d_in,
         "n_tokens": 10**9,
         "batch_size": x.shape[0],
+        "micro_batch_size": None,
         "lr": 1e-4,
         "warmup_steps": 0,
         "b_dec_init": "zeros",
         "normalize_decoder": True,
+        "shuffle_buffer_tokens": x.shape[0],
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
     }
-    job = _SAEJob("bench", d_in=d_in, cfg=cfg, seed=0, device=x.device, total_steps=10**6)
+    sae_cfg = SAEConfig.from_dict(cfg)
+    job = _SAEJob("bench", d_in=d_in, cfg=sae_cfg, seed=0, device=x.device, total_steps=10**6)
 
     def step() -> None:
         job.train_step(x)

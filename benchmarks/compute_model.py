@@ -197,18 +197,26 @@ def measure_sae(
     x = torch.randn(batch, d)
     try:
         from randsae.sae.train import _SAEJob
+        from randsae.sections import SAEConfig
 
         cfg = {
             "k": k,
             "expansion_factor": expansion,
             "n_tokens": 10**8,
+            "micro_batch_size": None,
             "lr": None,
             "warmup_steps": 0,
+            "b_dec_init": "geometric_median",
             "backend": "fused",
             "normalize_decoder": True,
             "batch_size": batch,
+            "shuffle_buffer_tokens": batch,
+            "checkpoint_every_steps": 0,
+            "layer_group_size": 1,
         }
-        job = _SAEJob("cm", d_in=d, cfg=cfg, seed=0, device=torch.device("cpu"), total_steps=10**6)
+        sae_cfg = SAEConfig.from_dict(cfg)
+        cpu = torch.device("cpu")
+        job = _SAEJob("cm", d_in=d, cfg=sae_cfg, seed=0, device=cpu, total_steps=10**6)
 
         def step():
             job.train_step(x)
