@@ -133,14 +133,14 @@ def cache(cfg, init: str, out: str, tokens: str, **kw) -> None:
 
 
 def cell(cfg, init: str, sae_dir, tokens: str, **kw):
-    from randsae.evaluate.steps import Cell
+    from randsae.evaluate.cell import Cell
 
     c = cell_of(cfg, init)
     return Cell(c["model_cfg"], c["init_cfg"], init, 1, str(sae_dir), tokens, "cpu", **kw)
 
 
 def examples(cfg, init: str, sae_dir, tokens: str, out: str, **kw) -> None:
-    from randsae.evaluate.steps import latent_examples
+    from randsae.evaluate.cell import latent_examples
 
     run = run_of(cfg)
     cell_ = cell(cfg, init, sae_dir, tokens, **kw)
@@ -148,7 +148,7 @@ def examples(cfg, init: str, sae_dir, tokens: str, out: str, **kw) -> None:
 
 
 def evaluate(cfg, init: str, sae_dir, tokens: str, out: str, latents: str, **kw) -> None:
-    from randsae.evaluate.steps import eval_sae
+    from randsae.evaluate.cell import eval_sae
 
     run = run_of(cfg)
     cell_ = cell(cfg, init, sae_dir, tokens, **kw)

@@ -247,7 +247,7 @@ def test_crash_and_resume_gives_identical_family_sae(tmp_path, arch, norm):
 
 
 def test_eval_records_the_family_from_the_saved_sae(tmp_path):
-    from randsae.evaluate.steps import sae_family
+    from randsae.evaluate.cell import sae_family
 
     x = _data()
     cfg = _cfg(architecture="gated", normalize_activations="expected_average_only_in")
