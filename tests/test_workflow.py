@@ -54,8 +54,16 @@ def test_dry_run_default_grid(tmp_path):
         (lambda c: c["sae"].__setitem__("k", "many"), "many"),
         (lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0, 7]), "layer 7"),
         (lambda c: c.__setitem__("inits", ["trained", "scrambled"]), "scrambled"),
+        (lambda c: c["sae"].__setitem__("lr", float("nan")), "sae.lr: must be a finite number"),
     ],
-    ids=["unknown-key", "unknown-section", "wrong-type", "layer-out-of-range", "unknown-init"],
+    ids=[
+        "unknown-key",
+        "unknown-section",
+        "wrong-type",
+        "layer-out-of-range",
+        "unknown-init",
+        "not-finite",
+    ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)
