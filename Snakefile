@@ -3,6 +3,8 @@
 #   snakemake --cores all                                  # default (config.yaml)
 #   snakemake --cores all --configfile configs/smoke.yaml  # CI-sized
 #   snakemake --configfile configs/paper.yaml --workflow-profile profiles/slurm
+#   snakemake publish                                      # upload the run (publish.repo)
+#   snakemake --configfile configs/reviewer.yaml           # regenerate a published run's figures
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -20,6 +22,7 @@ if not workflow.overwrite_configfiles:
 validate(config, "config.schema.yaml")
 
 from randsae.config import ConfigError, canonical, check_config
+from randsae.publish.settings import check_sections
 
 # Snakemake's params trigger compares dicts with their key order: canonicalize the config so
 # that reordering keys in a config file (or a YAML dump that sorts them) reruns nothing.
@@ -29,6 +32,8 @@ config.update(_canonical_config)
 
 try:
     check_config(config)
+    # publish: where `snakemake publish` uploads; artifacts: the reviewer path (rules/publish.smk)
+    PUBLISH, ARTIFACTS = check_sections(config)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}")
 
@@ -42,6 +47,7 @@ include: "rules/autointerp.smk"
 include: "rules/toy_common.smk"
 include: "rules/toy.smk"
 include: "rules/report.smk"
+include: "rules/publish.smk"
 
 
 report: "report/workflow.rst"
@@ -49,10 +55,11 @@ report: "report/workflow.rst"
 
 onstart:
     # A judge's key is read from the environment only; without it the first explain job would
-    # fail after hours of SAE training. Checked before any job runs (not on a dry run).
+    # fail after hours of SAE training. Checked before any job runs (not on a dry run). The
+    # reviewer path (artifacts.from) downloads the scores and calls no judge.
     from randsae.secrets import judge_key_error
 
-    _err = judge_key_error(config)
+    _err = None if ARTIFACTS.reviewer else judge_key_error(config)
     if _err:
         raise WorkflowError(_err)
 

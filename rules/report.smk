@@ -1,10 +1,12 @@
 # Tables and figures (cheap rules: the package code they use is an input, so edits rerun them).
 # Every table and figure is marked for `snakemake --report report.html` with a caption under
 # report/ saying what it shows and which config produced it (params.config_source).
+from randsae.publish.settings import run_config
 from randsae.report.manifest import config_source, figure_report_args
 
 REPORT_DIR = os.path.join(workflow.basedir, "report")
-CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
+# The digest leaves out publish/artifacts (where results go or come from, not what they are).
+CONFIG_SOURCE = config_source(run_config(config), workflow.overwrite_configfiles)
 
 
 rule tables:
@@ -480,30 +482,7 @@ localrules:
 
 rule manifest:
     input:
-        artifacts=sorted(
-            (
-                set(all_targets())
-                | set(init_files())
-                | set(cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"))
-                | set(
-                    cell_files(
-                        "results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors"
-                    )
-                )
-                | set(cell_files("results/metrics/{model}/{init}/layer{layer}.json"))
-                | set(
-                    cell_files(
-                        "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"
-                    )
-                )
-                | set(
-                    cell_files(
-                        "results/autointerp/{model}/{init}/layer{layer}/scores.json"
-                    )
-                )
-            )
-            - {"results/manifest.tsv"}
-        ),
+        artifacts=manifest_artifacts(),
         code=code("randsae/report/manifest.py"),
     output:
         manifest=report(
