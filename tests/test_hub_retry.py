@@ -150,9 +150,9 @@ PROBE = textwrap.dedent(
 
 
 def small_run(root: Path) -> Path:
-    """A finished run of two files and its manifest (rows as randsae.report.manifest writes)."""
+    """A finished run of two files and its manifest (rows as randsae.tables.manifest writes)."""
     from randsae.io import sha256_file
-    from randsae.report.manifest import COLUMNS, write_manifest
+    from randsae.tables.manifest import COLUMNS, write_manifest
 
     run = root / "run"
     (run / "results").mkdir(parents=True)

@@ -96,7 +96,7 @@ def published(smoke_run, hub, tmp_path_factory):
 
 
 def test_publish_sends_every_file_and_sae_lens_loads_the_saes(published, hub):
-    from randsae.report.manifest import read_manifest
+    from randsae.tables.manifest import read_manifest
 
     work, _config, counts = published
     rows = read_manifest(work / "results/manifest.tsv")

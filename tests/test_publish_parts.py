@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from randsae.config import ConfigError
+from randsae.errors import ConfigError
 from randsae.publish import layout
 from randsae.publish.card import claims_table, model_card
 from randsae.publish.neuronpedia import cell_features, export, np_model_id, set_name
@@ -120,7 +120,7 @@ def test_repo_layout():
 
 def finished_run(root: Path, git: str = "abc123") -> list[str]:
     from randsae.io import sha256_file
-    from randsae.report.manifest import COLUMNS, write_manifest
+    from randsae.tables.manifest import COLUMNS, write_manifest
 
     files = {"results/a.csv": "x,y\n1,2\n", "results/b/c.json": '{"k": 1}'}
     rows = []
@@ -191,7 +191,7 @@ def test_unchanged_by_content_hash():
 
 
 def test_published_manifest_adds_the_config_row(tmp_path):
-    from randsae.report.manifest import read_manifest
+    from randsae.tables.manifest import read_manifest
 
     finished_run(tmp_path)
     cfg = config_yaml(smoke_config())

@@ -19,13 +19,13 @@ from typing import Any
 
 import yaml
 
-from randsae.config import cells
 from randsae.hub import hub_call
 from randsae.io import atomic_path, sha256_file
 from randsae.publish import layout
 from randsae.publish.runcheck import PublishError
 from randsae.publish.settings import ArtifactsConfig, run_config
-from randsae.report.manifest import read_manifest
+from randsae.sections import cells
+from randsae.tables.manifest import read_manifest
 
 log = logging.getLogger("randsae")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from randsae.io import sha256_file
 from randsae.progress import progress
-from randsae.report.manifest import decode_record_name, read_manifest
+from randsae.tables.manifest import decode_record_name, read_manifest
 
 log = logging.getLogger("randsae")
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from randsae.config import ConfigError
+from randsae.errors import ConfigError
 
 #: A Hub repo id: ``namespace/name`` (letters, digits, ``-``, ``_``, ``.``; at most 96 each).
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}")
