@@ -42,7 +42,12 @@ ADVICE = (
 )
 
 
-class HubUnavailableError(RuntimeError):
+class ExplainedError(RuntimeError):
+    """An error whose message already says what happened and what to do: :func:`hub_call`
+    passes it through unchanged (e.g. a publication check that failed)."""
+
+
+class HubUnavailableError(ExplainedError):
     """A Hub request failed after every retry (the message names the URL and what to do)."""
 
 
@@ -110,14 +115,16 @@ class Failure:
     elapsed_s: float
 
 
-_FAILURES: list[Failure] = []
+_FAILURES: list[tuple[int, Failure]] = []  # (sequence number, failure), the last 100
+_COUNT = [0]  # failures recorded so far in this process
 _LOCK = threading.Lock()
 _INSTALLED: list[RetryPolicy] = []
 
 
 def _record(failure: Failure) -> None:
     with _LOCK:
-        _FAILURES.append(failure)
+        _FAILURES.append((_COUNT[0], failure))
+        _COUNT[0] += 1
         del _FAILURES[:-100]
 
 
@@ -145,8 +152,10 @@ def _client_class() -> type:
                 try:
                     response = super().send(request, **kwargs)
                 except httpx2.TransportError as err:
-                    reason, response = f"{type(err).__name__}: {err}", None
-                    if not retryable or retry >= self.policy.retries:
+                    reason = f"{type(err).__name__}: {err}"
+                    if not retryable:
+                        raise
+                    if retry >= self.policy.retries:
                         self._give_up(request, reason, retry, start)
                         raise
                     wait = self.policy.wait(retry)
@@ -154,7 +163,9 @@ def _client_class() -> type:
                     if response.status_code not in RETRY_STATUS:
                         return response
                     reason = f"HTTP {response.status_code}"
-                    if not retryable or retry >= self.policy.retries:
+                    if not retryable:  # huggingface_hub's own backoff retries these
+                        return response
+                    if retry >= self.policy.retries:
                         self._give_up(request, reason, retry, start)
                         return response
                     wait = self.policy.wait(retry, response.headers.get("Retry-After"))
@@ -211,13 +222,14 @@ def install(policy: RetryPolicy | None = None) -> RetryPolicy:
 
 
 def failures_since(mark: int) -> list[Failure]:
+    """Failures recorded since :func:`_mark` returned ``mark`` (the last 100 at most)."""
     with _LOCK:
-        return list(_FAILURES[mark:]) if mark <= len(_FAILURES) else list(_FAILURES)
+        return [f for n, f in _FAILURES if n >= mark]
 
 
 def _mark() -> int:
     with _LOCK:
-        return len(_FAILURES)
+        return _COUNT[0]
 
 
 def _url_of(err: BaseException) -> str | None:
@@ -238,7 +250,7 @@ def hub_call(what: str) -> Iterator[None]:
     mark = _mark()
     try:
         yield
-    except HubUnavailableError:
+    except ExplainedError:
         raise
     except Exception as err:
         failed = failures_since(mark)

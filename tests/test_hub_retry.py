@@ -132,6 +132,10 @@ PROBE = textwrap.dedent(
         api.upload_file(path_or_fileobj=b"w" * 600, path_in_repo="w.safetensors", repo_id="org/up")
         out["tree"] = sorted(f.path for f in api.list_repo_tree("org/up", recursive=True))
     os.chdir(run)
+    try:  # the Hub fails every attempt of the first commit: publishing stops, nothing is lost
+        publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])
+    except HubUnavailableError as err:
+        out["interrupted"] = str(err)
     out["first"] = publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])["sent"]
     out["second"] = publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])["sent"]
     cfg["publish"] |= {"repo": "org/absent", "create": False}
@@ -176,7 +180,10 @@ def test_real_clients_survive_one_503_on_every_kind_of_call(tmp_path):
     ds = root / "datasets/org/ds"
     create_repo(ds)
     commit(ds, "main", {"a.txt": b"alpha"}, [], "add a")
-    (root / "models").mkdir()
+    # an earlier, interrupted publish already sent results/a.txt
+    pub = root / "models/org/pub"
+    create_repo(pub)
+    commit(pub, "main", {"results/a.txt": b"alpha\n"}, [], "upload a")
     hub = FakeHub(root).start()
     try:
         routes = (
@@ -186,7 +193,7 @@ def test_real_clients_survive_one_503_on_every_kind_of_call(tmp_path):
         for route in routes:
             hub.inject(route)
         cfg = yaml.safe_load((ROOT / "configs/smoke.yaml").read_text())
-        cfg["publish"] |= {"repo": "org/pub", "create": True, "private": False}
+        cfg["publish"] |= {"repo": "org/pub", "create": False, "private": False}
         run = small_run(tmp_path)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
         env |= {
@@ -200,6 +207,7 @@ def test_real_clients_survive_one_503_on_every_kind_of_call(tmp_path):
             "PYTHONPATH": str(ROOT),
         }
         hub.inject("info", times=3, match="org/never-answers")  # more than 2 retries
+        hub.inject("commit", times=3, match="org/pub/commit")
         proc = subprocess.run(
             [sys.executable, "-c", PROBE, json.dumps(cfg), str(run)],
             capture_output=True, text=True, env=env, timeout=300,
@@ -208,9 +216,11 @@ def test_real_clients_survive_one_503_on_every_kind_of_call(tmp_path):
         hub.stop()
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[7:])
-    assert hub.faults_served == dict.fromkeys(routes, 1) | {"info": 4}
+    assert hub.faults_served == dict.fromkeys(routes, 1) | {"info": 4, "commit": 4}
     assert out["file"] == "alpha" and out["tree"] == [".gitattributes", "w.safetensors"]
-    assert out["first"] == 5 and out["second"] == 0  # 2 results + config, manifest, card
+    assert "/api/models/org/pub/commit/main" in out["interrupted"]
+    # resumed: the file the repo holds is not sent again (1 result + config, manifest, card)
+    assert out["first"] == 4 and out["second"] == 0
     assert "org/absent does not exist" in out["absent"] and "publish.create" in out["absent"]
     assert "GET " + f"{hub.url}/api/models/org/never-answers" in out["exhausted"]
     assert "HTTP 503" in out["exhausted"]

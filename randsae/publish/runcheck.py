@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from randsae.hub import ExplainedError
 from randsae.io import sha256_file
 from randsae.progress import progress
 from randsae.tables.manifest import decode_record_name, read_manifest
@@ -23,7 +24,7 @@ log = logging.getLogger("randsae")
 RUN_HINT = "finish the run first: snakemake --cores all --configfile <the run's config>"
 
 
-class PublishError(RuntimeError):
+class PublishError(ExplainedError):
     """Publishing (or downloading a publication) cannot go on; the message says why and how."""
 
 
