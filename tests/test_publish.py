@@ -238,6 +238,26 @@ def test_tampered_file_stops_the_reviewer_run(published, hub, tmp_path):
     assert not (tmp_path / "review/results/tables/claims.csv").exists()
 
 
+def test_neuronpedia_export_of_the_run(published):
+    """`snakemake neuronpedia_export`: one upload batch per cell, every chosen latent a feature."""
+    work, config, _ = published
+    proc = snakemake(work, "neuronpedia_export", "--cores", "1", "--configfile", str(config))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = work / "results/neuronpedia"
+    index = json.loads((out / "index.json").read_text())
+    cfg = yaml.safe_load(config.read_text())
+    n_cells = len(cfg["inits"]) * len(cfg["models"]["tiny-neox"]["layers"])
+    assert len(index["models"]) == len(cfg["inits"]) and len(index["batches"]) == n_cells
+    for rel in index["batches"]:
+        batch = json.loads((out / rel).read_text())
+        cell = rel.split("/")[1:3]  # features/<model id>/<layer>-<set>/batch-0.json
+        assert batch["modelId"] == cell[0] and batch["source"] == cell[1]
+        assert len(batch["features"]) == cfg["examples"]["n_latents"]
+        for f in batch["features"]:
+            assert 0 < f["density"] <= 1 and f["activations"] and f["explanations"]
+            assert all(len(a["tokens"]) == len(a["values"]) for a in f["activations"])
+
+
 def test_the_token_is_written_nowhere(published, hub, tmp_path_factory):
     """Runs with HF_TOKEN = canary: publish twice, reviewer runs; the canary is in no file."""
     roots = [published[0].parent, hub.root, Path(tmp_path_factory.getbasetemp())]
