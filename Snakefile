@@ -3,6 +3,8 @@
 #   snakemake --cores all                                  # default (config.yaml)
 #   snakemake --cores all --configfile configs/smoke.yaml  # CI-sized
 #   snakemake --configfile configs/paper.yaml --workflow-profile profiles/slurm
+#   snakemake publish                                      # upload the run (publish.repo)
+#   snakemake --configfile configs/reviewer.yaml           # regenerate a published run's figures
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -35,6 +37,8 @@ try:
     RUN = check_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}")
+# publish: where `snakemake publish` uploads; artifacts: the reviewer path (rules/publish.smk)
+PUBLISH, ARTIFACTS = RUN.publish, RUN.artifacts
 
 
 include: "rules/common.smk"
@@ -47,6 +51,7 @@ include: "rules/toy_common.smk"
 include: "rules/toy.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/publish.smk"
 
 
 report: "report/workflow.rst"
@@ -54,11 +59,13 @@ report: "report/workflow.rst"
 
 onstart:
     # A judge's key is read from the environment only; without it the first explain job would
-    # fail after hours of SAE training; nor could the manifest be built at the end under a
-    # persistence backend other than files. Checked before any job runs (not on a dry run).
+    # fail after hours of SAE training; the reviewer path (artifacts.from) downloads the scores
+    # and calls no judge. Nor could the manifest be built at the end under a persistence backend
+    # other than files. Checked before any job runs (not on a dry run).
     from randsae.secrets import judge_key_error
 
-    _err = judge_key_error(RUN) or manifest_persistence_error()
+    _err = None if ARTIFACTS.reviewer else judge_key_error(RUN)
+    _err = _err or manifest_persistence_error()
     if _err:
         raise WorkflowError(_err)
 

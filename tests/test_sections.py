@@ -108,14 +108,18 @@ def _sections() -> list[tuple[dict, type, str]]:
         out.append((node, cls, path))
         hints = base.type_hints(cls)
         for f in base.key_fields(cls):
-            sub = _resolve(node["properties"][f.name])
+            key = base.key_of(f)
+            sub = _resolve(node["properties"][key])
             for t in base._members(hints[f.name]):
                 if isinstance(t, type) and issubclass(t, base.Section):
-                    walk(sub, t, f"{path}.{f.name}".lstrip("."))
-                elif typing.get_origin(t) is dict:
-                    item = typing.get_args(t)[1]
+                    walk(sub, t, f"{path}.{key}".lstrip("."))
+                elif typing.get_origin(t) in (dict, tuple):
+                    item = typing.get_args(t)[-1 if typing.get_origin(t) is dict else 0]
                     if isinstance(item, type) and issubclass(item, base.Section):
-                        walk(sub["additionalProperties"], item, f"{path}.{f.name}.<name>")
+                        if typing.get_origin(t) is dict:
+                            walk(sub["additionalProperties"], item, f"{path}.{key}.<name>")
+                        else:
+                            walk(_resolve(sub["items"]), item, f"{path}.{key}[]")
 
     walk(SCHEMA, RunConfig, "")
     return out
@@ -128,6 +132,7 @@ IDS = [path or "(config)" for _, _, path in SECTIONS]
 def test_every_section_is_walked():
     classes = {cls.__name__ for _, cls, _ in SECTIONS}
     assert {"SAEConfig", "AnthropicSettings", "ArchConfig", "L1CoefsConfig"} <= classes
+    assert {"ArtifactsConfig", "RecomputeCell", "PublishConfig"} <= classes
     assert len(SECTIONS) >= 25
 
 
@@ -135,18 +140,18 @@ def test_every_section_is_walked():
 def test_every_key_is_a_field_with_the_schemas_description(node, cls, path):
     """One field per key, and each field's docstring is the key's schema description."""
     keys = set(node["properties"])
-    fields = {f.name for f in base.key_fields(cls)}
-    assert fields == keys, (path, fields ^ keys)
+    fields = {base.key_of(f): f.name for f in base.key_fields(cls)}
+    assert set(fields) == keys, (path, set(fields) ^ keys)
     docs = base.field_docs(cls)
-    for key in keys:
+    for key, name in fields.items():
         described = " ".join(_resolve(node["properties"][key])["description"].split())
-        assert docs.get(key) == described, f"{path}.{key}: docstring != schema description"
+        assert docs.get(name) == described, f"{path}.{key}: docstring != schema description"
 
 
 @pytest.mark.parametrize(("node", "cls", "path"), SECTIONS, ids=IDS)
 def test_a_key_has_a_default_exactly_when_the_schema_does_not_require_it(node, cls, path):
     without_default = {
-        f.name
+        base.key_of(f)
         for f in base.key_fields(cls)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
@@ -172,7 +177,7 @@ def test_every_numeric_key_has_its_range_in_both_places(node, cls, path):
             continue
         rng = base.ranges(cls).get(f.name)
         assert rng is not None, f"{path}.{f.name}: numeric key without a range"
-        assert rng.schema() == _bounds(node["properties"][f.name]), f"{path}.{f.name}"
+        assert rng.schema() == _bounds(node["properties"][base.key_of(f)]), f"{path}.{f.name}"
 
 
 @pytest.mark.parametrize(("node", "cls", "path"), SECTIONS, ids=IDS)
@@ -199,15 +204,16 @@ def test_defaults_agree_with_config_yaml(node, cls, path):
     """A field default is the one place a value is written in code; config.yaml, where it sets
     the key, shows the same value (e.g. autointerp.anthropic.windows_per_prompt)."""
     shown = _at(DEFAULT, path)
-    if "<name>" in path or shown is _MISSING:
+    if "<name>" in path or "[]" in path or shown is _MISSING:
         return
     for f in base.key_fields(cls):
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         default = base._plain(default)
-        if f.name in shown:
-            assert shown[f.name] == default, f"{path}.{f.name}: {shown[f.name]!r} != {default!r}"
+        key = base.key_of(f)
+        if key in shown:
+            assert shown[key] == default, f"{path}.{key}: {shown[key]!r} != {default!r}"
 
 
 # -- every numeric key: a negative or non-finite value stops the run, naming the key -------------
@@ -240,6 +246,8 @@ def _numeric_keys(node: dict = SCHEMA, path: str = "") -> list[tuple[str, str, b
                 out.append((where, kind, True))
         if "properties" in sub:
             out += _numeric_keys(sub, where)
+        if "properties" in items:  # a list of entries (artifacts.recompute): the first one's
+            out += _numeric_keys(items, f"{where}[0]")
         extra = sub.get("additionalProperties")
         if isinstance(extra, dict) and "properties" in extra:
             name = FIRST_MODEL if key == "models" else PRICED
@@ -250,12 +258,29 @@ def _numeric_keys(node: dict = SCHEMA, path: str = "") -> list[tuple[str, str, b
 NUMERIC_KEYS = _numeric_keys()
 
 
+#: A valid entry of each list of entries, and what the config needs for one to be allowed.
+ENTRIES = {
+    "artifacts.recompute": (
+        {"model": FIRST_MODEL, "init": DEFAULT["inits"][0], "layer": 0},
+        {"artifacts": {**DEFAULT["artifacts"], "from": "hub:org/run"}},
+    )
+}
+
+
 def _with(path: str, value) -> dict:
+    """The default config with ``value`` at ``path`` (``a.b[0].c``: in a list's first entry)."""
     cfg = copy.deepcopy(DEFAULT)
     *parents, last = path.split(".")
     node = cfg
     for p in parents:
-        node = node.setdefault(p, {})
+        if p.endswith("[0]"):
+            entry, needs = ENTRIES[path.split("[0]")[0]]
+            cfg |= copy.deepcopy(needs)
+            node = _at(cfg, path.split("[0]")[0].rsplit(".", 1)[0])
+            node[p[:-3]] = [dict(entry)]
+            node = node[p[:-3]][0]
+        else:
+            node = node.setdefault(p, {})
     node[last] = value
     return cfg
 
@@ -265,6 +290,7 @@ def test_the_numeric_keys_are_all_found():
     assert len(keys) > 100
     assert {"seed", "sae.lr", f"models.{FIRST_MODEL}.sae.lr", "eval.ignore_token_ids"} <= keys
     assert f"autointerp.anthropic.prices.{PRICED}.input" in keys
+    assert {"artifacts.rtol", "artifacts.recompute[0].layer"} <= keys
     assert keys >= NEGATIVE_ALLOWED
 
 

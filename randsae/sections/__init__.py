@@ -31,7 +31,8 @@ from randsae.sections.models import (
     TrainConfig,
     models_from_dict,
 )
-from randsae.sections.run import FiguresConfig, RunConfig, check_config, sae_config
+from randsae.sections.publish import ArtifactsConfig, PublishConfig, RecomputeCell
+from randsae.sections.run import FiguresConfig, RunConfig, cells, check_config, sae_config
 from randsae.sections.sae import ActivationsConfig, SAEConfig
 from randsae.sections.toy import (
     EmbeddingsConfig,
@@ -49,6 +50,7 @@ from randsae.sections.toy import (
 
 __all__ = [
     "ActivationsConfig",
+    "ArtifactsConfig",
     "AnthropicSettings",
     "ArchConfig",
     "AutointerpConfig",
@@ -65,6 +67,8 @@ __all__ = [
     "ModelConfig",
     "ModelSource",
     "OpenAISettings",
+    "PublishConfig",
+    "RecomputeCell",
     "RunConfig",
     "SAEConfig",
     "SAEOverrides",
@@ -79,6 +83,7 @@ __all__ = [
     "TwoDConfig",
     "Word2VecConfig",
     "WordsConfig",
+    "cells",
     "check_config",
     "models_from_dict",
     "sae_config",

@@ -109,6 +109,17 @@ def not_key(default: Any = "") -> Any:
     return dataclasses.field(default=default, metadata={"key": False})
 
 
+def aliased(key: str) -> Any:
+    """A field whose config key is not a Python name (``artifacts.from``: the field ``source``)."""
+    return dataclasses.field(metadata={"key": key})
+
+
+def key_of(f: dataclasses.Field) -> str:
+    """The config key of a field (its name, or the key :func:`aliased` gave it)."""
+    key = f.metadata.get("key", True)
+    return key if isinstance(key, str) else f.name
+
+
 def section(path: str | None = None) -> Any:
     """Class decorator of a config section: a frozen, keyword-only dataclass whose errors name
     ``<path>.<key>`` (``path`` may name non-key fields: ``models.{model}.arch``; None keeps the
@@ -142,13 +153,13 @@ class Section:
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         kwargs = {k: v for k, v in context.items() if k in names}
         for f in key_fields(cls):
-            if f.name in data:
-                kwargs[f.name] = _convert(hints[f.name], data.pop(f.name), context)
+            if key_of(f) in data:
+                kwargs[f.name] = _convert(hints[f.name], data.pop(key_of(f)), context)
         where = cls.PATH.format(**{**{n: f"<{n}>" for n in names}, **context})
         if data:
             raise ConfigError(f"{where or '(config)'}: unknown keys {sorted(data)}")
         missing = [
-            f.name
+            key_of(f)
             for f in key_fields(cls)
             if f.name not in kwargs
             and f.default is dataclasses.MISSING
@@ -167,13 +178,15 @@ class Section:
         """A copy with ``changes`` (checked again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, sparse: bool = False) -> dict[str, Any]:
         """The section as plain config data (keys only; nested sections as dicts, tuples as
-        lists; keys left out of an override section are left out)."""
+        lists; keys left out of an override section are left out). ``sparse``: also leave out
+        the optional keys that are unset (None, their default), as a config file would."""
         return {
-            f.name: _plain(getattr(self, f.name))
+            key_of(f): _plain(getattr(self, f.name), sparse)
             for f in key_fields(type(self))
             if getattr(self, f.name) is not UNSET
+            and not (sparse and getattr(self, f.name) is None and f.default is None)
         }
 
     # -- checking ------------------------------------------------------------------------------
@@ -189,18 +202,19 @@ class Section:
         """Every numeric key within its range and every choice among its values (the schema
         checks them too; sections built from a rule's params are checked again here).
         Subclasses add their invariants after this."""
+        keys = {f.name: key_of(f) for f in key_fields(type(self))}
         for name, rng in ranges(type(self)).items():
             value = getattr(self, name)
             for v in value if isinstance(value, tuple) else (value,):
                 msg = rng.error(v)
                 if msg:
-                    raise self.error(name, msg)
+                    raise self.error(keys[name], msg)
         for name, allowed in choices(type(self)).items():
             value = getattr(self, name)
             for v in value if isinstance(value, tuple) else (value,):
                 if v is not None and v is not UNSET and v not in allowed:
                     raise self.error(
-                        name, f"must be one of {', '.join(map(str, allowed))}, got {v!r}"
+                        keys[name], f"must be one of {', '.join(map(str, allowed))}, got {v!r}"
                     )
 
 
@@ -208,13 +222,13 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path and key else path or key
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: Any, sparse: bool = False) -> Any:
     if isinstance(v, Section):
-        return v.to_dict()
+        return v.to_dict(sparse)
     if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
+        return [_plain(x, sparse) for x in v]
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: _plain(x, sparse) for k, x in v.items()}
     return v
 
 
@@ -253,8 +267,9 @@ def type_hints(cls: type) -> dict[str, Any]:
 
 @cache
 def key_fields(cls: type) -> tuple[dataclasses.Field, ...]:
-    """The fields that are config keys, in declaration order."""
-    return tuple(f for f in dataclasses.fields(cls) if f.metadata.get("key", True))
+    """The fields that are config keys, in declaration order (not the non-key fields, nor the
+    ones a section derives in ``__post_init__``)."""
+    return tuple(f for f in dataclasses.fields(cls) if f.init and f.metadata.get("key", True))
 
 
 @cache

@@ -19,6 +19,7 @@ from randsae.sections.models import (
     TokenizerConfig,
     models_from_dict,
 )
+from randsae.sections.publish import ArtifactsConfig, PublishConfig
 from randsae.sections.sae import ActivationsConfig, SAEConfig
 from randsae.sections.schema import validate_schema
 from randsae.sections.toy import ToyConfig
@@ -64,6 +65,10 @@ class RunConfig(Section):
     """figure files"""
     toy: ToyConfig
     """Toy models of superposition through random networks (paper Section 4)."""
+    publish: PublishConfig
+    """Where `snakemake publish` (a target, never part of the default run) uploads the finished run: every SAE through sae-lens's upload function, the tables, figures, per-cell results, manifest, merged config and a model card. The token comes from HF_TOKEN only (docs/publish.md)."""
+    artifacts: ArtifactsConfig
+    """The reviewer path: with `from` set, downloads of a published run replace every training and evaluation job, each file checked against the published manifest's sha256; the report rules rebuild tables, claims, figures and pages without a GPU (docs/publish.md)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, **context: Any) -> RunConfig:  # type: ignore[override]
@@ -104,6 +109,24 @@ class RunConfig(Section):
                     "models", f"{name!r} is not a key of models: ({list(self.models)})"
                 )
 
+        self._check_recompute()
+
+    def _check_recompute(self) -> None:
+        """Every ``artifacts.recompute`` cell is a cell of this grid."""
+        for i, cell in enumerate(self.artifacts.recompute):
+            key = f"artifacts.recompute[{i}]"
+            if cell.model not in self.models:
+                raise ConfigError(f"{key}.model: {cell.model!r} is not a key of models")
+            if cell.init not in self.inits:
+                raise ConfigError(
+                    f"{key}.init: {cell.init!r} is not one of inits {list(self.inits)}"
+                )
+            layers = list(self.models[cell.model].layers)
+            if cell.layer not in layers:
+                raise ConfigError(
+                    f"{key}.layer: {cell.layer} is not a layer of models.{cell.model} ({layers})"
+                )
+
     def sae_for(self, model: str) -> SAEConfig:
         """The ``sae`` section of one model: ``models.<model>.sae`` overrides applied (an error
         names the override's key when it comes from one)."""
@@ -117,6 +140,12 @@ class RunConfig(Section):
             where = f"models.{model}.sae.{key}" if key in keys else f"sae.{key}"
             raise ConfigError(f"{where}:{str(err).split(':', 1)[1]} ({model})") from None
         return sae
+
+    def document(self) -> dict[str, Any]:
+        """The run's config as a document (the config file it reads as, every value it uses, the
+        keys it leaves unset out): what `snakemake publish` uploads and the config digest of the
+        report captions and model card hashes (randsae.publish.settings.config_sha256)."""
+        return self.to_dict(sparse=True)
 
     def layer_group_size(self, model: str) -> int:
         """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
@@ -139,6 +168,16 @@ def check_config(config: Mapping[str, Any], schema: str | Path | None = None) ->
     if schema is not None:
         validate_schema(config, schema)
     return RunConfig.from_dict(config)
+
+
+def cells(config: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """All (model, init, layer) cells of a config document (a published run's, say), in order."""
+    return [
+        (m, init, layer)
+        for m, mcfg in config["models"].items()
+        for init in config["inits"]
+        for layer in mcfg["layers"]
+    ]
 
 
 def sae_config(config: Mapping[str, Any], model: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Same shape as the lexical backend in ``randsae.autointerp.scoring``::
 
-    backend = AnthropicBackend(config["autointerp"]["anthropic"], cache_path=..., state_dir=...,
+    backend = AnthropicBackend(run.autointerp.anthropic, cache_path=..., state_dir=...,
                                ledger_path=..., cell={"model": m, "init": i, "layer": l})
     explanations = backend.explain(records)              # latent -> {"explanation", ...}
     scores = backend.score("detection", {latent: (explanation, items)})   # item id -> {"prob", ...}
