@@ -302,12 +302,12 @@ def test_default_toy_config_recovers_features_mmcs_above_09():
     # 8-14 s on one idle core: the longest test of the fast lane, so it runs with the slow ones.
     # The default config.yaml sweep (plain arm, first dictionary size, seed 0) must show the
     # Goldilocks zone of Fig 4: some L1 coefficient recovers the ground truth, MMCS >= 0.9.
-    from randsae.toy.steps import _arm_data
+    from randsae.toy.stats import arm_data
     from randsae.toy.train import ToyData
 
     toy = check_config(_configs()[0]).toy
     data = ToyData(toy.seed, toy.test_fraction, toy.ffn_expansion, sharkey=toy.sharkey)
-    ad = _arm_data("sharkey", "plain", [0], data, None)
+    ad = arm_data("sharkey", "plain", [0], data, None)
     n = toy.sharkey.num_latents[0]
     df = run_sweep(
         ad, dataset="sharkey", arm="plain", n_latents=n, sae_cfg=toy.sae, master_seed=toy.seed

@@ -15,11 +15,10 @@ import pandas as pd
 
 from randsae.sections import SharkeyData, ToySAEConfig, TwoDConfig, Word2VecConfig
 from randsae.toy import ARMS, METRICS
-from randsae.toy.config import parse_dataset
 from randsae.toy.metrics import summarize
 
 if TYPE_CHECKING:
-    from randsae.toy.train import ToyData
+    pass
 
 # torch is imported inside the functions that train or generate data, so that the summary and
 # figure jobs (pandas + matplotlib only) start quickly.
@@ -52,36 +51,6 @@ def make_toy_2d(seed: int, two_d: TwoDConfig, pdf: str, png: str, csv: str) -> N
     log.info("2-D illustration: %d samples", two_d.num_samples)
 
 
-def load_vectors(path: str | None, max_words: int | None = None):
-    """Word vectors (.npy) as a float32 tensor, optionally only the first ``max_words``."""
-    import torch
-
-    if not path:
-        raise ValueError("word datasets need an input vectors file")
-    arr = np.load(path)
-    if max_words is not None:
-        arr = arr[: int(max_words)]
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-
-
-def _arm_data(dataset: str, arm: str, seeds: list[int], data: ToyData, vectors: str | None):
-    """Per-seed data of one arm (synthetic data, word vectors or an embedding matrix)."""
-    from randsae.toy.train import build_arm
-
-    kwargs = dict(test_fraction=data.test_fraction, ffn_expansion=data.ffn_expansion)
-    if parse_dataset(dataset)[0] == "sharkey":
-        return build_arm(dataset, arm, seeds, data.seed, sharkey=data.sharkey, **kwargs)
-    return build_arm(
-        dataset,
-        arm,
-        seeds,
-        data.seed,
-        vectors=load_vectors(vectors),
-        gaussian_num_samples=data.gaussian_num_samples,
-        **kwargs,
-    )
-
-
 def make_toy_data_stats(
     dataset: str,
     arms: list[str],
@@ -94,53 +63,12 @@ def make_toy_data_stats(
     vectors: str | None,
     out_csv: str,
 ) -> pd.DataFrame:
-    """Descriptive statistics of every (arm, seed) dataset: sizes, mean, std, feature norms
-    and, for the synthetic data, the mean number of active features."""
-    import torch
-
-    from randsae.toy.train import ToyData, check_arm
+    """Descriptive statistics of every (arm, seed) dataset (randsae.toy.stats.data_stats)."""
+    from randsae.toy.stats import data_stats
+    from randsae.toy.train import ToyData
 
     data = ToyData(seed, test_fraction, ffn_expansion, sharkey, gaussian_num_samples)
-
-    rows = []
-    for arm in arms:
-        ad = _arm_data(dataset, check_arm(arm), list(range(n_seeds)), data, vectors)
-        for i, seed in enumerate(ad.seeds):
-            x = torch.cat([ad.train[i], ad.test[i]])
-            row = {
-                "dataset": dataset,
-                "arm": arm,
-                "seed": seed,
-                "n_train": ad.train.shape[1],
-                "n_test": ad.test.shape[1],
-                "dim": x.shape[1],
-                "mean": x.mean().item(),
-                "std": x.std().item(),
-                "mean_row_norm": x.norm(dim=1).mean().item(),
-                "n_ground_truth": 0 if ad.features is None else ad.features.shape[2],
-                "mean_feature_norm": float("nan")
-                if ad.features is None
-                else ad.features[i].norm(dim=0).mean().item(),
-            }
-            rows.append(row)
-    df = pd.DataFrame(rows)
-    if parse_dataset(dataset)[0] == "sharkey":
-        from randsae.seeds import stable_seed
-        from randsae.toy.data import generate_sharkey
-
-        active = {}
-        for seed in range(n_seeds):
-            sk = data.sharkey
-            sd = generate_sharkey(
-                sk.num_samples,  # type: ignore[union-attr]
-                sk.num_inputs,  # type: ignore[union-attr]
-                sk.num_features,  # type: ignore[union-attr]
-                float(sk.avg_active_features),  # type: ignore[union-attr]
-                float(sk.lambda_decay),  # type: ignore[union-attr]
-                stable_seed(data.seed, dataset, "data", seed),
-            )
-            active[seed] = (sd.coefficients > 0).float().sum(dim=1).mean().item()
-        df["mean_active_features"] = df["seed"].map(active)
+    df = data_stats(dataset, arms, n_seeds, data, vectors)
     _atomic_csv(df, out_csv)
     log.info("data stats of %s: %d rows", dataset, len(df))
     return df
@@ -166,13 +94,14 @@ def make_toy_sweep(
     fewer jobs means less start-up time in the small default run.
     """
     from randsae.models.neox import resolve_device
+    from randsae.toy.stats import arm_data
     from randsae.toy.train import ToyData, check_arm, run_sweep
 
     data = ToyData(seed, test_fraction, ffn_expansion, sharkey, gaussian_num_samples)
     seeds = list(range(sae.seeds))
     frames = []
     for arm in arms:
-        ad = _arm_data(dataset, check_arm(arm), seeds, data, vectors)
+        ad = arm_data(dataset, check_arm(arm), seeds, data, vectors)
         log.info(
             "%s/%s/n%d: train %s, test %s",
             dataset,
