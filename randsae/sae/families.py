@@ -47,6 +47,7 @@ from randsae.config import (  # noqa: F401 (re-exported)
     stable_seed,
 )
 from randsae.sae.job import JobBase
+from randsae.sae.precision import tf32_matmuls
 
 
 def architecture(cfg: Mapping[str, Any]) -> str:
@@ -127,7 +128,8 @@ class FamilyJob(JobBase):
                 self.scale = estimate_scaling_factor(x)
             x = x * self.scale
         lr = self.optimizer.param_groups[0]["lr"]
-        out = self.trainer.step(x)
+        with tf32_matmuls(self.precision == "tf32" and self.device.type == "cuda"):
+            out = self.trainer.step(x)
         self.trainer.n_training_steps += 1
         with torch.no_grad():
             acts = out.feature_acts

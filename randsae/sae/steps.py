@@ -89,6 +89,7 @@ def train_sae(
         buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
         seed=stable_seed(seed, "shuffle", model, init),
         verify="full",  # a truncated or altered shard fails here, naming it
+        device=resolve_device(device),
     )
     meta = {
         "model_name": model,
@@ -159,6 +160,7 @@ def train_sae_group(
         seed=stable_seed(seed, "shuffle", model, init),
         forward_batch_size=act["batch_size"],
         storage_dtype=act["dtype"],
+        device=dev,
     )
     out = Path(out_dir)
     meta = {

@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from randsae.sae import select
+from randsae.sae.precision import EncoderSettings, tf32_matmuls
+
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
 
@@ -65,10 +68,12 @@ class _LatentMajor:
         n, k = idx.shape
         flat = idx.reshape(-1)
         keys = flat.to(torch.int32) if d_sae < 2**31 else flat  # int32 sorts faster
-        _, self.order = torch.sort(keys, stable=True)
+        sorted_keys, self.order = torch.sort(keys, stable=True)
         self.tok = torch.div(self.order, k, rounding_mode="floor")
-        counts = torch.bincount(flat, minlength=d_sae)
-        self.offsets = torch.cumsum(counts, 0) - counts
+        # Bag i starts at the first sorted entry >= i (a bincount would sync with the host on
+        # CUDA to size its output).
+        latents = torch.arange(d_sae, device=idx.device, dtype=keys.dtype)
+        self.offsets = torch.searchsorted(sorted_keys, latents)
         self.flat = flat
 
     def scatter_rows(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
@@ -85,14 +90,21 @@ class _LatentMajor:
         return out.index_add_(0, self.flat, w.reshape(-1))
 
 
-def _topk_forward(x, b_dec, W_enc_t, b_enc, k: int, pre_buf):
+def _topk_forward(x, b_dec, W_enc_t, b_enc, k: int, pre_buf, st: EncoderSettings | None):
+    st = st or EncoderSettings()
     x_c = x - b_dec  # (N, d_in)
     # (N, d_sae), dense: the roofline cost. Reusing a scratch buffer avoids re-faulting
     # N * d_sae * 4 bytes of fresh pages every step on CPU.
-    pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
-    vals, idx = pre.topk(k, dim=-1, sorted=False)  # (N, k)
-    # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper.
-    return x_c, vals.clamp_min_(0.0), idx
+    if st.lowp is not None:  # bf16 inputs, fp32 accumulation, bf16 pre-activations
+        w, b = st.lowp.get(W_enc_t, b_enc)
+        pre = torch.addmm(b, x_c.to(w.dtype), w.t(), out=pre_buf)
+    else:
+        with tf32_matmuls(st.tf32):
+            pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
+    vals, idx = select.topk(pre, k, st.topk, st.topk_chunk)  # (N, k)
+    # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper. The
+    # selected values take the weights' dtype from here on (a no-op unless bf16).
+    return x_c, vals.to(x_c.dtype).clamp_min_(0.0), idx
 
 
 def _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm: _LatentMajor | None, first: int):
@@ -127,8 +139,8 @@ class _TopKEncode(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf):  # type: ignore[override]
-        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf, st):  # type: ignore[override]
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
         ctx.save_for_backward(x_c, W_enc_t, vals, idx)
         ctx.mark_non_differentiable(idx)
         return vals, idx
@@ -137,7 +149,7 @@ class _TopKEncode(torch.autograd.Function):
     def backward(ctx, grad_vals, _grad_idx):  # type: ignore[override]
         x_c, W_enc_t, vals, idx = ctx.saved_tensors
         g = grad_vals * (vals > 0)  # ReLU derivative, (N, k)
-        return (*_encoder_grads(ctx, g, x_c, W_enc_t, idx, None, 0), None, None)
+        return (*_encoder_grads(ctx, g, x_c, W_enc_t, idx, None, 0), None, None, None)
 
 
 class _TopKAutoencode(torch.autograd.Function):
@@ -148,8 +160,8 @@ class _TopKAutoencode(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf):  # type: ignore[override]
-        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf, st):  # type: ignore[override]
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
         x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
         ctx.save_for_backward(x_c, W_enc_t, W_dec, vals, idx)
         ctx.mark_non_differentiable(idx)
@@ -177,7 +189,20 @@ class _TopKAutoencode(torch.autograd.Function):
         grad_x, grad_b_dec, grad_W, grad_b_enc = _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm, 0)
         if grad_b_dec_out is not None and ctx.needs_input_grad[1]:
             grad_b_dec = grad_b_dec_out if grad_b_dec is None else grad_b_dec_out + grad_b_dec
-        return grad_x, grad_b_dec, grad_W, grad_b_enc, grad_W_dec, None, None
+        return grad_x, grad_b_dec, grad_W, grad_b_enc, grad_W_dec, None, None, None
+
+
+def _unit_rows_(w: torch.Tensor) -> None:
+    norms = torch.linalg.vector_norm(w, dim=1, keepdim=True)
+    w.div_(norms.clamp_min_(torch.finfo(w.dtype).eps))
+
+
+def _project_out_rows_(grad: torch.Tensor, w: torch.Tensor) -> None:
+    parallel = torch.linalg.vecdot(grad, w).unsqueeze(1)  # (d_sae, 1)
+    grad.addcmul_(parallel, w, value=-1.0)
+
+
+_EPILOGUE = (_unit_rows_, _project_out_rows_)
 
 
 class TopKSAE(torch.nn.Module):
@@ -217,6 +242,10 @@ class TopKSAE(torch.nn.Module):
         #: Reuse one (N, d_sae) pre-activation buffer across calls (training on CPU).
         self.reuse_buffers = False
         self._pre_buf: torch.Tensor | None = None
+        #: How the encoder computes (precision, top-k selection); fp32 and ``torch.topk``
+        #: unless a trainer sets it (:mod:`randsae.sae.precision`).
+        self.settings = EncoderSettings()
+        self._compiled: tuple | None = None
 
     # -- layout helpers ---------------------------------------------------------------------
     @property
@@ -229,15 +258,16 @@ class TopKSAE(torch.nn.Module):
         """Top-k latents of ``x (N, d_in)``: ``vals (N, k)`` (>= 0) and ``idx (N, k)`` (int64)."""
         x = x.to(self.W_enc.dtype)
         return _TopKEncode.apply(
-            x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x)
+            x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x), self.settings
         )
 
     def _scratch(self, x: torch.Tensor) -> torch.Tensor | None:
         if not (self.reuse_buffers and x.device.type == "cpu"):
             return None
         shape = (x.shape[0], self.d_sae)
-        if self._pre_buf is None or self._pre_buf.shape != shape or self._pre_buf.dtype != x.dtype:
-            self._pre_buf = torch.empty(shape, dtype=x.dtype, device=x.device)
+        dtype = self.settings.lowp.dtype if self.settings.lowp is not None else x.dtype
+        if self._pre_buf is None or self._pre_buf.shape != shape or self._pre_buf.dtype != dtype:
+            self._pre_buf = torch.empty(shape, dtype=dtype, device=x.device)
         return self._pre_buf
 
     def decode(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -249,7 +279,14 @@ class TopKSAE(torch.nn.Module):
         """Return ``(x_hat, vals, idx)`` (one fused autograd function for training speed)."""
         x = x.to(self.W_enc.dtype)
         return _TopKAutoencode.apply(
-            x, self.b_dec, self.W_enc_rows, self.b_enc, self.W_dec, self.k, self._scratch(x)
+            x,
+            self.b_dec,
+            self.W_enc_rows,
+            self.b_enc,
+            self.W_dec,
+            self.k,
+            self._scratch(x),
+            self.settings,
         )
 
     def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,17 +299,18 @@ class TopKSAE(torch.nn.Module):
     @torch.no_grad()
     def set_decoder_norm_to_unit_norm(self) -> None:
         """Re-impose unit-norm decoder rows."""
-        eps = torch.finfo(self.W_dec.dtype).eps
-        norms = torch.linalg.vector_norm(self.W_dec, dim=1, keepdim=True)
-        self.W_dec.div_(norms.clamp_min_(eps))
+        (self._compiled or _EPILOGUE)[0](self.W_dec)
 
     @torch.no_grad()
     def remove_gradient_parallel_to_decoder_directions(self) -> None:
         """Project out of ``W_dec.grad`` the component along each (unit) decoder row."""
         if self.W_dec.grad is None:
             return
-        parallel = torch.linalg.vecdot(self.W_dec.grad, self.W_dec).unsqueeze(1)  # (d_sae, 1)
-        self.W_dec.grad.addcmul_(parallel, self.W_dec, value=-1.0)
+        (self._compiled or _EPILOGUE)[1](self.W_dec.grad, self.W_dec)
+
+    def compile_epilogue(self) -> None:
+        """``torch.compile`` both decoder constraints (lever ``compile_epilogue``)."""
+        self._compiled = tuple(torch.compile(fn, dynamic=False) for fn in _EPILOGUE)
 
     # -- persistence -----------------------------------------------------------------------
     def sae_lens_cfg(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
