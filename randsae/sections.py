@@ -117,6 +117,10 @@ class SAEConfig:
     expansion_factor: int
     n_tokens: int
     batch_size: int
+    #: Arithmetic of the encoder matmul and top-k: ``float32`` | ``tf32`` | ``bfloat16`` |
+    #: ``auto`` (bfloat16 on CUDA, float32 elsewhere); weights, Adam and the saved SAE stay fp32
+    #: (``randsae.sae.precision``).
+    precision: Literal["float32", "tf32", "bfloat16", "auto"] = "float32"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

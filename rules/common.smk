@@ -78,7 +78,8 @@ SAE_DEFAULTS = {
 
 def sae_params(model):
     """One model's sae section (variant overrides applied) less `tracking` (which changes no
-    output; scripts read it from config) and less the family keys at their defaults."""
+    output; scripts read it from config), less the family keys at their defaults and less a
+    `precision` that computes in float32."""
     sae = sae_config(config, model)
     out = {
         k: v
@@ -87,6 +88,12 @@ def sae_params(model):
     }
     if sae.get("architecture", "topk") not in ("relu", "jumprelu", "gated"):
         out.pop("sparsity_coefficient", None)
+    # float32 arithmetic is what the trainer did before sae.precision existed ("auto" is
+    # float32 on a CPU): such a run keeps its params, so adding the key reruns nothing.
+    if out.get("precision") == "float32" or (
+        out.get("precision") == "auto" and config["device"] == "cpu"
+    ):
+        out.pop("precision")
     return out
 
 
