@@ -213,3 +213,32 @@ def test_levers_parse_and_reject_unknown_values():
         parse_levers("topk=radix")
     with pytest.raises(ValueError, match="name=value"):
         parse_levers("speed=11")
+
+
+def test_the_trainer_imports_no_workflow_or_gpu_package():
+    """randsae.sae.train runs from the source tree on a bare GPU image (torch, numpy,
+    safetensors, tqdm): no transformer_lens, sae_lens, snakemake, yaml, pandas or triton."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import randsae.sae.train; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.split())  # fmt: skip
+    forbidden = {"transformer_lens", "sae_lens", "snakemake", "yaml", "pandas", "triton"}
+    assert mods & forbidden == set() and {"torch", "safetensors", "tqdm"} <= mods
+
+
+@pytest.mark.slow
+def test_compiled_epilogue_matches_the_eager_one():
+    """Lever compile_epilogue: torch.compile'd decoder constraints (inductor on the CPU)."""
+    data = subspace_data(32, 3, 256)
+    cfg = sae_cfg(n_tokens=256 * 3, batch_size=256)
+    ref = run_job(data, cfg)
+    comp = run_job(data, cfg, Levers(compile_epilogue=True))
+    assert comp.sae._compiled is not None and ref.sae._compiled is None
+    torch.testing.assert_close(comp.sae.W_dec, ref.sae.W_dec, rtol=1e-5, atol=1e-6)
+    norms = torch.linalg.vector_norm(comp.sae.W_dec, dim=1)
+    torch.testing.assert_close(norms, torch.ones_like(norms))

@@ -163,7 +163,11 @@ class _SAEJob(JobBase):
         self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
         lv = self.levers
         self.sae.settings = EncoderSettings.for_precision(
-            self.precision, device, topk=lv.topk, topk_chunk=lv.topk_chunk
+            self.precision,
+            device,
+            topk=lv.topk,
+            topk_chunk=lv.topk_chunk,
+            sparse=lv.sparse_for(device),
         )
         if lv.compile_epilogue:
             self.sae.compile_epilogue()

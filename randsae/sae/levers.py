@@ -62,6 +62,16 @@ class Levers:
         if self.metrics_every < 1 or self.topk_chunk < 2:
             raise ValueError("levers metrics_every and topk_chunk must be positive")
 
+    def sparse_for(self, device: object) -> str:
+        """``sparse`` on ``device``: ``triton`` only on CUDA with Triton installed."""
+        import importlib.util
+
+        import torch
+
+        cuda = torch.device(device).type == "cuda"  # type: ignore[arg-type]
+        ok = cuda and importlib.util.find_spec("triton") is not None
+        return "triton" if self.sparse == "triton" and ok else "eager"
+
     def replace(self, **changes: object) -> Levers:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 

@@ -110,6 +110,8 @@ class EncoderSettings:
     #: Top-k selection method and chunk (:mod:`randsae.sae.select`).
     topk: str = "torch"
     topk_chunk: int = 4096
+    #: Sparse decode and weight gradients: ``eager`` (``embedding_bag``) or ``triton``.
+    sparse: str = "eager"
 
     @classmethod
     def for_precision(cls, precision: str, device: torch.device | str, **kw) -> EncoderSettings:
@@ -120,3 +122,12 @@ class EncoderSettings:
             tf32=precision == "tf32" and torch.device(device).type == "cuda",
             **kw,
         )
+
+
+def sparse_kernels(st: EncoderSettings | None):
+    """The Triton sparse kernels when the settings ask for them (lever ``sparse``), else None."""
+    if st is None or st.sparse != "triton":
+        return None
+    from randsae.sae import triton_ops
+
+    return triton_ops

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from randsae.sae import select
-from randsae.sae.precision import EncoderSettings, tf32_matmuls
+from randsae.sae.precision import EncoderSettings, sparse_kernels, tf32_matmuls
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
@@ -64,8 +64,9 @@ class _LatentMajor:
     times faster on CPU than ``index_add_`` or the embedding-bag *backward* kernel.
     """
 
-    def __init__(self, idx: torch.Tensor, d_sae: int) -> None:
+    def __init__(self, idx: torch.Tensor, d_sae: int, kernels=None) -> None:
         n, k = idx.shape
+        self.kernels = kernels  # randsae.sae.triton_ops (lever sparse: triton) or None
         flat = idx.reshape(-1)
         keys = flat.to(torch.int32) if d_sae < 2**31 else flat  # int32 sorts faster
         sorted_keys, self.order = torch.sort(keys, stable=True)
@@ -77,6 +78,9 @@ class _LatentMajor:
         self.flat = flat
 
     def scatter_rows(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        if self.kernels is not None:
+            ends = torch.cat([self.offsets, self.offsets.new_tensor([self.flat.numel()])])
+            return self.kernels.csr_bag_sum(src, self.tok, w.reshape(-1)[self.order], ends)
         return F.embedding_bag(
             self.tok,
             src.contiguous(),
@@ -116,7 +120,7 @@ def _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm: _LatentMajor | None, first: in
     need_x, need_bdec, need_w, need_benc = ctx.needs_input_grad[first : first + 4]
     grad_x = grad_b_dec = grad_W = grad_b_enc = None
     if need_w or need_benc or need_bdec:
-        lm = lm or _LatentMajor(idx, d_sae)
+        lm = lm or _LatentMajor(idx, d_sae, sparse_kernels(getattr(ctx, "st", None)))
     if need_benc or need_bdec:
         grad_b_enc = lm.scatter_scalars(g, d_sae)
     if need_w:
@@ -142,6 +146,7 @@ class _TopKEncode(torch.autograd.Function):
     def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf, st):  # type: ignore[override]
         x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
         ctx.save_for_backward(x_c, W_enc_t, vals, idx)
+        ctx.st = st
         ctx.mark_non_differentiable(idx)
         return vals, idx
 
@@ -162,7 +167,11 @@ class _TopKAutoencode(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf, st):  # type: ignore[override]
         x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
-        x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
+        ctx.st, kern = st, sparse_kernels(st)
+        if kern is not None:
+            x_hat = kern.fixed_bag_sum(W_dec, idx, vals).add_(b_dec)
+        else:
+            x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
         ctx.save_for_backward(x_c, W_enc_t, W_dec, vals, idx)
         ctx.mark_non_differentiable(idx)
         return x_hat, vals, idx
@@ -172,16 +181,20 @@ class _TopKAutoencode(torch.autograd.Function):
         x_c, W_enc_t, W_dec, vals, idx = ctx.saved_tensors
         n, k = idx.shape
         d_sae = W_dec.shape[0]
-        lm = _LatentMajor(idx, d_sae)
+        kern = sparse_kernels(ctx.st)
+        lm = _LatentMajor(idx, d_sae, kern)
         gv = torch.zeros_like(vals) if grad_vals is None else grad_vals.clone()
         grad_W_dec = grad_b_dec_out = None
         if grad_xhat is not None:
             grad_xhat = grad_xhat.contiguous()
             offsets, offset2bag = _bag_helpers(n, k, idx.device)
             # dL/dvals[n, j] = <dL/dx_hat[n], W_dec[idx[n, j]]>, without gathering (N, k, d_in).
-            gv += torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_xhat, W_dec, idx.reshape(-1), offsets, offset2bag, 0, -1
-            ).view(n, k)
+            if kern is not None:
+                gv += kern.gather_dot(grad_xhat, W_dec, idx)
+            else:
+                gv += torch.ops.aten._embedding_bag_per_sample_weights_backward(
+                    grad_xhat, W_dec, idx.reshape(-1), offsets, offset2bag, 0, -1
+                ).view(n, k)
             if ctx.needs_input_grad[4]:
                 grad_W_dec = lm.scatter_rows(vals, grad_xhat)
             grad_b_dec_out = grad_xhat.sum(dim=0)
