@@ -218,6 +218,13 @@ class Doc:
         out = [title, ""]
         if not prof:
             return out + [f"{NM}.", ""]
+        if cpu:
+            out += [
+                "Ours at `sae.precision: auto`, which is float32 on a CPU; the trainers section's "
+                "batch, width and k. CPU self time of the ops (the machine's load average is in "
+                "the header: absolute times on a shared machine are inflated, the shares less so).",
+                "",
+            ]
         cats = ("matmul", "top-k", "sparse terms", "optimizer", "other")
         out += ["| d_in | time | " + " | ".join(cats) + " |", "|---:|---|" + "---:|" * len(cats)]
         for d, p in prof.items():

@@ -48,8 +48,12 @@ class SmokeRuns:
         self.suite = suite
         self.base = Path(tempfile.mkdtemp(prefix="gpu-suite-smoke-"))
         self.procs: dict[str, tuple[subprocess.Popen, Path, float]] = {}
-        cores = max(2, (os.cpu_count() or 4) // 2)
-        for run, device in (("cuda", gpu_device), ("cpu", "cpu")):
+        n = os.cpu_count() or 4
+        # the CPU run gets a quarter of the cores: it runs on while the timed sections do
+        for run, device, cores in (
+            ("cuda", gpu_device, max(2, n // 2)),
+            ("cpu", "cpu", max(2, n // 4)),
+        ):
             work = self.base / run
             if template is not None:
                 shutil.copytree(template, work, symlinks=True)

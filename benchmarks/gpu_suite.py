@@ -43,12 +43,12 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-SECTIONS = ("trainers", "levers", "profile", "parity", "memory", "stream", "eval", "smoke")
+SECTIONS = ("trainers", "profile", "stream", "eval", "levers", "parity", "memory", "smoke")
 
 FULL = {
     "shapes": [512, 2048, 4096], "batch": 8192, "expansion": 64, "k": 32,
     "repeats": 5, "inner": 3, "saelens_repeats": 2,
-    "trainer_shape_s": 25, "saelens_s": 20, "lever_shapes": [512, 2048, 4096], "lever_s": 6,
+    "trainer_shape_s": 25, "saelens_s": 20, "lever_shapes": [512, 4096], "lever_s": 8,
     "profile_shapes": [512, 4096], "profile_s": 10, "profile_steps": 5,
     "parity": {"d": 256, "sub": 32, "expansion": 64, "k": 32, "batch": 4096, "steps": 300},
     "memory": {"shapes": [512, 2048, 4096], "batch": 65536, "micro": 8192, "per_s": 8},
@@ -64,7 +64,7 @@ FULL = {
          "forward_seqs": 64, "est_s": 25},
     ],
     "eval": {"n_tokens": 2**17, "context": 2048, "batch": 2, "layer": 3},
-    "est": {"trainers": 120, "levers": 50, "profile": 20, "parity": 15, "memory": 30,
+    "est": {"trainers": 110, "levers": 30, "profile": 15, "parity": 15, "memory": 40,
             "stream": 70, "eval": 15, "smoke": 150},
 }  # fmt: skip
 
@@ -150,6 +150,11 @@ class Suite:
         self.results["loadavg_now"] = [round(v, 2) for v in os.getloadavg()]
         text = render(self.results)
         _atomic_write(self.out_dir / "benchmarks-gpu.md", text)
+        if not self.args.no_compute:  # compute.md as soon as its rates exist (cheap)
+            import gpu_smoke
+
+            with contextlib.suppress(Exception):
+                self.results["sections"]["compute"] = gpu_smoke.compute_doc(self)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -54,6 +54,8 @@ GROUPS = {
         "jupyter-core==5.9.1", "traitlets==5.15.0", "platformdirs==4.14.9", "smart-open==7.7.1",
         "argparse-dataclass==2.0.0", "pydantic==2.13.4", "pydantic-core==2.46.4",
         "annotated-types==0.7.0", "typing-inspection==0.4.2",
+        # the report's tables rule imports randsae.autointerp.llm, which imports anthropic
+        "anthropic==2.13.0", "distro==1.9.0", "jiter==0.19.0", "sniffio==1.3.1",
     ],
     # sae-lens's trainer imports wandb, which imports OpenTelemetry
     "sae_lens": [

@@ -157,3 +157,21 @@ def test_smoke_runs_compare_two_finished_runs(smoke_run, tmp_path):
     out = runs.compare(suite)
     assert out["cpu"]["rc"] == 0 and "sae_metrics.csv" in out["comparison"]
     assert all(c["agree"] for c in out["comparison"].values()), out["comparison"]
+
+
+def test_gpu_wheels_pin_the_project_versions():
+    """The wheels carried to the GPU machine are the versions requirements.txt pins."""
+    import re
+
+    import gpu_wheels
+
+    pins = dict(
+        m.groups()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if (m := re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s#]+)", line))
+    )
+    pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
+    carried = dict(s.split("==") for g in gpu_wheels.GROUPS.values() for s in g)
+    shared = set(pins) & set(carried)
+    assert {"transformer-lens", "sae-lens", "snakemake", "datasets", "anthropic"} <= shared
+    assert {k: carried[k] for k in shared} == {k: pins[k] for k in shared}
