@@ -19,7 +19,9 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "config.schema.yaml")
 
-from randsae.config import ConfigError, canonical, check_config
+from randsae.configfile import canonical
+from randsae.errors import ConfigError
+from randsae.sections import check_config
 
 # Snakemake's params trigger compares dicts with their key order: canonicalize the config so
 # that reordering keys in a config file (or a YAML dump that sorts them) reruns nothing.
@@ -41,7 +43,8 @@ include: "rules/evaluate.smk"
 include: "rules/autointerp.smk"
 include: "rules/toy_common.smk"
 include: "rules/toy.smk"
-include: "rules/report.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 report: "report/workflow.rst"

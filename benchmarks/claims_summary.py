@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from randsae.report.claims import markdown_table
+from randsae.tables.claims import markdown_table
 
 
 def claims_markdown(path: str | Path, title: str | None = None, digits: int = 3) -> str:

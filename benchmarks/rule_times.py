@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from randsae.report.rule_times import format_report, read_benchmarks, rule_table
+from randsae.tables.rule_times import format_report, read_benchmarks, rule_table
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,7 +71,7 @@ def missing_judge_keys(autointerp: dict[str, Any], environ: Any = None) -> list[
 def judge_key_error(config: dict[str, Any], environ: Any = None) -> str | None:
     """The error to stop a run with before any job starts: a configured judge lacks its key and
     some cell of the grid has no scores yet (a finished run re-renders figures without keys)."""
-    from randsae.config import cells
+    from randsae.sections import cells
 
     ai = config["autointerp"]
     missing = missing_judge_keys(ai, environ)

@@ -60,7 +60,7 @@ rule latent_page:
             **wc,
         ),
         windows=lambda wc: expand(str(rules.score.output.windows), init=INITS, **wc),
-        code=code("randsae/autointerp/pages.py", "randsae/report/latents.py"),
+        code=code("randsae/autointerp/pages.py", "randsae/autointerp/measures.py"),
     output:
         html="results/pages/{model}/layer{layer}.html",
     log:

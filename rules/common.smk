@@ -1,17 +1,15 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
 import re
 
-from randsae.config import (
-    cells,
-    eval_mem_mb,
-    model_mem_mb,
-    parse_init,
-    sae_config,
-    sae_mem_mb,
-    stable_seed,
-)
-from randsae.report.steps import FIGURE_METRICS, figure_targets
+from randsae.autointerp.measures import ROC_SCORERS as ROC_SCORER_NAMES
+from randsae.figures.captions import figure_report_args
+from randsae.figures.targets import FIGURE_METRICS, figure_targets
+from randsae.models.inits import parse_init
+from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 from randsae.sae.steps import layer_groups
+from randsae.sections import cells, sae_config
+from randsae.seeds import stable_seed
+from randsae.tables.manifest import config_source
 
 MODELS = list(config["models"])
 INITS = list(config["inits"])
@@ -21,7 +19,10 @@ INIT_SWEEP = any("-" in init for init in INITS)
 # Every figure: the configured formats plus the CSV of exactly the data it plots.
 FIG_EXT = [*config["figures"]["formats"], "csv"]
 SCORERS = config["autointerp"]["scorers"]
-ROC_SCORERS = [s for s in SCORERS if s in ("detection", "fuzzing")]
+ROC_SCORERS = [s for s in SCORERS if s in ROC_SCORER_NAMES]
+# Report captions (report/) and the config every table and figure names (params.config_source).
+REPORT_DIR = os.path.join(workflow.basedir, "report")
+CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
 
 
 wildcard_constraints:
@@ -102,7 +103,7 @@ def init_files():
 
 
 def lm_figure_targets():
-    """Every LM figure file (rules plot_* in rules/report.smk)."""
+    """Every LM figure file (rules plot_* in rules/figures.smk)."""
     return figure_targets(
         "results/figures",
         config["autointerp"]["scorers"],
@@ -285,7 +286,7 @@ LATENTS_TABLE = "results/tables/latents.csv"
 
 def latents_table(wildcards):
     """The per-latent table when a rule of this workflow writes it; without it the claims use
-    the pooled AUROCs and leave the entropy claims untestable (randsae/report/claims.py).
+    the pooled AUROCs and leave the entropy claims untestable (randsae/tables/claims.py).
     """
     made = any(LATENTS_TABLE in map(str, r.output) for r in workflow.rules)
     return [LATENTS_TABLE] if made else []

@@ -1,7 +1,7 @@
 """Rule app_j_examples: App J text examples (CSV, Markdown, HTML)."""
 
-from randsae.report import app_j
 from randsae.runner import run
+from randsae.tables import app_j
 
 
 def main(smk):

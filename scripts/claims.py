@@ -1,7 +1,7 @@
 """Rule claims: the paper's eight claims and the distinguishability table on this run's tables."""
 
-from randsae.report import steps
 from randsae.runner import run
+from randsae.tables import steps
 
 
 def main(smk):

@@ -1,7 +1,7 @@
 """Rule compute_table: results/tables/compute.csv (Table 1) from the benchmark files."""
 
-from randsae.report import steps
 from randsae.runner import run
+from randsae.tables import steps
 
 
 def main(smk):

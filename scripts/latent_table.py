@@ -1,7 +1,7 @@
 """Rule latent_table: latents.csv (v2 token entropy, per-latent AUROC) and roc_curves.csv."""
 
-from randsae.report import steps
 from randsae.runner import run
+from randsae.tables import steps
 
 
 def main(smk):

@@ -1,7 +1,7 @@
 """Rule manifest: every artifact with its rule, params digest, size and sha256."""
 
-from randsae.report import steps
 from randsae.runner import run
+from randsae.tables import steps
 
 
 def main(smk):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from randsae.report import steps
+from randsae.figures import steps
 from randsae.runner import run
 
 

@@ -1,7 +1,7 @@
 """Rule tables: aggregate per-cell results into the paper's tables."""
 
-from randsae.report import steps
 from randsae.runner import run
+from randsae.tables import steps
 
 
 def main(smk):

@@ -150,7 +150,7 @@ def house_table() -> str:
 
 def report_job_counts(cfg: dict) -> Counter:
     """Jobs of the report rules (tables and one rule per figure family) for a fresh run."""
-    from randsae.report.steps import ROC_SCORERS
+    from randsae.autointerp.measures import ROC_SCORERS
 
     models, scorers = cfg["models"], cfg["autointerp"]["scorers"]
     jobs = Counter(

@@ -268,8 +268,8 @@ def build_hub(out_dir: str | Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from randsae.config import stable_seed
     from randsae.data.corpus import gensim_documents
+    from randsae.seeds import stable_seed
 
     out = Path(out_dir)
     docs, _ = gensim_documents()

@@ -14,8 +14,8 @@ import yaml
 from dagtools import job_stats, report_job_counts
 from test_paper_grid import dry_run
 
-from randsae.report.grid import GRID_ROWS, grid_long_table, plot_grid, variant_columns
-from randsae.report.latents import entropy_summary
+from randsae.figures.grid import GRID_ROWS, grid_long_table, plot_grid, variant_columns
+from randsae.tables.latents import entropy_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 APPENDIX = {

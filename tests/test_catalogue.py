@@ -2,7 +2,7 @@
 
 Each catalogue entry's rule exists in rules/*.smk and one of its literal output patterns matches
 the entry's file; each function imports; each config exists; every figure rule of
-rules/report.smk is catalogued; docs/figures.md and the README table equal the catalogue's render.
+rules/figures.smk is catalogued; docs/figures.md and the README table equal the catalogue's render.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from randsae.report.catalogue import (
+from randsae.figures.catalogue import (
     CATALOGUE,
     README_BEGIN,
     README_END,
@@ -87,8 +87,8 @@ def test_entry_function_and_config_exist(entry):
 
 def test_every_figure_rule_is_catalogued():
     catalogued = {e.rule for e in CATALOGUE}
-    report_rules = re.findall(r"^rule (\w+):", (ROOT / "rules/report.smk").read_text(), re.M)
-    figure_rules = [r for r in report_rules if r.startswith("plot_")]
+    rules = re.findall(r"^rule (\w+):", (ROOT / "rules/figures.smk").read_text(), re.M)
+    figure_rules = [r for r in rules if r.startswith("plot_")]
     assert figure_rules
     assert set(figure_rules) <= catalogued, set(figure_rules) - catalogued
 
@@ -102,7 +102,7 @@ def test_paper_items_are_all_listed():
 
 def test_docs_are_generated_from_the_catalogue():
     assert (ROOT / "docs/figures.md").read_text() == render_doc(), (
-        "docs/figures.md is stale: python -m randsae.report.catalogue --write"
+        "docs/figures.md is stale: python -m randsae.figures.catalogue --write"
     )
     readme = (ROOT / "README.md").read_text()
     i, j = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)

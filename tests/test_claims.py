@@ -1,4 +1,4 @@
-"""Claims and distinguishability tables (randsae/report/claims.py) on synthetic tables where each
+"""Claims and distinguishability tables (randsae/tables/claims.py) on synthetic tables where each
 claim holds, fails or cannot be tested."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from randsae.report import claim_stats as S
-from randsae.report import claims as C
-from randsae.report import distinguishability as D
-from randsae.report import resample as R
-from randsae.report import toy_claims as T
-from randsae.report import verdicts as V
+from randsae.tables import claim_stats as S
+from randsae.tables import claims as C
+from randsae.tables import distinguishability as D
+from randsae.tables import resample as R
+from randsae.tables import toy_claims as T
+from randsae.tables import verdicts as V
 
 INITS = ["trained", "step0", "rerandomized", "rerandomized_embeddings", "noise_control"]
 RAND = ["step0", "rerandomized", "rerandomized_embeddings"]
@@ -364,7 +364,7 @@ def test_markdown_table(paper_claims):
 
 
 def test_claims_step_reads_and_writes_tables(tmp_path):
-    from randsae.report.steps import claims
+    from randsae.tables.steps import claims
 
     sm, ai, lat = world(paper=True, layers=(0, 1, 2), n_lat=12)
     paths = {n: tmp_path / f"{n}.csv" for n in ("sm", "ai", "lat", "toy")}

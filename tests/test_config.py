@@ -9,7 +9,11 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from randsae.config import ConfigError, canonical, check_config, parse_init, stable_seed
+from randsae.configfile import canonical
+from randsae.errors import ConfigError
+from randsae.models.inits import parse_init
+from randsae.sections import check_config
+from randsae.seeds import stable_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = str(ROOT / "config.schema.yaml")
@@ -133,7 +137,7 @@ def test_canonical_sorts_mapping_keys_keeps_lists():
 
 
 def test_job_memory_is_sized_from_the_config():
-    from randsae.config import eval_mem_mb, model_mem_mb, sae_mem_mb
+    from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 
     big = {"source": "pythia", "hf_name": "EleutherAI/pythia-6.9b", "dtype": "bfloat16"}
     tiny = {"source": "embedded", "arch": {"n_layers": 4, "d_model": 128}}
@@ -153,7 +157,7 @@ def test_job_memory_is_sized_from_the_config():
 
 
 def test_sae_variant_overrides_and_checks():
-    from randsae.config import sae_config
+    from randsae.sections import sae_config
 
     cfg = load("config.yaml")
     base = cfg["models"]["tiny-neox"]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 ARCH = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
 CTX = 32
@@ -356,7 +356,7 @@ def test_eval_cell_writes_what_the_two_stages_write_apart(project, cfg, monkeypa
 
 def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeypatch):
     from randsae.evaluate.steps import eval_sae, latent_examples
-    from randsae.report.aggregate import sae_metrics_table
+    from randsae.tables.aggregate import sae_metrics_table
 
     monkeypatch.chdir(project)
     toks = np.load("results/data/tokens/tiny/val.npy")

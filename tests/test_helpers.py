@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
+from randsae.figures.plotting import save_figure
 from randsae.models.neox import resolve_device
-from randsae.report.plotting import save_figure
 
 
 def test_resolve_device_one_rule():

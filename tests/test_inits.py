@@ -7,18 +7,14 @@ import math
 import pytest
 import torch
 
-from randsae.config import parse_init
-from randsae.models.inits import (
-    LoadedModel,
-    apply_init,
-    init_record,
+from randsae.models.inits import LoadedModel, apply_init, init_record, parse_init, weights_digest
+from randsae.models.neox import neox_config
+from randsae.models.transforms import (
     is_embedding,
     is_layer_norm,
     noise_embedding_hook,
     rerandomize,
-    weights_digest,
 )
-from randsae.models.neox import neox_config
 
 INIT_CFG = {
     "seed": 42,
@@ -234,7 +230,7 @@ def test_rerandomize_pools_statistics_per_hf_tensor():
 
 
 def test_hf_tensor_names_cover_every_parameter():
-    from randsae.models.inits import hf_tensor_name
+    from randsae.models.transforms import hf_tensor_name
 
     names = [n for n, _ in fresh().named_parameters()]
     assert {n for n in names if hf_tensor_name(n) is None} == {"unembed.b_U"}
@@ -246,7 +242,7 @@ def test_hf_tensor_names_cover_every_parameter():
 
 def _group_values(model, hf_tensor):
     """Sorted values of all transformer-lens parameters that come from one HF tensor."""
-    from randsae.models.inits import hf_tensor_name
+    from randsae.models.transforms import hf_tensor_name
 
     vals = [
         p.detach().reshape(-1)
@@ -260,7 +256,7 @@ def _group_values(model, hf_tensor):
 def test_permuted_keeps_each_hf_tensors_exact_multiset(init):
     """Reference: the HF tensors of a real converted GPT-NeoX (K rows at 10x the scale of Q and
     V): each HF tensor's multiset must survive exactly, while Q, K and V (one fused tensor) mix."""
-    from randsae.models.inits import hf_tensor_name
+    from randsae.models.transforms import hf_tensor_name
 
     torch.manual_seed(0)
     _hf, tl = _hf_neox_and_converted()
@@ -336,9 +332,23 @@ def test_standard_init_is_the_architectures_own_initializer():
 
 
 def test_new_inits_parse_and_reject_suffixes():
-    from randsae.config import ConfigError
+    from randsae.errors import ConfigError
 
     for name in ("permuted", "permuted_embeddings", "standard_init"):
         assert parse_init(name).base == name
     with pytest.raises(ConfigError, match="rerandomized"):
         parse_init("permuted-x2")
+
+
+def test_every_registered_init_is_documented_and_parses():
+    """The registry is the one list of init names: each parses, and docs/inits.md describes it."""
+    from pathlib import Path
+
+    from randsae.models.inits import INIT_BUILDERS, RESAMPLED_INITS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "inits.md").read_text()
+    for name in INIT_BUILDERS:
+        assert parse_init(name).base == name
+        assert f"`{name}`" in doc, name
+    assert {"rerandomized", "rerandomized_embeddings"} == RESAMPLED_INITS
+    assert parse_init("rerandomized_embeddings-x2").base == "rerandomized_embeddings"

@@ -24,6 +24,7 @@ from fake_anthropic import (
 )
 
 from randsae.autointerp import steps
+from randsae.autointerp.judging import FailureRateError
 from randsae.autointerp.llm import read_ledger
 
 recs = hot_records
@@ -421,7 +422,7 @@ def test_max_failure_rate_is_an_error_after_the_results_are_written(fake, tmp_pa
     monkeypatch.chdir(tmp_path)
     fake.behaviour = failing_windows
     cfg = {**ai_cfg(fake), "max_failure_rate": 0.05}
-    with pytest.raises(steps.FailureRateError, match="max_failure_rate=0.05"):
+    with pytest.raises(FailureRateError, match="max_failure_rate=0.05"):
         run_stages(tmp_path, cfg, recs(4))
     out = tmp_path / "out"
     assert (out / "scores.json").exists() and (out / "predictions.jsonl").exists()
@@ -432,7 +433,7 @@ def test_max_failure_rate_is_an_error_after_the_results_are_written(fake, tmp_pa
 
 
 def test_autointerp_table_has_failed_explanation_column(tmp_path):
-    from randsae.report.aggregate import autointerp_table, failure_totals
+    from randsae.tables.aggregate import autointerp_table, failure_totals
 
     summary = {"n_latents": 3, "n_windows": 30, "n_failed": 2, "auroc_pooled": 0.8}
     for init, nf in (("trained", 1), ("step0", 0)):

@@ -1,4 +1,4 @@
-"""randsae.report.manifest: decoding Snakemake's metadata, recovering wildcards, hashing artifacts.
+"""randsae.tables.manifest: decoding Snakemake's metadata, recovering wildcards, hashing artifacts.
 
 The integration tests run a real two-rule Snakemake workflow (seconds) and read the metadata it
 wrote; the manifest of the real smoke run is checked in tests/test_secrets.py's shared run.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dagtools import snakemake
 
-from randsae.report.manifest import (
+from randsae.tables.manifest import (
     COLUMNS,
     decode_record_name,
     manifest_rows,

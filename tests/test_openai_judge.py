@@ -273,7 +273,7 @@ def test_second_judge_and_simulation_through_the_score_stage(oai, fake, tmp_path
     """Claude (fake) explains and judges, the OpenAI-compatible judge (fake) judges the same
     explanations and simulates; scores.json and the tables carry both."""
     from randsae.autointerp import steps
-    from randsae.report.aggregate import autointerp_table, judge_agreement_table
+    from randsae.tables.aggregate import autointerp_table, judge_agreement_table
 
     monkeypatch.chdir(tmp_path)
     recs = records()
@@ -313,7 +313,7 @@ def test_second_judge_and_simulation_through_the_score_stage(oai, fake, tmp_path
 
 
 def test_judge_agreement_arithmetic(tmp_path):
-    from randsae.report.aggregate import JUDGE_AGREEMENT_COLUMNS, judge_agreement_table
+    from randsae.tables.aggregate import JUDGE_AGREEMENT_COLUMNS, judge_agreement_table
 
     per_latent = {"1": [0.9, 0.8], "2": [0.6, 0.7], "3": [0.7, 0.5], "4": [0.8, None]}
     rec = {
@@ -341,7 +341,8 @@ def test_judge_agreement_arithmetic(tmp_path):
 
 
 def test_config_checks_for_judges_and_simulation():
-    from randsae.config import ConfigError, check_autointerp
+    from randsae.errors import ConfigError
+    from randsae.sections import check_autointerp
 
     with pytest.raises(ConfigError, match="second_judge"):
         check_autointerp({"backend": "openai", "second_judge": "openai"})

@@ -28,8 +28,10 @@ from fake_anthropic import FakeAnthropic
 from fake_hub import FakeHub
 from hub_content import DATASET_REPO, MODELS, build_hub
 
-from randsae.config import ConfigError, apply_overlay, check_config
-from randsae.config import main as overlay_main
+from randsae.configfile import apply_overlay
+from randsae.configfile import main as overlay_main
+from randsae.errors import ConfigError
+from randsae.sections import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "configs" / "paper.yaml"

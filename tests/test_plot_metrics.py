@@ -10,12 +10,9 @@ import pandas as pd
 import pytest
 
 from randsae.evaluate.abstractness import abstractness_rows
-from randsae.report.plot_metrics import (
-    density_hist_rows,
-    plot_abstractness,
-    plot_density_histograms,
-)
-from randsae.report.plotting import metric_vs_layer
+from randsae.figures.plot_metrics import plot_abstractness, plot_density_histograms
+from randsae.figures.plotting import metric_vs_layer
+from randsae.tables.aggregate import density_hist_rows
 
 INITS = ["trained", "step0", "noise_control"]
 MODELS = {"m-big": (2, 3), "m-small": (1, 2)}  # name -> (n_params, n_layers)

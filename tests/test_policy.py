@@ -110,3 +110,108 @@ def test_no_config_surgery_in_adapters():
     for script in (ROOT / "scripts").glob("*.py"):
         text = script.read_text()
         assert '"layers": [' not in text and 'cfg["models"] =' not in text, script.name
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """randsae module -> the randsae modules it imports, at the top or inside a function (imports
+    under ``if TYPE_CHECKING:`` are annotations only and never run)."""
+    import ast
+
+    modules = {}
+    for path in (ROOT / "randsae").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    def type_checking_only(tree: ast.AST) -> set[int]:
+        skip = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+        return skip
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        skip = type_checking_only(tree)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                deps |= {resolve(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                for alias in node.names:  # `from randsae import io` imports randsae.io
+                    deps.add(
+                        resolve(f"{base}.{alias.name}")
+                        if f"{base}.{alias.name}" in modules
+                        else resolve(base)
+                    )
+        graph[name] = {d for d in deps if d and d != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_between_modules_or_packages():
+    """No randsae module imports another that imports it back, directly or through others, even
+    inside a function; nor does any package (``randsae.tables``, ``randsae.sections``, ...; a
+    top-level module counts as its own) import one that imports it back."""
+    graph = _import_graph()
+    assert len(graph) > 50 and "randsae.seeds" in graph["randsae.tables.claims"]
+    assert _cycles(graph) == []
+
+    def top(m: str) -> str:
+        return ".".join(m.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for src, deps in graph.items():
+        packages.setdefault(top(src), set()).update(top(d) for d in deps if top(d) != top(src))
+    assert _cycles(packages) == []
+
+
+def test_the_cycle_check_sees_imports_inside_functions():
+    """The graph holds imports made inside functions (tables.steps imports claims only in its
+    claims glue), and a loop closed that way is a cycle."""
+    assert "randsae.tables.claims" in _import_graph()["randsae.tables.steps"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

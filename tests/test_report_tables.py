@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from randsae.report.aggregate import (
+from randsae.figures.plotting import metric_vs_layer
+from randsae.tables.aggregate import (
     SCORE_DENOMINATOR_MIN,
     abstractness_table,
     flag_small_denominators,
     sae_metrics_table,
 )
-from randsae.report.plotting import metric_vs_layer
 
 
 def _metrics(tmp_path, d_vocab=1000):

@@ -12,9 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from randsae.autointerp import measures
 from randsae.autointerp.scoring import auroc
-from randsae.report import compute, grid, latents, roc, style
-from randsae.report.app_j import mark_window, pick_examples, write_app_j
+from randsae.figures import grid, style
+from randsae.figures import latents as latent_figures
+from randsae.figures import roc as roc_figures
+from randsae.tables import compute, latents, roc
+from randsae.tables.app_j import mark_window, pick_examples, write_app_j
 
 
 def test_style_has_the_paper_colours():
@@ -36,7 +40,7 @@ def test_roc_curve_area_equals_auroc_with_ties():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)
     s = np.round(rng.normal(size=200) + y, 1)  # many ties
-    fpr, tpr = roc.roc_curve(y, s)
+    fpr, tpr = measures.roc_curve(y, s)
     assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     assert np.trapezoid(tpr, fpr) == pytest.approx(auroc(y, s), abs=1e-12)
@@ -79,7 +83,7 @@ def test_read_windows_drops_failed_and_roc_table(tmp_path):
     table = roc.roc_table(got, 50, seed=0)
     fz = table[table["scorer"] == "fuzzing"]
     assert fz["auc"].iloc[0] > 0.7 and fz["n_latents"].iloc[0] == 8
-    fig = roc.plot_roc_curves(
+    fig = roc_figures.plot_roc_curves(
         table[table["scorer"] == "fuzzing"], tmp_path / "roc", formats=["png"]
     )
     assert (tmp_path / "roc.png").exists() and (tmp_path / "roc.csv").exists()
@@ -91,9 +95,9 @@ def test_token_entropy_v2_definition():
     # activation mass: token 1 -> 3, token 2 -> 1 (inactive positions ignored)
     windows = [{"tokens": [1, 2, 3], "acts": [2.0, 1.0, 0.0]}, {"tokens": [1], "acts": [1.0]}]
     p = np.array([0.75, 0.25])
-    assert latents.token_entropy(windows) == pytest.approx(float(-(p * np.log(p)).sum()))
-    assert latents.token_entropy([{"tokens": [5, 5], "acts": [1.0, 3.0]}]) == 0.0
-    assert math.isnan(latents.token_entropy([{"tokens": [1], "acts": [0.0]}]))
+    assert measures.token_entropy(windows) == pytest.approx(float(-(p * np.log(p)).sum()))
+    assert measures.token_entropy([{"tokens": [5, 5], "acts": [1.0, 3.0]}]) == 0.0
+    assert math.isnan(measures.token_entropy([{"tokens": [1], "acts": [0.0]}]))
 
 
 def test_latent_table_columns_and_values(tmp_path):
@@ -130,15 +134,15 @@ def test_latent_table_columns_and_values(tmp_path):
 
 def test_spearman_and_scatter(tmp_path):
     x = np.arange(10.0)
-    assert latents.spearman(x, -(x**3)) == pytest.approx(-1.0)
-    assert math.isnan(latents.spearman([1, 2], [1, 2]))
+    assert latent_figures.spearman(x, -(x**3)) == pytest.approx(-1.0)
+    assert math.isnan(latent_figures.spearman([1, 2], [1, 2]))
     rng = np.random.default_rng(0)
     lat = pd.DataFrame(
         dict(model="m", init=np.repeat(["trained", "rerandomized"], 20), layer=0,
              latent=np.tile(np.arange(20), 2), token_entropy=rng.uniform(0, 3, 40))
     )  # fmt: skip
     lat["fuzzing_auroc"] = 1 - lat["token_entropy"] / 4
-    fig = latents.plot_entropy_vs_auroc(lat, tmp_path / "f20", formats=["png"])
+    fig = latent_figures.plot_entropy_vs_auroc(lat, tmp_path / "f20", formats=["png"])
     data = pd.read_csv(tmp_path / "f20.csv")
     assert np.allclose(data["spearman_rho"], -1.0)
     assert "ρ=-1.00" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from randsae.report.rule_times import read_benchmarks, rule_table, wall_span
+from randsae.tables.rule_times import read_benchmarks, rule_table, wall_span
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from randsae.config import stable_seed
 from randsae.sae.topk import TopKSAE
+from randsae.seeds import stable_seed
 
 
 def _reference_forward(sae: TopKSAE, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

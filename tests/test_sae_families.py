@@ -11,10 +11,11 @@ import math
 import pytest
 import torch
 
-from randsae.config import ConfigError, family_error, sae_n_latents
+from randsae.errors import ConfigError
 from randsae.sae.families import SAELensCodes, cat_codes, load_sae
 from randsae.sae.topk import TopKSAE
 from randsae.sae.train import train_sae
+from randsae.sections import family_error, sae_n_latents
 
 D = 16
 

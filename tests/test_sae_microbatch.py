@@ -10,9 +10,10 @@ import torch
 import yaml
 from test_sae_train import D_IN, make_source, planted_acts, sae_cfg, write_cache
 
-from randsae.config import ConfigError, check_config, micro_batch_error
+from randsae.errors import ConfigError
 from randsae.sae.topk import TopKSAE
 from randsae.sae.train import _SAEJob, train_sae
+from randsae.sections import check_config, micro_batch_error
 
 B, MICRO, STEPS = 256, 64, 6
 

@@ -86,7 +86,7 @@ def test_secret_scan_detects_a_planted_leak(tmp_path):
 
 @pytest.mark.slow
 def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, tmp_path):
-    from randsae.report.steps import figure_targets
+    from randsae.figures.targets import figure_targets
 
     cfg = yaml.safe_load(SMOKE.read_text())
     with zipfile.ZipFile(report_zip) as z:
@@ -122,7 +122,7 @@ def test_report_holds_every_table_and_figure_with_a_caption(smoke, report_zip, t
 
 @pytest.mark.slow
 def test_manifest_of_the_smoke_run(smoke):
-    from randsae.report.manifest import read_manifest, verify_manifest
+    from randsae.tables.manifest import read_manifest, verify_manifest
 
     rows = {r["path"]: r for r in read_manifest(smoke / "results/manifest.tsv")}
     assert "results/tables/sae_metrics.csv" in rows and "results/manifest.tsv" not in rows

@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from randsae.config import ConfigError, cells, check_config
-from randsae.sections import ArchConfig, ExamplesConfig, RunConfig
+from randsae.errors import ConfigError
+from randsae.sections import ArchConfig, ExamplesConfig, RunConfig, cells, check_config
 
 
 @pytest.fixture

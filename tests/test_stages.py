@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from randsae import provenance
-from randsae.report.aggregate import autointerp_table, sae_metrics_table
-from randsae.report.plotting import init_sweep_figure, metric_vs_layer
-from randsae.report.steps import figure_targets
+from randsae.figures.plotting import init_sweep_figure, metric_vs_layer
+from randsae.figures.targets import figure_targets
 from randsae.sae.steps import layer_groups, link_sae
+from randsae.tables.aggregate import autointerp_table, sae_metrics_table
 
 
 def test_layer_groups():

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.toy import ARMS
 from randsae.toy.config import check_toy_config, dictionary_sizes, parse_dataset, toy_datasets
 from randsae.toy.data import (

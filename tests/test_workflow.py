@@ -16,7 +16,7 @@ import yaml
 from dagtools import ROOT, SMOKE, planned_jobs, report_job_counts, snakemake
 
 # tables, claims, per-latent/ROC/compute/App-J tables and one rule per figure family
-# (rules/report.smk)
+# (rules/tables.smk, rules/figures.smk)
 REPORT_RULES = set(report_job_counts(yaml.safe_load(SMOKE.read_text()))) | {"plot_init_sweep"}
 PLOT_RULES = {r for r in REPORT_RULES if r.startswith("plot_")}
 
@@ -104,7 +104,7 @@ def test_smoke_outputs_exist_and_are_sane(smoke_run):
             assert (figs / f"{name}.{ext}").stat().st_size > 0
     for name in ("fig2_grid", "roc_fuzzing_tiny-neox", "entropy_vs_fuzzing_auroc_tiny-neox"):
         assert (figs / f"{name}.png").stat().st_size > 0, name
-    from randsae.report.latents import LATENT_COLUMNS
+    from randsae.tables.latents import LATENT_COLUMNS
 
     lat = pd.read_csv(smoke_run / "results/tables/latents.csv")
     assert list(lat.columns[: len(LATENT_COLUMNS)]) == LATENT_COLUMNS

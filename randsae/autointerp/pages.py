@@ -64,9 +64,8 @@ def latent_dashboard(record: dict[str, Any], scored: list[dict[str, Any]] | None
 
     ``scored``: this latent's rows of the score rule's per-window file (None = not available).
     """
+    from randsae.autointerp.measures import roc_curve, token_entropy
     from randsae.autointerp.scoring import auroc
-    from randsae.report.latents import token_entropy
-    from randsae.report.roc import roc_curve
 
     ent = token_entropy(record["explain"])
     acts = [a for w in record["explain"] + record.get("test_activating", []) for a in w["acts"]]

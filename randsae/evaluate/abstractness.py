@@ -369,7 +369,7 @@ def abstractness_rows(
     per_latent: dict[str, Any], *, model: str, n_params: int, init: str, layer: int
 ) -> list[dict[str, Any]]:
     """Long-format summary rows (one per measure) for ``results/tables/abstractness.csv`` and
-    :func:`randsae.report.plot_metrics.plot_abstractness`: columns model, n_params, init, layer,
+    :func:`randsae.figures.plot_metrics.plot_abstractness`: columns model, n_params, init, layer,
     measure, mean, median, q25, q75, n_latents."""
     summ = summarize_abstractness(per_latent)
     rows = []

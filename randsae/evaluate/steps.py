@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from randsae import io
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 log = logging.getLogger("randsae")
 

@@ -34,29 +34,38 @@ same mean and std (normal, uniform, laplace).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from randsae.errors import ConfigError
+from randsae.seeds import stable_seed
 
-from randsae.config import InitSpec, parse_init, stable_seed
-from randsae.models.transforms import (  # noqa: F401  (re-exported)
-    LAYER_NORM_MARKERS,
-    NOISE_STREAMS,
-    NoiseEmbedding,
-    _chosen,
-    _sample,
-    hf_neox_config,
-    hf_tensor_name,
-    is_embedding,
-    is_layer_norm,
-    noise_embedding_hook,
-    permute,
-    rerandomize,
-    standard_init_weights,
-)
+if TYPE_CHECKING:
+    import torch
+
+#: Noise streams of the noise control, one per stage that runs the model on tokens: SAE training
+#: (the activation cache and stream mode share it, so both sources stay bit-identical), the
+#: held-out evaluation, and the latent examples.
+NOISE_STREAMS = ("train", "eval", "examples")
+#: Distributions of re-randomization (same mean and std as the trained tensor).
+DISTRIBUTIONS = ("normal", "uniform", "laplace")
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """A parsed init name."""
+
+    name: str
+    base: str
+    scale: float
+    distribution: str
+
+    @property
+    def rerandomizes(self) -> bool:
+        return self.base in RESAMPLED_INITS
 
 
 @dataclass
@@ -94,17 +103,22 @@ def noise_seed(init_cfg: dict[str, Any], model_name: str, init_name: str, stream
 InitBuilder = Callable[[Any, InitSpec, dict[str, Any], str, str], LoadedModel]
 """``builder(base_model, spec, init_cfg, model_name, noise_stream) -> LoadedModel``."""
 
-#: One builder per base init name (``randsae.config.BASE_INITS``); a new init is one function
-#: registered with :func:`register_init`.
+#: One builder per base init name: the one list of init names (the config's init-name grammar,
+#: :func:`parse_init`, is derived from it). A new init is one function registered with
+#: :func:`register_init`.
 INIT_BUILDERS: dict[str, InitBuilder] = {}
+#: Base names that take the '-x<scale>' and '-<distribution>' suffixes (they resample weights).
+RESAMPLED_INITS: set[str] = set()
 
 
-def register_init(*bases: str) -> Callable[[InitBuilder], InitBuilder]:
+def register_init(*bases: str, resampled: bool = False) -> Callable[[InitBuilder], InitBuilder]:
     def deco(fn: InitBuilder) -> InitBuilder:
         for base in bases:
             if base in INIT_BUILDERS:
                 raise ValueError(f"init {base!r} registered twice")
             INIT_BUILDERS[base] = fn
+            if resampled:
+                RESAMPLED_INITS.add(base)
         return fn
 
     return deco
@@ -120,10 +134,13 @@ def _unchanged(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stre
     return LoadedModel(model)
 
 
-@register_init("rerandomized", "rerandomized_embeddings", "permuted", "permuted_embeddings")
+@register_init("permuted", "permuted_embeddings")
+@register_init("rerandomized", "rerandomized_embeddings", resampled=True)
 def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
     """Weights re-drawn (``rerandomized*``: same per-HF-tensor mean/std) or shuffled within each
     tensor (``permuted*``); the ``*_embeddings`` variants include the embeddings."""
+    from randsae.models.transforms import permute, rerandomize
+
     family, _, embeddings = spec.base.partition("_")
     extra = {"scale": spec.scale, "distribution": spec.distribution}
     transform = rerandomize if family == "rerandomized" else permute
@@ -139,6 +156,8 @@ def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, st
 
 @register_init("standard_init")
 def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+    from randsae.models.transforms import standard_init_weights
+
     changed = standard_init_weights(
         model,
         seed=init_seed(init_cfg, model_name, spec.name),
@@ -148,11 +167,51 @@ def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, 
 
 @register_init("noise_control")
 def _noise_control(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):
+    from randsae.models.transforms import noise_embedding_hook
+
     def hooks(stream: str) -> list[tuple[str, Any]]:
         seed = noise_seed(init_cfg, model_name, spec.name, stream)
         return [noise_embedding_hook(init_cfg["noise_std"], seed)]
 
     return LoadedModel(model, hooks(stream), stream_hooks=hooks)
+
+
+# ---------------------------------------------------------------- the init-name grammar
+# A registered base name, then for the resampled ones an optional scale multiplier and
+# distribution (beyond the paper, issue "init sweep"): rerandomized-x0.5-uniform,
+# rerandomized_embeddings-x2, rerandomized-laplace.
+
+
+def init_name_pattern() -> re.Pattern[str]:
+    """The init names the registry accepts (longest base first, so that ``rerandomized`` does
+    not shadow ``rerandomized_embeddings``)."""
+    bases = "|".join(re.escape(b) for b in sorted(INIT_BUILDERS, key=len, reverse=True))
+    return re.compile(
+        rf"^(?P<base>{bases})"
+        r"(?:-x(?P<scale>[0-9]+(?:\.[0-9]+)?))?"
+        rf"(?:-(?P<dist>{'|'.join(DISTRIBUTIONS)}))?$"
+    )
+
+
+def parse_init(name: str, init_cfg: dict[str, Any] | None = None) -> InitSpec:
+    """Parse an init name; defaults for scale/distribution come from the ``init`` config section."""
+    m = init_name_pattern().match(name)
+    if m is None:
+        raise ConfigError(
+            f"inits: unknown init name {name!r}; expected one of {', '.join(INIT_BUILDERS)} "
+            f"({', '.join(sorted(RESAMPLED_INITS))} may add '-x<scale>' and "
+            f"'-{'|-'.join(DISTRIBUTIONS)}')"
+        )
+    init_cfg = init_cfg or {}
+    base = m.group("base")
+    if (m.group("scale") or m.group("dist")) and base not in RESAMPLED_INITS:
+        raise ConfigError(
+            f"inits: {name!r}: scale/distribution suffixes apply to "
+            f"{', '.join(sorted(RESAMPLED_INITS))} only"
+        )
+    scale = float(m.group("scale")) if m.group("scale") else float(init_cfg.get("scale", 1.0))
+    dist = m.group("dist") or init_cfg.get("distribution", "normal")
+    return InitSpec(name=name, base=base, scale=scale, distribution=dist)
 
 
 def apply_init(

@@ -12,13 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 LAYER_NORM_MARKERS = ("ln1", "ln2", "ln_final", "layernorm", "layer_norm")
-#: Noise streams of the noise control, one per stage that runs the model on tokens: SAE training
-#: (the activation cache and stream mode share it, so both sources stay bit-identical), the
-#: held-out evaluation, and the latent examples.
-NOISE_STREAMS = ("train", "eval", "examples")
 
 
 def is_embedding(name: str) -> bool:

@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from randsae.config import family_error, micro_batch_error, sae_n_latents, stable_seed
 from randsae.sae import tracking as trk
 from randsae.sae.curve import LOG_COLUMNS as LOG_COLUMNS  # re-exported
 from randsae.sae.curve import CurveLog, fired_latents
@@ -23,7 +22,10 @@ from randsae.sae.precision import (
     tf32_matmuls,
 )
 from randsae.sae.recipe import auto_lr, geometric_median, linear_warmup_decay  # noqa: F401
+from randsae.sae.scaling import estimate_scaling_factor, fold_scaling_factor
 from randsae.sae.topk import TopKSAE
+from randsae.sections.sae import family_error, micro_batch_error, sae_n_latents
+from randsae.seeds import stable_seed
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
 #: capped at the run's token budget so short runs report "never fired during training".
@@ -248,8 +250,6 @@ class _SAEJob(JobBase):
     def train_step(self, x: torch.Tensor) -> None:
         x = x.to(self.device, torch.float32, non_blocking=True)
         if self.normalize == "expected_average_only_in":
-            from randsae.sae.families import estimate_scaling_factor
-
             if self.scale is None:
                 self.scale = estimate_scaling_factor(x)
             x = x * self.scale
@@ -336,8 +336,6 @@ class _SAEJob(JobBase):
                 for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
                     getattr(self.sae, name).copy_(getattr(self.sl_sae, name))
         if self.scale is not None:
-            from randsae.sae.families import fold_scaling_factor
-
             fold_scaling_factor(self.sae, self.scale)
             self.scale = None
         return self.sae

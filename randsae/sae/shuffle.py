@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 
 class SequenceShuffle:

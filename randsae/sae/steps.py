@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from randsae import provenance
-from randsae.config import stable_seed
 from randsae.io import read_json
+from randsae.seeds import stable_seed
 
 log = logging.getLogger("randsae")
 

@@ -92,7 +92,7 @@ def dictionary_sizes(toy: dict, dataset: str, models: dict | None = None) -> lis
     if kind == "sharkey":
         return [int(n) for n in toy["sharkey"]["num_latents"]]
     if kind == "embed":
-        from randsae.config import model_shape
+        from randsae.models.shapes import model_shape
 
         if models is None or detail not in models:
             raise ValueError(f"toy.embeddings.models: {detail!r} is not a key of models:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.toy.data import generator, lomax, random_signs, require_positive
 from randsae.toy.ffn import apply_ffn, random_ffn
 

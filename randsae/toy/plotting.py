@@ -215,8 +215,8 @@ def plot_fig5(table: pd.DataFrame) -> Figure:
 
 def save_figure(fig: Figure, data: pd.DataFrame, pdf: str, png: str, csv: str) -> None:
     """A toy rule's pdf/png/csv outputs through the one figure writer
-    (:func:`randsae.report.plotting.save_figure`); the three share one base name."""
-    from randsae.report.plotting import save_figure as save
+    (:func:`randsae.figures.plotting.save_figure`); the three share one base name."""
+    from randsae.figures.plotting import save_figure as save
 
     base = Path(pdf).with_suffix("")
     if {Path(png), Path(csv)} != {base.with_suffix(".png"), base.with_suffix(".csv")}:

@@ -124,7 +124,7 @@ def make_toy_data_stats(
             rows.append(row)
     df = pd.DataFrame(rows)
     if parse_dataset(dataset)[0] == "sharkey":
-        from randsae.config import stable_seed
+        from randsae.seeds import stable_seed
         from randsae.toy.data import generate_sharkey
 
         active = {}
@@ -290,7 +290,7 @@ def make_word2vec_vectors(
     dim: int, seed: int, w2v: dict, max_words: int | None, npy: str, vocab: str
 ) -> None:
     """Offline substitute for GloVe: word2vec trained on gensim's test corpora."""
-    from randsae.config import stable_seed
+    from randsae.seeds import stable_seed
     from randsae.toy.words import save_vectors, tokenized_corpus, train_word2vec
 
     sentences = tokenized_corpus(w2v["max_wiki_articles"])

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 from randsae.toy import ARMS
 from randsae.toy.data import (
     gaussian_like,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
+from randsae.seeds import stable_seed
 
 
 def mark_window(window: dict[str, Any]) -> str:

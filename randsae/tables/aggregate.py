@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,8 +227,6 @@ def abstractness_table(
 
 def density_table(metric_jsons: Iterable[str | Path], n_params: dict[str, int]) -> pd.DataFrame:
     """Log10 firing-density histograms of every cell (long format)."""
-    from randsae.report.plot_metrics import density_hist_rows
-
     frames = []
     for path in metric_jsons:
         rec = read_json(path)
@@ -242,3 +241,25 @@ def density_table(metric_jsons: Iterable[str | Path], n_params: dict[str, int]) 
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def density_hist_rows(
+    metrics: dict[str, Any], *, model: str, n_params: int, init: str, layer: int
+) -> pd.DataFrame:
+    """Rows of the density-histogram table from one ``evaluate_sae`` result: columns model,
+    n_params, init, layer, bin_lo, bin_hi (log10 firing frequency), n_latents, frac_latents
+    (fraction of *all* latents; dead latents are in ``n_dead``, not in any bin)."""
+    counts = np.asarray(metrics["density_hist_counts"])
+    edges = np.asarray(metrics["density_hist_edges_log10"])
+    return pd.DataFrame(
+        {
+            "model": model,
+            "n_params": n_params,
+            "init": init,
+            "layer": layer,
+            "bin_lo": edges[:-1],
+            "bin_hi": edges[1:],
+            "n_latents": counts,
+            "frac_latents": counts / float(metrics["d_sae"]),
+        }
+    )

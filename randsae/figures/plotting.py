@@ -17,7 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits  # noqa: E402
+from randsae.figures.style import (  # noqa: E402
+    CHANCE_STYLE,
+    init_label,
+    init_style,
+    metric_label,
+    ordered_inits,
+)
 
 
 def _style(init: str) -> dict[str, Any]:
@@ -72,10 +78,10 @@ def metric_vs_layer(
     chance: float | None = None,
 ) -> Any:
     """Plot ``metric`` against layer, one panel per model, one line per init (optional CI band,
-    optional dotted chance line at ``chance``); colours from :mod:`randsae.report.style`.
+    optional dotted chance line at ``chance``); colours from :mod:`randsae.figures.style`.
 
     Where ``df`` has a ``<metric>_flagged`` column (CE/KL scores with a near-zero denominator,
-    :func:`randsae.report.aggregate.flag_small_denominators`), flagged points are drawn as open
+    :func:`randsae.tables.aggregate.flag_small_denominators`), flagged points are drawn as open
     markers off the line; the CSV keeps their raw values and the flag.
     """
     if metric not in df.columns:
@@ -120,11 +126,12 @@ def metric_vs_layer(
     return fig
 
 
+#: Panels of the init-sweep figure: SAE metrics (per SAE) and abstractness medians (per layer).
 SWEEP_METRICS = (
-    ("explained_variance", "explained variance", "sae"),
-    ("ce_loss_score", "CE loss score", "sae"),
-    ("entropy_all", "token entropy (median, nats)", "abs"),
-    ("token_r2", "token-identity R² (median)", "abs"),
+    ("explained_variance", metric_label("explained_variance"), "sae"),
+    ("ce_loss_score", metric_label("ce_loss_score"), "sae"),
+    ("entropy_all", f"{metric_label('entropy_all')}, median", "abs"),
+    ("token_r2", f"{metric_label('token_r2')}, median", "abs"),
 )
 
 
@@ -136,7 +143,7 @@ def init_sweep_figure(
 ) -> Any:
     """Init-scale sweep: metric (mean over layers) vs scale, one line per distribution, with
     ``trained`` as a horizontal reference line; one panel per metric."""
-    from randsae.config import parse_init
+    from randsae.models.inits import parse_init
 
     ab = abstractness.pivot_table(
         index=["model", "init", "layer"], columns="measure", values="median"

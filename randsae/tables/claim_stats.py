@@ -1,8 +1,8 @@
-"""Statistics of claims 1-6 on per-cell values (see randsae.report.claims and docs/claims.md).
+"""Statistics of claims 1-6 on per-cell values (see randsae.tables.claims and docs/claims.md).
 
 Each ``claimN_*(model)`` returns ``stat(V, L) -> float`` where ``V[(model, init)]`` holds a
 measure's per-layer values and ``L[model]`` the layer indices (both possibly a bootstrap
-replicate). Groups of variants follow the init's base name (``randsae.config.parse_init``).
+replicate). Groups of variants follow the init's base name (``randsae.models.inits.parse_init``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from randsae.config import parse_init
-from randsae.report.resample import Stat, nanmean, slope
+from randsae.models.inits import parse_init
+from randsae.tables.resample import Stat, nanmean, slope
 
 TRAINED = "trained"
 CONTROL = "noise_control"

@@ -4,7 +4,7 @@ This module builds the claims table; the claim 1-6 statistics live in ``claim_st
 resampling in ``resample``, claim 8 (toy) in ``toy_claims`` and the trained-minus-variant table in
 ``distinguishability``.
 
-Pure functions on DataFrames (no file I/O here; ``randsae.report.steps.claims`` reads and writes).
+Pure functions on DataFrames (no file I/O here; ``randsae.tables.steps.claims`` reads and writes).
 Every statistic, its resampling unit and its verdict rule is defined in ``docs/claims.md``; the
 docstrings below are the short form.
 
@@ -22,7 +22,7 @@ Inputs (column names as the tables rule / the per-latent table write them):
 Resampling: a statistic is recomputed on bootstrap replicates and its 95 % CI is the 2.5/97.5
 percentile interval. Per-latent measures resample latents within each cell (model, init, layer);
 one-value-per-cell measures resample layers within each model; toy statistics resample seeds.
-Seeds derive from ``randsae.config.stable_seed``.
+Seeds derive from ``randsae.seeds.stable_seed``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
-from randsae.report.claim_stats import (
+from randsae.seeds import stable_seed
+from randsae.tables.claim_stats import (
     CT,
     NC,
     RA,
@@ -57,7 +57,7 @@ from randsae.report.claim_stats import (
     claim6_trained_slope,
     is_randomized,
 )
-from randsae.report.resample import (
+from randsae.tables.resample import (
     Measure,
     Stat,
     auroc_measure,
@@ -70,8 +70,8 @@ from randsae.report.resample import (
     spearman,
     spearman_rows,
 )
-from randsae.report.toy_claims import claim8_rows
-from randsae.report.verdicts import COLUMNS, FAILS, HOLDS, row
+from randsae.tables.toy_claims import claim8_rows
+from randsae.tables.verdicts import COLUMNS, FAILS, HOLDS, row
 
 # Documented thresholds (docs/claims.md).
 CONTROL_CHANCE_TOLERANCE = 0.1  # claim 1b: control AUROC within 0.5 +- this

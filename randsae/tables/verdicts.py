@@ -1,4 +1,4 @@
-"""Verdicts and rows of the claims table (shared by randsae.report.claims and toy_claims)."""
+"""Verdicts and rows of the claims table (shared by randsae.tables.claims and toy_claims)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
-from randsae.report.resample import nanmean, percentile_ci
-from randsae.report.verdicts import row
+from randsae.seeds import stable_seed
+from randsae.tables.resample import nanmean, percentile_ci
+from randsae.tables.verdicts import row
 
 N_EV_LEVELS = 25  # EV levels on which two frontiers are compared
 

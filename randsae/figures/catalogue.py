@@ -1,7 +1,7 @@
 """The figure catalogue: every item of the paper (v2) -> file -> rule -> function -> config.
 
 One list, edited here; ``docs/figures.md`` and the README's figure table are generated from it
-(``python -m randsae.report.catalogue --write``) and ``tests/test_catalogue.py`` keeps catalogue,
+(``python -m randsae.figures.catalogue --write``) and ``tests/test_catalogue.py`` keeps catalogue,
 rules and docs in sync: each entry's rule exists in ``rules/*.smk``, its file matches one of that
 rule's output patterns, its function imports, its config exists, and the docs equal the render.
 
@@ -42,7 +42,7 @@ def _roc(ref: str, scorer: str, model: str, size: str) -> Entry:
         f"{scorer.capitalize()} ROC per layer, Pythia-{size}, 5 variants, AUC + bootstrap CI",
         (f"results/figures/roc_{scorer}_{model}.{{ext}}",),
         "plot_roc_curves",
-        "randsae.report.roc.plot_roc_curves",
+        "randsae.figures.roc.plot_roc_curves",
         ("results/tables/roc_curves.csv",),
     )
 
@@ -53,7 +53,7 @@ def _grid(ref: str, content: str, config: str) -> Entry:
         content,
         ("results/figures/fig2_grid.{ext}",),
         "plot_fig2_grid",
-        "randsae.report.grid.plot_grid",
+        "randsae.figures.grid.plot_grid",
         (
             "results/tables/sae_metrics.csv",
             "results/tables/autointerp.csv",
@@ -148,7 +148,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "App H: per-latent token entropy vs fuzzing AUROC, per layer and variant, Spearman rho",
         ("results/figures/entropy_vs_fuzzing_auroc_pythia-6.9b-deduped.{ext}",),
         "plot_entropy_vs_auroc",
-        "randsae.report.latents.plot_entropy_vs_auroc",
+        "randsae.figures.latents.plot_entropy_vs_auroc",
         ("results/tables/latents.csv",),
     ),
     Entry(
@@ -202,7 +202,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "App K: compute per rule and model from the benchmark files, paper hours beside",
         ("results/tables/compute.csv",),
         "compute_table",
-        "randsae.report.compute.compute_table",
+        "randsae.tables.compute.compute_table",
         ("benchmarks/runs/**.tsv",),
     ),
     Entry(
@@ -214,7 +214,7 @@ CATALOGUE: tuple[Entry, ...] = (
             "results/tables/app_j_examples.html",
         ),
         "app_j_examples",
-        "randsae.report.app_j.write_app_j",
+        "randsae.tables.app_j.write_app_j",
         ("results/examples/{model}/{init}/layer{layer}.json",),
     ),
     Entry(
@@ -231,7 +231,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "An SAE metric vs layer (EV, CE score/increase, KL score, L0, dead fraction)",
         ("results/figures/sae_{sae_metric}_vs_layer.{ext}",),
         "plot_sae_metrics",
-        "randsae.report.plotting.metric_vs_layer",
+        "randsae.figures.plotting.metric_vs_layer",
         ("results/tables/sae_metrics.csv",),
         DEFAULT,
         extra=True,
@@ -241,7 +241,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "Latent firing-density histograms",
         ("results/figures/sae_density_histograms.{ext}",),
         "plot_density_histograms",
-        "randsae.report.plot_metrics.plot_density_histograms",
+        "randsae.figures.plot_metrics.plot_density_histograms",
         ("results/tables/density_histograms.csv",),
         DEFAULT,
         extra=True,
@@ -251,7 +251,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "Held-out abstractness measures vs layer (entropy_all/weighted/topN, token R²)",
         ("results/figures/abstractness_vs_layer.{ext}",),
         "plot_abstractness",
-        "randsae.report.plot_metrics.plot_abstractness",
+        "randsae.figures.plot_metrics.plot_abstractness",
         ("results/tables/abstractness.csv",),
         DEFAULT,
         extra=True,
@@ -261,7 +261,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "Pooled AUROC vs layer per scorer and random-explanation control",
         ("results/figures/autointerp_{ai_scorer}_auroc_vs_layer.{ext}",),
         "plot_autointerp_auroc",
-        "randsae.report.plotting.metric_vs_layer",
+        "randsae.figures.plotting.metric_vs_layer",
         ("results/tables/autointerp.csv",),
         DEFAULT,
         extra=True,
@@ -271,7 +271,7 @@ CATALOGUE: tuple[Entry, ...] = (
         "Init-scale / distribution sweep",
         ("results/figures/init_sweep.{ext}",),
         "plot_init_sweep",
-        "randsae.report.plotting.init_sweep_figure",
+        "randsae.figures.plotting.init_sweep_figure",
         ("results/tables/sae_metrics.csv", "results/tables/abstractness.csv"),
         "configs/init-sweep.yaml",
         extra=True,
@@ -312,7 +312,7 @@ def render_table(entries: tuple[Entry, ...] = CATALOGUE) -> str:
 
 DOC_HEADER = """# Figures and tables of the paper
 
-Generated from `randsae/report/catalogue.py` (`python -m randsae.report.catalogue --write`);
+Generated from `randsae/figures/catalogue.py` (`python -m randsae.figures.catalogue --write`);
 `tests/test_catalogue.py` fails when this file, the catalogue or the rules drift apart.
 
 Each row: the paper item (v2, ICLR 2026), what it shows, the file the workflow writes, the rule
@@ -321,7 +321,7 @@ config that produces it at paper scale. `{ext}` = each of `figures.formats` (pdf
 `csv`, the data the figure plots. The default `config.yaml` writes the same files for its
 embedded model (`tiny-neox` in place of the Pythia names).
 
-Colours (`randsae/report/style.py`, every figure): trained gray, control (noise inputs) black,
+Colours (`randsae/figures/style.py`, every figure): trained gray, control (noise inputs) black,
 Step-0 green, re-randomized (excl. embeddings) blue, re-randomized (incl. embeddings) orange,
 chance dotted.
 

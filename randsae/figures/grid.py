@@ -18,14 +18,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GRID_ROWS: tuple[tuple[str, str], ...] = (
-    ("explained_variance", "explained variance"),
-    ("cossim", "cosine similarity"),
-    ("l1", "L1 of latents"),
-    ("fuzzing_auroc", "fuzzing AUROC"),
-    ("detection_auroc", "detection AUROC"),
-    ("ce_loss_score", "CE-loss score"),
-    ("token_entropy", "token entropy (nats)"),
+from randsae.figures.style import metric_label
+
+GRID_ROWS: tuple[tuple[str, str], ...] = tuple(
+    (metric, metric_label(metric))
+    for metric in (
+        "explained_variance",
+        "cossim",
+        "l1",
+        "fuzzing_auroc",
+        "detection_auroc",
+        "ce_loss_score",
+        "token_entropy",
+    )
 )
 LONG_COLUMNS = ["model", "init", "layer", "metric", "value", "ci_low", "ci_high"]
 
@@ -37,7 +42,7 @@ def grid_long_table(
 
     ``sae_metrics``: the sae_metrics table; ``autointerp``: the autointerp table (rows with
     ``scorer`` fuzzing / detection, ``auroc_pooled`` and its CI); ``entropy``: the output of
-    :func:`randsae.report.latents.entropy_summary`.
+    :func:`randsae.tables.latents.entropy_summary`.
     """
     keys = ["model", "init", "layer"]
     frames = []
@@ -100,8 +105,8 @@ def plot_grid(
     are kept (empty panels say "no data") so every grid has the paper's seven rows."""
     import matplotlib.pyplot as plt
 
-    from randsae.report.plotting import save_figure
-    from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits
+    from randsae.figures.plotting import save_figure
+    from randsae.figures.style import CHANCE_STYLE, init_label, init_style, ordered_inits
 
     data = pool_columns(long, columns)
     cols = list(column_order or dict.fromkeys(data["column"]))

@@ -17,30 +17,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from randsae.report.plotting import save_figure  # noqa: E402
-
-METRIC_LABELS = {
-    "explained_variance": "explained variance (mean-centred)",
-    "explained_variance_legacy": "explained variance (legacy, per token)",
-    "fvu": "FVU",
-    "ce_loss_score": "CE loss score",
-    "ce_loss_increase": "CE loss increase (nats)",
-    "kl_div_score": "KL divergence score",
-    "l0": "L0",
-    "frac_dead": "dead fraction",
-    "entropy_all": "token entropy, all activations (nats)",
-    "entropy_weighted": "token entropy, activation-weighted (nats)",
-    "entropy_topN": "token entropy, top-N activations (nats)",
-    "token_r2": "token-identity R²",
-}
-from randsae.report.style import INIT_ORDER  # noqa: E402
+from randsae.figures.plotting import save_figure  # noqa: E402
+from randsae.figures.style import METRIC_LABELS, init_color, metric_label, ordered_inits  # noqa: E402
 
 KEY_COLS = ["model", "n_params", "init", "layer"]
-
-
-def _inits(df: pd.DataFrame) -> list[str]:
-    present = list(dict.fromkeys(df["init"]))
-    return [i for i in INIT_ORDER if i in present] + [i for i in present if i not in INIT_ORDER]
 
 
 def _models(df: pd.DataFrame) -> list[str]:
@@ -48,9 +28,6 @@ def _models(df: pd.DataFrame) -> list[str]:
 
 
 def _colors(inits: Sequence[str]) -> dict[str, Any]:
-    """The shared paper colours (randsae.report.style) of each init."""
-    from randsae.report.style import init_color
-
     return {init: init_color(init) for init in inits}
 
 
@@ -58,28 +35,6 @@ def _check_cols(df: pd.DataFrame, cols: Sequence[str]) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"missing columns {missing}; have {list(df.columns)}")
-
-
-def density_hist_rows(
-    metrics: dict[str, Any], *, model: str, n_params: int, init: str, layer: int
-) -> pd.DataFrame:
-    """Rows of the density-histogram table from one ``evaluate_sae`` result: columns model,
-    n_params, init, layer, bin_lo, bin_hi (log10 firing frequency), n_latents, frac_latents
-    (fraction of *all* latents; dead latents are in ``n_dead``, not in any bin)."""
-    counts = np.asarray(metrics["density_hist_counts"])
-    edges = np.asarray(metrics["density_hist_edges_log10"])
-    return pd.DataFrame(
-        {
-            "model": model,
-            "n_params": n_params,
-            "init": init,
-            "layer": layer,
-            "bin_lo": edges[:-1],
-            "bin_hi": edges[1:],
-            "n_latents": counts,
-            "frac_latents": counts / float(metrics["d_sae"]),
-        }
-    )
 
 
 def plot_density_histograms(
@@ -93,7 +48,7 @@ def plot_density_histograms(
     """
     _check_cols(hist_df, [*KEY_COLS, "bin_lo", "bin_hi", "frac_latents"])
     data = hist_df.sort_values(["n_params", "layer", "init", "bin_lo"]).reset_index(drop=True)
-    models, inits = _models(data), _inits(data)
+    models, inits = _models(data), ordered_inits(data["init"])
     colors = _colors(inits)
     n_cols = max(data.groupby("model")["layer"].nunique())
     fig, axes = plt.subplots(
@@ -141,7 +96,7 @@ def plot_abstractness(
     data = abs_df[cols].sort_values(["measure", "n_params", "init", "layer"]).reset_index(drop=True)
     measures = list(dict.fromkeys(m for m in METRIC_LABELS if m in set(data["measure"])))
     measures += [m for m in dict.fromkeys(data["measure"]) if m not in measures]
-    models, inits = _models(data), _inits(data)
+    models, inits = _models(data), ordered_inits(data["init"])
     colors = _colors(inits)
     fig, axes = plt.subplots(
         len(measures), len(models), figsize=(3.2 * len(models), 2.4 * len(measures)), squeeze=False
@@ -162,7 +117,7 @@ def plot_abstractness(
             if r == len(measures) - 1:
                 ax.set_xlabel("layer")
             if c == 0:
-                ax.set_ylabel(METRIC_LABELS.get(meas, meas), fontsize=8)
+                ax.set_ylabel(metric_label(meas), fontsize=8)
             ax.grid(alpha=0.3)
             ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0][-1].legend(fontsize=7, frameon=False)

@@ -213,14 +213,7 @@ def verify_manifest(path: str | Path, root: str | Path = ".") -> list[str]:
     return bad
 
 
-# ------------------------------------------------------------------ report helpers (rules/report.smk)
-
-FIGURE_SUBCATEGORY = {
-    "sae": "SAE quality",
-    "autointerp": "Auto-interpretability",
-    "abstractness": "Abstractness",
-    "init": "Init sweep",
-}
+# ------------------------------------------------------------------ report captions (rules)
 
 
 def config_source(config: Mapping[str, Any], configfiles: Iterable[str] | None) -> dict[str, Any]:
@@ -229,17 +222,3 @@ def config_source(config: Mapping[str, Any], configfiles: Iterable[str] | None) 
     files = [os.path.basename(str(f)) for f in configfiles or []] or ["config.yaml"]
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
     return {"files": files, "sha256": digest}
-
-
-def figure_report_args(path: str, caption_dir: str | Path) -> dict[str, Any]:
-    """Keyword arguments of Snakemake's `report()` for one figure file (pdf/png/csv): the caption
-    `<caption_dir>/figures/<figure name>.rst` (`generic.rst` when there is none), category,
-    subcategory by figure family, and labels naming the figure and file type."""
-    name, ext = os.path.splitext(os.path.basename(path))
-    caption = name if (Path(caption_dir) / "figures" / f"{name}.rst").is_file() else "generic"
-    return {
-        "caption": str(Path(caption_dir) / "figures" / f"{caption}.rst"),
-        "category": "Figures",
-        "subcategory": FIGURE_SUBCATEGORY.get(name.split("_")[0], "Other"),
-        "labels": {"figure": name, "file": ext.lstrip(".")},
-    }

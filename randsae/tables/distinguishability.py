@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from randsae.config import stable_seed
-from randsae.report.claim_stats import TRAINED, init_kind
-from randsae.report.claims import CELL_METRICS, LATENT_METRICS, SCORERS
-from randsae.report.resample import (
+from randsae.seeds import stable_seed
+from randsae.tables.claim_stats import TRAINED, init_kind
+from randsae.tables.claims import CELL_METRICS, LATENT_METRICS, SCORERS
+from randsae.tables.resample import (
     Measure,
     cell_measure,
     grid_layers,

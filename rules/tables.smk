@@ -1,10 +1,6 @@
-# Tables and figures (cheap rules: the package code they use is an input, so edits rerun them).
-# Every table and figure is marked for `snakemake --report report.html` with a caption under
-# report/ saying what it shows and which config produced it (params.config_source).
-from randsae.report.manifest import config_source, figure_report_args
-
-REPORT_DIR = os.path.join(workflow.basedir, "report")
-CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
+# Result tables, the paper's claims and the manifest (cheap rules: the package code they use is an
+# input, so edits rerun them). Every table is marked for `snakemake --report report.html` with a
+# caption under report/ saying what it shows and which config produced it (params.config_source).
 
 
 rule tables:
@@ -13,7 +9,7 @@ rule tables:
         latents=cell_files("results/metrics/{model}/{init}/layer{layer}_latents.csv"),
         scores=cell_files("results/autointerp/{model}/{init}/layer{layer}/scores.json"),
         inits=init_files(),
-        code=code("randsae/report/aggregate.py"),
+        code=code("randsae/tables/aggregate.py"),
     output:
         sae_metrics=report(
             "results/tables/sae_metrics.csv",
@@ -75,7 +71,11 @@ rule latent_table:
         examples=cell_files("results/examples/{model}/{init}/layer{layer}.json"),
         windows=cell_files(str(rules.score.output.windows)),
         held_out=cell_files("results/metrics/{model}/{init}/layer{layer}_latents.csv"),
-        code=code("randsae/report/latents.py", "randsae/report/roc.py"),
+        code=code(
+            "randsae/tables/latents.py",
+            "randsae/tables/roc.py",
+            "randsae/autointerp/measures.py",
+        ),
     output:
         latents=report(
             "results/tables/latents.csv",
@@ -114,7 +114,7 @@ rule compute_table:
     input:
         sae_metrics=rules.tables.output.sae_metrics,
         latents=rules.latent_table.output.latents,
-        code=code("randsae/report/compute.py"),
+        code=code("randsae/tables/compute.py"),
     output:
         compute=report(
             "results/tables/compute.csv",
@@ -147,7 +147,7 @@ rule app_j_examples:
         explanations=cell_files(
             "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"
         ),
-        code=code("randsae/report/app_j.py"),
+        code=code("randsae/tables/app_j.py"),
     output:
         csv="results/tables/app_j_examples.csv",
         md="results/tables/app_j_examples.md",
@@ -176,255 +176,6 @@ rule app_j_examples:
         "../scripts/app_j_examples.py"
 
 
-# Figures: one rule per figure family, each output named literally here (the catalogue,
-# randsae/report/catalogue.py and docs/figures.md, maps every paper figure to its rule).
-# Every figure comes in the configured formats plus the CSV of exactly what it plots.
-
-
-rule plot_sae_metrics:
-    input:
-        sae_metrics=rules.tables.output.sae_metrics,
-        code=code("randsae/report/plotting.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand(
-                "results/figures/sae_{sae_metric}_vs_layer.{ext}",
-                sae_metric=FIGURE_METRICS,
-                ext=FIG_EXT,
-            )
-        ],
-    log:
-        "logs/report/plot_sae_metrics.log",
-    benchmark:
-        "benchmarks/runs/plot_sae_metrics.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        metrics=list(FIGURE_METRICS),
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_sae_metrics.py"
-
-
-rule plot_density_histograms:
-    input:
-        density=rules.tables.output.density,
-        code=code("randsae/report/plot_metrics.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand(
-                "results/figures/sae_density_histograms.{ext}", ext=FIG_EXT
-            )
-        ],
-    log:
-        "logs/report/plot_density_histograms.log",
-    benchmark:
-        "benchmarks/runs/plot_density_histograms.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_density_histograms.py"
-
-
-rule plot_abstractness:
-    input:
-        abstractness=rules.tables.output.abstractness,
-        code=code("randsae/report/plot_metrics.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand("results/figures/abstractness_vs_layer.{ext}", ext=FIG_EXT)
-        ],
-    log:
-        "logs/report/plot_abstractness.log",
-    benchmark:
-        "benchmarks/runs/plot_abstractness.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_abstractness.py"
-
-
-rule plot_autointerp_auroc:
-    input:
-        autointerp=rules.tables.output.autointerp,
-        code=code("randsae/report/plotting.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand(
-                "results/figures/autointerp_{scorer}{control}_auroc_vs_layer.{ext}",
-                scorer=SCORERS,
-                control=["", "_random_explanation"],
-                ext=FIG_EXT,
-            )
-        ],
-    log:
-        "logs/report/plot_autointerp_auroc.log",
-    benchmark:
-        "benchmarks/runs/plot_autointerp_auroc.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        scorers=[s + c for s in SCORERS for c in ("", "_random_explanation")],
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_autointerp_auroc.py"
-
-
-rule plot_init_sweep:
-    input:
-        sae_metrics=rules.tables.output.sae_metrics,
-        abstractness=rules.tables.output.abstractness,
-        code=code("randsae/report/plotting.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand("results/figures/init_sweep.{ext}", ext=FIG_EXT)
-        ],
-    log:
-        "logs/report/plot_init_sweep.log",
-    benchmark:
-        "benchmarks/runs/plot_init_sweep.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_init_sweep.py"
-
-
-rule plot_roc_curves:
-    input:
-        roc=rules.latent_table.output.roc,
-        code=code("randsae/report/roc.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand(
-                "results/figures/roc_{scorer}_{{model}}.{ext}",
-                scorer=ROC_SCORERS,
-                ext=FIG_EXT,
-            )
-        ],
-    log:
-        "logs/report/plot_roc_curves/{model}.log",
-    benchmark:
-        "benchmarks/runs/plot_roc_curves/{model}.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        scorers=ROC_SCORERS,
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_roc_curves.py"
-
-
-rule plot_fig2_grid:
-    input:
-        sae_metrics=rules.tables.output.sae_metrics,
-        autointerp=rules.tables.output.autointerp,
-        latents=rules.latent_table.output.latents,
-        code=code(
-            "randsae/report/grid.py",
-            "randsae/report/latents.py",
-            "randsae/report/style.py",
-        ),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand("results/figures/fig2_grid.{ext}", ext=FIG_EXT)
-        ],
-    log:
-        "logs/report/plot_fig2_grid.log",
-    benchmark:
-        "benchmarks/runs/plot_fig2_grid.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        formats=config["figures"]["formats"],
-        models=variant_slice(),
-        bootstrap=config["autointerp"]["bootstrap"],
-        seed=config["seed"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_fig2_grid.py"
-
-
-rule plot_entropy_vs_auroc:
-    input:
-        latents=rules.latent_table.output.latents,
-        code=code("randsae/report/latents.py", "randsae/report/style.py"),
-    output:
-        [
-            report(f, **figure_report_args(f, REPORT_DIR))
-            for f in expand(
-                "results/figures/entropy_vs_fuzzing_auroc_{{model}}.{ext}", ext=FIG_EXT
-            )
-        ],
-    log:
-        "logs/report/plot_entropy_vs_auroc/{model}.log",
-    benchmark:
-        "benchmarks/runs/plot_entropy_vs_auroc/{model}.tsv"
-    conda:
-        "../envs/workflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=scaled(2000),
-        runtime=scaled(30),
-    params:
-        formats=config["figures"]["formats"],
-        config_source=CONFIG_SOURCE,
-    script:
-        "../scripts/plot_entropy_vs_auroc.py"
-
-
-# `snakemake figures` re-renders every LM figure from the tables alone.
-rule figures:
-    input:
-        lm_figure_targets(),
-
-
 localrules:
     claims,
 
@@ -437,7 +188,7 @@ rule claims:
         autointerp=rules.tables.output.autointerp,
         latents=latents_table,
         toy=toy_sweep_tables,
-        code=code("randsae/report/claims.py"),
+        code=code("randsae/tables/claims.py"),
     output:
         claims=report(
             "results/tables/claims.csv",
@@ -471,7 +222,7 @@ rule claims:
 
 # Provenance: results/manifest.tsv lists every final artifact (the default targets plus every
 # per-cell result behind them) with sha256, size, producing rule, wildcards, params hash, SLURM
-# job, git commit and package versions (randsae/report/manifest.py).
+# job, git commit and package versions (randsae/tables/manifest.py).
 
 
 localrules:
@@ -504,7 +255,7 @@ rule manifest:
             )
             - {"results/manifest.tsv"}
         ),
-        code=code("randsae/report/manifest.py"),
+        code=code("randsae/tables/manifest.py"),
     output:
         manifest=report(
             "results/manifest.tsv",

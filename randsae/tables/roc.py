@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from randsae.autointerp.measures import roc_curve
 from randsae.autointerp.scoring import auroc
 
 WINDOW_COLUMNS = ["model", "init", "layer", "scorer", "latent", "label", "prob"]
@@ -41,22 +41,6 @@ def read_windows(cells: Iterable[tuple[str, str, int, str | Path]]) -> pd.DataFr
     out["prob"] = out["prob"].astype(float)
     out["label"] = out["label"].astype(int)
     return out.reset_index(drop=True)
-
-
-def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, TPR) at every distinct threshold, from (0, 0) to (1, 1); tied scores form one step,
-    so the trapezoid area under the curve equals :func:`randsae.autointerp.scoring.auroc`."""
-    y = np.asarray(labels, dtype=bool)
-    s = np.asarray(scores, dtype=np.float64)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return np.array([0.0, 1.0]), np.array([0.0, 1.0]) * np.nan
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each tie group
-    tp = np.cumsum(y)[last]
-    fp = np.cumsum(~y)[last]
-    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
 
 
 def bootstrap_auroc(
@@ -93,7 +77,7 @@ def per_latent_auroc(windows: pd.DataFrame) -> pd.DataFrame:
 def roc_table(windows: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFrame:
     """The ROC curve of every (model, init, layer, scorer) in long format: one row per curve
     point (fpr, tpr) with the curve's AUC, bootstrap CI and window/latent counts repeated."""
-    from randsae.config import stable_seed
+    from randsae.seeds import stable_seed
 
     frames = []
     for (model, init, layer, scorer), g in windows.groupby(
@@ -126,58 +110,3 @@ def roc_table(windows: pd.DataFrame, n_bootstrap: int, seed: int) -> pd.DataFram
             + ["auc_ci_high", "n_latents", "n_windows"]
         )
     return pd.concat(frames, ignore_index=True)
-
-
-def plot_roc_curves(
-    curves: pd.DataFrame,
-    out_base: str | Path,
-    *,
-    title: str | None = None,
-    formats: list[str] | None = None,
-) -> Any:
-    """ROC curves of one (model, scorer): one panel per layer, one curve per init, AUC and its
-    bootstrap CI in the legend, chance dotted (v2 Figs 1, 6–14). ``curves``: rows of
-    :func:`roc_table` for one model and scorer. Writes ``out_base.{formats,csv}``."""
-    import matplotlib.pyplot as plt
-
-    from randsae.report.plotting import label_panel_grid, save_figure
-    from randsae.report.style import CHANCE_STYLE, init_label, init_style, ordered_inits
-
-    layers = sorted(curves["layer"].unique()) if len(curves) else []
-    n = max(1, len(layers))
-    ncols = min(4, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False, sharex=True, sharey=True
-    )
-    for ax in axes.flat[len(layers) :]:
-        ax.axis("off")
-    if not layers:
-        axes[0][0].axis("on")
-        axes[0][0].text(0.5, 0.5, "no scored windows", ha="center", va="center")
-    for ax, layer in zip(axes.flat, layers, strict=False):
-        sub = curves[curves["layer"] == layer]
-        for init in ordered_inits(sub["init"]):
-            d = sub[sub["init"] == init]
-            st = init_style(init)
-            st.pop("marker", None)
-            auc, lo, hi = d["auc"].iloc[0], d["auc_ci_low"].iloc[0], d["auc_ci_high"].iloc[0]
-            ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
-            ax.plot(
-                d["fpr"],
-                d["tpr"],
-                label=f"{init_label(init, short=True)}: {auc:.2f}{ci}",
-                lw=1.3,
-                **st,
-            )
-        ax.plot([0, 1], [0, 1], **CHANCE_STYLE)
-        ax.set_title(f"layer {layer}", fontsize=9)
-        ax.set_aspect("equal")
-        ax.legend(fontsize=6, loc="lower right", frameon=False, handlelength=1.5)
-        ax.grid(alpha=0.3)
-    label_panel_grid(axes, "false positive rate", "true positive rate")
-    fig.suptitle((f"{title}; " if title else "") + "legend: AUC [95% bootstrap CI over latents]",
-                 fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    save_figure(fig, curves, out_base, formats or ["pdf", "png"])
-    return fig
