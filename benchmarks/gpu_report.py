@@ -71,6 +71,13 @@ class Doc:
                 "> **No GPU run yet: every GPU figure below is not measured.** This page was "
                 "rendered from a CPU run (its CPU profile is at the end, labelled as such).",
                 "",
+                "To fill it in: `python benchmarks/gpu_wheels.py` on a machine with network (the "
+                "wheels the GPU image lacks and the smoke corpus, ~41 MiB, into `.gpu_wheels/`); "
+                "copy the repository with `.gpu_wheels/` to the GPU machine and run "
+                "`PYTHONPATH=$PWD python3 benchmarks/gpu_suite.py --wheels .gpu_wheels "
+                "--smoke-corpus .gpu_wheels/smoke_corpus --out-dir OUT` (about 8 minutes); copy "
+                "`OUT/benchmarks-gpu.md` and `OUT/compute.md` into `docs/`.",
+                "",
             ]
         keys = ("gpu", "date", "commit", "torch", "cuda", "triton", "eai-sparsify", "sae-lens",
                 "transformer-lens", "snakemake", "command")  # fmt: skip
@@ -176,6 +183,16 @@ class Doc:
             "Ratio = tokens/s with the switch / tokens/s with the defaults (interleaved pairs). "
             "A lever earns its place when it is faster by 3 % or more at the widths that matter "
             "and changes no result (`randsae.sae.levers`).",
+            "",
+            "The defaults, chosen before any GPU measurement: `metrics_every=16` (on: the curve "
+            "is the same numbers, and a step no longer waits for the GPU about seven times), "
+            "`pin_memory` (on: asynchronous host-to-GPU copies, nothing else changes), "
+            "`stream_block=auto` (on: stream-mode activations stay on the GPU when the block "
+            "takes at most a quarter of its memory; the memory model counts it), `topk=torch` "
+            "(`chunked` off: exact, but one host sync per call, and bf16 pre-activations often "
+            "tie at the k-th value, which sends those rows back to `torch.topk`), `sparse=eager` "
+            "(Triton kernels off until measured faster) and `compile_epilogue` off (compile time "
+            "per job, gain unmeasured). This table decides which to change.",
             "",
             "| lever | d_in | defaults tok/s | with lever tok/s | ratio |",
             "|---|---:|---:|---:|---:|",

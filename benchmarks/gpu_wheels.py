@@ -6,7 +6,7 @@ it cannot reach a registry. This script downloads their wheels (CPython 3.12, ma
 pure Python, the versions this project resolves) and writes the smoke config's corpus, whose
 rule needs gensim (a 28 MB wheel, left out):
 
-    python benchmarks/gpu_wheels.py                 # -> .gpu_wheels/ (git-ignored), ~40 MB
+    python benchmarks/gpu_wheels.py                 # -> .gpu_wheels/ (git-ignored), ~41 MiB
     python benchmarks/gpu_wheels.py --no-sae-lens   # without sae-lens and wandb (~19 MB)
 
 Carry ``.gpu_wheels`` to the GPU machine (the device tool's ``carry``) and run there:
