@@ -242,3 +242,37 @@ def test_compiled_epilogue_matches_the_eager_one():
     torch.testing.assert_close(comp.sae.W_dec, ref.sae.W_dec, rtol=1e-5, atol=1e-6)
     norms = torch.linalg.vector_norm(comp.sae.W_dec, dim=1)
     torch.testing.assert_close(norms, torch.ones_like(norms))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_auto_trains_in_bf16_with_fp32_quality():
+    """On CUDA ``auto`` is bf16; quality matches fp32 and the lazily read curve is the same."""
+    dev = torch.device("cuda")
+    data = [x.to(dev) for x in subspace_data(32, 150, 512)]
+
+    def job(precision, levers=None):
+        j = _SAEJob("g", d_in=32, cfg=sae_cfg(precision=precision), seed=1, device=dev,
+                    total_steps=len(data), levers=levers or Levers())  # fmt: skip
+        for x in data:
+            j.train_step(x)
+        return j
+
+    auto, fp32 = job("auto"), job("float32")
+    assert auto.precision == "bfloat16" and auto.sae.W_enc.dtype == torch.float32
+    fvu = [sum(r["fvu"] for r in j.log[-10:]) / 10 for j in (auto, fp32)]
+    assert abs(fvu[0] - fvu[1]) / fvu[1] < 0.01
+    assert abs(auto.log[-1]["dead_frac"] - fp32.log[-1]["dead_frac"]) < 0.01
+    assert job("auto", Levers(metrics_every=1)).log == auto.log
+
+
+def test_bias_gradient_bag_sum_equals_index_add():
+    """CUDA sums db_enc as an in-order bag sum (its index_add_ is atomic); same numbers."""
+    from randsae.sae.topk import _LatentMajor
+
+    g = torch.Generator().manual_seed(4)
+    idx = torch.stack([torch.randperm(50, generator=g)[:6] for _ in range(30)])
+    w = torch.randn(30, 6, generator=g, dtype=torch.float64)
+    lm = _LatentMajor(idx, 50)
+    bag = lm.scatter_rows(w, w.new_ones(30, 1)).view(50)
+    torch.testing.assert_close(bag, lm.scatter_scalars(w, 50))

@@ -90,6 +90,8 @@ class _LatentMajor:
         )
 
     def scatter_scalars(self, w: torch.Tensor, d_sae: int) -> torch.Tensor:
+        if w.device.type == "cuda":  # a bag sum, in order: CUDA's index_add_ adds atomically
+            return self.scatter_rows(w, w.new_ones(w.shape[0], 1)).view(d_sae)
         out = torch.zeros(d_sae, dtype=w.dtype, device=w.device)
         return out.index_add_(0, self.flat, w.reshape(-1))
 
