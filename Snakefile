@@ -3,6 +3,8 @@
 #   snakemake --cores all                                  # default (config.yaml)
 #   snakemake --cores all --configfile configs/smoke.yaml  # CI-sized
 #   snakemake --configfile configs/paper.yaml --workflow-profile profiles/slurm
+#   snakemake publish                                      # upload the run (publish.repo)
+#   snakemake --configfile configs/reviewer.yaml           # regenerate a published run's figures
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -21,6 +23,7 @@ validate(config, "config.schema.yaml")
 
 from randsae.configfile import canonical
 from randsae.errors import ConfigError
+from randsae.publish.settings import check_sections
 from randsae.sections import check_config
 
 # Snakemake's params trigger compares dicts with their key order: canonicalize the config so
@@ -31,6 +34,8 @@ config.update(_canonical_config)
 
 try:
     check_config(config)
+    # publish: where `snakemake publish` uploads; artifacts: the reviewer path (rules/publish.smk)
+    PUBLISH, ARTIFACTS = check_sections(config)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}")
 
@@ -45,6 +50,7 @@ include: "rules/toy_common.smk"
 include: "rules/toy.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/publish.smk"
 
 
 report: "report/workflow.rst"
@@ -52,10 +58,11 @@ report: "report/workflow.rst"
 
 onstart:
     # A judge's key is read from the environment only; without it the first explain job would
-    # fail after hours of SAE training. Checked before any job runs (not on a dry run).
+    # fail after hours of SAE training. Checked before any job runs (not on a dry run). The
+    # reviewer path (artifacts.from) downloads the scores and calls no judge.
     from randsae.secrets import judge_key_error
 
-    _err = judge_key_error(config)
+    _err = None if ARTIFACTS.reviewer else judge_key_error(config)
     if _err:
         raise WorkflowError(_err)
 

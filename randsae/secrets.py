@@ -3,7 +3,8 @@
 Credentials are read only from the environment (``SECRET_ENV``). A proxy or API that echoes a key
 back (in an error message, or inside an answer) must not get it into the response cache, the
 ledger, the state files, the results or the logs, so every writer passes its text through
-:func:`redact` (strings) or :func:`redact_obj` (JSON-like objects) first.
+:func:`redact` (strings) or :func:`redact_obj` (JSON-like objects) first. Text that is cut to a
+length is redacted first and cut afterwards (:func:`clip`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, f"[REDACTED:{name}]")
     return text
+
+
+def clip(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text`` *after* redaction. Cutting first could leave
+    the head of a secret that straddles the cut, which :func:`redact` no longer recognises."""
+    return redact(str(text))[:limit]
 
 
 def redact_obj(obj: Any) -> Any:

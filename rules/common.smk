@@ -5,6 +5,7 @@ from randsae.autointerp.measures import ROC_SCORERS as ROC_SCORER_NAMES
 from randsae.figures.captions import figure_report_args
 from randsae.figures.targets import FIGURE_METRICS, figure_targets
 from randsae.models.inits import parse_init
+from randsae.publish.settings import run_config
 from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 from randsae.sae.steps import layer_groups
 from randsae.sections import cells, sae_config
@@ -20,9 +21,14 @@ INIT_SWEEP = any("-" in init for init in INITS)
 FIG_EXT = [*config["figures"]["formats"], "csv"]
 SCORERS = config["autointerp"]["scorers"]
 ROC_SCORERS = [s for s in SCORERS if s in ROC_SCORER_NAMES]
-# Report captions (report/) and the config every table and figure names (params.config_source).
+# Report captions (report/) and the config every table and figure names (params.config_source);
+# the digest leaves out publish/artifacts (where results go or come from, not what they are).
 REPORT_DIR = os.path.join(workflow.basedir, "report")
-CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
+CONFIG_SOURCE = config_source(run_config(config), workflow.overwrite_configfiles)
+# The reviewer path (artifacts.from, rules/publish.smk): downloads of a published run replace
+# the training and evaluation jobs; RECOMPUTE lists the cells it re-evaluates as a spot check.
+REVIEWER = ARTIFACTS.reviewer
+RECOMPUTE = [c.key for c in ARTIFACTS.recompute]
 
 
 wildcard_constraints:
@@ -135,7 +141,7 @@ def all_targets():
         "results/tables/app_j_examples.md",
         "results/tables/app_j_examples.html",
         *lm_figure_targets(),
-        *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
+        *sae_targets(),
         *[
             f"results/pages/{m}/layer{l}.html"
             for m in MODELS
@@ -145,7 +151,61 @@ def all_targets():
     ]
     if config["toy"]["enabled"]:
         targets += toy_targets(config)
+    if RECOMPUTE:
+        targets.append("results/tables/recompute.csv")
     return targets
+
+
+def sae_targets():
+    """The SAEs of the run: every cell's; on the reviewer path only the cells it re-evaluates
+    (the others stay on the Hub)."""
+    chosen = RECOMPUTE if REVIEWER else CELLS
+    return [f"results/saes/{m}/{i}/layer{l}/cfg.json" for m, i, l in chosen]
+
+
+# Every per-cell result behind the tables, figures, claims and pages: in the manifest, published
+# by `snakemake publish` and downloaded by the reviewer path.
+CELL_RESULTS = (
+    "results/metrics/{model}/{init}/layer{layer}.json",
+    "results/metrics/{model}/{init}/layer{layer}_latents.csv",
+    "results/examples/{model}/{init}/layer{layer}.json",
+    "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
+    "results/autointerp/{model}/{init}/layer{layer}/scores.json",
+    "results/autointerp/{model}/{init}/layer{layer}/predictions.jsonl",
+)
+
+
+def run_results():
+    """The results the report stages read that training and evaluation make: per-cell results,
+    the build_init records, the embedded models' weights (to rebuild a cell for a spot check)
+    and the toy sweeps."""
+    files = init_files()
+    for pattern in CELL_RESULTS:
+        files += cell_files(pattern)
+    for m in MODELS:
+        if is_embedded(m):
+            files += [
+                f"results/models/{m}/{stage}/{name}"
+                for stage in ("step0", "trained")
+                for name in ("model.safetensors", "config.json")
+            ]
+    if config["toy"]["enabled"]:
+        toy = config["toy"]
+        files += [
+            f"results/toy/sweep/{ds}/n{n}.csv"
+            for ds in toy_datasets(toy)
+            for n in dictionary_sizes(toy, ds, config["models"])
+        ]
+    return files
+
+
+def manifest_artifacts():
+    """What results/manifest.tsv lists: the default targets, every result behind them and the
+    SAEs (weights included)."""
+    saes = sae_targets()
+    files = set(all_targets()) | set(run_results()) | set(saes)
+    files |= {p.replace("cfg.json", "sae_weights.safetensors") for p in saes}
+    return sorted(files - {"results/manifest.tsv"})
 
 
 LOAD_KEYS = ("source", "hf_name", "dtype", "arch")

@@ -22,23 +22,36 @@ Scripted misbehaviour for ``/v1/messages`` (``fake.script(...)``: consumed one p
 body that is not JSON), ``malformed`` (tool input with judgements as a truncated string),
 ``wrong_count`` (one judgement missing), ``refusal`` (``stop_reason: refusal``), ``text_only`` (a
 text answer without the tool call), ``error_200`` (an error object sent with HTTP 200), ``echo_500``
-(a 500 whose message echoes the caller's API key, as a misbehaving proxy might) and ``echo_200`` (a
+(a 500 whose message echoes the caller's API key, as a misbehaving proxy might; after
+``fake.echo_padding`` characters), ``echo_error_200`` (the same in an error object sent with HTTP
+200) and ``echo_200`` (a
 text answer that echoes the key). The ``behaviour`` callable also applies to batch items, so
 ``fake.behaviour = lambda body: "refusal" if ... else None`` injects failed explanations on both
 paths. Batch items: ``fake.fail_batch_items(["errored", "expired", "error_200"])`` makes the next
 created batch items fail in that order.
 
-Faults of the batch API: ``fake.script_batch_create(["lost"])`` creates the batch and then drops
-the connection without a reply (``lost_hidden``: and the list shows it only once
-``fake.hidden_batches`` is cleared; ``timeout``: replies only after ``timeout_sleep_s``; ``500``: the
-batch is created but a 500 is returned; ``429``: nothing is created); ``fake.cut_results(n)`` cuts
-the next ``n`` results downloads mid-line.
+Faults of the batch API: ``fake.script_batch_create(["lost"])`` (or a ``fake.create_behaviour``
+callable ``body -> fault | None``) creates the batch and then drops the connection without a reply
+(``lost_hidden``: and the list shows it only once ``fake.hidden_batches`` is cleared; ``reset``:
+a TCP reset instead; ``timeout``: replies only after ``timeout_sleep_s``; ``500``, ``502``,
+``503``, ``504``: the batch is created but that error is returned, as by the API or a gateway);
+``429``, ``529``, ``408``, ``409`` and ``400`` create nothing. ``fake.cut_results(n)`` cuts the next ``n``
+results downloads mid-line.
+
+Clock: ``fake.clock`` (the server's clock: ``created_at`` and the ``Date`` header of every reply)
+may be skewed or frozen; ``fake.whole_seconds = True`` stamps ``created_at`` in whole seconds
+(floored), and the list then shows batches of the same second in creation order. Concurrent jobs:
+``fake.paid_twice()`` counts request bodies billed in more than one batch, ``fake.paid_items()``
+the billed batch items; with ``fake.track_pids = True`` the process behind each create and cancel
+is recorded, and ``fake.foreign_cancels()`` lists the batches cancelled by a process other than
+the one that created them.
 
 Prompt-cache simulation: a request whose system block carries ``cache_control`` reports the
 tools+system prefix (chars/4 tokens) as ``cache_creation_input_tokens`` the first time and as
 ``cache_read_input_tokens`` afterwards (when the prefix is at least ``cache_floor_tokens``).
 
-Counts per route are in ``fake.counts``; request bodies (never headers) in ``fake.bodies``.
+Counts per route are in ``fake.counts`` (``batch_list_probe``: the lists of one item, which the
+engine makes to read the server's ``Date``); request bodies (never headers) in ``fake.bodies``.
 """
 
 from __future__ import annotations
@@ -48,6 +61,8 @@ import hashlib
 import json
 import random
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -137,6 +152,7 @@ class FakeAnthropic(LoopbackServer):
         self.batch_polls_before_end = batch_polls_before_end
         self.hold_batches = threading.Event()  # while set, batches stay in_progress
         self.behaviour = None  # optional callable(body) -> behaviour name | None
+        self.echo_padding = 0  # characters before an echoed key
         self.counts: collections.Counter = collections.Counter()
         self.bodies: list[tuple[str, dict]] = []
         self.auth_headers_seen: collections.Counter = collections.Counter()
@@ -147,6 +163,12 @@ class FakeAnthropic(LoopbackServer):
         self._create_script: collections.deque = collections.deque()
         self._cut_results = 0
         self.hidden_batches: set[str] = set()  # created but not (yet) in the list
+        self.whole_seconds = False  # created_at stamped in whole seconds
+        self.create_behaviour = None  # optional callable(body) -> create fault | None
+        self.after_create = None  # optional callable(batch id): runs before the create's reply
+        self.track_pids = False  # record the process behind each create and cancel
+        self.cancels: list[tuple[str, int | None]] = []  # (batch id, cancelling pid)
+        self.rendezvous: tuple[int, float] | None = None  # see _held
         self._prefixes: set[str] = set()
         self._rng = random.Random(seed)
 
@@ -215,8 +237,10 @@ class FakeAnthropic(LoopbackServer):
             if tail == "/results" and method == "GET":
                 return self._batch_results(h, bid)
             if tail == "/cancel" and method == "POST":
+                pid = self._client_pid(h)
                 with self._lock:
                     self.counts["batch_cancel"] += 1
+                    self.cancels.append((bid, pid))
                     b = self.batches[bid]
                     if not b["canceled"] and b["polls"] < self.batch_polls_before_end:
                         for it in b["items"]:  # not processed yet: nothing is billed
@@ -338,8 +362,14 @@ class FakeAnthropic(LoopbackServer):
             with self._lock:
                 self.counts["error_200"] += 1
             return self._send(h, 200, ERROR_200)
+        pad = "x" * self.echo_padding
+        cred = cred.removeprefix("Bearer ")
         if b == "echo_500":
-            return self._error(h, 500, "api_error", f"upstream refused credentials {cred!r}", hint)
+            msg = f"upstream refused credentials {pad}{cred}"
+            return self._error(h, 500, "api_error", msg, hint)
+        if b == "echo_error_200":
+            error = {"type": "authentication_error", "message": f"{pad}{cred}"}
+            return self._send(h, 200, {"type": "error", "error": error})
         if b == "echo_200":
             with self._lock:
                 self.counts["messages_ok"] += 1
@@ -353,13 +383,19 @@ class FakeAnthropic(LoopbackServer):
     # -- batches ---------------------------------------------------------------------------------
     def _batch_create(self, h, body: dict) -> None:
         with self._lock:
-            fault = self._create_script.popleft() if self._create_script else "ok"
-        if fault == "429":
+            fault = self._create_script.popleft() if self._create_script else None
+        if fault is None and self.create_behaviour is not None:
+            fault = self.create_behaviour(body)
+        fault = fault or "ok"
+        if fault != "ok":
+            with self._lock:
+                self.counts[f"batch_create_fault_{fault}"] += 1
+        if fault in CREATE_REJECTIONS:  # answered before anything is created
             with self._lock:
                 self.counts["batch_create_rejected"] += 1
-            return self._error(
-                h, 429, "rate_limit_error", "rate limited (fake)", {"retry-after": "0.01"}
-            )
+            status, etype = CREATE_REJECTIONS[fault]
+            headers = {"retry-after": "0.01"} if status in (429, 529) else None
+            return self._error(h, status, etype, f"{etype} (fake)", headers)
         bid = "msgbatch_" + uuid.uuid4().hex[:20]
         items = []
         with self._lock:
@@ -391,25 +427,71 @@ class FakeAnthropic(LoopbackServer):
                 result = {"type": fail}
             else:
                 result = {"type": "succeeded", "message": self.answer(req["params"])}
-            items.append({"custom_id": req["custom_id"], "result": result})
+            key = hashlib.sha256(json.dumps(req["params"], sort_keys=True).encode()).hexdigest()
+            items.append({"custom_id": req["custom_id"], "result": result, "key": key})
+        pid = self._client_pid(h)
         with self._lock:
             self.batches[bid] = {
                 "items": items,
                 "polls": 0,
-                "created": datetime.now(timezone.utc),
+                "created": datetime.fromtimestamp(self.clock(), timezone.utc),
+                "seq": len(self.batches),
                 "canceled": False,
+                "pid": pid,
+                "made": time.monotonic(),
+                "ended": None,
             }
-        if fault in ("lost", "lost_hidden"):  # created, but the reply never arrives
+        if self.after_create is not None:
+            self.after_create(bid)
+        if fault in ("lost", "lost_hidden", "reset"):  # created, but the reply never arrives
             if fault == "lost_hidden":  # ... and the list does not show it yet
                 with self._lock:
                     self.hidden_batches.add(bid)
+            if fault == "reset":  # a TCP reset (no FIN, no answer)
+                h.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                h.connection.close()
             h.close_connection = True
             return None
         if fault == "timeout":
             self._stop.wait(self.timeout_sleep_s)
-        if fault == "500":
-            return self._error(h, 500, "api_error", "internal error after create (fake)")
+        if fault in CREATE_AFTER_ERRORS:
+            status, etype = CREATE_AFTER_ERRORS[fault]
+            return self._error(h, status, etype, f"{etype} after create (fake)")
         self._send(h, 200, self._batch_obj(bid))
+
+    def _client_pid(self, h) -> int | None:
+        """The process on the other end of the request's connection (with ``track_pids``)."""
+        if not self.track_pids:
+            return None
+        import psutil  # a dependency of snakemake
+
+        port, server_port = h.client_address[1], self.server.server_address[1]
+        for c in psutil.net_connections("tcp"):
+            if c.laddr and c.laddr.port == port and c.raddr and c.raddr.port == server_port:
+                return c.pid
+        return None
+
+    def paid_items(self) -> list[str]:
+        """Request-body keys of the billed batch items (answered; not cancelled before they ran)."""
+        with self._lock:
+            return [
+                it["key"]
+                for b in self.batches.values()
+                for it in b["items"]
+                if it["result"]["type"] == "succeeded"
+                and it["result"]["message"].get("type") == "message"
+            ]
+
+    def paid_twice(self) -> int:
+        """Request bodies billed more than once (each extra billing counts)."""
+        return sum(n - 1 for n in collections.Counter(self.paid_items()).values() if n > 1)
+
+    def foreign_cancels(self) -> list[str]:
+        """Batches cancelled by a process other than the one that created them."""
+        with self._lock:
+            return [bid for bid, pid in self.cancels if pid != self.batches[bid]["pid"]]
 
     def _batch_list(self, h) -> None:
         """Newest first, like the API; ``limit`` and ``after_id`` pagination."""
@@ -419,10 +501,10 @@ class FakeAnthropic(LoopbackServer):
         limit = int(q.get("limit", ["20"])[0])
         with self._lock:
             self.counts["batch_list"] += 1
-            ids = sorted(
+            self.counts["batch_list_probe"] += limit == 1  # a one-item list: a clock read
+            ids = sorted(  # newest stamp first; one second's batches in creation order
                 (b for b in self.batches if b not in self.hidden_batches),
-                key=lambda b: self.batches[b]["created"],
-                reverse=True,
+                key=lambda b: (-self._stamp(b).timestamp(), self.batches[b]["seq"]),
             )
         if "after_id" in q and q["after_id"][0] in ids:
             ids = ids[ids.index(q["after_id"][0]) + 1 :]
@@ -439,18 +521,45 @@ class FakeAnthropic(LoopbackServer):
             },
         )
 
+    def _held(self, bid: str) -> bool:
+        """With ``rendezvous = (n, s)``, a batch stays in progress until batches of ``n``
+        processes were made within ``s`` seconds of it, or for ``s`` seconds: parallel jobs
+        then run their stages side by side."""
+        b = self.batches[bid]
+        if self.rendezvous is None or b.get("released"):
+            return False
+        n, s = self.rendezvous
+        others = list(self.batches.values())  # a snapshot (creates run in other threads)
+        near = {x["pid"] for x in others if abs(x["made"] - b["made"]) <= s}
+        if len(near) >= n or time.monotonic() - b["made"] > s:
+            b["released"] = True
+            return False
+        return True
+
+    def job_overlap(self) -> int:
+        """The most processes that had batches in progress at one time."""
+        with self._lock:
+            spans = [
+                (b["made"], b["ended"] or float("inf"), b["pid"]) for b in self.batches.values()
+            ]
+        return max((len({p for s, e, p in spans if s <= t < e}) for t, _, _ in spans), default=0)
+
     def _batch_obj(self, bid: str) -> dict:
         b = self.batches[bid]
         ended = b["canceled"] or (
-            not self.hold_batches.is_set() and b["polls"] >= self.batch_polls_before_end
+            not self.hold_batches.is_set()
+            and b["polls"] >= self.batch_polls_before_end
+            and not self._held(bid)
         )
+        if ended and b["ended"] is None:
+            b["ended"] = time.monotonic()
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         if ended:
             for it in b["items"]:
                 counts[it["result"]["type"]] += 1
         else:
             counts["processing"] = len(b["items"])
-        created = b["created"]
+        created = self._stamp(bid)
         return {
             "id": bid,
             "type": "message_batch",
@@ -464,6 +573,10 @@ class FakeAnthropic(LoopbackServer):
             "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if ended else None,
         }
 
+    def _stamp(self, bid: str) -> datetime:
+        created = self.batches[bid]["created"]
+        return created.replace(microsecond=0) if self.whole_seconds else created
+
     def _batch_results(self, h, bid: str) -> None:
         with self._lock:
             self.counts["batch_results"] += 1
@@ -471,7 +584,10 @@ class FakeAnthropic(LoopbackServer):
             self._rng.shuffle(items)  # results are not in request order
             cut = self._cut_results > 0
             self._cut_results -= int(cut)
-        data = "".join(json.dumps(it) + "\n" for it in items).encode()
+        data = "".join(
+            json.dumps({"custom_id": it["custom_id"], "result": it["result"]}) + "\n"
+            for it in items
+        ).encode()
         if cut:  # a download cut mid-line (the body is shorter; the length header matches it)
             with self._lock:
                 self.counts["batch_results_cut"] += 1
@@ -496,6 +612,21 @@ def wait_until(pred, timeout_s: float = 10.0, interval_s: float = 0.05) -> bool:
 FAKE_KEY = "sk-ant-test-SECRET-123"
 #: Answer-level behaviours (a 200 Message) that batch items can take too.
 ANSWER_BEHAVIOURS = ("refusal", "text_only", "wrong_count", "malformed", "error_200")
+#: Create faults answered before anything is created: fault -> (status, error type).
+CREATE_REJECTIONS = {
+    "429": (429, "rate_limit_error"),
+    "529": (529, "overloaded_error"),
+    "408": (408, "timeout_error"),
+    "409": (409, "conflict_error"),
+    "400": (400, "invalid_request_error"),
+}
+#: Create faults answered with an error after the batch was created (by the API or a gateway).
+CREATE_AFTER_ERRORS = {
+    "500": (500, "api_error"),
+    "502": (502, "bad_gateway"),
+    "503": (503, "service_unavailable"),
+    "504": (504, "gateway_timeout"),
+}
 #: An error object sent with HTTP 200 (as some proxies and overloaded gateways do).
 ERROR_200 = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 _FILLER = [
@@ -602,9 +733,11 @@ def fake_backend(
     *,
     execution: str = "realtime",
     cell: dict | None = None,
+    job: str | None = None,
     **overrides: Any,
 ):
-    """An :class:`AnthropicBackend` on ``fake`` with its cache, state and ledger under tmp_path."""
+    """An :class:`AnthropicBackend` on ``fake`` with its cache, state and ledger under tmp_path
+    (``job`` given: its state and ledger under ``tmp_path / job``, the cache shared)."""
     from randsae.autointerp.llm.claude import AnthropicBackend
 
     cfg = {
@@ -618,12 +751,13 @@ def fake_backend(
     return AnthropicBackend(
         cfg,
         cache_path=tmp_path / "cache" / "llm.sqlite",
-        state_dir=tmp_path / "state",
-        ledger_path=tmp_path / "ledger.jsonl",
+        state_dir=(tmp_path if job is None else tmp_path / job) / "state",
+        ledger_path=(tmp_path if job is None else tmp_path / job) / "ledger.jsonl",
         cell=CELL if cell is None else cell,
     )
 
 
-def hot_records(n: int = 3) -> list[dict]:
-    """Records of the first ``n`` latents of :data:`HOT`."""
-    return [make_record(lat, tok) for lat, tok in list(HOT.items())[:n]]
+def hot_records(n: int = 3, seed: int = 0) -> list[dict]:
+    """Records of the first ``n`` latents of :data:`HOT` (another ``seed``: other windows, so
+    other prompts of the same number)."""
+    return [make_record(lat, tok, seed=seed) for lat, tok in list(HOT.items())[:n]]

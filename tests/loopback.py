@@ -6,8 +6,10 @@ client libraries reach it at :attr:`LoopbackServer.url` on 127.0.0.1 (an ephemer
 
 from __future__ import annotations
 
+import email.utils
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +28,7 @@ class LoopbackServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.clock = time.time  # the server's clock (``Date`` headers); a test may skew it
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         raise NotImplementedError
@@ -35,6 +38,9 @@ class LoopbackServer:
         attrs: dict[str, Any] = {
             "protocol_version": self.protocol_version,
             "log_message": lambda handler, *args: None,  # keep test output quiet
+            "date_time_string": lambda handler, ts=None: email.utils.formatdate(
+                owner.clock() if ts is None else ts, usegmt=True
+            ),
         }
         for method in self.methods:
             attrs[f"do_{method}"] = lambda handler, m=method: owner._handle(handler, m)

@@ -1,15 +1,25 @@
-"""Failed explanations through the DAG: Claude backend (real SDK, Message Batches path) against
-the loopback fake, which refuses the explanation of some latents in every cell. The same run
-has an OpenAI-compatible second judge (real ``openai`` SDK against its loopback fake) that also
-simulates two latents per cell: judge_agreement.csv and the simulation rows come out of it."""
+"""The Claude backend through the DAG, against a hostile loopback fake of the API (real SDK,
+Message Batches path), with its explain and score jobs running in parallel.
+
+The fake refuses the explanation of some latents in every cell, loses the reply of some batch
+creates (the batch is made), answers others with 529 (nothing is made), stamps every batch with
+the same whole second and holds each batch until another job's batch runs beside it. The same
+run has an OpenAI-compatible second judge (real ``openai`` SDK against its loopback fake) that
+also simulates two latents per cell: judge_agreement.csv and the simulation rows come out of it.
+One run (module fixture) serves both tests.
+"""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,11 +36,49 @@ def refused(token: str) -> bool:
     return hashlib.sha256(token.encode()).digest()[0] % 3 == 0
 
 
-@pytest.mark.slow
-def test_failed_explanations_through_the_dag(tmp_path):
+class HostileCreates:
+    """Create faults. The first create of the run gets a 529. A create whose batch would have the
+    size of another batch (of another job, or of another stage) loses its reply: with frozen
+    stamps that is the tie a closest-in-time guess gets wrong. Otherwise about one create in four
+    loses its reply and one in six gets a 529. A request set whose creates failed twice in a row
+    goes through (within max_retries)."""
+
+    def __init__(self, fake, seed: int = 7):
+        self.fake = fake
+        self.rng = random.Random(seed)
+        self.streak: collections.Counter = collections.Counter()
+        self.lock = threading.Lock()
+
+    def same_size_elsewhere(self, ids: set[str]) -> bool:
+        batches = list(self.fake.batches.values())
+        return any(
+            len(b["items"]) == len(ids) and not ids & {it["custom_id"] for it in b["items"]}
+            for b in batches
+        )
+
+    def __call__(self, body: dict) -> str | None:
+        ids = {r["custom_id"] for r in body["requests"]}
+        key = hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()
+        with self.lock:
+            r = self.rng.random()
+            if not self.fake.counts["batch_create_fault_529"]:
+                fault = "529"
+            elif self.streak[key] >= 2:
+                fault = None
+            elif self.same_size_elsewhere(ids) or r < 0.25:
+                fault = "lost"
+            else:
+                fault = "529" if r < 0.42 else None
+            self.streak[key] = self.streak[key] + 1 if fault else 0
+        return fault
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
     from fake_anthropic import EXPLAIN_TOOL, FakeAnthropic, _user_text, fake_explanation_token
     from fake_openai import FakeOpenAI
 
+    tmp_path = tmp_path_factory.mktemp("llm_dag")
     fake = FakeAnthropic(batch_polls_before_end=1).start()
     oai = FakeOpenAI().start()
     fake.behaviour = lambda body: (
@@ -39,6 +87,12 @@ def test_failed_explanations_through_the_dag(tmp_path):
         and refused(fake_explanation_token(_user_text(body)))
         else None
     )
+    t0 = float(int(time.time()))
+    fake.clock = lambda: t0  # whole seconds, and all the same one: every same-size batch ties
+    fake.whole_seconds = True
+    fake.create_behaviour = HostileCreates(fake)
+    fake.rendezvous = (2, 2.0)  # a batch runs beside another job's batch (or waits 2 s)
+    fake.track_pids = True
     try:
         cfg = yaml.safe_load(SMOKE.read_text())
         cfg["inits"] = ["step0"]  # two cells (layers 0 and 1), no model training: a short run
@@ -63,7 +117,7 @@ def test_failed_explanations_through_the_dag(tmp_path):
         )
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
-            + ["results/tables/autointerp.csv", "--cores", "1"]
+            + ["results/tables/autointerp.csv", "results/tables/llm_cost.csv", "--cores", "4"]
             + ["--configfile", str(cfg_path)],
             capture_output=True,
             text=True,
@@ -74,7 +128,34 @@ def test_failed_explanations_through_the_dag(tmp_path):
     finally:
         fake.stop()
         oai.stop()
+    return work, cfg, fake, oai, proc
 
+
+@pytest.mark.slow
+def test_parallel_jobs_pay_once_and_cancel_only_their_own(hostile_run):
+    """Lost create replies and 529s while same-size batches of parallel jobs tie on their
+    stamps: no request body is billed twice, no job cancels a batch it did not create, and
+    every billed item is a ledger line (and a call in llm_cost.csv)."""
+    work, _, fake, _, _ = hostile_run
+    assert fake.counts["batch_create_fault_lost"] > 0 and fake.counts["batch_create_fault_529"] > 0
+    assert fake.job_overlap() >= 2  # the jobs did run side by side
+    ledgers = sorted((work / "results/autointerp").glob("*/*/layer*/state/ledger.jsonl"))
+    books = {
+        "bodies paid twice": fake.paid_twice(),
+        "batches cancelled by another process": fake.foreign_cancels(),
+        "paid items": len(fake.paid_items()),
+        "ledger lines": sum(len(p.read_text().splitlines()) for p in ledgers),
+        "llm_cost.csv calls": int(pd.read_csv(work / "results/tables/llm_cost.csv")["calls"].sum()),
+    }
+    said = f"{books}"  # a string: pytest would shorten the dict
+    assert books["bodies paid twice"] == 0, said
+    assert books["batches cancelled by another process"] == [], said
+    assert books["ledger lines"] == books["paid items"] == books["llm_cost.csv calls"] > 0, said
+
+
+@pytest.mark.slow
+def test_failed_explanations_through_the_dag(hostile_run):
+    work, cfg, fake, oai, proc = hostile_run
     n_windows_per_latent = (
         cfg["examples"]["n_test_activating"] + cfg["examples"]["n_test_nonactivating"]
     )

@@ -25,7 +25,7 @@ from fake_anthropic import (
 
 from randsae.autointerp import steps
 from randsae.autointerp.judging import FailureRateError
-from randsae.autointerp.llm import read_ledger
+from randsae.autointerp.llm import aggregate_costs, read_ledger
 
 recs = hot_records
 
@@ -51,10 +51,11 @@ def cached_responses(tmp_path) -> list[dict]:
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["lost", "timeout", "500"])
+@pytest.mark.parametrize("fault", ["lost", "reset", "timeout", "500", "502", "503", "504"])
 def test_ambiguous_batch_create_is_reattached_not_paid_twice(fake, tmp_path, fault):
-    """The create succeeds at the server but its reply is lost (dropped connection), comes too
-    late (client timeout) or is a 500: the batch is found by listing and re-attached."""
+    """The create succeeds at the server but its reply is lost (dropped connection, TCP reset),
+    comes too late (client timeout) or is a 500 or a gateway's 502/503/504: the batch is found
+    by listing and re-attached."""
     fake.timeout_sleep_s = 1.5
     fake.script_batch_create([fault])
     records = recs(3)
@@ -68,12 +69,29 @@ def test_ambiguous_batch_create_is_reattached_not_paid_twice(fake, tmp_path, fau
     assert rec["adopted"] and rec["collected"] and rec["batch_id"] in fake.batches
 
 
-def test_rate_limited_create_is_retried_without_listing_twice(fake, tmp_path):
-    fake.script_batch_create(["429"])
+@pytest.mark.parametrize("fault", ["429", "529", "408", "409"])
+def test_rejected_create_is_retried_without_looking_for_a_batch(fake, tmp_path, fault):
+    """The API answered that it made nothing (rate limited, overloaded, request timeout,
+    conflict): no orphan search, and no open intent is left for later runs to look up."""
+    fake.script_batch_create([fault])
     with backend(fake, tmp_path) as b:
         out = b.explain(recs(2))
     assert fake.counts["batch_create_rejected"] == 1 and fake.counts["batch_create"] == 1
     assert all(v["error"] is None for v in out.values())
+    assert fake.counts["batch_list"] == fake.counts["batch_list_probe"]  # clock reads only
+    (rec,) = json.loads((tmp_path / "state" / "anthropic_batches.json").read_text())["batches"]
+    assert rec["collected"] and not rec.get("adopted")
+    conn = sqlite3.connect(tmp_path / "cache" / "llm.sqlite")
+    statuses = [r[0] for r in conn.execute("SELECT status FROM batch_intents")]
+    conn.close()
+    assert statuses == ["created"]
+
+
+def test_fatal_create_rejection_stops_the_job(fake, tmp_path):
+    fake.script_batch_create(["400"])
+    with backend(fake, tmp_path) as b, pytest.raises(RuntimeError, match="create rejected"):
+        b.explain(recs(2))
+    assert fake.counts["batch_create"] == 0 and fake.counts["batch_list"] == 1  # a clock read
 
 
 def test_orphan_of_a_killed_job_is_reattached_on_rerun(fake, tmp_path):
@@ -153,9 +171,13 @@ def test_batch_listed_only_later_is_found_by_a_later_run(fake, tmp_path, late_st
         assert orphan_lines == []  # cancelled before it ran: nothing billed, nothing ledgered
     else:
         assert fake.counts["batch_cancel"] == 0
-        assert len(orphan_lines) == 3 and all(r["usd"] > 0 for r in orphan_lines)
+        assert len(orphan_lines) == 3 and all(r["usd"] > 0 and r["orphan"] for r in orphan_lines)
+        (row,) = aggregate_costs([tmp_path / "ledger.jsonl"]).to_dict("records")
+        assert row["orphan_calls"] == 3 and row["calls"] == len(ledger)  # orphan spend counted
+        assert row["orphan_usd"] == pytest.approx(sum(r["usd"] for r in orphan_lines))
+        assert row["calls_per_latent"] == pytest.approx((len(ledger) - 3) / 3)
     own = [r for r in ledger[n_ledger:] if r not in orphan_lines]
-    assert len(own) == 1  # the score stage's own prompt (10 windows)
+    assert len(own) == 1 and not own[0]["orphan"]  # the score stage's own prompt (10 windows)
 
 
 def test_open_intent_never_claims_a_batch_made_long_after_it(fake, tmp_path):
@@ -336,6 +358,76 @@ def test_echoing_proxy_key_is_scrubbed_everywhere(fake, tmp_path, monkeypatch):
     for p in files:
         assert FAKE_KEY.encode() not in p.read_bytes(), p
     assert fake.counts["messages"] > 0
+
+
+#: A key long enough to straddle a cut with a recognisable head on either side.
+STRADDLING_KEY = "sk-ant-CANARY-0123456789abcdefghijklmnop"
+
+
+def assert_no_key_head(text: str, where: str = "") -> None:
+    """Not even the first three characters of the key (nothing else here spells "sk-")."""
+    for k in range(3, len(STRADDLING_KEY) + 1):
+        assert STRADDLING_KEY[:k] not in text, (where, STRADDLING_KEY[:k])
+
+
+@pytest.mark.parametrize("before_cut", [3, 12, len(STRADDLING_KEY) - 1])
+def test_every_cut_redacts_before_it_truncates(monkeypatch, before_cut):
+    """Each place that shortens text that may hold a key, with the key straddling its cut:
+    ``before_cut`` characters of the key fall before the cut."""
+    from randsae.autointerp.llm.openai_engine import completion_problem
+    from randsae.autointerp.llm.openai_prompts import parse_int_list
+    from randsae.autointerp.llm.requests import _describe_error, message_problem
+    from randsae.autointerp.prompts import sanitize_explanation
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", STRADDLING_KEY)
+
+    def at(cut: int) -> str:  # the key starting ``before_cut`` characters before ``cut``
+        return "x" * (cut - before_cut) + STRADDLING_KEY + " tail"
+
+    class Failure(Exception):
+        message = at(300)
+
+    error_body = {"type": "error", "error": {"type": "api_error", "message": at(200)}}
+    texts = {
+        "_describe_error": _describe_error(Failure()),
+        "message_problem(str)": message_problem(at(200)),
+        "message_problem(error)": message_problem(error_body),
+        "completion_problem": completion_problem({"error": {"message": at(200)}}),
+        "sanitize_explanation": sanitize_explanation(at(500)),
+    }
+    with pytest.raises(ValueError) as err:
+        parse_int_list("[" + at(79) + "]", 1, 0, 1)  # a list that is not JSON
+    texts["parse_int_list"] = str(err.value)
+    for where, text in texts.items():
+        assert_no_key_head(text, where)
+        assert "[RE" in text, (where, text)  # the key was replaced, then cut
+
+
+@pytest.mark.parametrize(("fault", "cut"), [("echo_500", 300), ("echo_error_200", 200)])
+def test_key_straddling_the_cut_leaves_no_head_in_any_file(fake, tmp_path, monkeypatch, fault, cut):
+    """A proxy echoes the key so that it straddles the cut of the stored error message (the
+    SDK's 500 message at 300 characters; an error object's message at 200): no file written
+    holds any head of it."""
+    import anthropic
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", STRADDLING_KEY)
+    monkeypatch.chdir(tmp_path)
+    client = anthropic.Anthropic(base_url=fake.url, max_retries=0)
+    fake.script(["echo_500"])  # where the SDK's message puts the echoed key
+    with pytest.raises(anthropic.InternalServerError) as err:
+        client.messages.create(model="m", max_tokens=1, messages=[])
+    offset = err.value.message.index(STRADDLING_KEY) if fault == "echo_500" else 0
+    fake.echo_padding = cut - 12 - offset  # 12 characters of the key before the cut
+    fake.behaviour = lambda body: fault if " zebra" in json.dumps(body) else None
+    run_stages(tmp_path, ai_cfg(fake, max_retries=0), recs(2))
+    expl = [
+        json.loads(line)
+        for line in (tmp_path / "out/explanations.jsonl").read_text().split("\n")
+        if line
+    ]
+    assert "[RE" in expl[0]["error"], expl[0]  # replaced, then cut
+    for p in [p for p in tmp_path.rglob("*") if p.is_file()]:
+        assert_no_key_head(p.read_bytes().decode("utf-8", "replace"), str(p))
 
 
 def test_logs_and_exceptions_are_scrubbed(tmp_path, monkeypatch):

@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 
+from randsae.secrets import clip
+
 PROMPT_VERSION = "claude-v1"
 
 #: tokens with activation >= MARK_FRACTION x (that window's max) are wrapped in << >> (delphi: 0.3)
@@ -104,7 +106,7 @@ def activation_level(act: float, max_act: float) -> int:
 def sanitize_explanation(text: str) -> str:
     """An explanation is model output inserted into scorer prompts: one line, no tags."""
     text = " ".join(str(text).split())
-    return text.replace("<", "‹").replace(">", "›")[:500]
+    return clip(text.replace("<", "‹").replace(">", "›"), 500)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -107,9 +107,12 @@ def hf_dataset_texts(ds_cfg: dict[str, Any], split_key: str) -> Iterator[str]:
         return
     import datasets
 
-    ds = datasets.load_dataset(
-        ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key], revision=ds_cfg["revision"]
-    )
+    from randsae.hub import hub_call
+
+    with hub_call(f"dataset {ds_cfg['path']}@{ds_cfg['revision']}"):
+        ds = datasets.load_dataset(
+            ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key], revision=ds_cfg["revision"]
+        )
     for row in ds:
         yield row[ds_cfg["text_key"]]
 
@@ -123,16 +126,21 @@ def hub_dataset_files(repo_id: str, files: list[str], revision: str) -> tuple[st
     """
     from huggingface_hub import HfApi, constants, hf_hub_download
 
-    if constants.HF_HUB_OFFLINE:  # HF_HUB_OFFLINE=1: the cache maps the revision to its commit
-        paths = [
-            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision)) for f in files
-        ]
-        commit = paths[0].parent.name  # .../snapshots/{commit}/{file}
-    else:
-        commit = HfApi().dataset_info(repo_id, revision=revision).sha
-        paths = [
-            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit)) for f in files
-        ]
+    from randsae.hub import hub_call
+
+    with hub_call(f"dataset {repo_id}@{revision}"):
+        if constants.HF_HUB_OFFLINE:  # HF_HUB_OFFLINE=1: the cache maps the revision to its commit
+            paths = [
+                Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision))
+                for f in files
+            ]
+            commit = paths[0].parent.name  # .../snapshots/{commit}/{file}
+        else:
+            commit = HfApi().dataset_info(repo_id, revision=revision).sha
+            paths = [
+                Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit))
+                for f in files
+            ]
     log.info("dataset %s@%s (%s): %d files", repo_id, revision, commit, len(paths))
     return commit, paths
 

@@ -244,10 +244,13 @@ def load_pythia(
     from transformer_lens import HookedTransformer
     from transformers import AutoModelForCausalLM
 
+    from randsae.hub import hub_call
+
     rev = "step0" if step0 else (revision or "main")
-    hf_model = AutoModelForCausalLM.from_pretrained(hf_name, revision=rev, dtype=DTYPES[dtype])
-    model = HookedTransformer.from_pretrained_no_processing(
-        hf_name, hf_model=hf_model, device=device, dtype=DTYPES[dtype], revision=rev
-    )
+    with hub_call(f"model {hf_name}@{rev}"):
+        hf_model = AutoModelForCausalLM.from_pretrained(hf_name, revision=rev, dtype=DTYPES[dtype])
+        model = HookedTransformer.from_pretrained_no_processing(
+            hf_name, hf_model=hf_model, device=device, dtype=DTYPES[dtype], revision=rev
+        )
     del hf_model
     return model.eval()

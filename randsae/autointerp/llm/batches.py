@@ -1,37 +1,37 @@
-"""Message Batches path of the LLM engine: create (with persisted intents), re-attach,
-collect, resubmit.
+"""Message Batches path of the LLM engine: create (with recorded intents), re-attach,
+collect, resubmit. Intents, ownership and orphan lookup: ``randsae.autointerp.llm.intents``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx2
 
+from randsae.autointerp.llm.intents import IntentsMixin, create_failure
 from randsae.autointerp.llm.requests import (
-    ORPHAN_CLOCK_SLACK_S,
-    ORPHAN_SEARCH_S,
     BatchResultsError,
     LLMRequest,
     LLMResult,
     _backoff_s,
     _batch_total,
     _describe_error,
-    _maybe_created,
     _message_to_dict,
     message_problem,
 )
 from randsae.autointerp.llm.settings import BudgetExceededError
 from randsae.io import write_json
-from randsae.secrets import redact, redact_obj
+from randsae.secrets import clip, redact, redact_obj
+
+log = logging.getLogger("randsae")
 
 
-class BatchesMixin:
+class BatchesMixin(IntentsMixin):
     """The engine's Message Batches path (mixed into :class:`LLMEngine`)."""
 
     def _state_path(self) -> Path:
@@ -50,21 +50,19 @@ class BatchesMixin:
         by_cid = {r.custom_id: r for r in pending}
         errors: dict[str, str] = {}
         state = self._load_state()
-        # 0) a create whose reply was lost (or a job killed between create and the state write)
-        #    left an intent without a batch id: find the batch it may have made
-        for rec in list(state["batches"]):
-            if rec.get("batch_id") is None and not rec.get("resolved"):
-                self._resolve_intent(rec, state, by_cid)
-        # 1) re-attach to batches submitted by an earlier (killed) run for these requests
-        for rec in state["batches"]:
-            if rec.get("collected") or rec.get("batch_id") is None:
-                continue
-            if not set(rec["custom_ids"]) & set(by_cid):
-                continue
-            self._collect_batch(rec, by_cid, results, errors, state)
-        # 2) submit what is still missing; resubmit only errored/expired items
         rounds = 0
         while True:
+            needed = {cid for cid in by_cid if cid not in results}
+            # a) creates whose reply was lost (this run's or a killed run's): find their batches
+            #    before anything is created again
+            self._resolve_open_intents(state, needed)
+            # b) collect this job's batches (a killed run's too) that hold requests still needed
+            for rec in state["batches"]:
+                if rec.get("collected") or rec.get("batch_id") is None:
+                    continue
+                if set(rec["custom_ids"]) & {c for c in by_cid if c not in results}:
+                    self._collect_batch(rec, by_cid, results, errors, state)
+            # c) submit what is still missing; resubmit only errored/expired items
             todo = [r for cid, r in by_cid.items() if cid not in results]
             if not todo or rounds > self.s.max_batch_resubmits:
                 break
@@ -101,105 +99,51 @@ class BatchesMixin:
     def _create_batch(self, admitted: list[LLMRequest], rounds: int, state: dict) -> list[dict]:
         """Create one batch, idempotently: returns the state record(s) to collect.
 
-        The intent (custom ids, request count, time) is persisted *before* the call, and the call
-        is made without the SDK's blind retries. After an ambiguous failure (timeout, dropped
-        connection, 5xx: the batch may exist) the batches created since the intent are listed and
-        one with the same request count is re-attached before anything is created again.
+        The intent (custom ids, request count, server time) is recorded in the registry and the
+        state file *before* the call, and the call is made without the SDK's blind retries. A
+        rejected create (:func:`create_failure`: 408/409/429/529, no connection) is retried
+        after a backoff; after an ambiguous one (the batch may exist) the engine looks for the
+        batch and adopts it before anything is created again.
         """
-        rec = {
-            "batch_id": None,
-            "intent_id": uuid.uuid4().hex,
-            "stage": admitted[0].stage,
-            "round": rounds,
-            "custom_ids": [r.custom_id for r in admitted],
-            "n_requests": len(admitted),
-            "intent_at": time.time(),
-            "submitted_at": None,
-            "collected": False,
-        }
-        state["batches"].append(rec)
-        self._save_state(state)  # the intent is on disk before the request leaves
         body = [{"custom_id": r.custom_id, "params": r.params} for r in admitted]
         creator = self.client.with_options(max_retries=0)
         error = "no attempt made"
-        ambiguous = False
+        rec = None
         for attempt in range(self.s.max_retries + 1):
             if attempt:
                 time.sleep(_backoff_s(attempt))
-            if ambiguous:  # the last intent stays open (later runs still look for a late
-                # batch from it); this attempt gets an intent of its own
-                rec = {**rec, "intent_id": uuid.uuid4().hex, "intent_at": time.time()}
-                rec.pop("checked_at", None)
-                state["batches"].append(rec)
-                self._save_state(state)
-                ambiguous = False
+            if rec is None:  # an intent left by an ambiguous attempt stays open (later looks
+                # still look for a late batch from it); this attempt gets an intent of its own
+                rec = self._new_intent(admitted, rounds, state)
             try:
                 batch = creator.messages.batches.create(requests=body)
-            except anthropic.APIStatusError as exc:
+            except (anthropic.APIError, ValueError) as exc:
                 error = _describe_error(exc)
-                if not _maybe_created(exc):
-                    if exc.status_code == 429:
-                        continue  # rate limited: nothing was created
-                    rec["resolved"] = "create rejected"
-                    self._save_state(state)
+                kind = create_failure(exc)
+                if kind == "fatal":
+                    self._close_intent(rec, state, "create rejected")
                     raise RuntimeError(f"Message Batches create rejected: {error}") from None
-            except anthropic.APIConnectionError as exc:  # timeout or connection lost
-                error = _describe_error(exc)
-            else:
-                rec.update(batch_id=batch.id, submitted_at=time.time())
-                self._save_state(state)  # persisted before polling: a killed job re-attaches
-                return [rec]
-            # ambiguous: the batch may exist although its reply was lost
-            adopted = self._resolve_intent(rec, state, None)
-            if adopted:
-                return adopted
-            ambiguous = True
+                if kind == "ambiguous":  # the batch may exist although its reply was lost
+                    adopted = self._resolve_intent(rec, state, None)
+                    if adopted:
+                        return adopted
+                    rec = None
+                continue  # rejected: nothing was created, the intent stands for the next try
+            took_over = self.registry.register_created(batch.id, rec)  # the moment it returns
+            if took_over:
+                log.warning(
+                    "batch %s was claimed by job %s; its creator takes it", batch.id, took_over
+                )
+            rec.update(batch_id=batch.id, submitted_at=time.time())
+            self._save_state(state)  # persisted before polling: a killed job re-attaches
+            return [rec]
+        if rec is not None:
+            self._close_intent(rec, state, "create rejected")
         raise RuntimeError(
             f"Message Batches create failed {self.s.max_retries + 1} time(s) ({error}); no batch "
-            f"created since the attempt is listed by the API. The intent is kept in "
-            f"{self._state_path()}: a rerun first looks for a late batch and re-attaches it."
+            f"made by it is listed by the API. The intent is kept in {self._state_path()}: a "
+            f"rerun first looks for a late batch and re-attaches it."
         )
-
-    def _resolve_intent(
-        self, rec: dict, state: dict, by_cid: dict[str, LLMRequest] | None
-    ) -> list[dict]:
-        """Look for batches that an unanswered create (``rec``) may have made.
-
-        Candidates: batches created from ``ORPHAN_CLOCK_SLACK_S`` before the intent to
-        ``timeout_s + ORPHAN_CLOCK_SLACK_S`` after it, with the intent's request count, not yet
-        recorded in the state. The closest in time is
-        re-attached (its custom ids are checked when its results are read). ``by_cid`` given (a
-        later run): a candidate whose requests are no longer needed is cancelled if still
-        running, and its results, if any, are still collected for the ledger.
-        """
-        known = {r.get("batch_id") for r in state["batches"] if r.get("batch_id")}
-        since = rec["intent_at"] - ORPHAN_CLOCK_SLACK_S
-        # a create can only have been made while its request was in flight (+ clock skew)
-        until = rec["intent_at"] + self.s.timeout_s + ORPHAN_CLOCK_SLACK_S
-        found = []
-        for b in self.client.messages.batches.list(limit=100):
-            created = b.created_at.timestamp()
-            if created < since:
-                break  # newest first
-            if b.id in known or created > until:
-                continue
-            if _batch_total(b) == rec["n_requests"]:
-                found.append(b)
-        rec["checked_at"] = time.time()
-        if not found:
-            if time.time() - rec["intent_at"] > ORPHAN_SEARCH_S:
-                rec["resolved"] = "no batch found"
-            self._save_state(state)
-            return []
-        b = min(found, key=lambda x: abs(x.created_at.timestamp() - rec["intent_at"]))
-        rec.update(batch_id=b.id, submitted_at=b.created_at.timestamp(), adopted=True)
-        self._save_state(state)
-        if by_cid is not None and not set(rec["custom_ids"]) & set(by_cid):
-            if b.processing_status == "in_progress":  # no longer needed: stop paying for it
-                self.client.messages.batches.cancel(b.id)
-                rec["canceled_orphan"] = True
-            self._collect_batch(rec, by_cid, {}, {}, state)  # what it did cost goes to the ledger
-        return [rec]
 
     def _download_results(self, batch_id: str, expected: int | None) -> list[Any]:
         """All result lines of an ended batch; a cut or garbled stream is downloaded again."""
@@ -210,7 +154,7 @@ class BatchesMixin:
             try:
                 lines = list(self.client.messages.batches.results(batch_id))
             except (ValueError, anthropic.APIError, httpx2.HTTPError, OSError) as exc:
-                error = redact(f"{type(exc).__name__}: {str(exc)[:200]}")
+                error = f"{type(exc).__name__}: {clip(str(exc), 200)}"
                 continue
             if expected is not None and len(lines) != expected:
                 error = f"{len(lines)} result lines, the batch reports {expected} requests"
@@ -235,19 +179,32 @@ class BatchesMixin:
         state: dict,
     ) -> None:
         batch_id = rec["batch_id"]
+        if not self._owns(rec):  # registered to another job: not ours to store or to bill
+            rec.update(collected=True, foreign=True)
+            self._save_state(state)
+            return
         deadline = (rec.get("submitted_at") or rec["intent_at"]) + self.s.batch_timeout_s
         while True:
             batch = self.client.messages.batches.retrieve(batch_id)
             if batch.processing_status == "ended":
                 break
             if time.time() > deadline:
-                self.client.messages.batches.cancel(batch_id)
+                self._cancel(batch_id)
                 deadline = float("inf")  # wait for the cancel to end the batch
             time.sleep(self.s.poll_interval_s)
-        lines = self._download_results(batch_id, _batch_total(batch))
+        lines = self._downloaded.pop(batch_id, None) or self._download_results(
+            batch_id, _batch_total(batch)
+        )
         ours = set(rec["custom_ids"])
-        if rec.get("adopted") and not ours & {line.custom_id for line in lines}:
-            # a batch of another job with the same request count: not ours, nothing to store
+        if rec.get("adopted") and {line.custom_id for line in lines} != ours:
+            # the only batch this intent could have made, by the registry, yet someone else's
+            # (made outside the workflow): released; the intent is looked up again
+            self.registry.mark_foreign(batch_id, rec)
+            rec.setdefault("foreign_ids", []).append(batch_id)
+            rec.update(batch_id=None, adopted=False, submitted_at=None)
+            self._save_state(state)
+            return
+        if self.registry.owner(batch_id) != self.job:  # its creator's reply came meanwhile
             rec.update(collected=True, foreign=True)
             self._save_state(state)
             return
@@ -264,7 +221,7 @@ class BatchesMixin:
                     if req is not None:
                         errors[cid] = f"batch item {problem} (batch {batch_id})"
                     continue
-                if req is not None:
+                if req is not None and cid not in results:
                     results[cid] = self._store(req, message, batch=True)
                 else:  # an orphan's answer to a request answered meanwhile: billed all the same
                     self._ledger_only(rec["stage"], cid, message)
@@ -289,4 +246,5 @@ class BatchesMixin:
             custom_id=custom_id,
             latents=(),
             request_id=message.get("id"),
+            orphan=True,
         )

@@ -33,6 +33,21 @@ def request_key(params: dict) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
+def connect(path: str | os.PathLike, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection to the shared SQLite file: autocommit (explicit ``BEGIN IMMEDIATE`` for
+    transactions), WAL journal and a busy timeout, so that parallel jobs can share it."""
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    for _ in range(50):  # switching to WAL needs a brief exclusive lock
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
 class ResponseCache:
     """Content-addressed SQLite store of raw Messages API responses.
 
@@ -59,18 +74,7 @@ class ResponseCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None
-            )
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            for _ in range(50):  # switching to WAL needs a brief exclusive lock
-                try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    break
-                except sqlite3.OperationalError:
-                    time.sleep(0.05)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
+            conn = self._local.conn = connect(self.path, self.busy_timeout_ms)
         return conn
 
     def get(self, key: str) -> dict | None:

@@ -77,6 +77,7 @@ class CostLedger:
         custom_id: str,
         latents: Sequence[int],
         request_id: str | None = None,
+        orphan: bool = False,
     ) -> None:
         line = {
             "ts": time.time(),
@@ -89,6 +90,7 @@ class CostLedger:
             "latents": [int(x) for x in latents],
             **usage_dict(usage),
             "usd": usd,
+            "orphan": bool(orphan),
         }
         data = (redact(json.dumps(line, sort_keys=True)) + "\n").encode("utf-8")
         with self._lock:
@@ -125,6 +127,8 @@ LEDGER_COLUMNS = [
     "cache_read_tokens",
     "cache_creation_tokens",
     "usd",
+    "orphan_calls",
+    "orphan_usd",
     "calls_per_latent",
 ]
 
@@ -132,7 +136,11 @@ LEDGER_COLUMNS = [
 def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
     """One row per (model, init, layer) cell for ``results/tables/llm_cost.csv``.
 
-    ``calls_per_latent`` = billed calls / distinct latents that appear in the cell's ledger.
+    ``calls``, the token columns and ``usd`` count every billed call, orphan spend included;
+    ``orphan_calls`` / ``orphan_usd`` are the part billed for batches whose answers were not
+    used (a create whose reply was lost, found after its requests had been answered again).
+    ``calls_per_latent`` = billed calls other than orphans / distinct latents that appear in
+    the cell's ledger.
     """
     import pandas as pd
 
@@ -151,10 +159,15 @@ def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
                 "cache_read_tokens": 0,
                 "cache_creation_tokens": 0,
                 "usd": 0.0,
+                "orphan_calls": 0,
+                "orphan_usd": 0.0,
                 "latents": set(),
             },
         )
         g["calls"] += 1
+        if r.get("orphan"):
+            g["orphan_calls"] += 1
+            g["orphan_usd"] += float(r.get("usd", 0.0))
         g["input_tokens"] += int(r.get("input_tokens", 0))
         g["output_tokens"] += int(r.get("output_tokens", 0))
         g["cache_read_tokens"] += int(r.get("cache_read_input_tokens", 0))
@@ -170,7 +183,9 @@ def aggregate_costs(ledger_paths: Iterable[str | os.PathLike]):
                 "init": init,
                 "layer": layer,
                 **g,
-                "calls_per_latent": g["calls"] / n_lat if n_lat else float("nan"),
+                "calls_per_latent": (g["calls"] - g["orphan_calls"]) / n_lat
+                if n_lat
+                else float("nan"),
             }
         )
     df = pd.DataFrame(out, columns=LEDGER_COLUMNS)

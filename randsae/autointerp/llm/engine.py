@@ -28,7 +28,7 @@ from randsae.autointerp.llm.requests import (
     message_problem,
 )
 from randsae.autointerp.llm.settings import AnthropicSettings, BudgetExceededError
-from randsae.secrets import redact
+from randsae.secrets import clip
 
 
 class LLMEngine(BatchesMixin):
@@ -59,6 +59,7 @@ class LLMEngine(BatchesMixin):
         self._budget_lock = threading.Lock()
         self._reserved = 0.0
         self._spent = None  # lazily read from the ledger (spending of earlier runs counts)
+        self._downloaded: dict[str, list] = {}  # results read while matching an orphan
 
     # -- client ------------------------------------------------------------------------------
     @property
@@ -70,6 +71,8 @@ class LLMEngine(BatchesMixin):
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._registry is not None:
+            self._registry.close()
 
     # -- pricing -----------------------------------------------------------------------------
     @property
@@ -202,11 +205,11 @@ class LLMEngine(BatchesMixin):
                 self._settle(reserved, 0.0)
                 return LLMResult(None, error=_describe_error(exc))
             except ValueError as exc:  # response body is not valid JSON
-                error = redact(f"malformed response body: {type(exc).__name__}: {str(exc)[:200]}")
+                error = f"malformed response body: {type(exc).__name__}: {clip(str(exc), 200)}"
                 continue
             message = self._as_dict(msg)
             problem = (
-                redact(f"malformed response body (not a {self.answer_kind}): {str(msg)[:200]!r}")
+                f"malformed response body (not a {self.answer_kind}): {clip(str(msg), 200)!r}"
                 if message is None
                 else self._problem(message)
             )

@@ -10,7 +10,7 @@ import openai
 
 from randsae.autointerp.llm.engine import LLMEngine
 from randsae.autointerp.llm.settings import merge_section
-from randsae.secrets import redact
+from randsae.secrets import clip
 
 PROMPT_VERSION = "openai-v1"
 
@@ -132,8 +132,9 @@ def completion_problem(message: Any) -> str | None:
     if message.get("error") is not None or message.get("object") == "error":
         err = message.get("error")
         err = err if isinstance(err, dict) else {"message": message.get("message", err)}
-        return redact(
-            f"error-shaped 200 response: {err.get('type', '')} {str(err.get('message', ''))[:200]}"
+        return (
+            f"error-shaped 200 response: {clip(str(err.get('type', '')), 100)} "
+            f"{clip(str(err.get('message', '')), 200)}"
         )
     choices = message.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):

@@ -8,6 +8,7 @@ import re
 
 from randsae.autointerp import prompts
 from randsae.autointerp.llm.claude_parse import ParseFailure
+from randsae.secrets import clip
 
 # ----------------------------------------------------------------------------------------------
 # Prompts (the Claude prompts' instructions and data rendering, with a text answer format)
@@ -116,7 +117,7 @@ def parse_int_list(text: str, n: int, lo: int, hi: int) -> list[int]:
     try:
         values = json.loads(found[-1])
     except ValueError as exc:
-        raise ParseFailure(f"the list is not valid JSON: {found[-1][:80]!r}") from exc
+        raise ParseFailure(f"the list is not valid JSON: {clip(found[-1], 80)!r}") from exc
     if len(values) != n:
         raise ParseFailure(f"wrong number of values: got {len(values)}, expected {n}")
     out = []

@@ -12,7 +12,7 @@ from typing import Any
 import anthropic
 
 from randsae.autointerp.llm.cache import canonical_json, request_key
-from randsae.secrets import redact
+from randsae.secrets import clip, redact
 
 # ----------------------------------------------------------------------------------------------
 # Engine
@@ -60,8 +60,13 @@ class BatchResultsError(RuntimeError):
     """A batch's results could not be downloaded intact (the batch stays re-attachable)."""
 
 
-#: Batches created up to this long before a create intent count as its possible result.
+#: The margin of the local clock, used only when no server time is known (a reply without a
+#: ``Date`` header, or an intent recorded by an older version): batches created this long before
+#: the intent, up to ``timeout_s`` + this long after it, count as its possible result.
 ORPHAN_CLOCK_SLACK_S = 300.0
+#: The margin of the server's clock: ``Date`` headers have whole seconds, ``created_at`` stamps
+#: may be whole seconds too (floored or rounded), and both come from hosts of one fleet.
+SERVER_CLOCK_SLACK_S = 5.0
 #: Unanswered create intents are looked up again on later runs for this long (batches expire at
 #: 24 h).
 ORPHAN_SEARCH_S = 86_400.0
@@ -77,11 +82,6 @@ def _batch_total(batch: Any) -> int | None:
     )
 
 
-def _maybe_created(exc: anthropic.APIStatusError) -> bool:
-    """Whether a failed create may still have created the batch (5xx, 408, 409)."""
-    return exc.status_code >= 500 or exc.status_code in (408, 409)
-
-
 def _backoff_s(attempt: int) -> float:
     return min(0.25 * 2 ** (attempt - 1), 8.0)
 
@@ -93,12 +93,13 @@ def message_problem(message: Any) -> str | None:
     Message fields, is retried like a failed call and never cached or ledgered.
     """
     if not isinstance(message, dict):
-        return f"malformed response body (not a JSON object): {redact(str(message)[:200])!r}"
+        return f"malformed response body (not a JSON object): {clip(str(message), 200)!r}"
     if message.get("type") == "error" or "error" in message:
         err = message.get("error")
         err = err if isinstance(err, dict) else {"message": err}
-        return redact(
-            f"error-shaped 200 response: {err.get('type', '')} {str(err.get('message', ''))[:200]}"
+        return (
+            f"error-shaped 200 response: {clip(str(err.get('type', '')), 100)} "
+            f"{clip(str(err.get('message', '')), 200)}"
         )
     if message.get("type") != "message":
         return f"malformed response body (type={redact(str(message.get('type')))!r}, not a Message)"
@@ -139,4 +140,4 @@ def _describe_error(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     msg = str(getattr(exc, "message", "") or exc)
-    return redact(f"{name}{f' {status}' if status else ''}: {msg[:300]}")
+    return f"{name}{f' {status}' if status else ''}: {clip(msg, 300)}"

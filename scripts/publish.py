@@ -1,0 +1,17 @@
+"""Rule publish: upload the finished run to publish.repo at publish.revision."""
+
+from randsae.publish import steps
+from randsae.runner import run
+
+
+def main(smk):
+    run(
+        steps.publish,
+        smk,
+        config=dict(smk.params.config),
+        manifest_tsv=smk.params.manifest,
+        expected=list(smk.params.expected),
+    )
+
+
+main(snakemake)  # noqa: F821
