@@ -81,7 +81,7 @@ def cell_files(pattern):
 def sae_params(model):
     """One model's sae section (variant overrides applied) as its training rules' params:
     what changes the SAE (SAEConfig.rule_params)."""
-    return SAEConfig.rule_params(sae_config(config, model))
+    return SAEConfig.rule_params(sae_config(config, model), device=config["device"])
 
 
 def init_files():

@@ -44,6 +44,7 @@ SAE_BASE: dict[str, Any] = {
     "shuffle_buffer_tokens": 4096,
     "checkpoint_every_steps": 0,
     "layer_group_size": 1,
+    "precision": "float32",
 }
 
 

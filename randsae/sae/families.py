@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from randsae.sae.job import JobBase
+from randsae.sae.precision import tf32_matmuls
 from randsae.sae.scaling import estimate_scaling_factor
 from randsae.seeds import stable_seed
 
@@ -98,7 +99,8 @@ class FamilyJob(JobBase):
                 self.scale = estimate_scaling_factor(x)
             x = x * self.scale
         lr = self.optimizer.param_groups[0]["lr"]
-        out = self.trainer.step(x)
+        with tf32_matmuls(self.precision == "tf32" and self.device.type == "cuda"):
+            out = self.trainer.step(x)
         self.trainer.n_training_steps += 1
         with torch.no_grad():
             acts = out.feature_acts

@@ -109,6 +109,7 @@ def train_sae(
         layer,
         **shuffle_settings(sae_cfg, seed, model, init),
         verify="full",  # a truncated or altered shard fails here, naming it
+        device=resolve_device(device),
     )
     meta = {
         "model_name": model,
@@ -181,6 +182,7 @@ def train_sae_group(
         **shuffle_settings(sae_cfg, seed, model, init),
         forward_batch_size=act_cfg.batch_size,
         storage_dtype=act_cfg.dtype,
+        device=dev,
     )
     out = Path(out_dir)
     meta = {

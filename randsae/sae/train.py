@@ -46,6 +46,7 @@ from randsae.sae.job import (  # noqa: F401  (re-exported: the recipe's public n
     geometric_median,
     linear_warmup_decay,
 )
+from randsae.sae.levers import Levers, current_levers
 from randsae.sections import SAEConfig
 
 CKPT_NAME = "checkpoint.pt"
@@ -108,11 +109,13 @@ def train_sae_group(
     tracking_dir: str | Path | None = None,
     run_name: str = "sae",
     progress: bool = True,
+    levers: Levers | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """Train one SAE per key of ``seeds`` from a source yielding ``dict[key, (B, d_in)]``.
 
     Used directly by the stream rule (a group of layers shares one forward pass); see
-    :func:`train_sae` for the arguments. Returns one summary per key.
+    :func:`train_sae` for the arguments (``levers``: :mod:`randsae.sae.levers`). Returns one
+    summary per key.
     """
     dev = resolve_device(device)
     trk.check_tracking(tracking)
@@ -128,8 +131,17 @@ def train_sae_group(
     job_cls: Any = _SAEJob
     if cfg.architecture != "topk":
         from randsae.sae.families import FamilyJob as job_cls
+    levers = levers if levers is not None else current_levers()
     jobs = {
-        key: job_cls(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
+        key: job_cls(
+            key,
+            d_in=d_in,
+            cfg=cfg,
+            seed=seeds[key],
+            device=dev,
+            total_steps=total_steps,
+            levers=levers,
+        )
         for key in keys
     }
     every = cfg.checkpoint_every_steps
@@ -183,11 +195,7 @@ def train_sae_group(
                     },
                     ckpt_path,
                 )
-            rows = {key: jobs[key].log[-1] for key in keys}
-            tracker.log_step(step, rows)
-            if bar is not None:
-                bar.set_postfix(trk.postfix(rows), refresh=False)
-                bar.update(bs)
+            _report(jobs, tracker, bar, bs, flush=step == total_steps)
     finally:
         if bar is not None:
             bar.close()
@@ -196,14 +204,10 @@ def train_sae_group(
         torch.cuda.synchronize(dev)
     seconds = elapsed_before + time.perf_counter() - t0
 
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    seconds = elapsed_before + time.perf_counter() - t0
-
     summaries: dict[Any, dict[str, Any]] = {}
     for key in keys:
         job = jobs[key]
-        meta = dict((metadata or {}).get(key) or {})
+        meta = dict((metadata or {}).get(key) or {}, training_precision=job.precision)
         arch, norm = cfg.architecture, cfg.normalize_activations
         if (arch, norm) != ("topk", "none"):  # the paper's default writes the same cfg.json
             meta.update(sae_architecture=arch, sae_normalize_activations=norm)
@@ -233,6 +237,8 @@ def train_sae_group(
             "d_sae": d_sae,
             "k": job.k,
             "device": str(dev),
+            "precision": job.precision,
+            "levers": levers.as_dict(),
         }
     # Only now that every SAE is safely saved may the checkpoint go.
     if ckpt_path is not None:
@@ -243,6 +249,20 @@ def train_sae_group(
         with contextlib.suppress(OSError):
             ckpt_path.parent.rmdir()
     return summaries
+
+
+def _report(jobs: Mapping[Any, Any], tracker: Any, bar: Any, bs: int, *, flush: bool) -> None:
+    """Hand the curve rows read back since the last call to the tracker and the progress bar.
+
+    Rows come back every ``metrics_every`` steps (``flush``: now), all jobs at the same steps.
+    """
+    new = {key: job.new_rows(flush=flush) for key, job in jobs.items()}
+    for rows in zip(*new.values(), strict=True):
+        by_key = dict(zip(new, rows, strict=True))
+        tracker.log_step(int(rows[0]["step"]), by_key)
+        if bar is not None:
+            bar.set_postfix(trk.postfix(by_key), refresh=False)
+            bar.update(bs)
 
 
 def train_sae(
@@ -260,6 +280,7 @@ def train_sae(
     tracking_dir: str | Path | None = None,
     run_name: str = "sae",
     progress: bool = True,
+    levers: Levers | None = None,
 ) -> dict[str, Any]:
     """Train one TopK SAE from ``source`` and save it (sae-lens format) to ``out_dir``.
 
@@ -277,9 +298,11 @@ def train_sae(
         tracking: ``none`` | ``tensorboard`` | ``wandb`` (:mod:`randsae.sae.tracking`): the
             curve per optimizer step; files under ``tracking_dir``; ``run_name`` names the run.
         progress: tqdm bar (tokens/s, FVU, L0, dead fraction, ETA) on stderr.
+        levers: speed switches (:mod:`randsae.sae.levers`); they change no result.
 
     Returns:
-        Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr.
+        Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr,
+        the resolved ``sae.precision`` and the levers used.
     """
     key = "sae"
 
@@ -319,5 +342,6 @@ def train_sae(
         tracking_dir=tracking_dir,
         run_name=run_name,
         progress=progress,
+        levers=levers,
     )
     return out[key]

@@ -84,6 +84,8 @@ class SAEConfig(Section):
     """tokens per optimizer step (paper: 65536)"""
     micro_batch_size: Annotated[int | None, at_least(1)]
     """tokens per forward/backward chunk of an optimizer batch (must divide batch_size, or be >= it = one pass; gradients accumulate; loss = per-micro-batch FVU x micro/batch, as the authors' sparsify fork; only a micro x n_latents pre-activation is held; fused backend only). null = the whole batch in one pass, FVU over the batch (paper: 8192 = 4 x 2048)"""
+    precision: Literal["float32", "tf32", "bfloat16", "auto"]
+    """arithmetic of the SAE's dense encoder matmul and top-k selection: float32; tf32 (TF32 tensor cores, CUDA only, float32 on CPU); bfloat16 (bf16 inputs, fp32 accumulation, top-k on the bf16 pre-activations, as the authors' trainer, EleutherAI sae/sparsify, runs its forward under bf16 autocast); auto = bfloat16 on CUDA, float32 elsewhere. Master weights, Adam state, sparse terms and loss stay fp32 and the SAE is saved fp32; the resolved value is recorded in cfg.json metadata (training_precision). sae-lens backends: bfloat16 = sae-lens's bf16 autocast"""
     lr: Annotated[float | None, POSITIVE]
     """learning rate; null = 2e-4/sqrt(n_latents/2^14) (paper)"""
     warmup_steps: Annotated[int, NON_NEGATIVE]
@@ -148,10 +150,11 @@ class SAEConfig(Section):
         return width
 
     @classmethod
-    def rule_params(cls, sae: Mapping[str, Any]) -> dict[str, Any]:
+    def rule_params(cls, sae: Mapping[str, Any], device: str = "cpu") -> dict[str, Any]:
         """The plain dict a training rule passes as ``params.sae``: what changes an SAE. Leaves
-        out the output-neutral keys, the quiet keys at their default and the sparsity
-        coefficient of families without a sparsity penalty."""
+        out the output-neutral keys, the quiet keys at their default, the sparsity coefficient
+        of families without a sparsity penalty, and a ``precision`` that computes in float32 on
+        ``device`` (what the trainer did before the key existed: adding it reruns nothing)."""
         defaults = {f.name: f.default for f in key_fields(cls)}
         out = {
             k: v
@@ -160,4 +163,7 @@ class SAEConfig(Section):
         }
         if sae.get("architecture", defaults["architecture"]) not in PENALISED:
             out.pop("sparsity_coefficient", None)
+        precision = out.get("precision")
+        if precision == "float32" or (precision == "auto" and device == "cpu"):
+            out.pop("precision")
         return out
