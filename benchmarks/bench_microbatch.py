@@ -43,22 +43,32 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from randsae.sae.train import _SAEJob
+    from randsae.sections import SAEConfig
 
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     # Warm-up on a tiny SAE, so that the kernels' code pages, thread pools and allocator pools
     # that every setting needs alike are in memory before the baseline is taken.
-    tiny = {
+    fixed = {
         "backend": "fused",
         "k": args.k,
-        "expansion_factor": 1,
-        "n_tokens": 10**6,
-        "batch_size": 128,
-        "micro_batch_size": 64,
         "lr": None,
         "warmup_steps": 0,
         "b_dec_init": "zeros",
+        "normalize_decoder": True,
+        "shuffle_buffer_tokens": 65536,
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
     }
+    tiny = SAEConfig.from_dict(
+        {
+            **fixed,
+            "expansion_factor": 1,
+            "n_tokens": 10**6,
+            "batch_size": 128,
+            "micro_batch_size": 64,
+        }
+    )
     warm = _SAEJob("w", d_in=args.d_in, cfg=tiny, seed=0, device=dev, total_steps=10)
     for _ in range(2):
         warm.train_step(torch.randn(128, args.d_in).to(dev))
@@ -69,18 +79,15 @@ def child(args: argparse.Namespace) -> None:
         base = torch.cuda.memory_allocated(dev)
     else:
         base = _rss_bytes()
-    cfg = {
-        "backend": "fused",
-        "k": args.k,
-        "expansion_factor": args.expansion,
-        "n_tokens": args.batch * 1000,
-        "batch_size": args.batch,
-        "micro_batch_size": args.micro_batch,
-        "lr": None,
-        "warmup_steps": 0,
-        "b_dec_init": "zeros",
-        "normalize_decoder": True,
-    }
+    cfg = SAEConfig.from_dict(
+        {
+            **fixed,
+            "expansion_factor": args.expansion,
+            "n_tokens": args.batch * 1000,
+            "batch_size": args.batch,
+            "micro_batch_size": args.micro_batch,
+        }
+    )
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, args.d_in, generator=gen).to(dev)
     job = _SAEJob("b", d_in=args.d_in, cfg=cfg, seed=0, device=dev, total_steps=1000)

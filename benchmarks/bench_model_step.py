@@ -17,6 +17,7 @@ import time
 import torch
 
 from randsae.models.neox import neox_config
+from randsae.sections import ArchConfig
 
 
 def step_seconds(spec: str, steps: int, d_vocab: int = 4096) -> tuple[int, float]:
@@ -32,7 +33,7 @@ def step_seconds(spec: str, steps: int, d_vocab: int = 4096) -> tuple[int, float
         n_ctx=n_ctx,
         rotary_dim=max(4, d_model // n_heads // 4),
     )
-    model = HookedTransformer(neox_config(arch, d_vocab, 0))
+    model = HookedTransformer(neox_config(ArchConfig.from_dict(arch), d_vocab, 0))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randint(0, d_vocab, (batch, n_ctx), generator=torch.Generator().manual_seed(0))
     for i in range(steps + 2):

@@ -56,6 +56,7 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
 
     from randsae.sae.act_source import CachedActivationSource
     from randsae.sae.train import train_sae
+    from randsae.sections import SAEConfig
 
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # A narrow SAE keeps the run short; memory is dominated by the activation block anyway.
@@ -65,6 +66,7 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
         "expansion_factor": 2,
         "n_tokens": n_tokens,
         "batch_size": 4096,
+        "micro_batch_size": None,
         "lr": None,
         "warmup_steps": 10,
         "b_dec_init": "geometric_median",
@@ -77,7 +79,7 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
         cache, 0, batch_size=4096, n_tokens=n_tokens, buffer_tokens=buffer_tokens, seed=0
     )
     with tempfile.TemporaryDirectory() as out:
-        summary = train_sae(src, d_in=d_model, cfg=cfg, seed=0, out_dir=out)
+        summary = train_sae(src, d_in=d_model, cfg=SAEConfig.from_dict(cfg), seed=0, out_dir=out)
     print(
         json.dumps(
             {

@@ -36,7 +36,10 @@ from pathlib import Path
 
 import torch
 
+from randsae.sae.levers import Levers
+from randsae.sae.precision import tf32_matmuls
 from randsae.sae.train import _SAEJob
+from randsae.sections import SAEConfig
 
 # Dense fp32 peak (no tensor cores) per GPU, TFLOP/s, for the MFU row; override with --peak-tflops.
 PEAK_FP32_TFLOPS = {"H100": 67.0, "H200": 67.0, "A100": 19.5, "L40S": 91.6, "A10": 31.2}
@@ -61,17 +64,28 @@ def cpu_model() -> str:
 # -- step factories: each returns a zero-argument callable doing one training step ----------
 
 
-def make_roofline(x: torch.Tensor, d_sae: int) -> Callable[[], None]:
-    w = torch.randn(d_sae, x.shape[1], device=x.device) / x.shape[1] ** 0.5
-    out = torch.empty(x.shape[0], d_sae, device=x.device)
+def make_roofline(x: torch.Tensor, d_sae: int, precision: str = "float32") -> Callable[[], None]:
+    """The bare encoder matmul in ``precision`` (float32, tf32 or bfloat16)."""
+    dtype = torch.bfloat16 if precision == "bfloat16" else x.dtype
+    xx = x.to(dtype)
+    w = (torch.randn(d_sae, x.shape[1], device=x.device) / x.shape[1] ** 0.5).to(dtype)
+    out = torch.empty(x.shape[0], d_sae, device=x.device, dtype=dtype)
+    tf32 = precision == "tf32"
 
     def step() -> None:
-        torch.mm(x, w.t(), out=out)
+        with tf32_matmuls(tf32):
+            torch.mm(xx, w.t(), out=out)
 
     return step
 
 
-def make_ours(x: torch.Tensor, d_sae: int, k: int) -> Callable[[], None]:
+def make_ours(
+    x: torch.Tensor,
+    d_sae: int,
+    k: int,
+    precision: str = "float32",
+    levers: Levers | None = None,
+) -> Callable[[], None]:
     d_in = x.shape[1]
     cfg = {
         "backend": "fused",
@@ -79,16 +93,25 @@ def make_ours(x: torch.Tensor, d_sae: int, k: int) -> Callable[[], None]:
         "expansion_factor": d_sae // d_in,
         "n_tokens": 10**9,
         "batch_size": x.shape[0],
+        "micro_batch_size": None,
         "lr": 1e-4,
         "warmup_steps": 0,
         "b_dec_init": "zeros",
         "normalize_decoder": True,
+        "shuffle_buffer_tokens": x.shape[0],
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
+        "precision": precision,
     }
-    job = _SAEJob("bench", d_in=d_in, cfg=cfg, seed=0, device=x.device, total_steps=10**6)
+    sae_cfg = SAEConfig.from_dict(cfg)
+    job = _SAEJob(
+        "bench", d_in=d_in, cfg=sae_cfg, seed=0, device=x.device, total_steps=10**6, levers=levers
+    )
 
     def step() -> None:
         job.train_step(x)
-        job.log.clear()
+        if not job._pending:  # the curve was read back: drop it (memory only)
+            job.log.clear()
 
     return step
 

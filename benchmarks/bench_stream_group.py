@@ -37,6 +37,7 @@ def main() -> None:
     from randsae.models.inits import LoadedModel
     from randsae.sae.act_source import StreamActivationSource
     from randsae.sae.train import train_sae_group
+    from randsae.sections import SAEConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -51,12 +52,12 @@ def main() -> None:
     lm = LoadedModel(pythia70m_shaped(args.device))
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 50277, size=args.n_tokens + args.context, dtype=np.int64)
-    cfg = {
+    cfg = SAEConfig.from_dict({
         "k": args.k, "expansion_factor": args.expansion, "n_tokens": args.n_tokens,
         "batch_size": args.batch, "micro_batch_size": None, "lr": None, "warmup_steps": 10,
-        "b_dec_init": "geometric_median", "normalize_decoder": True, "grad_clip": 1.0,
-        "backend": "fused", "checkpoint_every_steps": 0, "tracking": "none",
-    }  # fmt: skip
+        "b_dec_init": "geometric_median", "normalize_decoder": True, "layer_group_size": 1,
+        "backend": "fused", "checkpoint_every_steps": 0, "shuffle_buffer_tokens": 2**20,
+    })  # fmt: skip
     source = StreamActivationSource(
         lm, tokens, layers, context_size=args.context, batch_size=args.batch,
         n_tokens=args.n_tokens, buffer_tokens=2**20, seed=0, forward_batch_size=64,

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from randsae.sections import SharkeyData, ToySAEConfig
 from randsae.toy.train import build_arm, run_sweep
 
 CASES = {
@@ -44,14 +45,17 @@ def bench(
         0,
         test_fraction=0.1,
         ffn_expansion=4,
-        sharkey=sharkey,
+        sharkey=SharkeyData.from_dict(sharkey),
     )
-    cfg = dict(
-        l1_coefs=dict(log10_min=-3, log10_max=0, num=n_coefs),
-        epochs=epochs,
-        batch_size=256,
-        lr=1e-3,
-        models_per_batch=mpb,
+    cfg = ToySAEConfig.from_dict(
+        dict(
+            l1_coefs=dict(log10_min=-3, log10_max=0, num=n_coefs),
+            seeds=n_seeds,
+            epochs=epochs,
+            batch_size=256,
+            lr=1e-3,
+            models_per_batch=mpb,
+        )
     )
     t0 = time.perf_counter()
     run_sweep(data, dataset="sharkey", arm="plain", n_latents=n_latents, sae_cfg=cfg, master_seed=0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import re
 import time
@@ -92,8 +93,15 @@ def model_params(n_layers: int, d: int, vocab: int) -> int:
     return n_layers * (12 * d * d + 13 * d) + 2 * vocab * d + 2 * d
 
 
-def sae_train_bytes(d: int, n: int, k: int, batch: int, micro: int | None) -> dict[str, float]:
-    """Bytes one SAE needs while it trains (fused backend, fp32), by part.
+def gpu_precision(precision: str | None) -> str:
+    """``sae.precision`` of a GPU run: ``auto`` is bfloat16 there (randsae.sae.precision)."""
+    return "bfloat16" if precision in ("auto", "bfloat16") else "float32"
+
+
+def sae_train_bytes(
+    d: int, n: int, k: int, batch: int, micro: int | None, precision: str | None = "float32"
+) -> dict[str, float]:
+    """Bytes one SAE needs while it trains (fused backend, fp32 master weights), by part.
 
     ``state``: weights, gradients and the two Adam moments, 4 x (2 d n + n + d) x 4 B. The rest
     is the step's working set, held for one SAE at a time: the optimizer batch ``batch x d``,
@@ -101,16 +109,30 @@ def sae_train_bytes(d: int, n: int, k: int, batch: int, micro: int | None) -> di
     micro-batch's centred input / reconstruction / its gradient (3 x micro x d x 4 B) and the
     TopK selection with its latent-major sort (~40 B per selected entry), and, only when
     micro-batching, one micro-batch's W_enc and W_dec gradients before autograd adds them to
-    the accumulated ones (2 x d x n x 4 B).
+    the accumulated ones (2 x d x n x 4 B). With ``precision`` bfloat16 (``auto`` on a GPU) the
+    pre-activation is bf16 (2 B) and the step holds bf16 copies of the encoder weight and of the
+    micro-batch's centred input (``low_precision_copies``, 2 x (d n + n + m d) B).
     """
     m = micro if micro is not None and micro < batch else batch
+    low = gpu_precision(precision) == "bfloat16"
     return {
         "state": 4 * (2 * d * n + n + d) * 4,
         "batch": batch * d * 4,
-        "pre_activation": m * n * 4,
+        "pre_activation": m * n * (2 if low else 4),
         "micro_work": 3 * m * d * 4 + 40 * m * k,
         "accumulation": 2 * d * n * 4 if m < batch else 0,
+        "low_precision_copies": 2 * (d * n + n + m * d) if low else 0,
     }
+
+
+def stream_block_bytes(group: int, sae: dict, act: dict, d: int) -> tuple[float, bool]:
+    """The stream source's shuffle block (``group`` layers) and whether it lives on the GPU:
+    lever ``stream_block: auto`` keeps it there, in ``activations.dtype``, when it takes at most
+    a quarter of the GPU's memory (``randsae.sae.act_source``); else fp32 pinned host memory."""
+    on_gpu = group * sae["shuffle_buffer_tokens"] * d * DTYPE_BYTES[act["dtype"]]
+    if on_gpu <= GPU_MEMORY_GIB * GIB / 4:
+        return on_gpu, True
+    return group * sae["shuffle_buffer_tokens"] * d * 4, False
 
 
 def train_job_gpu_bytes(
@@ -125,7 +147,9 @@ def train_job_gpu_bytes(
 ) -> dict[str, float]:
     """GPU bytes of one ``train_sae_group`` job (stream mode), by part."""
     n = d * sae["expansion_factor"]
-    one = sae_train_bytes(d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"))
+    one = sae_train_bytes(
+        d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"), sae.get("precision")
+    )
     b = DTYPE_BYTES[model_dtype]
     seqs, ctx = act["batch_size"], act["context_size"]
     # forward of one batch of sequences: attention scores and pattern (fp32) of one block, the
@@ -133,12 +157,14 @@ def train_job_gpu_bytes(
     forward = (
         seqs * ctx * (2 * pythia_heads(d) * ctx * 4 + 2 * 4 * d * b) + group * seqs * ctx * d * 4
     )
+    block, on_gpu = stream_block_bytes(group, sae, act, d)
     return {
         "cuda_context": CUDA_CONTEXT_BYTES,
         "model_weights": model_params(n_layers, d, vocab) * b,
         "forward": forward,
         "sae_states": group * one["state"],
         "step_work": sum(v for k, v in one.items() if k != "state"),
+        "shuffle_block": block if on_gpu else 0,
     }
 
 
@@ -150,6 +176,7 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
     from transformer_lens import HookedTransformer
 
     from randsae.models.neox import neox_config
+    from randsae.sections import ArchConfig
 
     torch.set_num_threads(threads)
     arch = {
@@ -160,7 +187,9 @@ def measure_forward(threads: int, n_ctx: int = 256, batch: int = 2, repeats: int
         "n_ctx": n_ctx,
         "rotary_dim": 16,
     }
-    model = HookedTransformer(neox_config(arch, 50304, seed=0), tokenizer=None).eval()
+    model = HookedTransformer(
+        neox_config(ArchConfig.from_dict(arch), 50304, seed=0), tokenizer=None
+    ).eval()
     toks = torch.randint(0, 50304, (batch, n_ctx))
     times = []
     with torch.inference_mode():
@@ -194,18 +223,26 @@ def measure_sae(
     x = torch.randn(batch, d)
     try:
         from randsae.sae.train import _SAEJob
+        from randsae.sections import SAEConfig
 
         cfg = {
             "k": k,
             "expansion_factor": expansion,
             "n_tokens": 10**8,
+            "micro_batch_size": None,
             "lr": None,
             "warmup_steps": 0,
+            "b_dec_init": "geometric_median",
             "backend": "fused",
             "normalize_decoder": True,
             "batch_size": batch,
+            "shuffle_buffer_tokens": batch,
+            "checkpoint_every_steps": 0,
+            "layer_group_size": 1,
         }
-        job = _SAEJob("cm", d_in=d, cfg=cfg, seed=0, device=torch.device("cpu"), total_steps=10**6)
+        sae_cfg = SAEConfig.from_dict(cfg)
+        cpu = torch.device("cpu")
+        job = _SAEJob("cm", d_in=d, cfg=sae_cfg, seed=0, device=cpu, total_steps=10**6)
 
         def step():
             job.train_step(x)
@@ -246,14 +283,46 @@ def measure_sae(
 # ------------------------------------------------------------------ the model of the grid
 
 
+def _interp_log(points: dict, d: float) -> float:
+    """Piecewise-linear in log d through ``{d: value}``; constant beyond the measured range."""
+    xs = sorted((float(k), float(v)) for k, v in points.items())
+    if d <= xs[0][0]:
+        return xs[0][1]
+    for (x0, y0), (x1, y1) in zip(xs, xs[1:], strict=False):
+        if d <= x1:
+            t = (math.log(d) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + t * (y1 - y0)
+    return xs[-1][1]
+
+
+class GpuRates:
+    """Achieved GPU FLOP/s per kind of work: measured by ``benchmarks/gpu_suite.py`` when
+    ``gpu["measured"]`` holds its rates, else stated peak x utilisation (an estimate)."""
+
+    def __init__(self, gpu: dict) -> None:
+        self.measured = gpu.get("measured")
+        self.fwd = gpu.get("peak_model_tflops", 0) * 1e12 * gpu.get("util_model", 0)
+        self.sae = gpu.get("peak_sae_tflops", 0) * 1e12 * gpu.get("util_sae", 0)
+
+    def seconds(self, kind: str, d: int, fwd_flops: float, sae_flops: float) -> float:
+        m = self.measured
+        if not m:
+            return (fwd_flops / self.fwd if fwd_flops else 0.0) + (
+                sae_flops / self.sae if sae_flops else 0.0
+            )
+        if kind == "eval":
+            return (fwd_flops + sae_flops) / m["eval_flop_per_s"]
+        fwd = fwd_flops / _interp_log(m["forward_flop_per_s"], d) if fwd_flops else 0.0
+        return fwd + (sae_flops / _interp_log(m["sae_flop_per_s"], d) if sae_flops else 0.0)
+
+
 def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
     """One row per (rule, model): jobs, FLOPs, GPU-hours, storage kept (bytes)."""
     rows = []
     inits = len(cfg["inits"])
     sae, act, ev, ex = cfg["sae"], cfg["activations"], cfg["eval"], cfg["examples"]
     stream = act["source"] == "stream"
-    fwd_rate = gpu["peak_model_tflops"] * 1e12 * gpu["util_model"]
-    sae_rate = gpu["peak_sae_tflops"] * 1e12 * gpu["util_sae"]
+    rates = GpuRates(gpu)
     for name, mcfg in cfg["models"].items():
         L, d, vocab = arch_of(name, mcfg)
         layers = sorted(mcfg["layers"])
@@ -263,15 +332,24 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
         ctx = act["context_size"]
 
         def add(
-            rule, jobs, fwd_flops=0.0, sae_flops=0.0, disk=0.0, peak=0.0, gpu_mem=0.0, name=name
+            rule,
+            jobs,
+            fwd_flops=0.0,
+            sae_flops=0.0,
+            disk=0.0,
+            peak=0.0,
+            gpu_mem=0.0,
+            name=name,
+            d=d,
         ):
+            kind = "eval" if rule == "eval_sae" else "train"
             rows.append(
                 {
                     "rule": rule,
                     "model": name,
                     "jobs": jobs,
                     "flops": fwd_flops + sae_flops,
-                    "gpu_h": (fwd_flops / fwd_rate + sae_flops / sae_rate) / 3600,
+                    "gpu_h": rates.seconds(kind, d, fwd_flops, sae_flops) / 3600,
                     "cpu_h": (
                         fwd_flops / cpu["forward"]["flop_per_s"]
                         + sae_flops / cpu["sae"]["flop_per_s"]
@@ -306,11 +384,8 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
                 peak=3 * sae_bytes * g,
                 gpu_mem=sum(mem.values()),
             )
-            rows[-1].update(
-                mem_parts=mem,
-                group=g,
-                host_buffer=g * sae["shuffle_buffer_tokens"] * d * 4,
-            )
+            block, on_gpu = stream_block_bytes(g, sae, act, d)
+            rows[-1].update(mem_parts=mem, group=g, host_buffer=0 if on_gpu else block)
         else:
             fwd = (
                 inits
@@ -325,7 +400,9 @@ def grid_model(cfg: dict, gpu: dict, cpu: dict) -> list[dict]:
                 * (2 if act["dtype"] == "float16" else 4)
             )
             add("cache_activations", inits, fwd, disk=cache)
-            one = sae_train_bytes(d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"))
+            one = sae_train_bytes(
+                d, n, sae["k"], sae["batch_size"], sae.get("micro_batch_size"), sae.get("precision")
+            )
             mem = {
                 "cuda_context": CUDA_CONTEXT_BYTES,
                 "sae_states": one.pop("state"),
@@ -436,8 +513,9 @@ def memory_table(rows: list[dict], cfg: dict) -> str:
     mb = sae.get("micro_batch_size")
     out = [
         "| model | rule | SAEs per job | CUDA context | model weights | forward | SAE states "
-        "| step work | **total** | fits 80 GiB | without micro-batching | host: shuffle block |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| step work | shuffle block | **total** | fits 80 GiB | without micro-batching "
+        "| host: shuffle block |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
         if "mem_parts" not in r:
@@ -457,7 +535,14 @@ def memory_table(rows: list[dict], cfg: dict) -> str:
                 model_dtype=mcfg.get("dtype", "bfloat16"),
             )
         else:
-            one = sae_train_bytes(d, d * sae["expansion_factor"], sae["k"], sae["batch_size"], None)
+            one = sae_train_bytes(
+                d,
+                d * sae["expansion_factor"],
+                sae["k"],
+                sae["batch_size"],
+                None,
+                sae.get("precision"),
+            )
             no_mb = {"cuda_context": CUDA_CONTEXT_BYTES, **one}
         tot, tot_no = sum(m.values()), sum(no_mb.values())
         fits = "yes" if tot <= GPU_MEMORY_GIB * GIB else "**no**"
@@ -465,7 +550,14 @@ def memory_table(rows: list[dict], cfg: dict) -> str:
             f"| {r['model']} | `{r['rule']}` | {r['group']} | "
             + " | ".join(
                 f"{m.get(k, 0) / GIB:.1f}"
-                for k in ("cuda_context", "model_weights", "forward", "sae_states", "step_work")
+                for k in (
+                    "cuda_context",
+                    "model_weights",
+                    "forward",
+                    "sae_states",
+                    "step_work",
+                    "shuffle_block",
+                )
             )
             + f" | **{tot / GIB:.1f}** | {fits} | {tot_no / GIB:.1f} | {r['host_buffer'] / GIB:.1f} |"
         )
@@ -506,58 +598,92 @@ def table1(rows: list[dict], cfg: dict) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--config", default=str(ROOT / "configs" / "paper.yaml"))
-    ap.add_argument("--out", default=str(ROOT / "docs" / "compute.md"))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-measure", action="store_true", help="reuse the rates stored in --out")
-    ap.add_argument("--gpu-name", default="A100 80GB SXM (the paper's GPU; rates assumed)")
-    ap.add_argument(
-        "--peak-model-tflops", type=float, default=312.0, help="bf16 dense tensor-core peak"
-    )
-    ap.add_argument("--util-model", type=float, default=0.30)
-    ap.add_argument(
-        "--peak-sae-tflops",
-        type=float,
-        default=19.5,
-        help="fp32 (no TF32: torch's default for matmuls) peak; SAEs train in fp32",
-    )
-    ap.add_argument("--util-sae", type=float, default=0.50)
-    ap.add_argument(
-        "--dense-sae-backward", action="store_true", help="count 6 d n per token (sae-lens backend)"
-    )
-    args = ap.parse_args()
-    global DENSE_SAE_BACKWARD
-    DENSE_SAE_BACKWARD = args.dense_sae_backward
-    cfg = yaml.safe_load(Path(args.config).read_text())
-    if args.no_measure:
-        rates = json.loads(re.search(r"<!-- rates (.*?) -->", Path(args.out).read_text()).group(1))
-        sae_fpt = sae_train_flops_per_token(
-            512, 512 * 64, 32
-        )  # the measured shape, current FLOP count
-        rates["sae"].update(
-            flops_per_token=sae_fpt, flop_per_s=rates["sae"]["tokens_per_s"] * sae_fpt
+def measured_rates_text(m: dict) -> str:
+    """The measured GPU rates, as a table (``gpu["measured"]``, from benchmarks/gpu_suite.py)."""
+    out = [
+        f"GPU rates measured on {m['device']} by `python benchmarks/gpu_suite.py` "
+        f"({m['date']}, commit {m.get('commit', '?')}); the GPU-hours below divide each rule's "
+        "FLOPs by them:",
+        "",
+        "| work | width d_in | achieved TFLOP/s |",
+        "|---|---:|---:|",
+    ]
+    for d, r in sorted(m["sae_flop_per_s"].items(), key=lambda kv: float(kv[0])):
+        out.append(f"| SAE training step (ours, `sae.precision: auto`) | {d} | {r / 1e12:,.1f} |")
+    for d, r in sorted(m["forward_flop_per_s"].items(), key=lambda kv: float(kv[0])):
+        out.append(
+            f"| streamed forward (random Pythia-shaped weights, bf16) | {d} | {r / 1e12:,.1f} |"
         )
-    else:
-        rates = {
-            "forward": measure_forward(args.threads),
-            "sae": measure_sae(args.threads),
-            "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s)",
-        }
-    gpu = {
-        "peak_model_tflops": args.peak_model_tflops,
-        "util_model": args.util_model,
-        "peak_sae_tflops": args.peak_sae_tflops,
-        "util_sae": args.util_sae,
-    }
+    out.append(
+        f"| `eval_sae` (70m shape: 3 forward passes + SAE) | 512 | {m['eval_flop_per_s'] / 1e12:,.1f} |"
+    )
+    out += [
+        "",
+        "Other widths interpolate the achieved FLOP/s in log d_in and keep the nearest measured "
+        "value beyond the measured range (pythia-6.9b's forward takes the 1b shape's rate and "
+        "every `eval_sae` the 70m shape's: larger matmuls run at least as fast, so those hours "
+        "are upper bounds).",
+    ]
+    return "\n".join(out)
+
+
+def memory_check(m: dict | None) -> str:
+    """Measured peak memory of one SAE step (gpu_suite ``memory``) against ``sae_train_bytes``."""
+    rows = (m or {}).get("memory") or []
+    if not rows:
+        return (
+            "Not measured on a GPU yet: `python benchmarks/gpu_suite.py` (section `memory`) "
+            "measures the peak of one SAE's optimizer step at the paper's batch and micro-batch "
+            "and fills this table in."
+        )
+    out = [
+        "| d_in | precision | batch | micro-batch | measured peak GiB | model GiB | measured / model |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r.get("peak_bytes") is None:
+            continue
+        out.append(
+            f"| {r['d_in']} | {r['precision']} | {r['batch']} | {r['micro']} | "
+            f"{r['peak_bytes'] / GIB:.2f} | {r['predicted_bytes'] / GIB:.2f} | "
+            f"{r['peak_bytes'] / r['predicted_bytes']:.2f} |"
+        )
+    return "\n".join(out)
+
+
+GOAL_GPU_HOURS = 150
+
+
+def render_doc(config_path: Path, cfg: dict, rates: dict, gpu: dict, gpu_name: str) -> str:
+    """docs/compute.md: CPU rates measured here, GPU rates measured (``gpu["measured"]``) or
+    assumed (peak x utilisation, labelled an estimate)."""
     rows = grid_model(cfg, gpu, rates)
     f, s = rates["forward"], rates["sae"]
-    text = f"""# Compute model: {Path(args.config).name}
+    total = sum(r["gpu_h"] for r in rows)
+    m = gpu.get("measured")
+    if m:
+        verdict = "within" if total <= GOAL_GPU_HOURS else "over"
+        gpu_text = measured_rates_text(m) + (
+            f"\n\nAt these rates v2's grid takes **{total:,.0f} GPU-hours**: {verdict} the goal of "
+            f"{GOAL_GPU_HOURS} GPU-hours."
+        )
+    else:
+        gpu_text = f"""**No GPU rates have been measured yet.** The GPU-hours below are an estimate from
+assumed rates, not a measurement: {gpu_name}; model forward (bf16) at
+{gpu["peak_model_tflops"]:g} TFLOP/s peak x {gpu["util_model"]:g} utilisation; SAE training/inference in fp32
+arithmetic at {gpu["peak_sae_tflops"]:g} TFLOP/s x {gpu["util_sae"]:g}. The trainer's GPU default is now
+`sae.precision: auto` (the encoder matmul in bf16), which these fp32 rates do not reflect; whether
+v2's grid fits the goal of {GOAL_GPU_HOURS} GPU-hours is unknown until
+`python benchmarks/gpu_suite.py` has measured the rates on a GPU (it then rewrites this file)."""
+    sae_flops = (
+        "6 x d_in x n_latents"
+        if DENSE_SAE_BACKWARD
+        else "2 x d_in x n_latents + 8 x d_in x k (fused backend)"
+    )
+    return f"""# Compute model: {config_path.name}
 
-Generated by `python benchmarks/compute_model.py` (edit the assumptions there, or pass flags).
+Generated by `python benchmarks/compute_model.py` (CPU rates; edit the assumptions there, or
+pass flags) or, with measured GPU rates, by `python benchmarks/gpu_suite.py`.
 
 Measured on this machine ({rates["machine"]}):
 
@@ -566,11 +692,11 @@ Measured on this machine ({rates["machine"]}):
 | pythia-70m-shaped forward (fp32, n_ctx {f["n_ctx"]}) | {f["tokens_per_s"]:,.0f} | {f["flops_per_token"]:.3g} | {f["flop_per_s"] / 1e9:,.1f} |
 | SAE training step ({s["backend"]}; {s["shape"]}) | {s["tokens_per_s"]:,.0f} | {s["flops_per_token"]:.3g} | {s["flop_per_s"] / 1e9:,.1f} |
 
-GPU assumption until a GPU measurement exists: {args.gpu_name}; model forward (bf16) at
-{args.peak_model_tflops:g} TFLOP/s peak x {args.util_model:g} utilisation; SAE training/inference (fp32)
-at {args.peak_sae_tflops:g} TFLOP/s x {args.util_sae:g}. Other sizes scale by FLOPs: forward
+{gpu_text}
+
+Other sizes scale by FLOPs: forward
 2 x matmul parameters + causal attention per token (streamed passes stop at the deepest layer of
-their group and skip the unembedding); SAE training {"6 x d_in x n_latents" if DENSE_SAE_BACKWARD else "2 x d_in x n_latents + 8 x d_in x k (fused backend)"} per token, inference
+their group and skip the unembedding); SAE training {sae_flops} per token, inference
 2 x d_in x n_latents. CPU-hours divide the same FLOPs by the measured CPU rates (for contrast).
 Excluded: model download/loading (`build_init` is I/O bound), the Anthropic calls of `explain`
 and `score` (no GPU; see docs/autointerp.md for their cost), Python overheads.
@@ -597,16 +723,88 @@ weights (`dtype`); the forward of one batch of `activations.batch_size` sequence
 scores and pattern of one block in fp32, the MLP hidden layer, the group's hooked residuals);
 every SAE state of the group (weights, gradients, two Adam moments: 4 x (2 d n + n + d) x 4 B);
 and the working set of one SAE step, held for one SAE at a time: the optimizer batch
-(batch x d x 4 B), the dense pre-activation (**micro-batch x n_latents x 4 B**), the micro-batch's
-centred input, reconstruction and gradient, the TopK selection and its sort, and, when
-micro-batching, one micro-batch's W_enc/W_dec gradients before they are added to the
-accumulated ones (2 x d x n x 4 B). The shuffle block lives in host memory (fp32, one per layer
-of the group). Validated against measured CPU peaks in `docs/benchmarks.md` (micro-batching).
+(batch x d x 4 B), the dense pre-activation (**micro-batch x n_latents**, 2 B each in bf16 under
+`sae.precision: auto`, else 4 B) with the bf16 copies of the encoder weight and the centred
+micro-batch, the micro-batch's centred input, reconstruction and gradient, the TopK selection
+and its sort, and, when micro-batching, one micro-batch's W_enc/W_dec gradients before they are
+added to the accumulated ones (2 x d x n x 4 B). In stream mode the shuffle block (one per layer
+of the group, `sae.shuffle_buffer_tokens` x d in `activations.dtype`) stays on the GPU when it
+takes at most a quarter of its memory (else fp32 pinned host memory: last column). Validated
+against measured CPU peaks in `docs/benchmarks.md` (micro-batching).
 
 {memory_table(rows, cfg)}
 
+### The memory model against measured GPU peaks
+
+{memory_check(m)}
+
 <!-- rates {json.dumps(rates)} -->
 """
+
+
+def stored_cpu_rates(doc: Path) -> dict:
+    """The CPU rates embedded in a compute.md (``--no-measure``)."""
+    rates = json.loads(re.search(r"<!-- rates (.*?) -->", doc.read_text()).group(1))
+    sae_fpt = sae_train_flops_per_token(512, 512 * 64, 32)  # the measured shape, current count
+    rates["sae"].update(flops_per_token=sae_fpt, flop_per_s=rates["sae"]["tokens_per_s"] * sae_fpt)
+    return rates
+
+
+ASSUMED_GPU = {
+    "peak_model_tflops": 312.0,
+    "util_model": 0.30,
+    "peak_sae_tflops": 19.5,
+    "util_sae": 0.50,
+}
+ASSUMED_GPU_NAME = "A100 80GB SXM (the paper's GPU; rates assumed)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--config", default=str(ROOT / "configs" / "paper.yaml"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "compute.md"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-measure", action="store_true", help="reuse the rates stored in --out")
+    ap.add_argument("--gpu-name", default=ASSUMED_GPU_NAME)
+    ap.add_argument(
+        "--peak-model-tflops", type=float, default=ASSUMED_GPU["peak_model_tflops"],
+        help="bf16 dense tensor-core peak",
+    )  # fmt: skip
+    ap.add_argument("--util-model", type=float, default=ASSUMED_GPU["util_model"])
+    ap.add_argument(
+        "--peak-sae-tflops", type=float, default=ASSUMED_GPU["peak_sae_tflops"],
+        help="fp32 (no TF32: torch's default for matmuls) peak",
+    )  # fmt: skip
+    ap.add_argument("--util-sae", type=float, default=ASSUMED_GPU["util_sae"])
+    ap.add_argument(
+        "--gpu-rates", default=None, help="measured GPU rates (JSON written by gpu_suite.py)"
+    )
+    ap.add_argument(
+        "--dense-sae-backward", action="store_true", help="count 6 d n per token (sae-lens backend)"
+    )
+    args = ap.parse_args()
+    global DENSE_SAE_BACKWARD
+    DENSE_SAE_BACKWARD = args.dense_sae_backward
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    if args.no_measure:
+        rates = stored_cpu_rates(Path(args.out))
+    else:
+        rates = {
+            "forward": measure_forward(args.threads),
+            "sae": measure_sae(args.threads),
+            "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s)",
+        }
+    gpu = {
+        "peak_model_tflops": args.peak_model_tflops,
+        "util_model": args.util_model,
+        "peak_sae_tflops": args.peak_sae_tflops,
+        "util_sae": args.util_sae,
+    }
+    if args.gpu_rates:
+        gpu["measured"] = json.loads(Path(args.gpu_rates).read_text())
+    text = render_doc(Path(args.config), cfg, rates, gpu, args.gpu_name)
     Path(args.out).write_text(text)
     print(text)
 

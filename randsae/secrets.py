@@ -10,7 +10,11 @@ length is redacted first and cut afterwards (:func:`clip`).
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from randsae.sections import RunConfig
 
 #: Environment variables whose values are secrets.
 SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "HF_TOKEN")
@@ -63,11 +67,11 @@ def redact_obj(obj: Any) -> Any:
 JUDGE_KEYS = {"anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")}
 
 
-def missing_judge_keys(autointerp: dict[str, Any], environ: Any = None) -> list[str]:
-    """Environment variables the configured judges need and the environment lacks (for each
-    judge, the first of its accepted names)."""
+def missing_judge_keys(judges: Iterable[str | None], environ: Any = None) -> list[str]:
+    """Environment variables the configured ``judges`` (``autointerp.backend``,
+    ``second_judge``) need and the environment lacks (for each judge, the first of its accepted
+    names)."""
     environ = os.environ if environ is None else environ
-    judges = [autointerp.get("backend"), autointerp.get("second_judge")]
     return [
         JUDGE_KEYS[j][0]
         for j in dict.fromkeys(judges)
@@ -75,22 +79,20 @@ def missing_judge_keys(autointerp: dict[str, Any], environ: Any = None) -> list[
     ]
 
 
-def judge_key_error(config: dict[str, Any], environ: Any = None) -> str | None:
+def judge_key_error(run: RunConfig, environ: Any = None) -> str | None:
     """The error to stop a run with before any job starts: a configured judge lacks its key and
     some cell of the grid has no scores yet (a finished run re-renders figures without keys)."""
-    from randsae.sections import cells
-
-    ai = config["autointerp"]
-    missing = missing_judge_keys(ai, environ)
+    ai = run.autointerp
+    missing = missing_judge_keys((ai.backend, ai.second_judge), environ)
     pending = [
         c
-        for c in cells(config)
+        for c in run.cells()
         if not os.path.exists("results/autointerp/{}/{}/layer{}/scores.json".format(*c))
     ]
     if not (missing and pending):
         return None
     return (
-        f"autointerp judges {ai.get('backend')!r} (backend) / {ai.get('second_judge')!r} "
+        f"autointerp judges {ai.backend!r} (backend) / {ai.second_judge!r} "
         f"(second_judge) need {', '.join(missing)} in the environment; {len(pending)} cells "
         "still need explanations or scores. Export it and run again (keys are read from the "
         "environment only, never from the config)."

@@ -17,7 +17,13 @@ rule explain:
         mem_mb=scaled(4000),
         runtime=autointerp_minutes,
     params:
-        autointerp=explain_params(),
+        # what makes an explanation: the judge and its settings (the scoring-only keys rerun
+        # score, never explain)
+        backend=config["autointerp"]["backend"],
+        lexical_top_tokens=config["autointerp"]["lexical_top_tokens"],
+        highlight_threshold=config["autointerp"]["highlight_threshold"],
+        anthropic=config["autointerp"].get("anthropic", {}),
+        openai=config["autointerp"].get("openai", {}),
     script:
         "../scripts/explain.py"
 

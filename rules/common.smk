@@ -1,28 +1,43 @@
 # Shared helpers: grid expansion, wildcard constraints, per-rule config slices.
+#
+# RUN (the Snakefile's randsae.sections.RunConfig) answers questions about the config; params are
+# plain slices of `config` (canonical dicts and lists), so that Snakemake's params trigger reruns
+# exactly the jobs whose slice changed. The scripts build their sections from these slices.
 import re
 
 from randsae.autointerp.measures import ROC_SCORERS as ROC_SCORER_NAMES
 from randsae.figures.captions import figure_report_args
 from randsae.figures.targets import FIGURE_METRICS, figure_targets
 from randsae.models.inits import parse_init
+from randsae.publish.settings import run_config
 from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
 from randsae.sae.steps import layer_groups
-from randsae.sections import cells, sae_config
+from randsae.sections import SAEConfig, sae_config
+from randsae.sections.base import key_fields
+from randsae.sections.models import ModelSource
 from randsae.seeds import stable_seed
-from randsae.tables.manifest import config_source
+from randsae.tables.manifest import config_source, persistence_error
 
-MODELS = list(config["models"])
-INITS = list(config["inits"])
-CELLS = cells(config)
+MODELS = list(RUN.models)
+INITS = list(RUN.inits)
+CELLS = RUN.cells()
 # An init-scale/distribution sweep (configs/init-sweep.yaml) adds the init_sweep figure.
 INIT_SWEEP = any("-" in init for init in INITS)
 # Every figure: the configured formats plus the CSV of exactly the data it plots.
 FIG_EXT = [*config["figures"]["formats"], "csv"]
 SCORERS = config["autointerp"]["scorers"]
 ROC_SCORERS = [s for s in SCORERS if s in ROC_SCORER_NAMES]
-# Report captions (report/) and the config every table and figure names (params.config_source).
+# Report captions (report/) and the config every table and figure names (params.config_source):
+# the digest of the canonical document (RUN.document(), what `snakemake publish` uploads as
+# config.yaml), less publish/artifacts (where results go or come from, not what they are).
 REPORT_DIR = os.path.join(workflow.basedir, "report")
-CONFIG_SOURCE = config_source(config, workflow.overwrite_configfiles)
+CONFIG_SOURCE = config_source(
+    run_config(RUN.document()), workflow.overwrite_configfiles
+)
+# The reviewer path (artifacts.from, rules/publish.smk): downloads of a published run replace
+# the training and evaluation jobs; RECOMPUTE lists the cells it re-evaluates as a spot check.
+REVIEWER = ARTIFACTS.reviewer
+RECOMPUTE = [c.key for c in ARTIFACTS.recompute]
 
 
 wildcard_constraints:
@@ -55,10 +70,6 @@ def code(*paths):
     return [os.path.join(workflow.basedir, p) for p in paths]
 
 
-def model_cfg(wildcards):
-    return config["models"][wildcards.model]
-
-
 def is_embedded(model):
     return config["models"][model]["source"] == "embedded"
 
@@ -67,28 +78,10 @@ def cell_files(pattern):
     return [pattern.format(model=m, init=i, layer=l) for m, i, l in CELLS]
 
 
-# sae keys that change no output at these values (an older config without them trains the
-# same SAEs, so adding them does not rerun anything); sparsity_coefficient only matters to
-# the L1/L0-penalised families.
-SAE_DEFAULTS = {
-    "n_latents": None,
-    "architecture": "topk",
-    "normalize_activations": "none",
-}
-
-
 def sae_params(model):
-    """One model's sae section (variant overrides applied) less `tracking` (which changes no
-    output; scripts read it from config) and less the family keys at their defaults."""
-    sae = sae_config(config, model)
-    out = {
-        k: v
-        for k, v in sae.items()
-        if k != "tracking" and not (k in SAE_DEFAULTS and v == SAE_DEFAULTS[k])
-    }
-    if sae.get("architecture", "topk") not in ("relu", "jumprelu", "gated"):
-        out.pop("sparsity_coefficient", None)
-    return out
+    """One model's sae section (variant overrides applied) as its training rules' params:
+    what changes the SAE (SAEConfig.rule_params)."""
+    return SAEConfig.rule_params(sae_config(config, model), device=config["device"])
 
 
 def init_files():
@@ -106,14 +99,6 @@ def lm_figure_targets():
     )
 
 
-def variant_slice():
-    """What the figures need to know of each model: its SAE variant settings."""
-    return {
-        m: {k: mcfg[k] for k in ("variant_of", "sae") if k in mcfg}
-        for m, mcfg in config["models"].items()
-    }
-
-
 def all_targets():
     targets = [
         "results/tables/sae_metrics.csv",
@@ -128,7 +113,7 @@ def all_targets():
         "results/tables/app_j_examples.md",
         "results/tables/app_j_examples.html",
         *lm_figure_targets(),
-        *cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"),
+        *sae_targets(),
         *[
             f"results/pages/{m}/layer{l}.html"
             for m in MODELS
@@ -136,25 +121,76 @@ def all_targets():
         ],
         "results/manifest.tsv",
     ]
-    if config["toy"]["enabled"]:
-        targets += toy_targets(config)
+    if RUN.toy.enabled:
+        targets += toy_targets(RUN)
+    if RECOMPUTE:
+        targets.append("results/tables/recompute.csv")
     return targets
 
 
-LOAD_KEYS = ("source", "hf_name", "dtype", "arch")
+def sae_targets():
+    """The SAEs of the run: every cell's; on the reviewer path only the cells it re-evaluates
+    (the others stay on the Hub)."""
+    chosen = RECOMPUTE if REVIEWER else CELLS
+    return [f"results/saes/{m}/{i}/layer{l}/cfg.json" for m, i, l in chosen]
 
 
-def load_slice(model):
-    """The config a (model, init) is rebuilt from (randsae.models.inits.load_model).
+# Every per-cell result behind the tables, figures, claims and pages: in the manifest, published
+# by `snakemake publish` and downloaded by the reviewer path.
+CELL_RESULTS = (
+    "results/metrics/{model}/{init}/layer{layer}.json",
+    "results/metrics/{model}/{init}/layer{layer}_latents.csv",
+    "results/examples/{model}/{init}/layer{layer}.json",
+    "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl",
+    "results/autointerp/{model}/{init}/layer{layer}/scores.json",
+    "results/autointerp/{model}/{init}/layer{layer}/predictions.jsonl",
+)
+
+
+def run_results():
+    """The results the report stages read that training and evaluation make: per-cell results,
+    the build_init records, the embedded models' weights (to rebuild a cell for a spot check)
+    and the toy sweeps."""
+    files = init_files()
+    for pattern in CELL_RESULTS:
+        files += cell_files(pattern)
+    for m in MODELS:
+        if is_embedded(m):
+            files += [
+                f"results/models/{m}/{stage}/{name}"
+                for stage in ("step0", "trained")
+                for name in ("model.safetensors", "config.json")
+            ]
+    if RUN.toy.enabled:
+        files += [
+            f"results/toy/sweep/{ds}/n{n}.csv"
+            for ds in toy_datasets(RUN.toy)
+            for n in dictionary_sizes(RUN.toy, ds, RUN.models)
+        ]
+    return files
+
+
+def manifest_artifacts():
+    """What results/manifest.tsv lists: the default targets, every result behind them and the
+    SAEs (weights included)."""
+    saes = sae_targets()
+    files = set(all_targets()) | set(run_results()) | set(saes)
+    files |= {p.replace("cfg.json", "sae_weights.safetensors") for p in saes}
+    return sorted(files - {"results/manifest.tsv"})
+
+
+# What a (model, init) is rebuilt from (randsae.models.inits.load_model): ModelSource's keys.
+LOAD_KEYS = tuple(f.name for f in key_fields(ModelSource))
+
+
+def load_params(model):
+    """The slice of models.<model> a (model, init) is rebuilt from (a ModelSource).
 
     Layers and training settings are left out on purpose: adding a layer must not rebuild models,
     and training settings reach downstream rules through the trained weights (an input).
     """
     mcfg = config["models"][model]
-    return {
-        "models": {model: {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}},
-        "init": config["init"],
-    }
+    return {k: mcfg[k] for k in LOAD_KEYS if k in mcfg}
 
 
 def base_model_inputs(wildcards):
@@ -162,9 +198,7 @@ def base_model_inputs(wildcards):
     if not is_embedded(wildcards.model):
         return []
     base = (
-        "step0"
-        if parse_init(wildcards.init, config["init"]).base == "step0"
-        else "trained"
+        "step0" if parse_init(wildcards.init, RUN.init).base == "step0" else "trained"
     )
     return [f"results/models/{wildcards.model}/{base}/model.safetensors"]
 
@@ -195,25 +229,22 @@ def scaled(base):
 
 
 def model_mem(wildcards, attempt):
-    return model_mem_mb(wildcards.model, model_cfg(wildcards), VOCAB, attempt)
+    return model_mem_mb(RUN.models[wildcards.model], VOCAB, attempt)
 
 
 def sae_mem(wildcards, attempt):
-    return sae_mem_mb(
-        wildcards.model, model_cfg(wildcards), config["sae"], GPU > 0, attempt
-    )
+    m = wildcards.model
+    return sae_mem_mb(RUN.models[m], RUN.sae_for(m), GPU > 0, attempt)
 
 
 def eval_mem(wildcards, attempt):
-    ev = config["eval"]
-    ctx = config["activations"]["context_size"]
+    m = wildcards.model
     return eval_mem_mb(
-        wildcards.model,
-        model_cfg(wildcards),
+        RUN.models[m],
         VOCAB,
-        config["sae"],
-        ev["batch_size"],
-        ctx,
+        RUN.sae_for(m),
+        RUN.eval.batch_size,
+        RUN.activations.context_size,
         attempt,
     )
 
@@ -228,15 +259,6 @@ def autointerp_minutes(wildcards, attempt):
 def autointerp_params():
     """The autointerp slice; the API key is never part of it (read from the environment)."""
     return config["autointerp"]
-
-
-# autointerp keys that only scoring reads: changing them must not rerun explain.
-SCORE_ONLY_KEYS = ("scorers", "bootstrap")
-
-
-def explain_params():
-    """What changes an explanation: the autointerp slice without the scoring-only keys."""
-    return {k: v for k, v in config["autointerp"].items() if k not in SCORE_ONLY_KEYS}
 
 
 def tokenize_inputs(wildcards):
@@ -254,21 +276,19 @@ def tokenizer_path(wildcards):
 
 def group_size(model):
     """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
-    return config["models"][model].get(
-        "layer_group_size", config["sae"]["layer_group_size"]
-    )
+    return RUN.layer_group_size(model)
 
 
 def group_layers(wildcards):
     groups = layer_groups(
-        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+        RUN.models[wildcards.model].layers, group_size(wildcards.model)
     )
     return groups[int(wildcards.group)]
 
 
 def group_of_layer(wildcards):
     groups = layer_groups(
-        config["models"][wildcards.model]["layers"], group_size(wildcards.model)
+        RUN.models[wildcards.model].layers, group_size(wildcards.model)
     )
     g = next(i for i, grp in enumerate(groups) if int(wildcards.layer) in grp)
     return f"results/sae_groups/{wildcards.model}/{wildcards.init}/group{g}"
@@ -297,11 +317,24 @@ def score_windows(wildcards):
 def toy_sweep_tables(wildcards):
     """Per-seed toy sweep rows of every toy dataset (claim 8); none when the toy part is off.
 
-    toy_datasets and check_toy_config come from rules/toy_common.smk (included later; resolved
-    when the DAG is built)."""
-    if not config["toy"]["enabled"]:
+    toy_datasets comes from rules/toy_common.smk (included later; resolved when the DAG is
+    built)."""
+    if not RUN.toy.enabled:
         return []
-    return [
-        f"results/toy/summary/{ds}.csv"
-        for ds in toy_datasets(check_toy_config(config["toy"]))
-    ]
+    return [f"results/toy/summary/{ds}.csv" for ds in toy_datasets(RUN.toy)]
+
+
+def persistence_backend():
+    """This run's --persistence-backend ("file", the default, before Snakemake had others)."""
+    backend = getattr(
+        getattr(workflow, "workflow_settings", None), "persistence_backend", None
+    )
+    return "file" if backend is None else str(backend)
+
+
+def manifest_persistence_error():
+    """The error to stop a run with before any job: the manifest is a target (the default one
+    included) and the persistence backend does not write the metadata it reads."""
+    targets = set(getattr(workflow.dag_settings, "targets", ()) or ())
+    wanted = not targets or bool(targets & {"all", "manifest", "results/manifest.tsv"})
+    return persistence_error(persistence_backend()) if wanted else None

@@ -64,14 +64,7 @@ rule tokenize_corpus:
         mem_mb=scaled(4000),
         runtime=scaled(240),
     params:
-        model=lambda wc: {
-            k: v for k, v in model_cfg(wc).items() if k in ("source", "hf_name")
-        },
+        tokenizer=tokenizer_path,
         data=config["data"],
-        max_train_tokens=lambda wc: (
-            config["data"].get("hf_dataset", {}).get("max_train_tokens")
-            if config["data"]["source"] == "hf_dataset"
-            else None
-        ),
     script:
         "../scripts/tokenize_corpus.py"

@@ -23,7 +23,8 @@ rule eval_sae:
         runtime=scaled(300),
         gpu=GPU,
     params:
-        cfg=lambda wc: load_slice(wc.model),
+        model=lambda wc: load_params(wc.model),
+        init=config["init"],
         eval=config["eval"],
         context_size=config["activations"]["context_size"],
         examples=config["examples"],

@@ -210,7 +210,7 @@ rule plot_fig2_grid:
         runtime=scaled(30),
     params:
         formats=config["figures"]["formats"],
-        models=variant_slice(),
+        models=config["models"],
         bootstrap=config["autointerp"]["bootstrap"],
         seed=config["seed"],
         config_source=CONFIG_SOURCE,

@@ -72,7 +72,8 @@ rule build_init:
         runtime=scaled(60),
         gpu=GPU,
     params:
-        cfg=lambda wc: load_slice(wc.model),
+        model=lambda wc: load_params(wc.model),
+        init=config["init"],
         device=config["device"],
     script:
         "../scripts/build_init.py"

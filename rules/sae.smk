@@ -21,7 +21,8 @@ if config["activations"]["source"] == "cache":
             runtime=scaled(240),
             gpu=GPU,
         params:
-            cfg=lambda wc: load_slice(wc.model),
+            model=lambda wc: load_params(wc.model),
+            init=config["init"],
             activations=config["activations"],
             # The cache holds every layer up to the deepest requested one, so adding a
             # shallower layer adds only that layer's jobs.
@@ -81,7 +82,8 @@ else:
             runtime=scaled(1440),
             gpu=GPU,
         params:
-            cfg=lambda wc: load_slice(wc.model),
+            model=lambda wc: load_params(wc.model),
+            init=config["init"],
             layers=group_layers,
             sae=lambda wc: sae_params(wc.model),
             activations=config["activations"],

@@ -238,30 +238,7 @@ localrules:
 
 rule manifest:
     input:
-        artifacts=sorted(
-            (
-                set(all_targets())
-                | set(init_files())
-                | set(cell_files("results/saes/{model}/{init}/layer{layer}/cfg.json"))
-                | set(
-                    cell_files(
-                        "results/saes/{model}/{init}/layer{layer}/sae_weights.safetensors"
-                    )
-                )
-                | set(cell_files("results/metrics/{model}/{init}/layer{layer}.json"))
-                | set(
-                    cell_files(
-                        "results/autointerp/{model}/{init}/layer{layer}/explanations.jsonl"
-                    )
-                )
-                | set(
-                    cell_files(
-                        "results/autointerp/{model}/{init}/layer{layer}/scores.json"
-                    )
-                )
-            )
-            - {"results/manifest.tsv"}
-        ),
+        artifacts=manifest_artifacts(),
         code=code("randsae/tables/manifest.py"),
     output:
         manifest=report(
@@ -287,6 +264,7 @@ rule manifest:
             for r in workflow.rules
             if r.output
         },
+        persistence=persistence_backend(),
         config_source=CONFIG_SOURCE,
     script:
         "../scripts/manifest.py"

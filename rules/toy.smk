@@ -138,8 +138,11 @@ rule toy_data:
         mem_mb=scaled(2000),
         runtime=scaled(60),
     params:
-        common=_toy_common_params(),
-        data=_toy_data_params,
+        seed=config["toy"]["seed"],
+        test_fraction=config["toy"]["test_fraction"],
+        ffn_expansion=config["toy"]["ffn_expansion"],
+        sharkey=_toy_sharkey_params,
+        gaussian_num_samples=_toy_gaussian_params,
         arms=config["toy"]["arms"],
         seeds=config["toy"]["sae"]["seeds"],
     script:
@@ -162,11 +165,14 @@ rule toy_sweep:
         mem_mb=scaled(2000),
         runtime=scaled(60),
     params:
-        common=_toy_common_params(),
-        data=_toy_data_params,
+        seed=config["toy"]["seed"],
+        test_fraction=config["toy"]["test_fraction"],
+        ffn_expansion=config["toy"]["ffn_expansion"],
+        sharkey=_toy_sharkey_params,
+        gaussian_num_samples=_toy_gaussian_params,
         arms=config["toy"]["arms"],
         sae=config["toy"]["sae"],
-        device=config.get("device", "cpu"),
+        device=config["device"],
     script:
         "../scripts/toy_sweep.py"
 

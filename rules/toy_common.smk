@@ -1,19 +1,20 @@
 # Helper functions of the toy-model rules (rules/toy.smk).
+from randsae.sections import SharkeyData
+from randsae.sections.base import key_fields
 from randsae.toy.config import (
     EMBED_PREFIX,
-    check_toy_config,
     dictionary_sizes,
     parse_dataset,
     toy_datasets,
 )
 
 
-def toy_targets(config):
-    """Final toy outputs (figures and their CSVs, summaries) for `rule all`."""
-    toy = check_toy_config(config["toy"], config["models"])
+def toy_targets(run):
+    """Final toy outputs (figures and their CSVs, summaries) for `rule all`, from a RunConfig."""
+    toy = run.toy
     exts = ["pdf", "png", "csv"]
     out = []
-    if toy["two_d"]["enabled"]:
+    if toy.two_d.enabled:
         out += expand("results/figures/toy/fig3_toy_2d.{ext}", ext=exts)
     datasets = toy_datasets(toy)
     if "sharkey" in datasets:
@@ -22,11 +23,11 @@ def toy_targets(config):
         out += expand("results/figures/toy/fig5_frontiers.{ext}", ext=exts)
     for ds in datasets:
         out += expand("results/figures/toy/{ds}_frontiers.{ext}", ds=ds, ext=exts)
-        if toy["figures"]["grid_metrics"]:
+        if toy.figures.grid_metrics:
             out += expand(
                 "results/figures/toy/{ds}_n{n}.{ext}",
                 ds=ds,
-                n=dictionary_sizes(toy, ds, config["models"]),
+                n=dictionary_sizes(toy, ds, run.models),
                 ext=exts,
             )
         out.append(f"results/toy/summary/{ds}_summary.csv")
@@ -43,18 +44,21 @@ def _toy_vectors(wildcards):
     return [f"results/toy/words/{wildcards.toy_dataset}.npy"]
 
 
-def _toy_data_params(wildcards):
-    """The config slice that defines a dataset's samples (so changes rerun its jobs)."""
-    kind, _detail = parse_dataset(wildcards.toy_dataset)
-    if kind == "sharkey":
-        return {
-            k: v
-            for k, v in config["toy"]["sharkey"].items()
-            if k not in ("enabled", "num_latents")
-        }
-    if kind == "embed":
-        return {}  # the matrix is the input file; its Gaussian control has as many rows
-    return {"gaussian_num_samples": config["toy"]["words"]["gaussian_num_samples"]}
+def _toy_sharkey_params(wildcards):
+    """The synthetic data's settings (a SharkeyData) for the sharkey dataset, else None: the keys
+    of toy.sharkey that define its samples (its switch and dictionary sizes rerun nothing).
+    """
+    if parse_dataset(wildcards.toy_dataset)[0] != "sharkey":
+        return None
+    return {f.name: config["toy"]["sharkey"][f.name] for f in key_fields(SharkeyData)}
+
+
+def _toy_gaussian_params(wildcards):
+    """Rows of a word-vector dataset's Gaussian control; None for the synthetic data and for an
+    embedding matrix (its control has as many rows as the matrix)."""
+    if parse_dataset(wildcards.toy_dataset)[0] in ("sharkey", "embed"):
+        return None
+    return config["toy"]["words"]["gaussian_num_samples"]
 
 
 def _toy_sweep_csvs(wildcards):
@@ -62,14 +66,14 @@ def _toy_sweep_csvs(wildcards):
     return expand(
         "results/toy/sweep/{ds}/n{n}.csv",
         ds=wildcards.toy_dataset,
-        n=dictionary_sizes(config["toy"], wildcards.toy_dataset, config["models"]),
+        n=dictionary_sizes(RUN.toy, wildcards.toy_dataset, RUN.models),
     )
 
 
 def _toy_fig5_summaries(wildcards):
     """Summaries drawn in Fig 5: the synthetic data (a), the first word-vector dataset (b),
     then every token-embedding matrix (Section 4.3)."""
-    datasets = toy_datasets(config["toy"])
+    datasets = toy_datasets(RUN.toy)
     words = [d for d in datasets if parse_dataset(d)[0] in ("word2vec", "glove")]
     chosen = [d for d in datasets if d == "sharkey"] + words[:1]
     chosen += [d for d in datasets if d.startswith(EMBED_PREFIX)]
@@ -82,8 +86,3 @@ def _toy_embedding_weights(wildcards):
     if mcfg["source"] == "embedded":
         return [f"results/models/{wildcards.toy_model}/trained/model.safetensors"]
     return []
-
-
-def _toy_common_params():
-    toy = config["toy"]
-    return {k: toy[k] for k in ("seed", "test_fraction", "ffn_expansion")}

@@ -2,17 +2,17 @@
 
 from randsae.runner import run
 from randsae.sae import steps
+from randsae.sections import ActivationsConfig, InitConfig, ModelSource
 
 
 def main(smk):
-    cfg = dict(smk.params.cfg)
-    cfg["activations"] = smk.params.activations
     run(
         steps.cache_activations,
         smk,
-        model=smk.wildcards.model,
+        model_cfg=ModelSource.from_dict(smk.params.model, name=smk.wildcards.model),
+        init_cfg=InitConfig.from_dict(smk.params.init),
         init=smk.wildcards.init,
-        config=cfg,
+        act_cfg=ActivationsConfig.from_dict(smk.params.activations),
         max_layer=smk.params.max_layer,
         tokens_train=smk.input.tokens,
         out_dir=smk.output.cache,

@@ -2,6 +2,7 @@
 
 from randsae.data import steps
 from randsae.runner import run
+from randsae.sections import DataConfig
 
 
 def main(smk):
@@ -11,7 +12,7 @@ def main(smk):
         out_train=smk.output.train,
         out_val=smk.output.val,
         out_meta=smk.output.meta,
-        data=smk.params.data,
+        data=DataConfig.from_dict(smk.params.data),
         seed=smk.params.seed,
     )
 

@@ -4,23 +4,21 @@ from pathlib import Path
 
 from randsae.evaluate import steps
 from randsae.runner import run
+from randsae.sections import EvalConfig, ExamplesConfig, InitConfig, ModelSource
 
 
 def main(smk):
-    cfg = dict(smk.params.cfg)
-    cfg.update(
-        eval=smk.params.eval,
-        activations={"context_size": smk.params.context_size},
-        examples=smk.params.examples,
-        seed=smk.params.seed,
-    )
     run(
         steps.eval_cell,
         smk,
-        model=smk.wildcards.model,
+        model_cfg=ModelSource.from_dict(smk.params.model, name=smk.wildcards.model),
+        init_cfg=InitConfig.from_dict(smk.params.init),
         init=smk.wildcards.init,
         layer=int(smk.wildcards.layer),
-        config=cfg,
+        eval_cfg=EvalConfig.from_dict(smk.params.eval),
+        examples_cfg=ExamplesConfig.from_dict(smk.params.examples),
+        context_size=smk.params.context_size,
+        seed=smk.params.seed,
         sae_dir=str(Path(smk.input.sae).parent),
         tokens_val=smk.input.tokens,
         tokenizer_path=smk.params.tokenizer,

@@ -2,6 +2,7 @@
 
 from randsae.autointerp import steps
 from randsae.runner import run
+from randsae.sections import AnthropicSettings, OpenAISettings
 
 
 def main(smk):
@@ -9,7 +10,11 @@ def main(smk):
         steps.explain,
         smk,
         examples_json=smk.input.examples,
-        ai_cfg=smk.params.autointerp,
+        backend=smk.params.backend,
+        lexical_top_tokens=smk.params.lexical_top_tokens,
+        highlight_threshold=smk.params.highlight_threshold,
+        anthropic=AnthropicSettings.from_dict(smk.params.anthropic),
+        openai=OpenAISettings.from_dict(smk.params.openai),
         out_jsonl=smk.output.explanations,
     )
 

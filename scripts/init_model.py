@@ -4,6 +4,7 @@ from pathlib import Path
 
 from randsae.models import steps
 from randsae.runner import run
+from randsae.sections import ArchConfig
 
 
 def main(smk):
@@ -11,7 +12,7 @@ def main(smk):
         steps.init_model,
         smk,
         tokenizer_dir=str(Path(smk.input.tokenizer).parent),
-        arch=smk.params.arch,
+        arch=ArchConfig.from_dict(smk.params.arch, model=smk.wildcards.model),
         seed=smk.params.seed,
         out_dir=str(Path(smk.output.weights).parent),
     )

@@ -11,6 +11,7 @@ def main(smk):
         artifacts=list(smk.input.artifacts),
         patterns=dict(smk.params.patterns),
         out_tsv=smk.output.manifest,
+        persistence=smk.params.persistence,
     )
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from randsae.figures import steps
 from randsae.runner import run
+from randsae.sections import models_from_dict
 
 
 def main(smk):
@@ -13,7 +14,7 @@ def main(smk):
         sae_metrics_csv=smk.input.sae_metrics,
         autointerp_csv=smk.input.autointerp,
         latents_csv=smk.input.latents,
-        models_cfg=dict(smk.params.models),
+        models=models_from_dict(smk.params.models),
         n_bootstrap=int(smk.params.bootstrap),
         seed=int(smk.params.seed),
         out_base=str(Path(smk.output[0]).with_suffix("")),

@@ -2,6 +2,7 @@
 
 from randsae.autointerp import steps
 from randsae.runner import run
+from randsae.sections import AutointerpConfig
 
 
 def main(smk):
@@ -10,7 +11,7 @@ def main(smk):
         smk,
         examples_json=smk.input.examples,
         explanations_jsonl=smk.input.explanations,
-        ai_cfg=smk.params.autointerp,
+        ai=AutointerpConfig.from_dict(smk.params.autointerp),
         seed=smk.params.seed,
         out_json=smk.output.scores,
         out_windows=smk.output.windows,

@@ -1,24 +1,20 @@
 """Rule tokenize_corpus: token streams of one model's tokenizer."""
 
-from pathlib import Path
-
 from randsae.data import steps
 from randsae.runner import run
+from randsae.sections import DataConfig
 
 
 def main(smk):
-    tok = smk.input.get("tokenizer")
     run(
         steps.tokenize,
         smk,
-        model_cfg=smk.params.model,
-        data=smk.params.data,
+        tokenizer=smk.params.tokenizer,
+        data=DataConfig.from_dict(smk.params.data),
         corpus_train=smk.input.train,
         corpus_val=smk.input.val,
-        tokenizer_dir=str(Path(tok).parent) if tok else None,
         out_train=smk.output.train,
         out_val=smk.output.val,
-        max_train_tokens=smk.params.max_train_tokens,
     )
 
 

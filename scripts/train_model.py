@@ -4,6 +4,7 @@ from pathlib import Path
 
 from randsae.models import steps
 from randsae.runner import run
+from randsae.sections import TrainConfig
 
 
 def main(smk):
@@ -13,7 +14,7 @@ def main(smk):
         step0_dir=str(Path(smk.input.step0).parent),
         tokens_train=smk.input.train,
         tokens_val=smk.input.val,
-        train=smk.params.train,
+        train=TrainConfig.from_dict(smk.params.train, model=smk.wildcards.model),
         seed=smk.params.seed,
         out_dir=str(Path(smk.output.weights).parent),
         curve_csv=smk.output.curve,

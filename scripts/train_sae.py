@@ -4,6 +4,7 @@ from pathlib import Path
 
 from randsae.runner import run
 from randsae.sae import steps
+from randsae.sections import ActivationsConfig, SAEConfig
 
 
 def main(smk):
@@ -13,8 +14,8 @@ def main(smk):
         model=smk.wildcards.model,
         init=smk.wildcards.init,
         layer=int(smk.wildcards.layer),
-        sae_cfg=smk.params.sae,
-        act_cfg=smk.params.activations,
+        sae_cfg=SAEConfig.from_dict(smk.params.sae),
+        act_cfg=ActivationsConfig.from_dict(smk.params.activations),
         seed=smk.params.seed,
         cache_dir=smk.input.cache,
         out_dir=str(Path(smk.output.cfg).parent),
@@ -22,7 +23,7 @@ def main(smk):
         checkpoint_dir=smk.params.checkpoint_dir,
         device=smk.params.device,
         # Tracking changes no output, so it is read from the config, not from params.
-        tracking=smk.config["sae"].get("tracking", "none"),
+        tracking=SAEConfig.from_dict(smk.config["sae"]).tracking,
     )
 
 

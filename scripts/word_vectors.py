@@ -1,6 +1,7 @@
 """Rule word_vectors: offline GloVe substitute, word2vec trained on gensim's test corpora."""
 
 from randsae.runner import run
+from randsae.sections import Word2VecConfig
 from randsae.toy import steps
 
 
@@ -10,7 +11,7 @@ def main(smk) -> None:
         smk,
         dim=int(smk.wildcards.toy_dim),
         seed=int(smk.params.seed),
-        w2v=smk.params.word2vec,
+        w2v=Word2VecConfig.from_dict(smk.params.word2vec),
         max_words=smk.params.max_words,
         npy=smk.output.vectors,
         vocab=smk.output.vocab,

@@ -38,7 +38,10 @@ def tiny_model():
     from randsae.models.neox import neox_config
 
     torch.manual_seed(0)
-    return HookedTransformer(neox_config(TINY_ARCH, 100, seed=0), tokenizer=None).eval()
+    from randsae.sections import ArchConfig
+
+    arch = ArchConfig.from_dict(TINY_ARCH)
+    return HookedTransformer(neox_config(arch, 100, seed=0), tokenizer=None).eval()
 
 
 @pytest.fixture
@@ -51,6 +54,7 @@ def base_config(tiny_arch):
 
     cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
     cfg = copy.deepcopy(cfg)
+    cfg["toy"]["embeddings"]["models"] = ["tiny"]
     cfg["models"] = {
         "tiny": {
             "source": "embedded",

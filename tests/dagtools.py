@@ -123,10 +123,14 @@ def script_target(rule: str, block: dict[str, str]) -> str:
 
 def first_output(block: dict[str, str]) -> str:
     out = block.get("output", "")
-    if "**SAE_FILES" in out:
+    if "SAE_FILES" in out:
         return "results/saes/{model}/{init}/layer{layer}/ (SAE_FILES)"
     if "figure_targets" in out:
         return "results/figures/*.{pdf,png,csv} (figure_targets)"
+    if "FETCHED" in out:
+        return "results/... (run_results: the per-cell results a published run holds)"
+    if not out:
+        return "(no output: uploads the run to the Hub)"
     m = re.search(r'"((?:results|benchmarks)/[^"]+)"', out)
     assert m, block
     return m.group(1)

@@ -192,10 +192,16 @@ def lm_and_tokens():
     return lm, seqs
 
 
+@pytest.mark.parametrize("block", ["host", "device"])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_stream_equals_cache_bit_for_bit(lm_and_tokens, tmp_path: Path, dtype: str) -> None:
+def test_stream_equals_cache_bit_for_bit(
+    lm_and_tokens, tmp_path: Path, dtype: str, block: str
+) -> None:
+    """``block="device"``: the block stays where the model runs, in the storage dtype, and the
+    activations never pass through the host path (the GPU code path, run on a CPU here)."""
     from randsae.sae.act_source import StreamActivationSource
     from randsae.sae.activations import write_cache as lead_write_cache
+    from randsae.sae.levers import Levers
 
     lm, seqs = lm_and_tokens
     cache = tmp_path / "cache"
@@ -211,15 +217,20 @@ def test_stream_equals_cache_bit_for_bit(lm_and_tokens, tmp_path: Path, dtype: s
         context_size=32,
         forward_batch_size=8,
         storage_dtype=dtype,
+        device="cpu",
+        levers=Levers(stream_block=block),
         **kw,
     )
     assert stream.d_in == 32 and len(stream) == 40
+    assert (stream.block_device is None) == (block == "host")
     cached = {L: list(CachedActivationSource(cache, L, **kw)) for L in (0, 1)}
     for i, batch in enumerate(stream):
         assert set(batch) == {0, 1}
         for L in (0, 1):
             assert batch[L].dtype == torch.float32
             assert torch.equal(batch[L], cached[L][i]), (L, i)
+    held = {"device": getattr(torch, dtype), "host": torch.float32}[block]
+    assert stream._cur_block[0].dtype == held  # a device block holds the storage dtype
     # the model's own hooked activations, for one token, as an end-to-end check
     with torch.inference_mode():
         _, ref = lm.model.run_with_cache(torch.from_numpy(seqs[:1].astype(np.int64)))

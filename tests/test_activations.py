@@ -73,13 +73,15 @@ def _train(cache, tmp_path):
     from test_sae_train import sae_cfg
 
     from randsae.sae.steps import train_sae
+    from randsae.sections import ActivationsConfig
 
+    act = {"source": "cache", "n_train_tokens": 128, "context_size": 16, "batch_size": 2}
     train_sae(
         "tiny",
         "trained",
         1,
         sae_cfg(n_tokens=128, batch_size=32, shuffle_buffer_tokens=64),
-        {"context_size": 16},
+        ActivationsConfig.from_dict({**act, "shard_tokens": 64, "dtype": "float32"}),
         0,
         str(cache),
         str(tmp_path / "sae"),

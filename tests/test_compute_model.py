@@ -46,7 +46,33 @@ def test_without_micro_batching_pythia_6_9b_does_not_fit() -> None:
     cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
     cfg["sae"]["micro_batch_size"] = None
     rows = {r["model"]: r for r in cm.grid_model(cfg, GPU, RATES) if "mem_parts" in r}
-    assert rows["pythia-6.9b-deduped"]["gpu_mem"] > 100 * cm.GIB
+    assert rows["pythia-6.9b-deduped"]["gpu_mem"] > cm.GPU_MEMORY_GIB * cm.GIB
+
+
+def test_bf16_precision_halves_the_pre_activation_and_adds_the_weight_copy() -> None:
+    fp32 = cm.sae_train_bytes(4096, 262144, 32, 65536, 8192, "float32")
+    bf16 = cm.sae_train_bytes(4096, 262144, 32, 65536, 8192, "auto")
+    assert bf16["pre_activation"] * 2 == fp32["pre_activation"]
+    assert bf16["low_precision_copies"] == 2 * (4096 * 262144 + 262144 + 8192 * 4096)
+    assert fp32["low_precision_copies"] == 0 and bf16["state"] == fp32["state"]
+
+
+def test_measured_rates_replace_the_assumed_ones() -> None:
+    """GPU-hours from measured achieved FLOP/s (interpolated in log d_in between widths)."""
+    cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    flat = {"sae_flop_per_s": {512: 1e14, 4096: 1e14}, "forward_flop_per_s": {512: 2e14},
+            "eval_flop_per_s": 5e13}  # fmt: skip
+    rows = cm.grid_model(cfg, dict(GPU, measured=flat), RATES)
+    one = next(r for r in rows if r["rule"] == "train_sae_group" and "70m" in r["model"])
+    assumed = next(
+        r for r in cm.grid_model(cfg, GPU, RATES) if r is not None and r["model"] == one["model"]
+        and r["rule"] == "train_sae_group"
+    )  # fmt: skip
+    assert one["gpu_h"] < assumed["gpu_h"]  # 100 TFLOP/s beat 19.5 x 0.5 assumed
+    assert cm._interp_log({512: 1.0, 2048: 3.0}, 1024) == pytest.approx(2.0)
+    assert cm._interp_log({512: 1.0, 2048: 3.0}, 8192) == 3.0  # constant beyond the range
+    eval_row = next(r for r in rows if r["rule"] == "eval_sae" and "70m" in r["model"])
+    assert eval_row["gpu_h"] == pytest.approx(eval_row["flops"] / 5e13 / 3600)
 
 
 def test_table1_lists_the_paper_hours() -> None:

@@ -1,13 +1,14 @@
-"""Config validation: schema (as the Snakefile runs it) and cross-field checks. Run: pytest tests/test_config.py"""
+"""Config validation: schema and cross-field checks, as the Snakefile runs them (check_config).
+
+Run: pytest tests/test_config.py
+"""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
 from randsae.configfile import canonical
 from randsae.errors import ConfigError
@@ -32,29 +33,28 @@ def load(name: str) -> dict:
 )
 def test_shipped_configs_validate(name):
     cfg = load(name)
-    validate(copy.deepcopy(cfg), SCHEMA)
-    check_config(cfg)
+    check_config(cfg, SCHEMA)
 
 
 def test_unknown_key_is_named():
     cfg = load("config.yaml")
     cfg["sae"]["kk"] = 3
-    with pytest.raises(Exception, match="kk"):
-        validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match="sae: .*'kk'"):
+        check_config(cfg, SCHEMA)
 
 
 def test_unknown_top_level_key_is_named():
     cfg = load("config.yaml")
     cfg["saes"] = {}
-    with pytest.raises(Exception, match="saes"):
-        validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match="saes"):
+        check_config(cfg, SCHEMA)
 
 
 def test_wrong_type_is_named():
     cfg = load("config.yaml")
     cfg["sae"]["k"] = "thirty-two"
-    with pytest.raises(Exception, match="thirty-two"):
-        validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match="sae.k: 'thirty-two'"):
+        check_config(cfg, SCHEMA)
 
 
 def test_layer_out_of_range_is_named():
@@ -102,9 +102,13 @@ def test_example_pool_must_hold_the_draws():
 
 
 def test_parse_init_suffixes():
-    spec = parse_init("rerandomized-x0.5-uniform", {"scale": 1.0, "distribution": "normal"})
+    from randsae.sections import InitConfig
+
+    init = load("config.yaml")["init"]
+    spec = parse_init("rerandomized-x0.5-uniform", InitConfig.from_dict(init))
     assert (spec.base, spec.scale, spec.distribution) == ("rerandomized", 0.5, "uniform")
-    spec = parse_init("rerandomized_embeddings", {"scale": 2.0, "distribution": "laplace"})
+    other = InitConfig.from_dict({**init, "scale": 2.0, "distribution": "laplace"})
+    spec = parse_init("rerandomized_embeddings", other)
     assert (spec.scale, spec.distribution) == (2.0, "laplace")
     with pytest.raises(ConfigError):
         parse_init("step0-x2")
@@ -137,23 +141,29 @@ def test_canonical_sorts_mapping_keys_keeps_lists():
 
 
 def test_job_memory_is_sized_from_the_config():
-    from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
+    from tiny_models import sae_section
 
-    big = {"source": "pythia", "hf_name": "EleutherAI/pythia-6.9b", "dtype": "bfloat16"}
-    tiny = {"source": "embedded", "arch": {"n_layers": 4, "d_model": 128}}
-    # 6.9b parameters in bfloat16, three copies + 1 GB: ~40 GB; a tiny model: ~1 GB
-    assert 38_000 < model_mem_mb("p", big, 0) < 45_000
-    assert 1000 <= model_mem_mb("t", tiny, 4096) < 1100
-    twice = model_mem_mb("t", tiny, 4096, attempt=2)
-    assert abs(twice - 2 * model_mem_mb("t", tiny, 4096)) <= 1  # scales with attempt
-    sae = {"expansion_factor": 64, "shuffle_buffer_tokens": 1 << 20}
-    # pythia-6.9b SAE (262k latents, 8 GB of weights) on a GPU: block 16 GB + 2 x 8 GB + 1 GB
-    assert 30_000 < sae_mem_mb("p", big, sae, on_gpu=True) < 36_000
-    assert sae_mem_mb("p", big, sae, on_gpu=False) > sae_mem_mb("p", big, sae, on_gpu=True)
-    ev = eval_mem_mb("t", tiny, 4096, {"expansion_factor": 16}, 16, 128)
-    assert ev - model_mem_mb("t", tiny, 4096) == int(
-        (2 * 128 * 2048 * 4 + 12 * 16 * 128 * 4096) / 2**20
+    from randsae.resources import eval_mem_mb, model_mem_mb, sae_mem_mb
+    from randsae.sections import ModelSource
+
+    big = ModelSource.from_dict(
+        {"source": "pythia", "hf_name": "EleutherAI/pythia-6.9b", "dtype": "bfloat16"}, name="p"
     )
+    arch = {"n_layers": 4, "d_model": 128, "n_heads": 4, "d_mlp": 512, "n_ctx": 128}
+    tiny = ModelSource.from_dict(
+        {"source": "embedded", "arch": {**arch, "rotary_dim": 8}}, name="t"
+    )
+    # 6.9b parameters in bfloat16, three copies + 1 GB: ~40 GB; a tiny model: ~1 GB
+    assert 38_000 < model_mem_mb(big, 0) < 45_000
+    assert 1000 <= model_mem_mb(tiny, 4096) < 1100
+    twice = model_mem_mb(tiny, 4096, attempt=2)
+    assert abs(twice - 2 * model_mem_mb(tiny, 4096)) <= 1  # scales with attempt
+    sae = sae_section(expansion_factor=64, shuffle_buffer_tokens=1 << 20)
+    # pythia-6.9b SAE (262k latents, 8 GB of weights) on a GPU: block 16 GB + 2 x 8 GB + 1 GB
+    assert 30_000 < sae_mem_mb(big, sae, on_gpu=True) < 36_000
+    assert sae_mem_mb(big, sae, on_gpu=False) > sae_mem_mb(big, sae, on_gpu=True)
+    ev = eval_mem_mb(tiny, 4096, sae_section(expansion_factor=16), 16, 128)
+    assert ev - model_mem_mb(tiny, 4096) == int((2 * 128 * 2048 * 4 + 12 * 16 * 128 * 4096) / 2**20)
 
 
 def test_sae_variant_overrides_and_checks():
@@ -162,8 +172,7 @@ def test_sae_variant_overrides_and_checks():
     cfg = load("config.yaml")
     base = cfg["models"]["tiny-neox"]
     cfg["models"]["tiny-neox-r4"] = {**base, "variant_of": "tiny-neox", "sae": {"k": 8}}
-    validate(copy.deepcopy(cfg), SCHEMA)
-    check_config(cfg)
+    check_config(cfg, SCHEMA)
     assert sae_config(cfg, "tiny-neox-r4")["k"] == 8
     assert sae_config(cfg, "tiny-neox") == cfg["sae"]
     cfg["models"]["tiny-neox-r4"]["sae"]["k"] = 10**6

@@ -11,8 +11,12 @@ from randsae.evaluate.examples import (
     sample_examples,
     window_maxima,
 )
+from randsae.sections import ExamplesConfig
 
 CFG = {
+    "n_tokens": 400,
+    "context_size": 8,
+    "n_latent_draws": 1,
     "window": 4,
     "n_latents": 3,
     "min_activating_windows": 8,
@@ -22,6 +26,10 @@ CFG = {
     "n_test_nonactivating": 5,
     "n_quantiles": 2,
 }
+
+
+def ex(**over) -> ExamplesConfig:
+    return ExamplesConfig.from_dict({**CFG, **over})
 
 
 def planted(n_tokens=400, d_sae=10, k=2, seed=0):
@@ -55,7 +63,7 @@ def test_window_maxima_exact():
 def test_sample_examples_protocol():
     tokens, vals, idx, d = planted()
     res = sample_examples(
-        tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids]
+        tokens, vals, idx, d, ex(), seed=1, strings=lambda ids: [f"t{i}" for i in ids]
     )
     assert res["n_latents_chosen"] == 3
     assert "9" in res["skipped"] or res["n_examined"] == 3  # dead latent recorded if examined
@@ -77,14 +85,14 @@ def test_sample_examples_protocol():
         q1 = [max(w["acts"]) for w in rec["test_activating"] if w["quantile"] == 1]
         assert min(q0) >= max(q1)
     again = sample_examples(
-        tokens, vals, idx, d, CFG, seed=1, strings=lambda ids: [f"t{i}" for i in ids]
+        tokens, vals, idx, d, ex(), seed=1, strings=lambda ids: [f"t{i}" for i in ids]
     )
     assert again == res
 
 
 def test_skips_below_threshold_with_reason():
     tokens, vals, idx, d = planted()
-    cfg = dict(CFG, min_activating_windows=10**6, n_latents=2)
+    cfg = ex(min_activating_windows=10**6, n_latents=2)
     res = sample_examples(
         tokens, vals, idx, d, cfg, seed=1, strings=lambda ids: [str(i) for i in ids]
     )
@@ -97,13 +105,13 @@ def test_skips_below_threshold_with_reason():
 def test_repeated_draws_are_disjoint_seeded_blocks():
     tokens, vals, idx, d = planted()
     strings = lambda ids: [str(i) for i in ids]  # noqa: E731
-    cfg = dict(CFG, n_latents=2, n_latent_draws=3)
+    cfg = ex(n_latents=2, n_latent_draws=3)
     res = sample_examples(tokens, vals, idx, d, cfg, seed=1, strings=strings)
     lats = [r["latent"] for r in res["latents"]]
     assert res["n_latents_chosen"] == 6 == len(set(lats)) and res["n_latent_draws"] == 3
     assert [r["draw"] for r in res["latents"]] == [0, 0, 1, 1, 2, 2]
     # the first draw is exactly the single-draw choice with the same seed
-    one = sample_examples(tokens, vals, idx, d, dict(CFG, n_latents=2), seed=1, strings=strings)
+    one = sample_examples(tokens, vals, idx, d, ex(n_latents=2), seed=1, strings=strings)
     assert [r["latent"] for r in one["latents"]] == lats[:2]
     assert all(r["draw"] == 0 for r in one["latents"])
 
@@ -112,7 +120,7 @@ def test_n_latents_all_takes_every_eligible_latent():
     tokens, vals, idx, d = planted()
     strings = lambda ids: [str(i) for i in ids]  # noqa: E731
     res = sample_examples(
-        tokens, vals, idx, d, dict(CFG, n_latents="all", n_latent_draws=2), seed=1, strings=strings
+        tokens, vals, idx, d, ex(n_latents="all", n_latent_draws=2), seed=1, strings=strings
     )
     eligible = res["activating_windows_per_latent"]["eligible"]
     assert eligible == 9  # latents 0..8 fire; latent 9 never does
@@ -122,7 +130,7 @@ def test_n_latents_all_takes_every_eligible_latent():
     assert draws == [0] * 5 + [1] * 4
     # asking for more than are eligible gives the eligible ones, the last draw smaller
     more = sample_examples(
-        tokens, vals, idx, d, dict(CFG, n_latents=4, n_latent_draws=3), seed=1, strings=strings
+        tokens, vals, idx, d, ex(n_latents=4, n_latent_draws=3), seed=1, strings=strings
     )
     assert [r["draw"] for r in more["latents"]] == [0] * 4 + [1] * 4 + [2]
 
@@ -142,8 +150,8 @@ def tied(n_seq=48, ctx=32, d_sae=12, k=3, seed=0):
     return tokens, vals, idx, d_sae
 
 
-TIED_CFG = dict(CFG, window=8, n_latents=6, min_activating_windows=24, n_explain=8,
-                n_test_activating=8, n_test_nonactivating=6, n_quantiles=4)  # fmt: skip
+TIED_CFG = ex(context_size=8, window=8, n_latents=6, min_activating_windows=24, n_explain=8,
+             n_test_activating=8, n_test_nonactivating=6, n_quantiles=4)  # fmt: skip
 
 
 def picks(res):
@@ -184,7 +192,7 @@ def test_ignore_positions_mask_and_record_positions():
     # the examples record masked positions per window, and they never carry activation
     t, v, i, d = planted()
     mask = ignored_positions(t.reshape(-1, 8), ignore_positions=[0])
-    res = sample_examples(t, mask_positions(v, t.reshape(-1, 8), [], [0]), i, d, CFG, seed=1,
+    res = sample_examples(t, mask_positions(v, t.reshape(-1, 8), [], [0]), i, d, ex(), seed=1,
                           strings=lambda ids: [f"t{x}" for x in ids], masked=mask)  # fmt: skip
     for rec in res["latents"]:
         for w in rec["explain"] + rec["test_activating"] + rec["test_nonactivating"]:

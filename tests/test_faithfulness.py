@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import torch
 
+from randsae.sections import ArchConfig, RunConfig, check_config
 from randsae.seeds import stable_seed
 
-ARCH = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
+ARCH_DICT = {"n_layers": 2, "d_model": 32, "n_heads": 4, "d_mlp": 64, "n_ctx": 32, "rotary_dim": 4}
+ARCH = ArchConfig.from_dict(ARCH_DICT)
 CTX = 32
 
 
@@ -64,7 +66,7 @@ def project(tmp_path_factory):
 @pytest.fixture
 def cfg(base_config):
     c = copy.deepcopy(base_config)
-    c["models"]["tiny"]["arch"] = dict(ARCH)
+    c["models"]["tiny"]["arch"] = dict(ARCH_DICT)
     c["activations"].update(
         n_train_tokens=2048, context_size=CTX, batch_size=4, shard_tokens=512, dtype="float32"
     )
@@ -95,7 +97,7 @@ def cfg(base_config):
 def _random_sae(out: Path, seed: int = 0) -> Path:
     from randsae.sae.topk import TopKSAE
 
-    TopKSAE(ARCH["d_model"], 64, 4, seed=seed).save(out)
+    TopKSAE(ARCH.d_model, 64, 4, seed=seed).save(out)
     return out
 
 
@@ -105,50 +107,70 @@ def _sae_tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path / "sae_weights.safetensors"))
 
 
+def run_of(cfg) -> RunConfig:
+    """The typed sections of the test config (what the adapters build from params)."""
+    return check_config(cfg)
+
+
+def cell_of(cfg, init: str, model: str = "tiny") -> dict:
+    """The (model, init) keywords of the stages that rebuild a model."""
+    run = run_of(cfg)
+    return dict(model_cfg=run.models[model], init_cfg=run.init, init=init)
+
+
+def cache(cfg, init: str, out: str, tokens: str, **kw) -> None:
+    from randsae.sae.steps import cache_activations
+
+    cache_activations(
+        **cell_of(cfg, init),
+        act_cfg=run_of(cfg).activations,
+        max_layer=max(cfg["models"]["tiny"]["layers"]),
+        tokens_train=tokens,
+        out_dir=out,
+        device="cpu",
+        **kw,
+    )
+
+
+def cell(cfg, init: str, sae_dir, tokens: str, **kw):
+    from randsae.evaluate.cell import Cell
+
+    c = cell_of(cfg, init)
+    return Cell(c["model_cfg"], c["init_cfg"], init, 1, str(sae_dir), tokens, "cpu", **kw)
+
+
+def examples(cfg, init: str, sae_dir, tokens: str, out: str, **kw) -> None:
+    from randsae.evaluate.cell import latent_examples
+
+    run = run_of(cfg)
+    cell_ = cell(cfg, init, sae_dir, tokens, **kw)
+    latent_examples(cell_, run.examples, run.eval, run.seed, "results/data/tokenizer", out)
+
+
+def evaluate(cfg, init: str, sae_dir, tokens: str, out: str, latents: str, **kw) -> None:
+    from randsae.evaluate.cell import eval_sae
+
+    run = run_of(cfg)
+    cell_ = cell(cfg, init, sae_dir, tokens, **kw)
+    eval_sae(cell_, run.eval, run.activations.context_size, out, latents)
+
+
 # -- (a) the noise control's streams ----------------------------------------------------------
 
 
 def test_noise_examples_are_not_the_training_activations(project, cfg, monkeypatch):
     """Under the noise control activations depend only on the noise: the example stage must not
     replay the training stage's noise (it did: one generator seed for every stage)."""
-    from randsae.evaluate.steps import latent_examples
     from randsae.sae.activations import read_layer
-    from randsae.sae.steps import cache_activations
     from randsae.sae.topk import TopKSAE
 
     monkeypatch.chdir(project)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations(
-        "tiny",
-        "noise_control",
-        cfg,
-        max(cfg["models"]["tiny"]["layers"]),
-        train,
-        "results/act/nc",
-        "cpu",
-    )
+    cache(cfg, "noise_control", "results/act/nc", train)
     sae_dir = _random_sae(Path("results/saes/rand"))
     # the same token array for examples: under the noise control only the noise can differ
-    cache_activations(
-        "tiny",
-        "noise_control",
-        cfg,
-        max(cfg["models"]["tiny"]["layers"]),
-        train,
-        "results/act/nc2",
-        "cpu",
-    )
-    latent_examples(
-        "tiny",
-        "noise_control",
-        1,
-        cfg,
-        tokenizer_path="results/data/tokenizer",
-        sae_dir=str(sae_dir),
-        tokens_val=train,
-        out_json="results/ex.json",
-        device="cpu",
-    )
+    cache(cfg, "noise_control", "results/act/nc2", train)
+    examples(cfg, "noise_control", sae_dir, train, "results/ex.json")
     ex = json.loads(Path("results/ex.json").read_text())
     assert ex["latents"], "some latents must be chosen"
     # the cache stage is reproducible...
@@ -177,7 +199,7 @@ def test_noise_streams_differ_per_stage_and_reproduce(project, cfg, monkeypatch)
     seqs = np.load("results/data/tokens/tiny/val.npy")[: 8 * CTX].reshape(8, CTX)
     first = {}
     for stream in NOISE_STREAMS:
-        lm = load_model("tiny", "noise_control", cfg, noise_stream=stream)
+        lm = load_model(**cell_of(cfg, "noise_control"), noise_stream=stream)
         a = torch.cat([b[0] for b in residual_batches(lm, seqs, [0], 4)])
         # batch grid and slicing do not change a sequence's noise; recomputing reproduces it
         b = torch.cat([b[0] for b in residual_batches(lm, seqs[3:], [0], 2, first_seq=3)])
@@ -187,39 +209,41 @@ def test_noise_streams_differ_per_stage_and_reproduce(project, cfg, monkeypatch)
     assert not torch.equal(first["train"], first["examples"])
     assert not torch.equal(first["eval"], first["examples"])
     with pytest.raises(ValueError, match="noise stream"):
-        load_model("tiny", "noise_control", cfg, noise_stream="test")
+        load_model(**cell_of(cfg, "noise_control"), noise_stream="test")
 
 
 def test_noise_control_cache_and_stream_train_identical_saes(project, cfg, monkeypatch):
     """Cache and stream modes train bit-identical SAEs under the noise control too, although the
     stream source visits forward batches in shuffled block order (and recomputes straddled ones)."""
-    from randsae.sae.steps import cache_activations, train_sae, train_sae_group
+    from randsae.sae.steps import train_sae, train_sae_group
 
     monkeypatch.chdir(project)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations(
-        "tiny",
-        "noise_control",
-        cfg,
-        max(cfg["models"]["tiny"]["layers"]),
-        train,
-        "results/act/nc_s",
-        "cpu",
-    )
+    cache(cfg, "noise_control", "results/act/nc_s", train)
+    run = run_of(cfg)
     train_sae(
         "tiny",
         "noise_control",
         1,
-        cfg["sae"],
-        cfg["activations"],
-        cfg["seed"],
+        run.sae,
+        run.activations,
+        run.seed,
         "results/act/nc_s",
         "results/sae_cache",
         "results/sae_cache/curve.csv",
         "results/ckpt_cache",
         "cpu",
     )
-    train_sae_group("tiny", "noise_control", [1], cfg, cfg["seed"], train, "results/grp", "cpu")
+    train_sae_group(
+        **cell_of(cfg, "noise_control"),
+        layers=[1],
+        sae_cfg=run.sae,
+        act_cfg=run.activations,
+        seed=run.seed,
+        tokens_train=train,
+        out_dir="results/grp",
+        device="cpu",
+    )
     a, b = _sae_tensors(Path("results/sae_cache")), _sae_tensors(Path("results/grp/layer1"))
     assert set(a) == set(b)
     for k in a:
@@ -234,18 +258,9 @@ def test_training_batches_draw_whole_sequences_from_across_the_corpus(project, c
     32-token sequences from anywhere in the training tokens, not 512 consecutive tokens."""
     from randsae.sae.act_source import CachedActivationSource
     from randsae.sae.activations import read_layer
-    from randsae.sae.steps import cache_activations
 
     monkeypatch.chdir(project)
-    cache_activations(
-        "tiny",
-        "trained",
-        cfg,
-        max(cfg["models"]["tiny"]["layers"]),
-        "results/data/tokens/tiny/train.npy",
-        "act_d",
-        "cpu",
-    )
+    cache(cfg, "trained", "act_d", "results/data/tokens/tiny/train.npy")
     rows = torch.from_numpy(read_layer("act_d", 1).copy())
     sae = cfg["sae"]
     src = CachedActivationSource(
@@ -282,29 +297,18 @@ def _window_maxima_of(cfg, model: str, init: str, sae_dir: Path, tokens: str, la
     ex = cfg["examples"]
     sae = TopKSAE.load(sae_dir)
     seqs = sequences(np.load(tokens), ex["context_size"], ex["n_tokens"])
-    lm = load_model(model, init, cfg, noise_stream="examples")
+    lm = load_model(**cell_of(cfg, init, model), noise_stream="examples")
     vals, idx = latent_codes(lm, seqs, layer, sae.encode, 4)
     return seqs.reshape(-1), vals, idx, window_maxima(vals, idx, ex["window"], sae.d_sae)
 
 
 def test_examples_draw_from_the_top_windows_pool(project, cfg, monkeypatch):
-    from randsae.evaluate.steps import latent_examples
 
     monkeypatch.chdir(project)
     val = "results/data/tokens/tiny/val.npy"
     sae_dir = _random_sae(Path("results/saes/pool"), seed=3)
     cfg["examples"].update(max_activating_windows=8, n_explain=2, n_test_activating=2)
-    latent_examples(
-        "tiny",
-        "trained",
-        1,
-        cfg,
-        "results/data/tokenizer",
-        str(sae_dir),
-        val,
-        "pool.json",
-        device="cpu",
-    )
+    examples(cfg, "trained", sae_dir, val, "pool.json")
     ex = json.loads(Path("pool.json").read_text())
     assert ex["latents"]
     _toks, _vals, _idx, (win, lat, mx) = _window_maxima_of(cfg, "tiny", "trained", sae_dir, val)
@@ -332,25 +336,30 @@ def test_eval_cell_writes_what_the_two_stages_write_apart(project, cfg, monkeypa
     """The eval_sae job runs evaluation and example sampling in one process: each keeps its own
     noise stream and seed, so every file is byte-identical to the stages run one after the other
     (as the separate latent_examples job did)."""
-    from randsae.evaluate.steps import eval_cell, eval_sae, latent_examples
+    from randsae.evaluate.steps import eval_cell
 
     monkeypatch.chdir(project)
     val = "results/data/tokens/tiny/val.npy"
     sae_dir = str(_random_sae(Path(f"results/saes/cell_{init}"), seed=5))
     cfg["examples"].update(max_activating_windows=8, n_explain=2, n_test_activating=2)
-    cell = dict(model="tiny", init=init, layer=1, config=cfg, sae_dir=sae_dir, tokens_val=val)
+    run = run_of(cfg)
     eval_cell(
-        **cell,
+        **cell_of(cfg, init),
+        layer=1,
+        eval_cfg=run.eval,
+        examples_cfg=run.examples,
+        context_size=run.activations.context_size,
+        seed=run.seed,
+        sae_dir=sae_dir,
+        tokens_val=val,
+        tokenizer_path="results/data/tokenizer",
         out_json=f"{init}_m.json",
         out_latents=f"{init}_m.csv",
-        device="cpu",
-        tokenizer_path="results/data/tokenizer",
         out_examples=f"{init}_ex.json",
+        device="cpu",
     )
-    eval_sae(**cell, out_json="m.json", out_latents="m.csv", device="cpu")
-    latent_examples(
-        **cell, tokenizer_path="results/data/tokenizer", out_json="ex.json", device="cpu"
-    )
+    evaluate(cfg, init, sae_dir, val, "m.json", "m.csv")
+    examples(cfg, init, sae_dir, val, "ex.json")
     for together, apart in (("_m.json", "m.json"), ("_m.csv", "m.csv"), ("_ex.json", "ex.json")):
         assert Path(init + together).read_bytes() == Path(apart).read_bytes(), apart
     assert json.loads(Path("ex.json").read_text())["latents"]
@@ -360,7 +369,6 @@ def test_eval_cell_writes_what_the_two_stages_write_apart(project, cfg, monkeypa
 
 
 def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeypatch):
-    from randsae.evaluate.steps import eval_sae, latent_examples
     from randsae.tables.aggregate import sae_metrics_table
 
     monkeypatch.chdir(project)
@@ -370,17 +378,7 @@ def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeyp
     sae_dir = _random_sae(Path("results/saes/eos"), seed=4)
     cfg["eval"]["ignore_token_ids"] = [0]
     cfg["examples"]["max_activating_windows"] = 10000
-    latent_examples(
-        "tiny",
-        "trained",
-        1,
-        cfg,
-        tokenizer_path="results/data/tokenizer",
-        sae_dir=str(sae_dir),
-        tokens_val="val_eos.npy",
-        out_json="eos.json",
-        device="cpu",
-    )
+    examples(cfg, "trained", sae_dir, "val_eos.npy", "eos.json")
     ex = json.loads(Path("eos.json").read_text())
     assert ex["latents"]
     n_windows = 0
@@ -390,7 +388,7 @@ def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeyp
             at_eos = [a for t, a in zip(w["tokens"], w["acts"], strict=True) if t == 0]
             assert at_eos and all(a == 0 for a in at_eos)
     assert n_windows and ex["ignore_token_ids"] == [0]
-    eval_sae("tiny", "trained", 1, cfg, str(sae_dir), "val_eos.npy", "m.json", "m.csv", "cpu")
+    evaluate(cfg, "trained", sae_dir, "val_eos.npy", "m.json", "m.csv")
     rec = json.loads(Path("m.json").read_text())
     n_eval = cfg["eval"]["n_tokens"]
     assert rec["n_tokens"] == n_eval - n_eval // 8  # token-0 positions left out
@@ -399,7 +397,7 @@ def test_special_token_positions_are_excluded_and_recorded(project, cfg, monkeyp
 
     # the switch: [] keeps every position
     cfg["eval"]["ignore_token_ids"] = []
-    eval_sae("tiny", "trained", 1, cfg, str(sae_dir), "val_eos.npy", "m0.json", "m0.csv", "cpu")
+    evaluate(cfg, "trained", sae_dir, "val_eos.npy", "m0.json", "m0.csv")
     rec0 = json.loads(Path("m0.json").read_text())
     assert rec0["n_tokens"] == n_eval and rec0["ignore_token_ids"] == "[]"
 
@@ -423,25 +421,15 @@ def test_pythia_configs_exclude_token_zero():
 
 def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp_path):
     """A stage that rebuilds (model, init) refuses weights other than the build_init record's."""
-    from randsae.evaluate.steps import eval_sae, latent_examples
     from randsae.models.neox import init_embedded
     from randsae.models.steps import build_init
-    from randsae.sae.steps import cache_activations, train_sae_group
+    from randsae.sae.steps import train_sae_group
 
     monkeypatch.chdir(project)
     rec = "results/models/tiny/inits/rerandomized.json"
-    build_init("tiny", "rerandomized", cfg, "cpu", rec)
+    build_init(**cell_of(cfg, "rerandomized"), device="cpu", out_json=rec)
     train = "results/data/tokens/tiny/train.npy"
-    cache_activations(
-        "tiny",
-        "rerandomized",
-        cfg,
-        max(cfg["models"]["tiny"]["layers"]),
-        train,
-        "act_ok",
-        "cpu",
-        init_json=rec,
-    )
+    cache(cfg, "rerandomized", "act_ok", train, init_json=rec)
     # the base weights change under the record (another checkpoint, a moved hub revision)
     trained = Path("results/models/tiny/trained")
     shutil.copytree(trained, tmp_path / "trained.bak")
@@ -451,33 +439,24 @@ def test_stages_check_the_recorded_weights_digest(project, cfg, monkeypatch, tmp
         sae_dir = str(_random_sae(Path("results/saes/digest")))
         match = rf"differ from those recorded in {rec}.*snakemake {rec} --forcerun build_init"
         with pytest.raises(ValueError, match=match):
-            cache_activations(
-                "tiny",
-                "rerandomized",
-                cfg,
-                max(cfg["models"]["tiny"]["layers"]),
-                train,
-                "act_bad",
-                "cpu",
-                init_json=rec,
-            )
+            cache(cfg, "rerandomized", "act_bad", train, init_json=rec)
         with pytest.raises(ValueError, match=match):
-            train_sae_group("tiny", "rerandomized", [1], cfg, 0, train, "g", "cpu", init_json=rec)
-        with pytest.raises(ValueError, match=match):
-            eval_sae("tiny", "rerandomized", 1, cfg, sae_dir, train, "e.json", "e.csv", "cpu", rec)
-        with pytest.raises(ValueError, match=match):
-            latent_examples(
-                "tiny",
-                "rerandomized",
-                1,
-                cfg,
-                tokenizer_path="results/data/tokenizer",
-                sae_dir=sae_dir,
-                tokens_val=train,
-                out_json="x.json",
+            run = run_of(cfg)
+            train_sae_group(
+                **cell_of(cfg, "rerandomized"),
+                layers=[1],
+                sae_cfg=run.sae,
+                act_cfg=run.activations,
+                seed=0,
+                tokens_train=train,
+                out_dir="g",
                 device="cpu",
                 init_json=rec,
             )
+        with pytest.raises(ValueError, match=match):
+            evaluate(cfg, "rerandomized", sae_dir, train, "e.json", "e.csv", init_json=rec)
+        with pytest.raises(ValueError, match=match):
+            examples(cfg, "rerandomized", sae_dir, train, "x.json", init_json=rec)
         assert not Path("act_bad/manifest.json").exists()
     finally:
         shutil.rmtree(trained)

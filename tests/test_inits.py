@@ -15,14 +15,11 @@ from randsae.models.transforms import (
     noise_embedding_hook,
     rerandomize,
 )
+from randsae.sections import ArchConfig, InitConfig
 
-INIT_CFG = {
-    "seed": 42,
-    "rerandomize_layer_norm": False,
-    "noise_std": 1.0,
-    "scale": 1.0,
-    "distribution": "normal",
-}
+INIT_CFG = InitConfig(
+    seed=42, rerandomize_layer_norm=False, noise_std=1.0, scale=1.0, distribution="normal"
+)
 
 
 def fresh(seed=0):
@@ -31,7 +28,9 @@ def fresh(seed=0):
 
     arch = dict(TINY_ARCH, d_model=64, d_mlp=256)  # bigger tensors: tighter mean/std checks
     torch.manual_seed(seed)
-    return HookedTransformer(neox_config(arch, 100, seed=seed), tokenizer=None)
+    return HookedTransformer(
+        neox_config(ArchConfig.from_dict(arch), 100, seed=seed), tokenizer=None
+    )
 
 
 def params(m):
@@ -88,7 +87,7 @@ def test_same_seed_same_weights_other_seed_differs():
 def test_apply_init_seed_derives_from_config_and_name():
     a = apply_init(fresh(), parse_init("rerandomized"), INIT_CFG, "tiny").model
     b = apply_init(fresh(), parse_init("rerandomized"), INIT_CFG, "tiny").model
-    c = apply_init(fresh(), parse_init("rerandomized"), {**INIT_CFG, "seed": 7}, "tiny").model
+    c = apply_init(fresh(), parse_init("rerandomized"), INIT_CFG.replace(seed=7), "tiny").model
     assert weights_digest(a) == weights_digest(b) != weights_digest(c)
     t = apply_init(fresh(), parse_init("trained"), INIT_CFG, "tiny").model
     assert weights_digest(t) == weights_digest(fresh())
@@ -140,9 +139,8 @@ def test_noise_hook_reproducible_by_seed():
 
 
 def test_init_record_has_digest_and_stats():
-    cfg = {"models": {"tiny": {}}, "init": INIT_CFG}
     lm = apply_init(fresh(), parse_init("rerandomized"), INIT_CFG, "tiny")
-    rec = init_record(lm, "tiny", "rerandomized", cfg)
+    rec = init_record(lm, "tiny", "rerandomized", INIT_CFG)
     assert rec["weights_sha256"] == weights_digest(lm.model)
     assert rec["n_params"] == sum(p.numel() for p in lm.model.parameters())
     assert set(rec["param_stats"]) == {n for n, _ in lm.model.named_parameters()}
@@ -182,7 +180,7 @@ def _hf_neox_and_converted():
             w[:, 1] *= 10.0
             qkv.bias.normal_(0.0, 0.02)
             qkv.bias.view(arch["n_heads"], 3, d_head)[:, 1] += 1.0
-    cfg = neox_config(arch, 100, seed=0)
+    cfg = neox_config(ArchConfig.from_dict(arch), 100, seed=0)
     tl = HookedTransformer(cfg, tokenizer=None)
     missing = tl.load_state_dict(convert_neox_weights(hf, cfg), strict=False).missing_keys
     assert not set(missing) & {n for n, _ in tl.named_parameters()}  # only buffers left out
@@ -286,7 +284,7 @@ def test_permuted_keeps_each_hf_tensors_exact_multiset(init):
     assert weights_digest(tl2) == weights_digest(tl)
     torch.manual_seed(0)
     _hf, tl3 = _hf_neox_and_converted()
-    apply_init(tl3, parse_init(init), {**INIT_CFG, "seed": 1}, "tiny")
+    apply_init(tl3, parse_init(init), INIT_CFG.replace(seed=1), "tiny")
     assert weights_digest(tl3) != weights_digest(tl)
 
 
@@ -295,7 +293,7 @@ def test_permuted_layer_norm_follows_flag():
     ln_before = params(m)["blocks.0.ln1.w"]
     with torch.no_grad():
         dict(m.named_parameters())["blocks.0.ln1.w"].copy_(torch.arange(64.0))
-    lm = apply_init(m, parse_init("permuted"), {**INIT_CFG, "rerandomize_layer_norm": True}, "t")
+    lm = apply_init(m, parse_init("permuted"), INIT_CFG.replace(rerandomize_layer_norm=True), "t")
     w = params(m)["blocks.0.ln1.w"]
     assert "blocks.0.ln1.w" in lm.resampled and ln_before.numel() == 64
     assert torch.equal(torch.sort(w).values, torch.arange(64.0))
@@ -326,7 +324,7 @@ def test_standard_init_is_the_architectures_own_initializer():
     apply_init(again, parse_init("standard_init"), INIT_CFG, "tiny")
     assert weights_digest(again) == weights_digest(m)
     other = fresh()
-    apply_init(other, parse_init("standard_init"), {**INIT_CFG, "seed": 3}, "tiny")
+    apply_init(other, parse_init("standard_init"), INIT_CFG.replace(seed=3), "tiny")
     assert weights_digest(other) != weights_digest(m)
     assert m(torch.randint(0, 100, (2, 8))).isfinite().all()
 

@@ -22,8 +22,8 @@ from fake_anthropic import (
     hot_records,
     make_items,
 )
+from tiny_models import explain_and_score
 
-from randsae.autointerp import steps
 from randsae.autointerp.judging import FailureRateError
 from randsae.autointerp.llm import aggregate_costs, read_ledger
 
@@ -324,16 +324,7 @@ def run_stages(tmp_path, cfg, records, out="out"):
     d = tmp_path / out
     d.mkdir()
     examples = write_examples(tmp_path, records)
-    steps.explain(examples, cfg, str(d / "explanations.jsonl"))
-    steps.score(
-        examples,
-        str(d / "explanations.jsonl"),
-        cfg,
-        0,
-        str(d / "scores.json"),
-        str(d / "predictions.jsonl"),
-    )
-    return d
+    return explain_and_score(examples, cfg, d)
 
 
 def test_echoing_proxy_key_is_scrubbed_everywhere(fake, tmp_path, monkeypatch):

@@ -101,6 +101,7 @@ TOY_SNAKEFILE = textwrap.dedent("""
 
 
 def run_toy(work: Path, *args: str) -> None:
+    work.mkdir(parents=True, exist_ok=True)
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
     proc = snakemake(
         None,
@@ -215,3 +216,47 @@ def test_slurm_job_ids_from_plugin_logs(tmp_path):
         and rows[0]["wildcards"] == "init=step0;layer=1;model=tiny-neox"
     )
     assert slurm_job_ids(tmp_path / "nope") == {}
+
+
+# -- the persistence backend: the manifest reads the file backend's records only -----------------
+
+
+def test_other_persistence_backends_are_named_and_refused(tmp_path, monkeypatch):
+    from randsae.tables.manifest import persistence_error
+    from randsae.tables.steps import manifest
+
+    assert persistence_error("file") is None
+    err = persistence_error("db")
+    assert "--persistence-backend db" in err and ".snakemake/metadata" in err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(RuntimeError, match="--persistence-backend db"):
+        manifest(["a.txt"], {}, "manifest.tsv", persistence="db")
+    assert not (tmp_path / "manifest.tsv").exists()
+
+
+@pytest.mark.slow
+def test_db_backend_writes_no_metadata_files(tmp_path):
+    """Why the manifest refuses the db backend: a real run under it leaves .snakemake/metadata
+    empty (the records the manifest reads are in an SQL database instead)."""
+    run_toy(tmp_path, "--persistence-backend", "db")
+    meta = tmp_path / ".snakemake" / "metadata"
+    assert not meta.is_dir() or not any(meta.rglob("*"))
+    assert read_snakemake_metadata(meta) == {}
+    run_toy(tmp_path / "file")
+    assert read_snakemake_metadata(tmp_path / "file" / ".snakemake" / "metadata")
+
+
+@pytest.mark.slow
+def test_workflow_stops_before_any_job_under_the_db_backend(tmp_path):
+    """The default target includes the manifest: with --persistence-backend db the run stops
+    before its first job, naming the backend; without the manifest among the targets it would run."""
+    from dagtools import SMOKE
+
+    work = tmp_path / "w"
+    proc = snakemake(
+        work, "--cores", "1", "--persistence-backend", "db", "--configfile", str(SMOKE)
+    )
+    assert proc.returncode != 0
+    assert "manifest.tsv cannot be built with --persistence-backend db" in proc.stderr + proc.stdout
+    assert not (work / "results").exists()  # no job ran

@@ -236,7 +236,7 @@ def test_parse_binary_logprobs_normalises_over_0_and_1():
 
 
 def test_settings_validation():
-    with pytest.raises(ValueError, match="unknown autointerp.openai keys"):
+    with pytest.raises(ValueError, match="autointerp.openai: unknown keys"):
         OpenAISettings.from_config({"nope": 1})
     with pytest.raises(ValueError, match="probabilities"):
         OpenAISettings.from_config({"probabilities": "vibes"})
@@ -246,7 +246,7 @@ def test_settings_validation():
 
 
 def test_score_stage_with_openai_backend(oai, tmp_path, monkeypatch):
-    from randsae.autointerp import steps
+    from tiny_models import explain_and_score
 
     monkeypatch.chdir(tmp_path)
     recs = records()
@@ -260,8 +260,7 @@ def test_score_stage_with_openai_backend(oai, tmp_path, monkeypatch):
         "max_failure_rate": 0.1,
         "openai": {"base_url": oai.url, "model": "llama-test", "windows_per_prompt": 8},
     }
-    steps.explain(str(ex), cfg, "explanations.jsonl")
-    steps.score(str(ex), "explanations.jsonl", cfg, 0, "scores.json", "predictions.jsonl")
+    explain_and_score(str(ex), cfg, ".")
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["backend"] == "openai"
     assert scores["summary"]["detection"]["auroc_pooled"] == pytest.approx(1.0)
@@ -272,7 +271,8 @@ def test_score_stage_with_openai_backend(oai, tmp_path, monkeypatch):
 def test_second_judge_and_simulation_through_the_score_stage(oai, fake, tmp_path, monkeypatch):
     """Claude (fake) explains and judges, the OpenAI-compatible judge (fake) judges the same
     explanations and simulates; scores.json and the tables carry both."""
-    from randsae.autointerp import steps
+    from tiny_models import explain_and_score
+
     from randsae.tables.aggregate import autointerp_table, judge_agreement_table
 
     monkeypatch.chdir(tmp_path)
@@ -290,8 +290,7 @@ def test_second_judge_and_simulation_through_the_score_stage(oai, fake, tmp_path
         "anthropic": {"base_url": fake.url, "execution": "realtime", "windows_per_prompt": 8},
         "openai": {"base_url": oai.url, "model": "llama-test", "windows_per_prompt": 8},
     }
-    steps.explain(str(ex), cfg, "explanations.jsonl")
-    steps.score(str(ex), "explanations.jsonl", cfg, 0, "scores.json", "predictions.jsonl")
+    explain_and_score(str(ex), cfg, ".")
     scores = json.loads((tmp_path / "scores.json").read_text())
     judges = scores["judges"]
     assert (judges["a"], judges["b"]) == ("anthropic", "openai")
@@ -341,14 +340,15 @@ def test_judge_agreement_arithmetic(tmp_path):
 
 
 def test_config_checks_for_judges_and_simulation():
-    from randsae.errors import ConfigError
-    from randsae.sections import check_autointerp
+    from tiny_models import autointerp_section
 
+    from randsae.errors import ConfigError
+
+    ai = {"scorers": ["detection"], "lexical_top_tokens": 8, "bootstrap": 10}
     with pytest.raises(ConfigError, match="second_judge"):
-        check_autointerp({"backend": "openai", "second_judge": "openai"})
+        autointerp_section({**ai, "backend": "openai", "second_judge": "openai"})
     with pytest.raises(ConfigError, match="simulation.n_latents"):
-        check_autointerp({"backend": "anthropic", "simulation": {"n_latents": 3}})
-    check_autointerp(
-        {"backend": "anthropic", "second_judge": "openai", "simulation": {"n_latents": 3}}
+        autointerp_section({**ai, "backend": "anthropic", "simulation": {"n_latents": 3}})
+    autointerp_section(
+        {**ai, "backend": "anthropic", "second_judge": "openai", "simulation": {"n_latents": 3}}
     )
-    check_autointerp({"backend": "lexical", "second_judge": None, "simulation": {"n_latents": 0}})

@@ -4,7 +4,8 @@ Anthropic API, shrunk by the scale overlay configs/overlays/paper-loopback.yaml.
 - The overlay changes scale keys only (SCALE_KEYS below, defined here on purpose, not imported),
   plus the two named NON_SCALE_OVERRIDES; `models:` is paper.yaml's list restricted to the sizes
   the loopback Hub has, with only `layers` (inside the tiny depth) changed.
-- One full run with HF_TOKEN unset: RedPajama download + tokenize, `trained` and `step0` from the
+- One full run with HF_TOKEN unset, through one injected HTTP 503 on a file download and one on
+  a repo-info call (retried by randsae.hub): RedPajama download + tokenize, `trained` and `step0` from the
   Hub, all five inits, stream-mode SAE training, eval, examples, explain/score with the anthropic
   backend (Message Batches) against tests/fake_anthropic.py, tables, figures, manifest.
 - A second, cheaper run with a dummy HF_TOKEN through the jobs that read each Hub revision
@@ -186,9 +187,14 @@ def paper_run(servers, tmp_path_factory):
     hub, anthropic, commits = servers
     work = tmp_path_factory.mktemp("paper-no-token")
     hub.reset_counts()
+    # One transient HTTP 503 on a file download (the tokenizer) and one on a repo-info call
+    # (HfApi().dataset_info): randsae.hub retries both, the run goes on.
+    hub.inject("resolve_get", match="tokenizer.json")
+    hub.inject("info", match="/api/datasets/")
     proc, wall = run_workflow(work, hub, anthropic, None)
     print(f"\npaper.yaml + overlay, HF_TOKEN unset: {wall:.0f} s; hub requests {dict(hub.counts)}")
     assert proc.returncode == 0, proc.stderr[-6000:]
+    assert dict(hub.faults_served) == {"resolve_get": 1, "info": 1}
     assert "HF_TOKEN" not in (work / "merged.yaml").read_text()
     return work, dict(hub.counts), dict(hub.auth), dict(anthropic.counts)
 

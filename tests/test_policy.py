@@ -42,7 +42,14 @@ def test_rules_declare_their_threads_and_profiles_do_not_set_cpus():
             assert "cpus_per_task" not in res, (profile, rule)
 
 
-GPU_RULES = {"build_init", "cache_activations", "train_sae", "train_sae_group", "eval_sae"}
+GPU_RULES = {
+    "build_init",
+    "cache_activations",
+    "train_sae",
+    "train_sae_group",
+    "eval_sae",
+    "recompute_cell",  # the reviewer path's spot check evaluates the model again
+}
 
 
 def test_rules_declare_memory_runtime_and_gpu():
@@ -65,7 +72,7 @@ def test_benchmark_files_are_named_after_their_rule():
     the rule name from the path."""
     for name, block in rule_blocks().items():
         if "benchmark" in block:
-            path = block["benchmark"].strip('"')
+            path = block["benchmark"].removeprefix("f").strip('"')  # f-strings too
             assert path == f"benchmarks/runs/{name}.tsv" or path.startswith(
                 f"benchmarks/runs/{name}/"
             ), (name, path)
@@ -86,9 +93,21 @@ def test_no_module_over_the_line_limit():
 
 
 def test_explain_params_leave_out_scoring_only_keys():
-    """`explain` must not receive the whole autointerp section (bootstrap/scorers are scoring's)."""
+    """`explain` receives what makes an explanation (the judge and its settings), not the whole
+    autointerp section: scorers, bootstrap, the second judge... rerun score only."""
+    import re
+
     explain = rule_blocks()["explain"]["params"]
-    assert "explain_params()" in explain and "autointerp_params()" not in explain
+    names = set(re.findall(r"^(\w+)=", explain, re.M))
+    # highlight_threshold marks the explainer windows too (one threshold, as delphi)
+    assert names == {
+        "backend",
+        "lexical_top_tokens",
+        "highlight_threshold",
+        "anthropic",
+        "openai",
+    }, names
+    assert "autointerp_params()" not in explain
 
 
 @pytest.mark.slow
@@ -215,3 +234,121 @@ def test_the_cycle_check_sees_imports_inside_functions():
     assert "randsae.tables.claims" in _import_graph()["randsae.tables.steps"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# -- stages take their sections, never the whole config ------------------------------------------
+
+
+def _stage_functions() -> dict[str, object]:
+    """rule -> the stage function its script runs (the house table of docs/architecture.md)."""
+    import importlib
+
+    from dagtools import script_target
+
+    out = {}
+    for rule, block in rule_blocks().items():
+        if "script" in block:
+            module, _, name = script_target(rule, block).rpartition(".")
+            out[rule] = getattr(importlib.import_module(module), name)
+    return out
+
+
+def config_dict_params(fn) -> list[str]:
+    """Parameters of ``fn`` that take a config as a plain dict: named config/cfg, annotated with
+    an untyped mapping (``dict``, ``dict[str, Any]``, ``Mapping[str, Any]``), or named
+    ``*_cfg`` without a section class (randsae.sections) as their type."""
+    import inspect
+    import re
+
+    import randsae.sections as sections
+
+    names = set(sections.__all__)
+    bad = []
+    for p in inspect.signature(fn).parameters.values():
+        ann = (
+            p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        )
+        untyped = re.fullmatch(
+            r"(dict|Mapping|dict\[str, Any\]|Mapping\[str, Any\])( \| None)?", ann
+        )
+        typed = ann.split(" | ")[0] in names
+        if p.name in ("config", "cfg") or untyped or (p.name.endswith("_cfg") and not typed):
+            bad.append(f"{p.name}: {ann}")
+    return bad
+
+
+def test_no_stage_function_takes_the_whole_config():
+    """Every stage (the function a rule's script runs) takes its sections (frozen dataclasses of
+    randsae.sections) or explicit keywords; none takes the config, or a section, as a dict."""
+    stages = _stage_functions()
+    assert len(stages) > 35 and "eval_sae" in stages
+    offenders = {rule: config_dict_params(fn) for rule, fn in stages.items()}
+    assert {r: b for r, b in offenders.items() if b} == {}
+
+
+def test_the_stage_check_catches_a_config_dict():
+    from typing import Any
+
+    def takes_config(config: dict[str, Any], out: str) -> None: ...
+
+    def takes_a_section_dict(sae_cfg: dict, seed: int) -> None: ...
+
+    def takes_sections(
+        sae_cfg: SAEConfig, layer: int, cells: list[tuple[str, str, int]]
+    ) -> None: ...
+
+    from randsae.sections import SAEConfig  # noqa: F401  (the annotation's name)
+
+    assert config_dict_params(takes_config) == ["config: dict[str, Any]"]
+    assert config_dict_params(takes_a_section_dict) == ["sae_cfg: dict"]
+    assert config_dict_params(takes_sections) == []
+
+
+# -- adapters neither edit nor stitch configs ---------------------------------------------------
+
+MUTATORS = {"update", "pop", "popitem", "setdefault", "clear", "append", "extend", "insert"}
+
+
+def mutations(source: str) -> list[str]:
+    """Statements of an adapter that change a value in place: item or attribute assignment,
+    augmented assignment, ``del``, or a mutating method call (``cfg.update(...)``)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        elif isinstance(node, ast.Delete):
+            out.append(f"line {node.lineno}: del")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in MUTATORS
+        ):
+            out.append(f"line {node.lineno}: .{node.func.attr}()")
+        for t in targets:
+            if isinstance(t, ast.Subscript | ast.Attribute) or isinstance(node, ast.AugAssign):
+                out.append(f"line {node.lineno}: {ast.unparse(t)} =")
+    return out
+
+
+def test_no_adapter_mutates_what_it_got_from_snakemake():
+    """Scripts pass smk.params (and input/output) on, turned into sections with from_dict; none
+    edits a params-derived dict (cfg.update(...), cfg["x"] = ..., .pop(...)) or stitches a config
+    back together, and none hands a stage the whole config."""
+    import re
+
+    for script in sorted((ROOT / "scripts").glob("*.py")):
+        text = script.read_text()
+        assert mutations(text) == [], script.name
+        assert not re.search(r"smk\.config\s*[,)]", text), script.name
+
+
+def test_the_mutation_check_catches_config_surgery():
+    bad = 'cfg = dict(smk.params.cfg)\ncfg["sae"] = 1\ncfg.update(x=2)\ndel cfg["y"]\ncfg |= {}\n'
+    found = mutations(bad)
+    assert len(found) == 4 and any(".update()" in f for f in found), found
+    assert mutations("run(steps.f, smk, sae=SAEConfig.from_dict(smk.params.sae))\n") == []

@@ -10,12 +10,12 @@ import math
 
 import pytest
 import torch
+from tiny_models import sae_section
 
 from randsae.errors import ConfigError
 from randsae.sae.families import SAELensCodes, cat_codes, load_sae
 from randsae.sae.topk import TopKSAE
 from randsae.sae.train import train_sae
-from randsae.sections import family_error, sae_n_latents
 
 D = 16
 
@@ -34,17 +34,8 @@ def _source(x: torch.Tensor, bs: int):
 
 
 def _cfg(**kw):
-    cfg = dict(
-        k=4,
-        expansion_factor=4,
-        n_tokens=256 * 20,
-        batch_size=256,
-        lr=1e-3,
-        sparsity_coefficient=0.01,
-        shuffle_buffer_tokens=1024,
-    )
-    cfg.update(kw)
-    return cfg
+    over = dict(n_tokens=256 * 20, lr=1e-3, sparsity_coefficient=0.01, shuffle_buffer_tokens=1024)
+    return sae_section(**{**over, **kw})
 
 
 @pytest.mark.parametrize("arch", ["relu", "jumprelu", "gated", "batchtopk"])
@@ -165,30 +156,27 @@ def test_cat_codes_pads_with_inactive_entries():
 
 
 def test_family_config_errors_name_the_key():
-    assert family_error({"architecture": "topk"}) is None
-    assert "sae.architecture" in family_error({"architecture": "bogus"})
-    assert "sae.normalize_activations" in family_error({"normalize_activations": "zscore"})
-    assert "sae-lens family" in family_error({"normalize_activations": "layer_norm"})
-    assert "sae.backend" in family_error({"architecture": "relu", "backend": "saelens"})
-    err = family_error({"architecture": "gated", "micro_batch_size": 64, "batch_size": 256})
-    assert "sae.micro_batch_size" in err
-    with pytest.raises(ValueError, match="sae.architecture"):
-        train_sae(iter(()), d_in=D, cfg=_cfg(architecture="bogus"), seed=0, out_dir="x")
+    assert _cfg(architecture="topk").architecture == "topk"
+    for over, match in [
+        ({"architecture": "bogus"}, "sae.architecture"),
+        ({"normalize_activations": "zscore"}, "sae.normalize_activations"),
+        ({"normalize_activations": "layer_norm"}, "sae-lens family"),
+        ({"architecture": "relu", "backend": "saelens"}, "sae.backend"),
+        ({"architecture": "gated", "micro_batch_size": 64}, "sae.micro_batch_size"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            _cfg(**over)
 
 
 def test_n_latents_replaces_expansion_factor(tmp_path):
     from randsae.sections import SAEConfig
 
-    assert sae_n_latents({"expansion_factor": 4}, 16) == 64
-    assert sae_n_latents({"expansion_factor": 4, "n_latents": 100}, 16) == 100
-    assert (
-        SAEConfig(
-            k=4, expansion_factor=4, n_tokens=1, batch_size=1, extra={"n_latents": 50}
-        ).n_latents(8)
-        == 50
-    )
-    with pytest.raises(ConfigError, match="sae.architecture"):
-        SAEConfig(k=4, expansion_factor=4, n_tokens=1, batch_size=1, extra={"architecture": "x"})
+    assert _cfg().width(16) == 64
+    assert _cfg(n_latents=100).width(16) == 100
+    assert _cfg(n_latents=50).width(8) == 50
+    with pytest.raises(ConfigError, match="sae.k"):
+        _cfg(n_latents=4).width(8)  # k = 4 latents of 4
+    assert isinstance(_cfg(), SAEConfig)
     summary = train_sae(
         _source(_data(), 256),
         d_in=D,
@@ -259,7 +247,7 @@ def test_crash_and_resume_gives_identical_family_sae(tmp_path, arch, norm):
 
 
 def test_eval_records_the_family_from_the_saved_sae(tmp_path):
-    from randsae.evaluate.steps import sae_family
+    from randsae.evaluate.cell import sae_family
 
     x = _data()
     cfg = _cfg(architecture="gated", normalize_activations="expected_average_only_in")

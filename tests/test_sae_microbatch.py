@@ -13,12 +13,12 @@ from test_sae_train import D_IN, make_source, planted_acts, sae_cfg, write_cache
 from randsae.errors import ConfigError
 from randsae.sae.topk import TopKSAE
 from randsae.sae.train import _SAEJob, train_sae
-from randsae.sections import check_config, micro_batch_error
+from randsae.sections import SAEConfig, check_config
 
 B, MICRO, STEPS = 256, 64, 6
 
 
-def _job(cfg: dict) -> _SAEJob:
+def _job(cfg: SAEConfig) -> _SAEJob:
     return _SAEJob("k", d_in=D_IN, cfg=cfg, seed=5, device=torch.device("cpu"), total_steps=50)
 
 
@@ -29,8 +29,8 @@ def _params(job: _SAEJob) -> dict[str, torch.Tensor]:
 def test_micro_batched_steps_equal_one_whole_batch_step_per_batch() -> None:
     """N micro-batched steps == N steps that see the whole batch in one pass (same loss)."""
     cfg = sae_cfg(batch_size=B, lr=3e-3, warmup_steps=0)
-    micro = _job({**cfg, "micro_batch_size": MICRO})
-    whole = _job({**cfg, "micro_batch_size": None})
+    micro = _job(cfg.replace(micro_batch_size=MICRO))
+    whole = _job(cfg.replace(micro_batch_size=None))
     x_all = torch.from_numpy(planted_acts(B * STEPS, seed=2))
     for s in range(STEPS):
         x = x_all[s * B : (s + 1) * B]
@@ -73,37 +73,38 @@ def test_micro_batched_training_learns_and_logs_the_whole_batch(tmp_path) -> Non
     cfg = sae_cfg(micro_batch_size=64)
     summary = train_sae(make_source(cache, cfg), d_in=D_IN, cfg=cfg, seed=1, out_dir=tmp_path / "s")
     assert summary["steps"] == 128 and summary["tokens"] == 32768
-    assert summary["fvu"] < 0.3 and 0 < summary["l0"] <= cfg["k"]
+    assert summary["fvu"] < 0.3 and 0 < summary["l0"] <= cfg.k
 
 
 @pytest.mark.parametrize(
     ("over", "match"),
     [
         ({"micro_batch_size": 100}, "must divide sae.batch_size=256"),
-        ({"micro_batch_size": 64, "backend": "saelens"}, "needs sae.backend: fused"),
+        (
+            {"micro_batch_size": 64, "backend": "saelens"},
+            "needs sae.architecture topk and sae.backend fused",
+        ),
     ],
 )
 def test_bad_micro_batch_is_a_clear_error(over: dict, match: str) -> None:
-    cfg = sae_cfg(**over)
-    assert match in micro_batch_error(cfg)
-    with pytest.raises(ValueError, match="sae.micro_batch_size"):
-        _job(cfg)
+    with pytest.raises(ConfigError, match="sae.micro_batch_size") as err:
+        sae_cfg(**over)
+    assert match in str(err.value)
 
 
 def test_saelens_with_whole_batch_micro_is_allowed() -> None:
-    assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=256)) is None
-    assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=8192)) is None
-    assert micro_batch_error(sae_cfg(backend="saelens", micro_batch_size=None)) is None
+    for mb in (256, 8192, None):  # one pass over the batch (or more): no micro-batching
+        assert sae_cfg(backend="saelens", micro_batch_size=mb).micro is None
 
 
 def test_check_config_names_micro_batch_key_before_any_job() -> None:
     cfg = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
     bad = copy.deepcopy(cfg)
     bad["sae"]["micro_batch_size"] = 3000  # does not divide 4096
-    with pytest.raises(ConfigError, match="sae.micro_batch_size=3000"):
+    with pytest.raises(ConfigError, match="sae.micro_batch_size: 3000 must divide"):
         check_config(bad)
     bad["sae"].update(micro_batch_size=1024, backend="saelens")
-    with pytest.raises(ConfigError, match="needs sae.backend: fused"):
+    with pytest.raises(ConfigError, match="needs sae.architecture topk and sae.backend fused"):
         check_config(bad)
     cfg["sae"]["micro_batch_size"] = 1024
     check_config(cfg)

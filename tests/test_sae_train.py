@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_models import sae_section
 
 from randsae.sae.act_source import CachedActivationSource
 from randsae.sae.topk import TopKSAE
@@ -63,32 +64,18 @@ def write_cache(root: Path, acts: np.ndarray, layer: int = 0, shard_tokens: int 
     return root
 
 
-def sae_cfg(**over) -> dict:
-    cfg = {
-        "backend": "fused",
-        "k": 4,
-        "expansion_factor": 4,
-        "n_tokens": 32768,
-        "batch_size": 256,
-        "lr": 1e-2,
-        "warmup_steps": 5,
-        "b_dec_init": "geometric_median",
-        "normalize_decoder": True,
-        "shuffle_buffer_tokens": 4096,
-        "checkpoint_every_steps": 0,
-        "layer_group_size": 1,
-    }
-    cfg.update(over)
-    return cfg
+def sae_cfg(**over):
+    """The SAEConfig these tests train: lr 1e-2, 5 warm-up steps, then ``over``."""
+    return sae_section(**{"lr": 1e-2, "warmup_steps": 5, **over})
 
 
-def make_source(cache: Path, cfg: dict, seed: int = 0) -> CachedActivationSource:
+def make_source(cache: Path, cfg, seed: int = 0) -> CachedActivationSource:
     return CachedActivationSource(
         cache,
         0,
-        batch_size=cfg["batch_size"],
-        n_tokens=cfg["n_tokens"],
-        buffer_tokens=cfg["shuffle_buffer_tokens"],
+        batch_size=cfg.batch_size,
+        n_tokens=cfg.n_tokens,
+        buffer_tokens=cfg.shuffle_buffer_tokens,
         seed=seed,
     )
 
@@ -185,13 +172,7 @@ def test_config_validation(cache: Path, tmp_path: Path) -> None:
             make_source(cache, sae_cfg()), d_in=16, cfg=sae_cfg(), seed=0, out_dir=tmp_path / "y"
         )
     with pytest.raises(ValueError, match="backend"):
-        train_sae(
-            make_source(cache, sae_cfg()),
-            d_in=D_IN,
-            cfg=sae_cfg(backend="x"),
-            seed=0,
-            out_dir=tmp_path / "z",
-        )
+        sae_cfg(backend="x")
 
 
 # -- checkpoints and resume -----------------------------------------------------------------
@@ -282,7 +263,7 @@ def test_crash_and_resume_gives_identical_sae(cache: Path, tmp_path: Path, backe
         train_sae(
             make_source(cache, cfg),
             d_in=D_IN,
-            cfg={**cfg, "n_tokens": 4096},
+            cfg=cfg.replace(n_tokens=4096),
             seed=4,
             out_dir=tmp_path / "x",
             checkpoint_dir=ckpt,
@@ -293,11 +274,12 @@ _CHILD = """
 import json, sys, time
 from randsae.sae.act_source import CachedActivationSource
 from randsae.sae.train import train_sae
+from randsae.sections import SAEConfig
 
 cache, out, ckpt, cfg_json, slow = sys.argv[1:]
-cfg = json.loads(cfg_json)
-src = CachedActivationSource(cache, 0, batch_size=cfg["batch_size"], n_tokens=cfg["n_tokens"],
-                             buffer_tokens=cfg["shuffle_buffer_tokens"], seed=0)
+cfg = SAEConfig.from_dict(json.loads(cfg_json))
+src = CachedActivationSource(cache, 0, batch_size=cfg.batch_size, n_tokens=cfg.n_tokens,
+                             buffer_tokens=cfg.shuffle_buffer_tokens, seed=0)
 
 class Slow:
     def __init__(self, inner):
@@ -327,7 +309,7 @@ def test_sigkill_and_rerun_gives_identical_sae(cache: Path, tmp_path: Path) -> N
     child = tmp_path / "child.py"
     child.write_text(_CHILD % D_IN)
     out, ckpt = tmp_path / "killed", tmp_path / "ck"
-    args = [sys.executable, str(child), str(cache), str(out), str(ckpt), json.dumps(cfg)]
+    args = [sys.executable, str(child), str(cache), str(out), str(ckpt), json.dumps(cfg.to_dict())]
     proc = subprocess.Popen([*args, "1"])
     deadline = time.monotonic() + 120
     while not (ckpt / "checkpoint.pt").exists():

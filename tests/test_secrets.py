@@ -145,35 +145,35 @@ def test_manifest_of_the_smoke_run(smoke):
 def test_missing_judge_keys_reads_the_environment_only():
     from randsae.secrets import missing_judge_keys
 
-    ai = {"backend": "anthropic", "second_judge": "openai"}
-    assert missing_judge_keys(ai, {}) == ["ANTHROPIC_API_KEY"]
-    assert missing_judge_keys(ai, {"ANTHROPIC_API_KEY": "k"}) == []
-    assert missing_judge_keys(ai, {"ANTHROPIC_AUTH_TOKEN": "t"}) == []
-    assert missing_judge_keys({"backend": "lexical", "second_judge": "anthropic"}, {}) == [
-        "ANTHROPIC_API_KEY"
-    ]
+    judges = ("anthropic", "openai")  # autointerp.backend, autointerp.second_judge
+    assert missing_judge_keys(judges, {}) == ["ANTHROPIC_API_KEY"]
+    assert missing_judge_keys(judges, {"ANTHROPIC_API_KEY": "k"}) == []
+    assert missing_judge_keys(judges, {"ANTHROPIC_AUTH_TOKEN": "t"}) == []
+    assert missing_judge_keys(("lexical", "anthropic"), {}) == ["ANTHROPIC_API_KEY"]
     # OpenAI-compatible endpoints get a placeholder key (vLLM accepts any): never missing
-    assert missing_judge_keys({"backend": "openai", "second_judge": None}, {}) == []
-    assert missing_judge_keys({"backend": "lexical", "second_judge": None}, {}) == []
+    assert missing_judge_keys(("openai", None), {}) == []
+    assert missing_judge_keys(("lexical", None), {}) == []
 
 
 def test_judge_key_error_only_while_cells_lack_scores(tmp_path, monkeypatch):
     from randsae.secrets import judge_key_error
+    from randsae.sections import check_config
 
     cfg = yaml.safe_load(SMOKE.read_text())
     cfg["autointerp"]["backend"] = "anthropic"
+    run = check_config(cfg)
     monkeypatch.chdir(tmp_path)
-    err = judge_key_error(cfg, {})
+    err = judge_key_error(run, {})
     n_cells = len(cfg["inits"]) * sum(len(m["layers"]) for m in cfg["models"].values())
     assert err and "ANTHROPIC_API_KEY" in err and f"{n_cells} cells" in err
-    assert judge_key_error(cfg, {"ANTHROPIC_API_KEY": "k"}) is None
+    assert judge_key_error(run, {"ANTHROPIC_API_KEY": "k"}) is None
     for m, mcfg in cfg["models"].items():  # a finished run re-renders figures without the key
         for init in cfg["inits"]:
             for layer in mcfg["layers"]:
                 p = tmp_path / f"results/autointerp/{m}/{init}/layer{layer}/scores.json"
                 p.parent.mkdir(parents=True)
                 p.write_text("{}")
-    assert judge_key_error(cfg, {}) is None
+    assert judge_key_error(run, {}) is None
 
 
 @pytest.mark.slow

@@ -251,3 +251,34 @@ def test_gpu_rules_ask_for_a_gpu_when_the_device_is_not_cpu(tmp_path):
     jobs = _dry_run_resources(tmp_path, "--config", "device=cuda")
     for rule, res in jobs.items():
         assert ("gpu=1" in res) == (rule in GPU_RULES), (rule, res)
+
+
+#: The Snakemake release from which a profile directory's file of each name is read (before
+#: 9.19 only ``config.yaml``; 9.19 added ``profile.yaml``).
+PROFILE_FILE_SINCE = {"config.yaml": (7, 0), "profile.yaml": (9, 19)}
+
+
+def test_every_profile_is_read_by_the_snakemake_the_snakefile_requires():
+    """The Snakefile's min_version admits no Snakemake that would skip a profile's file name."""
+    m = re.search(r'min_version\("([\d.]+)"\)', (ROOT / "Snakefile").read_text())
+    required = tuple(int(x) for x in m.group(1).split("."))
+    names = {p.name for p in (ROOT / "profiles").glob("*/*.yaml")}
+    assert names and names <= set(PROFILE_FILE_SINCE), names
+    for name in names:
+        assert PROFILE_FILE_SINCE[name] <= required, (name, required)
+
+
+def test_the_default_profile_is_read(monkeypatch):
+    """Snakemake's own command-line parser, run in the repository as `snakemake` is, picks up
+    profiles/default: its settings are the arguments' values though none is on the command line."""
+    from snakemake.cli import parse_args
+
+    monkeypatch.chdir(ROOT)
+    prof = yaml.safe_load((ROOT / "profiles" / "default" / "profile.yaml").read_text())
+    keys = ("printshellcmds", "show_failed_logs", "rerun_incomplete")
+    assert prof["cores"] == "all" and all(prof[k.replace("_", "-")] is True for k in keys)
+    _parser, args = parse_args(["--dry-run"])
+    _parser, bare = parse_args(["--dry-run", "--workflow-profile", "none"])
+    assert isinstance(args.cores, int) and args.cores >= 1 and bare.cores is None  # "all"
+    assert all(getattr(args, k) is True for k in keys)
+    assert not any(getattr(bare, k) for k in keys)  # the values come from the profile

@@ -11,9 +11,11 @@ import pytest
 import torch
 import yaml
 
+from randsae.errors import ConfigError
+from randsae.sections import L1CoefsConfig, SharkeyData, ToySAEConfig, check_config
 from randsae.seeds import stable_seed
 from randsae.toy import ARMS
-from randsae.toy.config import check_toy_config, dictionary_sizes, parse_dataset, toy_datasets
+from randsae.toy.config import dictionary_sizes, parse_dataset, toy_datasets
 from randsae.toy.data import (
     gaussian_like,
     generate_sharkey,
@@ -34,6 +36,21 @@ torch.set_num_threads(1)
 SMALL = dict(
     num_samples=3000, num_inputs=32, num_features=48, avg_active_features=3, lambda_decay=0.99
 )
+
+
+def shk(**over) -> SharkeyData:
+    return SharkeyData.from_dict({**SMALL, **over})
+
+
+def toy_sae(log10_min=-3, log10_max=-1, num=3, **over) -> ToySAEConfig:
+    """A toy.sae section: one seed, one epoch of batches of 64 at lr 1e-3, unless ``over``."""
+    sae = {
+        **dict(seeds=1, tuning_seed=None, epochs=1, batch_size=64, lr=1e-3, models_per_batch=1),
+        **over,
+    }
+    return ToySAEConfig.from_dict(
+        {**sae, "l1_coefs": dict(log10_min=log10_min, log10_max=log10_max, num=num)}
+    )
 
 
 def test_stable_seed_is_deterministic_and_distinct():
@@ -154,7 +171,7 @@ def test_vectorised_training_equals_per_model_training():
         0,
         test_fraction=0.1,
         ffn_expansion=2,
-        sharkey=dict(SMALL, num_samples=600),
+        sharkey=shk(num_samples=600),
     )
     seed_index, coefs, seeds = [0, 1, 0], [1e-3, 1e-3, 1e-2], [11, 12, 11]
     kw = dict(epochs=3, batch_size=64, lr=1e-3)
@@ -176,15 +193,8 @@ def test_vectorised_training_equals_per_model_training():
 def test_planted_dictionary_recovered_without_ffn():
     # A planted sparse dictionary (Sharkey-style, h=32, G=48, 3 active) is recovered by the
     # L1 SAE: mean max cosine similarity of decoder directions to the truth > 0.9.
-    data = build_arm("sharkey", "plain", [0], 0, test_fraction=0.1, ffn_expansion=4, sharkey=SMALL)
-    cfg = dict(
-        l1_coefs=dict(log10_min=-1, log10_max=-1, num=1),
-        seeds=1,
-        epochs=40,
-        batch_size=128,
-        lr=3e-3,
-        models_per_batch=1,
-    )
+    data = build_arm("sharkey", "plain", [0], 0, test_fraction=0.1, ffn_expansion=4, sharkey=shk())
+    cfg = toy_sae(log10_min=-1, log10_max=-1, num=1, epochs=40, batch_size=128, lr=3e-3)
     df = run_sweep(data, dataset="sharkey", arm="plain", n_latents=96, sae_cfg=cfg, master_seed=0)
     assert df.loc[0, "mmcs"] > 0.9
     assert df.loc[0, "fvu"] < 0.2
@@ -203,7 +213,7 @@ def test_arms_and_gaussian_control_have_no_ground_truth():
             0,
             test_fraction=0.1,
             ffn_expansion=2,
-            sharkey=dict(SMALL, num_samples=200),
+            sharkey=shk(num_samples=200),
         )
         seen[arm] = ad
         assert ad.train.shape == (1, 180, 32) and ad.test.shape == (1, 20, 32)
@@ -214,7 +224,7 @@ def test_arms_and_gaussian_control_have_no_ground_truth():
     # The FFN arm's features are the ground truth pushed through the same network.
     assert seen["ffn"].features.shape == (1, 32, 48)
     with pytest.raises(ValueError, match="bogus"):
-        build_arm("sharkey", "bogus", [0], 0, test_fraction=0.1, ffn_expansion=2, sharkey=SMALL)
+        build_arm("sharkey", "bogus", [0], 0, test_fraction=0.1, ffn_expansion=2, sharkey=shk())
 
 
 def test_word_vector_arm_uses_given_vectors():
@@ -246,16 +256,9 @@ def test_run_sweep_rows_and_bad_inputs():
         0,
         test_fraction=0.1,
         ffn_expansion=2,
-        sharkey=dict(SMALL, num_samples=300),
+        sharkey=shk(num_samples=300),
     )
-    cfg = dict(
-        l1_coefs=dict(log10_min=-3, log10_max=-1, num=3),
-        seeds=2,
-        epochs=1,
-        batch_size=64,
-        lr=1e-3,
-        models_per_batch=4,
-    )
+    cfg = toy_sae(log10_min=-3, log10_max=-1, num=3, seeds=2, models_per_batch=4)
     df = run_sweep(
         data, dataset="sharkey", arm="gaussian", n_latents=16, sae_cfg=cfg, master_seed=0
     )
@@ -264,15 +267,8 @@ def test_run_sweep_rows_and_bad_inputs():
     np.testing.assert_allclose(sorted(set(df["l1_coef"])), [1e-3, 1e-2, 1e-1])
     with pytest.raises(ValueError, match="n_latents"):
         run_sweep(data, dataset="sharkey", arm="gaussian", n_latents=0, sae_cfg=cfg, master_seed=0)
-    with pytest.raises(ValueError, match="models_per_batch"):
-        run_sweep(
-            data,
-            dataset="sharkey",
-            arm="gaussian",
-            n_latents=4,
-            sae_cfg=dict(cfg, models_per_batch=0),
-            master_seed=0,
-        )
+    with pytest.raises(ValueError, match="toy.sae.models_per_batch"):
+        cfg.replace(models_per_batch=0)
 
 
 def test_arms_stacked_together_train_as_apart():
@@ -280,13 +276,12 @@ def test_arms_stacked_together_train_as_apart():
     they do one arm at a time (StackedSAE sums independent losses), with the same rows."""
     from randsae.toy.train import run_sweep_arms
 
-    kw = dict(test_fraction=0.1, ffn_expansion=2, sharkey=dict(SMALL, num_samples=300))
+    kw = dict(test_fraction=0.1, ffn_expansion=2, sharkey=shk(num_samples=300))
     datas = {a: build_arm("sharkey", a, [0, 1], 0, **kw) for a in ("plain", "gaussian", "ffn")}
-    cfg = dict(l1_coefs=dict(log10_min=-3, log10_max=-2, num=2), seeds=2, epochs=2,
-               batch_size=64, lr=1e-3, models_per_batch=12)  # fmt: skip
+    cfg = toy_sae(log10_min=-3, log10_max=-2, num=2, seeds=2, epochs=2, models_per_batch=12)
     together = run_sweep_arms(datas, dataset="sharkey", n_latents=16, sae_cfg=cfg, master_seed=0)
     apart = pd.concat(
-        [run_sweep(d, dataset="sharkey", arm=a, n_latents=16, sae_cfg=dict(cfg, models_per_batch=1),
+        [run_sweep(d, dataset="sharkey", arm=a, n_latents=16, sae_cfg=cfg.replace(models_per_batch=1),
                    master_seed=0) for a, d in datas.items()],
         ignore_index=True,
     )  # fmt: skip
@@ -300,7 +295,7 @@ def test_arms_stacked_together_train_as_apart():
 
 
 def test_l1_coef_values_paper_grid():
-    coefs = l1_coef_values({"log10_min": -3, "log10_max": 2, "num": 21})
+    coefs = l1_coef_values(L1CoefsConfig(log10_min=-3, log10_max=2, num=21))
     assert (
         len(coefs) == 21 and coefs[0] == pytest.approx(1e-3) and coefs[-1] == pytest.approx(100.0)
     )
@@ -333,22 +328,17 @@ def test_default_toy_config_recovers_features_mmcs_above_09():
     # ~10 s on one idle core. The default config.yaml sweep (plain arm, first dictionary size,
     # every reported seed) must show the Goldilocks zone of Fig 4: some L1 coefficient recovers
     # the ground truth, mean MMCS over the seeds >= 0.9 (and every seed >= 0.88).
-    from randsae.toy.steps import _arm_data
+    from randsae.toy.stats import arm_data
+    from randsae.toy.train import ToyData
 
-    toy = _configs()[0]["toy"]
-    seeds = list(range(toy["sae"]["seeds"]))
-    assert len(seeds) >= 3 and toy["sae"]["tuning_seed"] not in seeds
-    common = {k: toy[k] for k in ("seed", "test_fraction", "ffn_expansion")}
-    data = {k: v for k, v in toy["sharkey"].items() if k not in ("enabled", "num_latents")}
-    ad = _arm_data("sharkey", "plain", seeds, common, data, None)
-    n = toy["sharkey"]["num_latents"][0]
+    toy = check_config(_configs()[0]).toy
+    seeds = list(range(toy.sae.seeds))
+    assert len(seeds) >= 3 and toy.sae.tuning_seed not in seeds
+    data = ToyData(toy.seed, toy.test_fraction, toy.ffn_expansion, sharkey=toy.sharkey)
+    ad = arm_data("sharkey", "plain", seeds, data, None)
+    n = toy.sharkey.num_latents[0]
     df = run_sweep(
-        ad,
-        dataset="sharkey",
-        arm="plain",
-        n_latents=n,
-        sae_cfg=toy["sae"],
-        master_seed=toy["seed"],
+        ad, dataset="sharkey", arm="plain", n_latents=n, sae_cfg=toy.sae, master_seed=toy.seed
     )
     mean = df.groupby("l1_coef")["mmcs"].mean()
     best = mean.idxmax()
@@ -379,9 +369,8 @@ def _configs():
 
 def test_config_helpers_and_bad_keys():
     default_cfg, paper_cfg = _configs()
-    default, paper = default_cfg["toy"], paper_cfg["toy"]
-    assert check_toy_config(default, default_cfg["models"]) is default
-    assert check_toy_config(paper, paper_cfg["models"]) is paper
+    default_run, paper_run = check_config(default_cfg), check_config(paper_cfg)
+    default, paper = default_run.toy, paper_run.toy
     assert toy_datasets(default) == ["sharkey", "word2vec50", "embed_tiny-neox"]
     assert toy_datasets(paper) == [
         "sharkey",
@@ -396,32 +385,32 @@ def test_config_helpers_and_bad_keys():
     assert dictionary_sizes(paper, "glove300") == [600, 1200, 2400, 4800]
     assert dictionary_sizes(paper, "sharkey") == [512, 1024, 2048, 4096]
     # embedding matrices: multipliers x d_model (Pythia-70m: 512; the embedded model: 128)
-    assert dictionary_sizes(paper, "embed_pythia-70m-deduped", paper_cfg["models"]) == [
+    assert dictionary_sizes(paper, "embed_pythia-70m-deduped", paper_run.models) == [
         1024,
         2048,
         4096,
         8192,
     ]
-    assert dictionary_sizes(default, "embed_tiny-neox", default_cfg["models"]) == [256]
+    assert dictionary_sizes(default, "embed_tiny-neox", default_run.models) == [256]
     assert parse_dataset("word2vec50") == ("word2vec", 50)
     assert parse_dataset("embed_pythia-1.4b-deduped") == ("embed", "pythia-1.4b-deduped")
     with pytest.raises(ValueError, match="imdb"):
         parse_dataset("imdb")
     with pytest.raises(ValueError, match="embed_"):
         parse_dataset("embed_")
-    bad = dict(default, embeddings=dict(default["embeddings"], models=["gpt-5"]))
     with pytest.raises(ValueError, match="toy.embeddings.models"):
-        check_toy_config(bad, default_cfg["models"])
-    with pytest.raises(ValueError, match="toy.embeddings.models"):
-        dictionary_sizes(bad, "embed_gpt-5", default_cfg["models"])
-    bad = dict(default, arms=["plain", "nonsense"])
-    with pytest.raises(ValueError, match="toy.arms"):
-        check_toy_config(bad)
-    bad = dict(default, sharkey=dict(default["sharkey"], num_latents=[0]))
-    with pytest.raises(ValueError, match="num_latents"):
-        check_toy_config(bad)
+        dictionary_sizes(default, "embed_gpt-5", default_run.models)
+    toy = default_cfg["toy"]
+    for bad, match in [
+        ({"embeddings": {**toy["embeddings"], "models": ["gpt-5"]}}, "toy.embeddings.models"),
+        ({"arms": ["plain", "nonsense"]}, "toy.arms"),
+        ({"sharkey": {**toy["sharkey"], "num_latents": [0]}}, "toy.sharkey.num_latents"),
+        ({"words": {**toy["words"], "source": "glove", "dims": [64]}}, "toy.words.dims"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            check_config({**default_cfg, "toy": {**toy, **bad}})
     # the settings are chosen on a seed that is not reported
-    bad = dict(default, sae=dict(default["sae"], tuning_seed=1))
-    with pytest.raises(ValueError, match="toy.sae.tuning_seed"):
-        check_toy_config(bad)
-    assert check_toy_config(dict(default, sae=dict(default["sae"], tuning_seed=None)))
+    bad = {"sae": {**toy["sae"], "tuning_seed": 1}}
+    with pytest.raises(ConfigError, match="toy.sae.tuning_seed"):
+        check_config({**default_cfg, "toy": {**toy, **bad}})
+    assert check_config({**default_cfg, "toy": {**toy, "sae": {**toy["sae"], "tuning_seed": None}}})

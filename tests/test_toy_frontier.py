@@ -107,6 +107,8 @@ def test_hf_input_embeddings_from_pretrained(tmp_path):
 
 
 def test_make_toy_embeddings_and_sweep_all_arms(tmp_path, tiny_model):
+    from test_toy import toy_sae
+
     from randsae.models.neox import save_model
     from randsae.toy.steps import make_toy_embeddings, make_toy_sweep
 
@@ -118,18 +120,20 @@ def test_make_toy_embeddings_and_sweep_all_arms(tmp_path, tiny_model):
     assert np.load(npy).shape == (100, 32)
     with pytest.raises(ValueError, match="hf_name"):
         make_toy_embeddings("p", "pythia", None, None, str(tmp_path / "x.npy"))
-    sae = dict(
-        l1_coefs=dict(log10_min=-3, log10_max=-2, num=2),
-        seeds=1,
-        epochs=1,
-        batch_size=32,
-        lr=1e-3,
-        models_per_batch=4,
-    )
-    common = dict(seed=0, test_fraction=0.1, ffn_expansion=2)
+    sae = toy_sae(log10_min=-3, log10_max=-2, num=2, batch_size=32, models_per_batch=4)
     out = tmp_path / "sweep" / "n64.csv"
     df = make_toy_sweep(
-        "embed_tiny", ["plain", "gaussian_ffn"], 64, common, {}, sae, str(npy), str(out)
+        "embed_tiny",
+        ["plain", "gaussian_ffn"],
+        64,
+        seed=0,
+        test_fraction=0.1,
+        ffn_expansion=2,
+        sharkey=None,
+        gaussian_num_samples=None,
+        sae=sae,
+        vectors=str(npy),
+        out_csv=str(out),
     )
     assert sorted(set(df["arm"])) == ["gaussian_ffn", "plain"] and len(df) == 4
     assert df["mmcs"].isna().all()  # no ground truth for embedding matrices

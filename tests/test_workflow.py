@@ -43,6 +43,9 @@ def test_dry_run_default_grid(tmp_path):
     assert jobs["train_model"] == 1
     for rule, n in report_job_counts(cfg).items():
         assert jobs[rule] == n, rule
+    # publishing, the reviewer path and the Neuronpedia export are targets, never default jobs
+    for rule in ("publish", "fetch_artifacts", "fetch_sae", "recompute_cell", "neuronpedia_export"):
+        assert rule not in jobs, rule
 
 
 @pytest.mark.slow
@@ -54,8 +57,26 @@ def test_dry_run_default_grid(tmp_path):
         (lambda c: c["sae"].__setitem__("k", "many"), "many"),
         (lambda c: c["models"]["tiny-neox"].__setitem__("layers", [0, 7]), "layer 7"),
         (lambda c: c.__setitem__("inits", ["trained", "scrambled"]), "scrambled"),
+        (lambda c: c["sae"].__setitem__("lr", float("nan")), "sae.lr: must be a finite number"),
+        (
+            lambda c: c["artifacts"].update(
+                {
+                    "from": "hub:org/run",
+                    "recompute": [{"model": "tiny-neox", "init": "trained", "layer": 9}],
+                }
+            ),
+            "artifacts.recompute[0].layer",
+        ),
     ],
-    ids=["unknown-key", "unknown-section", "wrong-type", "layer-out-of-range", "unknown-init"],
+    ids=[
+        "unknown-key",
+        "unknown-section",
+        "wrong-type",
+        "layer-out-of-range",
+        "unknown-init",
+        "not-finite",
+        "recompute-cell-not-in-grid",
+    ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, mutate, needle):
     cfg = write_config(tmp_path, mutate)

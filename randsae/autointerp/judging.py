@@ -10,42 +10,53 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from randsae.sections import AnthropicSettings, AutointerpConfig, OpenAISettings
 from randsae.seeds import stable_seed
 
 log = logging.getLogger("randsae")
 
 
-def make_backend(ai_cfg: dict[str, Any], state_dir: str | Path, cell: dict[str, Any]) -> Any:
-    """The configured explanation/scoring backend."""
-    from randsae.autointerp.prompts import HIGHLIGHT_THRESHOLD
+def make_backend(
+    name: str,
+    state_dir: str | Path,
+    cell: dict[str, Any],
+    *,
+    lexical_top_tokens: int,
+    anthropic: AnthropicSettings,
+    openai: OpenAISettings,
+    highlight_threshold: float,
+) -> Any:
+    """The judge ``name`` (``autointerp.backend`` or ``second_judge``) for one cell."""
     from randsae.autointerp.scoring import LexicalBackend
 
-    threshold = float(ai_cfg.get("highlight_threshold", HIGHLIGHT_THRESHOLD))
-    if ai_cfg["backend"] == "lexical":
-        return LexicalBackend(ai_cfg["lexical_top_tokens"], threshold)
+    if name == "lexical":
+        return LexicalBackend(lexical_top_tokens, highlight_threshold)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    if ai_cfg["backend"] == "openai":
-        from randsae.autointerp.llm.openai_judge import OpenAIBackend
-
-        return OpenAIBackend(
-            ai_cfg.get("openai"),
-            cache_path="results/autointerp/llm_cache.sqlite",
-            state_dir=state_dir,
-            ledger_path=state_dir / "ledger.jsonl",
-            cell=cell,
-            highlight_threshold=threshold,
-        )
-    from randsae.autointerp.llm.claude import AnthropicBackend
-
-    return AnthropicBackend(
-        ai_cfg["anthropic"],
+    files = dict(
         cache_path="results/autointerp/llm_cache.sqlite",
         state_dir=state_dir,
         ledger_path=state_dir / "ledger.jsonl",
         cell=cell,
-        highlight_threshold=threshold,
+        highlight_threshold=highlight_threshold,
     )
+    if name == "openai":
+        from randsae.autointerp.llm.openai_judge import OpenAIBackend
+
+        return OpenAIBackend(openai, **files)
+    from randsae.autointerp.llm.claude import AnthropicBackend
+
+    return AnthropicBackend(anthropic, **files)
+
+
+def judges(ai: AutointerpConfig) -> dict[str, Any]:
+    """:func:`make_backend`'s settings keywords from the ``autointerp`` section."""
+    return {
+        "lexical_top_tokens": ai.lexical_top_tokens,
+        "anthropic": ai.anthropic,
+        "openai": ai.openai,
+        "highlight_threshold": ai.highlight_threshold,
+    }
 
 
 def explanation_failed(row: dict[str, Any]) -> bool:
@@ -110,7 +121,7 @@ def check_failure_rate(
 def score_cell(
     ex: dict[str, Any],
     expl: dict[int, dict[str, Any]],
-    ai_cfg: dict[str, Any],
+    ai: AutointerpConfig,
     seed: int,
     state_dir: Path,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -123,13 +134,11 @@ def score_cell(
     from randsae.autointerp.scoring import build_items, summarize_scores
 
     cell = {k: ex[k] for k in ("model", "init", "layer")}
-    backend = make_backend(ai_cfg, state_dir / "state", cell)
-    rows, summary, judges, sim_detail = [], {}, {}, None
-    second = ai_cfg.get("second_judge")
+    backend = make_backend(ai.backend, state_dir / "state", cell, **judges(ai))
+    rows, summary, agreement, sim_detail = [], {}, {}, None
+    second = ai.second_judge
     judge2 = (
-        make_backend({**ai_cfg, "backend": second}, state_dir / f"state_{second}", cell)
-        if second
-        else None
+        make_backend(second, state_dir / f"state_{second}", cell, **judges(ai)) if second else None
     )
     failed = sorted(
         rec["latent"] for rec in ex["latents"] if explanation_failed(expl[rec["latent"]])
@@ -142,7 +151,7 @@ def score_cell(
         if len(lat_ids) > 1
         else {}
     )
-    for scorer in ai_cfg["scorers"]:
+    for scorer in ai.scorers:
         for control in (False, True):
             if control and not shift:
                 continue
@@ -153,7 +162,7 @@ def score_cell(
                     rec,
                     scorer,
                     stable_seed(seed, "items", *cell.values(), rec["latent"], scorer),
-                    float(ai_cfg.get("highlight_threshold", 0.3)),
+                    ai.highlight_threshold,
                 )
                 e = expl[shift[rec["latent"]]] if control else expl[rec["latent"]]
                 tasks[rec["latent"]] = (e, items)
@@ -178,21 +187,21 @@ def score_cell(
             rows += scorer_rows
             summary[name] = summarize_scores(
                 scorer_rows,
-                ai_cfg["bootstrap"],
+                ai.bootstrap,
                 stable_seed(seed, "bootstrap", *cell.values(), name),
                 draws={rec["latent"]: rec.get("draw", 0) for rec in ex["latents"]},
             )
             summary[name]["n_failed_explanations"] = len(failed)
             if not control and judge2 is not None:
-                judges[scorer] = second_judge_scores(judge2, scorer, tasks, scorer_rows)
-    n_sim = int((ai_cfg.get("simulation") or {}).get("n_latents") or 0)
+                agreement[scorer] = second_judge_scores(judge2, scorer, tasks, scorer_rows)
+    n_sim = ai.simulation.n_latents
     if n_sim > 0:
-        sim_backend = backend if ai_cfg["backend"] == "openai" else judge2
+        sim_backend = backend if ai.backend == "openai" else judge2
         summary["simulation"] = simulation_summary(
             sim_backend,
             records[:n_sim],
             expl,
-            ai_cfg["bootstrap"],
+            ai.bootstrap,
             stable_seed(seed, "bootstrap", *cell.values(), "simulation"),
         )
         summary["simulation"]["n_failed_explanations"] = len(failed)
@@ -208,12 +217,12 @@ def score_cell(
             )
     result = {
         **cell,
-        "backend": ai_cfg["backend"],
+        "backend": ai.backend,
         "n_failed_explanations": len(failed),
         "failed_explanation_latents": failed,
         "failures": failure_counts(summary, len(ex["latents"]), len(failed)),
         "summary": summary,
-        **({"judges": {"a": ai_cfg["backend"], "b": second, "scorers": judges}} if judges else {}),
+        **({"judges": {"a": ai.backend, "b": second, "scorers": agreement}} if agreement else {}),
         **({"simulation": sim_detail} if sim_detail else {}),
     }
     return rows, result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from randsae import io
 from randsae.autointerp.judging import (
@@ -15,22 +14,38 @@ from randsae.autointerp.judging import (
     score_cell,
 )
 from randsae.secrets import redact, redact_obj
+from randsae.sections import AnthropicSettings, AutointerpConfig, OpenAISettings
 
 log = logging.getLogger("randsae")
 
 
-def explain(examples_json: str, ai_cfg: dict[str, Any], out_jsonl: str) -> None:
+def explain(
+    examples_json: str,
+    backend: str,
+    lexical_top_tokens: int,
+    highlight_threshold: float,
+    anthropic: AnthropicSettings,
+    openai: OpenAISettings,
+    out_jsonl: str,
+) -> None:
+    """One explanation per chosen latent from the judge ``backend`` (``autointerp.backend``)."""
     ex = json.loads(Path(examples_json).read_text())
     cell = {k: ex[k] for k in ("model", "init", "layer")}
-    backend = make_backend(ai_cfg, Path(out_jsonl).parent / "state", cell)
-    results = backend.explain(ex["latents"])
+    judge = make_backend(
+        backend,
+        Path(out_jsonl).parent / "state",
+        cell,
+        lexical_top_tokens=lexical_top_tokens,
+        anthropic=anthropic,
+        openai=openai,
+        highlight_threshold=highlight_threshold,
+    )
+    results = judge.explain(ex["latents"])
     with io.atomic_path(out_jsonl) as tmp, open(tmp, "w") as f:
         for rec in ex["latents"]:
             r = results[rec["latent"]]
             f.write(
-                redact(
-                    json.dumps({**cell, "latent": rec["latent"], "backend": ai_cfg["backend"], **r})
-                )
+                redact(json.dumps({**cell, "latent": rec["latent"], "backend": backend, **r}))
                 + "\n"
             )
     failed = [lat for lat, r in results.items() if explanation_failed(r)]
@@ -48,7 +63,7 @@ def explain(examples_json: str, ai_cfg: dict[str, Any], out_jsonl: str) -> None:
 def score(
     examples_json: str,
     explanations_jsonl: str,
-    ai_cfg: dict[str, Any],
+    ai: AutointerpConfig,
     seed: int,
     out_json: str,
     out_windows: str,
@@ -59,13 +74,13 @@ def score(
     ex = json.loads(Path(examples_json).read_text())
     with open(explanations_jsonl) as f:
         expl = {r["latent"]: r for r in map(json.loads, f)}
-    rows, result = score_cell(ex, expl, ai_cfg, seed, Path(out_json).parent)
+    rows, result = score_cell(ex, expl, ai, seed, Path(out_json).parent)
     with io.atomic_path(out_windows) as tmp, open(tmp, "w") as f:
         for r in rows:
             f.write(redact(json.dumps(r)) + "\n")
     io.write_json(out_json, redact_obj(result))
     cell = {k: ex[k] for k in ("model", "init", "layer")}
-    check_failure_rate(cell, result["failures"], ai_cfg.get("max_failure_rate"), out_windows)
+    check_failure_rate(cell, result["failures"], ai.max_failure_rate, out_windows)
 
 
 def latent_page(

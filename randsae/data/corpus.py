@@ -12,11 +12,14 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from randsae.io import sha256_file
+
+if TYPE_CHECKING:
+    from randsae.sections import HFDatasetConfig
 
 log = logging.getLogger("randsae")
 
@@ -92,26 +95,26 @@ def read_texts(path: str | Path) -> Iterator[str]:
                 yield json.loads(line)["text"]
 
 
-def hf_dataset_texts(ds_cfg: dict[str, Any], split_key: str) -> Iterator[str]:
-    """Texts of an online Hugging Face dataset split (paper: RedPajama sample, train[:12%]).
+def hf_dataset_texts(ds_cfg: HFDatasetConfig, split: str) -> Iterator[str]:
+    """Texts of an online Hugging Face dataset split (``split``: a split expression such as the
+    paper's ``train[:12%]``; ``ds_cfg.train_split`` or ``ds_cfg.val_split``).
 
     ``loader: jsonl_files`` reads the repo's jsonl files through the Hub without running its
     loading script (see :func:`hub_jsonl_rows`); ``loader: datasets`` calls ``load_dataset``.
     """
-    if ds_cfg["loader"] == "jsonl_files":
-        rows = hub_jsonl_rows(
-            ds_cfg["path"], ds_cfg["data_files"], ds_cfg[split_key], ds_cfg["revision"]
-        )
+    if ds_cfg.loader == "jsonl_files":
+        rows = hub_jsonl_rows(ds_cfg.path, list(ds_cfg.data_files), split, ds_cfg.revision)
         for row in rows:
-            yield row[ds_cfg["text_key"]]
+            yield row[ds_cfg.text_key]
         return
     import datasets
 
-    ds = datasets.load_dataset(
-        ds_cfg["path"], ds_cfg.get("name"), split=ds_cfg[split_key], revision=ds_cfg["revision"]
-    )
+    from randsae.hub import hub_call
+
+    with hub_call(f"dataset {ds_cfg.path}@{ds_cfg.revision}"):
+        ds = datasets.load_dataset(ds_cfg.path, ds_cfg.name, split=split, revision=ds_cfg.revision)
     for row in ds:
-        yield row[ds_cfg["text_key"]]
+        yield row[ds_cfg.text_key]
 
 
 def hub_dataset_files(repo_id: str, files: list[str], revision: str) -> tuple[str, list[Path]]:
@@ -123,16 +126,21 @@ def hub_dataset_files(repo_id: str, files: list[str], revision: str) -> tuple[st
     """
     from huggingface_hub import HfApi, constants, hf_hub_download
 
-    if constants.HF_HUB_OFFLINE:  # HF_HUB_OFFLINE=1: the cache maps the revision to its commit
-        paths = [
-            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision)) for f in files
-        ]
-        commit = paths[0].parent.name  # .../snapshots/{commit}/{file}
-    else:
-        commit = HfApi().dataset_info(repo_id, revision=revision).sha
-        paths = [
-            Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit)) for f in files
-        ]
+    from randsae.hub import hub_call
+
+    with hub_call(f"dataset {repo_id}@{revision}"):
+        if constants.HF_HUB_OFFLINE:  # HF_HUB_OFFLINE=1: the cache maps the revision to its commit
+            paths = [
+                Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=revision))
+                for f in files
+            ]
+            commit = paths[0].parent.name  # .../snapshots/{commit}/{file}
+        else:
+            commit = HfApi().dataset_info(repo_id, revision=revision).sha
+            paths = [
+                Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=commit))
+                for f in files
+            ]
     log.info("dataset %s@%s (%s): %d files", repo_id, revision, commit, len(paths))
     return commit, paths
 

@@ -46,7 +46,12 @@ def load_tokenizer(path_or_name: str | Path) -> Any:
     """Load a tokenizer directory (or hub name) with ``AutoTokenizer``."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path_or_name))
+    if Path(path_or_name).is_dir():
+        return AutoTokenizer.from_pretrained(str(path_or_name))
+    from randsae.hub import hub_call
+
+    with hub_call(f"tokenizer of {path_or_name}"):
+        return AutoTokenizer.from_pretrained(str(path_or_name))
 
 
 def token_strings(tokenizer: Any, ids: Iterable[int]) -> list[str]:

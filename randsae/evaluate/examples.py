@@ -27,7 +27,7 @@ quantile's membership only, and a window moving between quantiles changes at mos
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ import torch
 from randsae.progress import progress
 from randsae.sae.activations import residual_batches
 from randsae.sae.families import cat_codes
+
+if TYPE_CHECKING:
+    from randsae.sections import ExamplesConfig
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -166,7 +169,7 @@ def sample_examples(
     vals: np.ndarray,
     idx: np.ndarray,
     d_sae: int,
-    cfg: dict[str, Any],
+    cfg: ExamplesConfig,
     seed: int,
     strings: Callable[[np.ndarray], list[str]],
     masked: np.ndarray | None = None,
@@ -175,8 +178,8 @@ def sample_examples(
 
     ``masked``: the ignored positions (flattened, :func:`ignored_positions`), whose ``vals`` the
     caller has zeroed; windows record them so that scorers never highlight them."""
-    window = cfg["window"]
-    n_q = cfg["n_quantiles"]
+    window = cfg.window
+    n_q = cfg.n_quantiles
     n_windows = len(tokens) // window
     if n_windows == 0:
         raise ValueError("examples: fewer held-out tokens than one window")
@@ -191,26 +194,26 @@ def sample_examples(
     candidates = np.random.default_rng(seed).permutation(d_sae)
     chosen: list[int] = []
     skipped: dict[str, str] = {}
-    n_draws = int(cfg.get("n_latent_draws", 1))
-    wanted = n_latents_wanted(cfg["n_latents"], n_draws)
+    n_draws = cfg.n_latent_draws
+    wanted = n_latents_wanted(cfg.n_latents, n_draws)
     for c in candidates.tolist():
         if len(chosen) == wanted:
             break
         if counts[c] == 0:
             skipped[str(c)] = "dead (no activating window)"
-        elif counts[c] < cfg["min_activating_windows"]:
+        elif counts[c] < cfg.min_activating_windows:
             skipped[str(c)] = (
-                f"only {int(counts[c])} activating windows (< {cfg['min_activating_windows']})"
+                f"only {int(counts[c])} activating windows (< {cfg.min_activating_windows})"
             )
         else:
             chosen.append(c)
 
-    draw_of = latent_draws(len(chosen), cfg["n_latents"], n_draws)
+    draw_of = latent_draws(len(chosen), cfg.n_latents, n_draws)
     records = []
     for pos, c in enumerate(chosen):
         rng = np.random.default_rng([seed, c])  # the latent's own stream
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
-        ranked = w_ids[np.lexsort((w_ids, -rank_key(w_max)))][: cfg["max_activating_windows"]]
+        ranked = w_ids[np.lexsort((w_ids, -rank_key(w_max)))][: cfg.max_activating_windows]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
         # a random priority per window: a quantile's picks are its members of lowest priority,
         # so a window that moves between quantiles changes at most itself and one other pick
@@ -218,12 +221,12 @@ def sample_examples(
         explain, test = [], []
         for q, pool in enumerate(quantiles):
             pick = pool[np.lexsort((pool, priority[pool]))]
-            n_e, n_t = cfg["n_explain"] // n_q, cfg["n_test_activating"] // n_q
+            n_e, n_t = cfg.n_explain // n_q, cfg.n_test_activating // n_q
             explain += [(int(w), q) for w in pick[:n_e]]
             test += [(int(w), q) for w in pick[n_e : n_e + n_t]]
         active = set(w_ids.tolist())
         n_inactive = n_windows - len(active)
-        n_neg = min(cfg["n_test_nonactivating"], n_inactive)
+        n_neg = min(cfg.n_test_nonactivating, n_inactive)
         neg: list[int] = []
         for w in rng.permutation(n_windows).tolist():
             if len(neg) == n_neg:
@@ -254,15 +257,15 @@ def sample_examples(
         "window": window,
         "n_windows": int(n_windows),
         "n_tokens": int(n_windows * window),
-        "max_activating_windows": cfg["max_activating_windows"],
-        "n_latents_requested": cfg["n_latents"],
+        "max_activating_windows": cfg.max_activating_windows,
+        "n_latents_requested": cfg.n_latents,
         "n_latent_draws": n_draws,
         "n_latents_chosen": len(chosen),
         "n_examined": len(chosen) + len(skipped),
         "skipped": skipped,
         "activating_windows_per_latent": {
             "alive": int((counts > 0).sum()),
-            "eligible": int((counts >= cfg["min_activating_windows"]).sum()),
+            "eligible": int((counts >= cfg.min_activating_windows).sum()),
         },
         "latents": records,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from randsae.sections import ModelConfig
 
 
 def plot_sae_metrics(
@@ -100,7 +100,7 @@ def plot_fig2_grid(
     sae_metrics_csv: str,
     autointerp_csv: str,
     latents_csv: str,
-    models_cfg: dict[str, Any],
+    models: dict[str, ModelConfig],
     n_bootstrap: int,
     seed: int,
     out_base: str,
@@ -115,7 +115,7 @@ def plot_fig2_grid(
 
     sm = pd.read_csv(sae_metrics_csv)
     order = list(dict.fromkeys(sm.sort_values("n_params", kind="stable")["model"]))
-    columns = variant_columns(models_cfg)
+    columns = variant_columns({name: m.to_dict() for name, m in models.items()})
     long = grid_long_table(
         sm,
         pd.read_csv(autointerp_csv),

@@ -46,6 +46,8 @@ from randsae.seeds import stable_seed
 if TYPE_CHECKING:
     import torch
 
+    from randsae.sections import InitConfig, ModelSource
+
 #: Noise streams of the noise control, one per stage that runs the model on tokens: SAE training
 #: (the activation cache and stream mode share it, so both sources stay bit-identical), the
 #: held-out evaluation, and the latent examples.
@@ -93,14 +95,14 @@ class LoadedModel:
                 fn.seek(seq_index)
 
 
-def noise_seed(init_cfg: dict[str, Any], model_name: str, init_name: str, stream: str) -> int:
+def noise_seed(init_cfg: InitConfig, model_name: str, init_name: str, stream: str) -> int:
     """Seed of one stage's noise stream; distinct per (model, init, stream)."""
     if stream not in NOISE_STREAMS:
         raise ValueError(f"noise stream must be one of {NOISE_STREAMS}, got {stream!r}")
-    return stable_seed(init_cfg["seed"], "noise", model_name, init_name, stream)
+    return stable_seed(init_cfg.seed, "noise", model_name, init_name, stream)
 
 
-InitBuilder = Callable[[Any, InitSpec, dict[str, Any], str, str], LoadedModel]
+InitBuilder = Callable[[Any, InitSpec, "InitConfig", str, str], LoadedModel]
 """``builder(base_model, spec, init_cfg, model_name, noise_stream) -> LoadedModel``."""
 
 #: One builder per base init name: the one list of init names (the config's init-name grammar,
@@ -124,19 +126,19 @@ def register_init(*bases: str, resampled: bool = False) -> Callable[[InitBuilder
     return deco
 
 
-def init_seed(init_cfg: dict[str, Any], model_name: str, init_name: str) -> int:
+def init_seed(init_cfg: InitConfig, model_name: str, init_name: str) -> int:
     """Seed of an init's weight transform (re-randomization)."""
-    return stable_seed(init_cfg["seed"], model_name, init_name)
+    return stable_seed(init_cfg.seed, model_name, init_name)
 
 
 @register_init("trained", "step0")
-def _unchanged(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+def _unchanged(model: Any, spec: InitSpec, init_cfg: InitConfig, model_name: str, stream: str):  # noqa: ARG001
     return LoadedModel(model)
 
 
 @register_init("permuted", "permuted_embeddings")
 @register_init("rerandomized", "rerandomized_embeddings", resampled=True)
-def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+def _transformed(model: Any, spec: InitSpec, init_cfg: InitConfig, model_name: str, stream: str):  # noqa: ARG001
     """Weights re-drawn (``rerandomized*``: same per-HF-tensor mean/std) or shuffled within each
     tensor (``permuted*``); the ``*_embeddings`` variants include the embeddings."""
     from randsae.models.transforms import permute, rerandomize
@@ -147,7 +149,7 @@ def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, st
     changed = transform(
         model,
         include_embeddings=embeddings == "embeddings",
-        include_layer_norm=init_cfg["rerandomize_layer_norm"],
+        include_layer_norm=init_cfg.rerandomize_layer_norm,
         seed=init_seed(init_cfg, model_name, spec.name),
         **(extra if family == "rerandomized" else {}),
     )
@@ -155,7 +157,7 @@ def _transformed(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, st
 
 
 @register_init("standard_init")
-def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):  # noqa: ARG001
+def _standard_init(model: Any, spec: InitSpec, init_cfg: InitConfig, model_name: str, stream: str):  # noqa: ARG001
     from randsae.models.transforms import standard_init_weights
 
     changed = standard_init_weights(
@@ -166,12 +168,12 @@ def _standard_init(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, 
 
 
 @register_init("noise_control")
-def _noise_control(model: Any, spec: InitSpec, init_cfg: dict, model_name: str, stream: str):
+def _noise_control(model: Any, spec: InitSpec, init_cfg: InitConfig, model_name: str, stream: str):
     from randsae.models.transforms import noise_embedding_hook
 
     def hooks(stream: str) -> list[tuple[str, Any]]:
         seed = noise_seed(init_cfg, model_name, spec.name, stream)
-        return [noise_embedding_hook(init_cfg["noise_std"], seed)]
+        return [noise_embedding_hook(init_cfg.noise_std, seed)]
 
     return LoadedModel(model, hooks(stream), stream_hooks=hooks)
 
@@ -193,8 +195,9 @@ def init_name_pattern() -> re.Pattern[str]:
     )
 
 
-def parse_init(name: str, init_cfg: dict[str, Any] | None = None) -> InitSpec:
-    """Parse an init name; defaults for scale/distribution come from the ``init`` config section."""
+def parse_init(name: str, init_cfg: InitConfig | None = None) -> InitSpec:
+    """Parse an init name; a name without a scale or distribution takes the ``init`` section's
+    (without one, the paper's: scale 1, normal)."""
     m = init_name_pattern().match(name)
     if m is None:
         raise ConfigError(
@@ -202,22 +205,21 @@ def parse_init(name: str, init_cfg: dict[str, Any] | None = None) -> InitSpec:
             f"({', '.join(sorted(RESAMPLED_INITS))} may add '-x<scale>' and "
             f"'-{'|-'.join(DISTRIBUTIONS)}')"
         )
-    init_cfg = init_cfg or {}
     base = m.group("base")
     if (m.group("scale") or m.group("dist")) and base not in RESAMPLED_INITS:
         raise ConfigError(
             f"inits: {name!r}: scale/distribution suffixes apply to "
             f"{', '.join(sorted(RESAMPLED_INITS))} only"
         )
-    scale = float(m.group("scale")) if m.group("scale") else float(init_cfg.get("scale", 1.0))
-    dist = m.group("dist") or init_cfg.get("distribution", "normal")
+    scale = float(m.group("scale") or (init_cfg.scale if init_cfg is not None else 1.0))
+    dist = m.group("dist") or (init_cfg.distribution if init_cfg is not None else "normal")
     return InitSpec(name=name, base=base, scale=scale, distribution=dist)
 
 
 def apply_init(
     model: Any,
     spec: InitSpec,
-    init_cfg: dict[str, Any],
+    init_cfg: InitConfig,
     model_name: str,
     *,
     noise_stream: str = "train",
@@ -233,9 +235,9 @@ def apply_init(
 
 
 def load_model(
-    model_name: str,
-    init_name: str,
-    config: dict[str, Any],
+    model_cfg: ModelSource,
+    init_cfg: InitConfig,
+    init: str,
     *,
     device: str = "cpu",
     models_dir: str | Path = "results/models",
@@ -244,24 +246,28 @@ def load_model(
 ) -> LoadedModel:
     """Build (model, init) deterministically: base weights, then the seeded variant transform.
 
-    ``noise_stream``: the stage's noise stream for the noise control (``NOISE_STREAMS``).
-    ``init_json``: the ``build_init`` record of this (model, init); the rebuilt weights must
-    have its ``weights_sha256`` (:func:`check_weights_digest`).
+    ``model_cfg``: where the weights come from (``models.<name>``'s source keys); ``init``: the
+    init name; ``noise_stream``: the stage's noise stream for the noise control
+    (``NOISE_STREAMS``). ``init_json``: the ``build_init`` record of this (model, init); the
+    rebuilt weights must have its ``weights_sha256`` (:func:`check_weights_digest`).
     """
     from randsae.models.neox import load_pythia, load_saved_model
 
-    mcfg = config["models"][model_name]
-    spec = parse_init(init_name, config["init"])
-    dtype = mcfg.get("dtype", "float32")
+    name = model_cfg.name
+    spec = parse_init(init, init_cfg)
     base_is_step0 = spec.base == "step0"
-    if mcfg["source"] == "embedded":
+    if model_cfg.source == "embedded":
         sub = "step0" if base_is_step0 else "trained"
-        model = load_saved_model(Path(models_dir) / model_name / sub, device=device, dtype=dtype)
+        model = load_saved_model(
+            Path(models_dir) / name / sub, device=device, dtype=model_cfg.dtype
+        )
     else:
-        model = load_pythia(mcfg["hf_name"], step0=base_is_step0, device=device, dtype=dtype)
-    lm = apply_init(model, spec, config["init"], model_name, noise_stream=noise_stream)
+        model = load_pythia(
+            model_cfg.hf_name, step0=base_is_step0, device=device, dtype=model_cfg.dtype
+        )
+    lm = apply_init(model, spec, init_cfg, name, noise_stream=noise_stream)
     if init_json is not None:
-        check_weights_digest(lm, init_json, model_name, init_name)
+        check_weights_digest(lm, init_json, name, init)
     return lm
 
 
@@ -316,16 +322,16 @@ def param_stats(model: torch.nn.Module) -> dict[str, dict[str, float]]:
     return out
 
 
-def init_record(lm: LoadedModel, model_name: str, init_name: str, config: dict[str, Any]) -> dict:
+def init_record(lm: LoadedModel, model_name: str, init_name: str, init_cfg: InitConfig) -> dict:
     """What the ``build_init`` rule writes: digest, stats and the settings of the variant."""
-    spec = parse_init(init_name, config["init"])
+    spec = parse_init(init_name, init_cfg)
     return {
         "model": model_name,
         "init": init_name,
         "base": spec.base,
         "scale": spec.scale,
         "distribution": spec.distribution,
-        "seed": init_seed(config["init"], model_name, init_name),
+        "seed": init_seed(init_cfg, model_name, init_name),
         "n_params": sum(p.numel() for p in lm.model.parameters()),
         "n_layers": lm.model.cfg.n_layers,
         "d_model": lm.model.cfg.d_model,

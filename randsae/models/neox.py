@@ -12,12 +12,15 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from randsae.io import read_json, write_json
+
+if TYPE_CHECKING:
+    from randsae.sections import ArchConfig, TrainConfig
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
 
@@ -46,23 +49,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def neox_config(arch: dict[str, Any], d_vocab: int, seed: int) -> Any:
+def neox_config(arch: ArchConfig, d_vocab: int, seed: int) -> Any:
     """HookedTransformerConfig of a tiny GPT-NeoX-architecture model (as TL derives it for Pythia)."""
     from transformer_lens import HookedTransformerConfig
 
+    dims = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "rotary_dim")
     return HookedTransformerConfig(
-        n_layers=arch["n_layers"],
-        d_model=arch["d_model"],
-        n_heads=arch["n_heads"],
-        d_head=arch["d_model"] // arch["n_heads"],
-        d_mlp=arch["d_mlp"],
-        n_ctx=arch["n_ctx"],
+        **{k: getattr(arch, k) for k in dims},
         d_vocab=d_vocab,
         act_fn="gelu",
         normalization_type="LN",
         eps=1e-5,
         positional_embedding_type="rotary",
-        rotary_dim=arch["rotary_dim"],
         rotary_adjacent_pairs=False,
         rotary_base=10000,
         parallel_attn_mlp=True,
@@ -118,9 +116,7 @@ def load_saved_model(model_dir: str | Path, device: str = "cpu", dtype: str = "f
     return model.eval()
 
 
-def init_embedded(
-    arch: dict[str, Any], d_vocab: int, seed: int, out_dir: str | Path
-) -> dict[str, Any]:
+def init_embedded(arch: ArchConfig, d_vocab: int, seed: int, out_dir: str | Path) -> dict[str, Any]:
     """Build the embedded model at initialization (TransformerLens init, seeded) and save it."""
     from transformer_lens import HookedTransformer
 
@@ -157,7 +153,7 @@ def train_embedded(
     step0_dir: str | Path,
     train_stream: np.ndarray,
     val_stream: np.ndarray,
-    train_cfg: dict[str, Any],
+    train_cfg: TrainConfig,
     seed: int,
     out_dir: str | Path,
     log_path: str | Path | None = None,
@@ -175,18 +171,18 @@ def train_embedded(
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(
         model.parameters(),
-        lr=train_cfg["lr"],
-        weight_decay=train_cfg["weight_decay"],
+        lr=train_cfg.lr,
+        weight_decay=train_cfg.weight_decay,
         betas=(0.9, 0.95),
     )
     stream = torch.from_numpy(train_stream.astype(np.int64))
-    steps, bs = train_cfg["steps"], train_cfg["batch_size"]
+    steps, bs = train_cfg.steps, train_cfg.batch_size
     if len(stream) <= n_ctx + 1:
         raise ValueError("training stream is shorter than one context")
     log_lines = ["step,loss,lr,tokens_per_s"]
     t0 = time.time()
     for step in range(steps):
-        lr = _lr_at(step, steps, train_cfg["warmup_steps"], train_cfg["lr"])
+        lr = _lr_at(step, steps, train_cfg.warmup_steps, train_cfg.lr)
         for g in opt.param_groups:
             g["lr"] = lr
         starts = torch.randint(0, len(stream) - n_ctx, (bs,), generator=gen)
@@ -244,10 +240,13 @@ def load_pythia(
     from transformer_lens import HookedTransformer
     from transformers import AutoModelForCausalLM
 
+    from randsae.hub import hub_call
+
     rev = "step0" if step0 else (revision or "main")
-    hf_model = AutoModelForCausalLM.from_pretrained(hf_name, revision=rev, dtype=DTYPES[dtype])
-    model = HookedTransformer.from_pretrained_no_processing(
-        hf_name, hf_model=hf_model, device=device, dtype=DTYPES[dtype], revision=rev
-    )
+    with hub_call(f"model {hf_name}@{rev}"):
+        hf_model = AutoModelForCausalLM.from_pretrained(hf_name, revision=rev, dtype=DTYPES[dtype])
+        model = HookedTransformer.from_pretrained_no_processing(
+            hf_name, hf_model=hf_model, device=device, dtype=DTYPES[dtype], revision=rev
+        )
     del hf_model
     return model.eval()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from randsae.errors import ConfigError
 
 # Standard Pythia shapes (paper.md §2.1) so that layer indices are checked without any download.
@@ -30,23 +28,3 @@ def pythia_shape(hf_name: str) -> dict[str, int]:
             f"models: {hf_name!r} is not a known Pythia model ({', '.join(PYTHIA_SHAPES)})"
         )
     return PYTHIA_SHAPES[short]
-
-
-def model_shape(name: str, mcfg: dict[str, Any]) -> dict[str, int]:
-    """n_layers and d_model of a configured model, without loading it."""
-    if mcfg["source"] == "embedded":
-        arch = mcfg.get("arch")
-        if arch is None:
-            raise ConfigError(f"models.{name}.arch is required for source 'embedded'")
-        return {"n_layers": arch["n_layers"], "d_model": arch["d_model"]}
-    hf = mcfg.get("hf_name")
-    if not hf:
-        raise ConfigError(f"models.{name}.hf_name is required for source 'pythia'")
-    return pythia_shape(hf)
-
-
-def model_n_params(name: str, mcfg: dict[str, Any], vocab_size: int) -> int:
-    """Approximate parameter count from the shape: 12 L d^2 (attention + 4x MLP) + 2 V d."""
-    shape = model_shape(name, mcfg)
-    vocab = vocab_size if mcfg["source"] == "embedded" else PYTHIA_VOCAB
-    return 12 * shape["n_layers"] * shape["d_model"] ** 2 + 2 * vocab * shape["d_model"]

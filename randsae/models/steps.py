@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from randsae import io, provenance
 
+if TYPE_CHECKING:
+    from randsae.sections import ArchConfig, InitConfig, ModelSource, TrainConfig
+
 log = logging.getLogger("randsae")
 
 
-def init_model(tokenizer_dir: str, arch: dict[str, Any], seed: int, out_dir: str) -> None:
+def init_model(tokenizer_dir: str, arch: ArchConfig, seed: int, out_dir: str) -> None:
     from randsae.data.tokenizer import load_tokenizer
     from randsae.models.neox import init_embedded
 
@@ -25,7 +28,7 @@ def train_model(
     step0_dir: str,
     tokens_train: str,
     tokens_val: str,
-    train: dict[str, Any],
+    train: TrainConfig,
     seed: int,
     out_dir: str,
     curve_csv: str,
@@ -44,11 +47,13 @@ def train_model(
         )
 
 
-def build_init(model: str, init: str, config: dict[str, Any], device: str, out_json: str) -> None:
+def build_init(
+    model_cfg: ModelSource, init_cfg: InitConfig, init: str, device: str, out_json: str
+) -> None:
     from randsae.models.inits import init_record, load_model
     from randsae.models.neox import resolve_device
 
-    lm = load_model(model, init, config, device=resolve_device(device))
-    rec = init_record(lm, model, init, config)
-    rec["provenance"] = provenance.meta_record("build_init", params={"init": config["init"]})
+    lm = load_model(model_cfg, init_cfg, init, device=resolve_device(device))
+    rec = init_record(lm, model_cfg.name, init, init_cfg)
+    rec["provenance"] = provenance.meta_record("build_init", params={"init": init_cfg.to_dict()})
     io.write_json(out_json, rec)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from randsae.sae.activations import verify_shards
+from randsae.sae.levers import Levers, current_levers
 from randsae.sae.shuffle import SequenceShuffle, ShuffledSource
 
 
@@ -76,7 +77,7 @@ def _all_finite(a: torch.Tensor) -> bool:
     float32 sum does not, and NaN/Inf propagate through it. Only if it is not finite (or it
     overflowed) do we scan rows in chunks.
     """
-    if bool(torch.isfinite(a.sum())):
+    if bool(torch.isfinite(a.sum(dtype=torch.float32))):
         return True
     return _first_nonfinite_row(a) is None
 
@@ -103,8 +104,11 @@ class CachedActivationSource(ShuffledSource):
         buffer_tokens: int,
         seed: int,
         verify: str = "sampled",
+        device: str | torch.device | None = None,
+        levers: Levers | None = None,
     ) -> None:
         super().__init__()
+        self.pin = _pin(device, levers)
         if verify not in ("none", "sampled", "full"):
             raise ValueError(f"verify must be none, sampled or full, got {verify!r}")
         self.cache_dir = Path(cache_dir)
@@ -165,7 +169,7 @@ class CachedActivationSource(ShuffledSource):
         """Rows of ``seqs`` read with plain positioned reads (no ``mmap``: a mapping's
         read-around would pull megabytes of neighbouring pages into our RSS per sequence)."""
         ctx = self.context_size
-        out = torch.empty(len(seqs) * ctx, self.d_in, dtype=torch.float32)
+        out = torch.empty(len(seqs) * ctx, self.d_in, dtype=torch.float32, pin_memory=self.pin)
         out_np = out.numpy()
         files: dict[int, Any] = {}
         try:
@@ -206,7 +210,22 @@ class CachedActivationSource(ShuffledSource):
         return out
 
     def _gather(self, block: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return _gather_rows(block, rows, self.pin)
+
+
+def _pin(device: str | torch.device | None, levers: Levers | None) -> bool:
+    """Pinned host blocks and batches: when training on CUDA (lever ``pin_memory``)."""
+    lv = levers if levers is not None else current_levers()
+    return device is not None and torch.device(device).type == "cuda" and lv.pin_memory
+
+
+def _gather_rows(block: torch.Tensor, rows: torch.Tensor, pin: bool) -> torch.Tensor:
+    """``block[rows]``; into page-locked memory when ``pin`` (an asynchronous copy to the GPU:
+    the caching host allocator keeps the buffer until that copy has finished)."""
+    if not pin:
         return block.index_select(0, rows)
+    out = torch.empty(len(rows), block.shape[1], dtype=block.dtype, pin_memory=True)
+    return torch.index_select(block, 0, rows, out=out)
 
 
 class StreamActivationSource(ShuffledSource):
@@ -218,6 +237,11 @@ class StreamActivationSource(ShuffledSource):
     every pass has the cache writer's shape; a sequence's activations do not depend on the
     other sequences of its pass, and with ``forward_batch_size`` = ``activations.batch_size`` and
     ``storage_dtype`` = ``activations.dtype`` the batches equal the cache source's bit for bit.
+
+    ``device`` is where the SAEs train. On CUDA the block stays on the GPU (lever
+    ``stream_block``: the activations never visit the host; stored in ``storage_dtype``, which
+    holds exactly the values emitted) or, when it would take more than a quarter of the GPU's
+    memory, in pinned host memory. Elsewhere it is an fp32 host block, as before.
     """
 
     def __init__(
@@ -233,10 +257,13 @@ class StreamActivationSource(ShuffledSource):
         seed: int,
         forward_batch_size: int = 32,
         storage_dtype: str | None = None,
+        device: str | torch.device | None = None,
+        levers: Levers | None = None,
     ) -> None:
         from randsae.sae.activations import hook_name
 
         super().__init__()
+        self.pin = _pin(device, levers)
         self.lm = lm
         self.layers = sorted(int(x) for x in layers)
         if not self.layers:
@@ -264,6 +291,10 @@ class StreamActivationSource(ShuffledSource):
                 f"storage_dtype must be float32|float16|bfloat16, got {storage_dtype!r}"
             )
         self.storage_dtype = storage_dtype
+        self.block_device = _block_device(
+            device, levers, len(self.layers) * int(buffer_tokens) * self.d_in, storage_dtype
+        )
+        self.perm_device = self.block_device
         self._sched = SequenceShuffle(
             n_seq,
             context_size=self.context_size,
@@ -277,15 +308,29 @@ class StreamActivationSource(ShuffledSource):
         from randsae.sae.activations import residual_batches
 
         rows = len(seqs) * self.context_size
-        block = {L: torch.empty(rows, self.d_in, dtype=torch.float32) for L in self.layers}
+        dev = self.block_device
+        # On the device the block holds the storage dtype itself (what is emitted is exactly
+        # its values as fp32); on the host an fp32 block holds the rounded values.
+        dtype = getattr(torch, self.storage_dtype or "float32") if dev else torch.float32
+        block = {
+            L: torch.empty(
+                rows, self.d_in, dtype=dtype, device=dev, pin_memory=self.pin and not dev
+            )
+            for L in self.layers
+        }
         pos = 0
         for acts in residual_batches(
-            self.lm, self.tokens[seqs], self.layers, self.forward_batch_size, seq_ids=seqs
+            self.lm,
+            self.tokens[seqs],
+            self.layers,
+            self.forward_batch_size,
+            seq_ids=seqs,
+            to_host=dev is None,
         ):
             n = next(iter(acts.values())).shape[0]
             for L in self.layers:
                 a = acts[L]
-                if self.storage_dtype not in (None, "float32"):
+                if self.storage_dtype not in (None, "float32") and dev is None:
                     # Round as the cache stores them (IEEE round-to-nearest-even, like numpy).
                     a = a.to(getattr(torch, self.storage_dtype)).float()
                 block[L][pos : pos + n] = a
@@ -301,4 +346,26 @@ class StreamActivationSource(ShuffledSource):
     def _gather(
         self, block: dict[int, torch.Tensor], rows: torch.Tensor
     ) -> dict[int, torch.Tensor]:
-        return {L: a.index_select(0, rows) for L, a in block.items()}
+        if self.block_device is not None:
+            return {L: a.index_select(0, rows).float() for L, a in block.items()}
+        return {L: _gather_rows(a, rows, self.pin) for L, a in block.items()}
+
+
+def _block_device(
+    device: str | torch.device | None, levers: Levers | None, elements: int, dtype: str | None
+) -> torch.device | None:
+    """Where a stream block lives: ``device`` itself (lever ``stream_block``) or the host (None).
+
+    ``auto`` keeps it on a CUDA device when it takes at most a quarter of the GPU's memory.
+    ``device`` on a CPU device gives the same block as the host path (the tests use it).
+    """
+    lv = levers if levers is not None else current_levers()
+    if device is None or lv.stream_block == "host":
+        return None
+    dev = torch.device(device)
+    if lv.stream_block == "device":
+        return dev
+    if dev.type != "cuda":
+        return None
+    nbytes = elements * (2 if dtype in ("float16", "bfloat16") else 4)
+    return dev if nbytes <= torch.cuda.get_device_properties(dev).total_memory // 4 else None

@@ -109,8 +109,12 @@ def residual_batches(
     batch_size: int,
     first_seq: int = 0,
     seq_ids: np.ndarray | None = None,
+    to_host: bool = True,
 ) -> Iterator[dict[int, torch.Tensor]]:
     """Yield {layer: (batch*ctx, d_model) fp32 CPU tensor} per batch of sequences.
+
+    ``to_host=False``: the tensors stay on the model's device, in the model's dtype (stream mode
+    on a GPU: no host round trip).
 
     Stops the forward pass at the deepest requested layer; the init's hooks (noise control) are
     active on every pass. Every pass has exactly ``batch_size`` sequences: a last, shorter batch
@@ -143,13 +147,8 @@ def residual_batches(
                 seek(chunk_ids)
             batch = torch.from_numpy(chunk.astype(np.int64)).to(device)
             _, cache = lm.model.run_with_cache(batch, names_filter=names, stop_at_layer=stop)
-            yield {
-                layer: cache[hook_name(layer)][:n]
-                .reshape(-1, cache[hook_name(layer)].shape[-1])
-                .float()
-                .cpu()
-                for layer in layers
-            }
+            out = {layer: cache[hook_name(layer)][:n].flatten(0, 1) for layer in layers}
+            yield {L: a.float().cpu() for L, a in out.items()} if to_host else out
 
 
 def write_cache(

@@ -33,26 +33,26 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from randsae.sae.job import JobBase
+from randsae.sae.precision import tf32_matmuls
 from randsae.sae.scaling import estimate_scaling_factor
 from randsae.seeds import stable_seed
 
+if TYPE_CHECKING:
+    from randsae.sections import SAEConfig
 
-def architecture(cfg: Mapping[str, Any]) -> str:
-    return str(cfg.get("architecture", "topk"))
 
-
-def _training_sae(arch: str, d_in: int, d_sae: int, cfg: Mapping[str, Any], device: str):
+def _training_sae(arch: str, d_in: int, d_sae: int, cfg: SAEConfig, device: str):
     from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
     from sae_lens.saes.gated_sae import GatedTrainingSAE, GatedTrainingSAEConfig
     from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
     from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
 
-    norm = cfg.get("normalize_activations", "none")
+    norm = cfg.normalize_activations
     # The constant factor is applied to the batches here and folded at the end (see module doc).
     common = dict(
         d_in=d_in,
@@ -62,7 +62,7 @@ def _training_sae(arch: str, d_in: int, d_sae: int, cfg: Mapping[str, Any], devi
         normalize_activations="none" if norm == "expected_average_only_in" else norm,
         apply_b_dec_to_input=True,
     )
-    coef = float(cfg.get("sparsity_coefficient", 1.0))
+    coef = float(cfg.sparsity_coefficient)
     if arch == "relu":
         return StandardTrainingSAE(StandardTrainingSAEConfig(**common, l1_coefficient=coef))
     if arch == "gated":
@@ -71,7 +71,7 @@ def _training_sae(arch: str, d_in: int, d_sae: int, cfg: Mapping[str, Any], devi
         return JumpReLUTrainingSAE(JumpReLUTrainingSAEConfig(**common, l0_coefficient=coef))
     if arch == "batchtopk":
         return BatchTopKTrainingSAE(
-            BatchTopKTrainingSAEConfig(**common, k=int(cfg["k"]), aux_loss_coefficient=0.0)
+            BatchTopKTrainingSAEConfig(**common, k=cfg.k, aux_loss_coefficient=0.0)
         )
     raise ValueError(f"sae.architecture {arch!r} is not a sae-lens family")
 
@@ -81,10 +81,10 @@ class FamilyJob(JobBase):
 
     def _build(self, d_in: int, seed: int) -> None:
         cfg, device = self.cfg, self.device
-        self.arch = architecture(cfg)
+        self.arch = cfg.architecture
         self.backend = f"saelens-{self.arch}"
-        self.k = int(cfg["k"]) if self.arch == "batchtopk" else 0
-        self.norm = cfg.get("normalize_activations", "none")
+        self.k = cfg.k if self.arch == "batchtopk" else 0
+        self.norm = cfg.normalize_activations
         with torch.random.fork_rng(devices=[]):  # sae-lens initialises from the global RNG
             torch.manual_seed(stable_seed(seed, "sae-init"))
             self.sl_sae = _training_sae(self.arch, d_in, self.d_sae, cfg, str(device))
@@ -99,7 +99,8 @@ class FamilyJob(JobBase):
                 self.scale = estimate_scaling_factor(x)
             x = x * self.scale
         lr = self.optimizer.param_groups[0]["lr"]
-        out = self.trainer.step(x)
+        with tf32_matmuls(self.precision == "tf32" and self.device.type == "cuda"):
+            out = self.trainer.step(x)
         self.trainer.n_training_steps += 1
         with torch.no_grad():
             acts = out.feature_acts

@@ -6,94 +6,35 @@ one :class:`_SAEJob` per layer (several in stream mode) and owns checkpoints and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-from randsae.sae import tracking as trk
+from randsae.sae.curve import LOG_COLUMNS as LOG_COLUMNS  # re-exported
+from randsae.sae.curve import CurveLog, fired_latents
+from randsae.sae.levers import Levers, current_levers
+from randsae.sae.precision import (
+    EncoderSettings,
+    resolve_precision,
+    tf32_matmuls,
+)
+from randsae.sae.recipe import auto_lr, geometric_median, linear_warmup_decay  # noqa: F401
 from randsae.sae.scaling import estimate_scaling_factor, fold_scaling_factor
 from randsae.sae.topk import TopKSAE
-from randsae.sections.sae import family_error, micro_batch_error, sae_n_latents
+from randsae.sections import SAEConfig
 from randsae.seeds import stable_seed
 
 #: A latent is dead if it has not fired in this many tokens (the fork's dead_feature_threshold);
 #: capped at the run's token budget so short runs report "never fired during training".
 DEAD_WINDOW_TOKENS = 10_000_000
 
-LOG_COLUMNS = ("tokens", "step", "loss", "fvu", "l0", "dead_frac", "lr")
 
-
-def auto_lr(n_latents: int) -> float:
-    """The fork's auto LR: ``2e-4 / sqrt(n_latents / 2**14)``."""
-    return 2e-4 / math.sqrt(n_latents / 2**14)
-
-
-@torch.no_grad()
-def geometric_median(points: torch.Tensor, max_iter: int = 100, tol: float = 1e-5) -> torch.Tensor:
-    """Weiszfeld iterations for the geometric median of ``points (N, d)`` (fork's b_dec init)."""
-    pts = points.double()
-    guess = pts.mean(dim=0)
-    for _ in range(max_iter):
-        prev = guess
-        dist = (pts - guess).norm(dim=1).clamp_min(1e-12)
-        w = 1.0 / dist
-        guess = (w.unsqueeze(1) * pts).sum(dim=0) / w.sum()
-        if (guess - prev).norm() < tol:
-            break
-    return guess.to(points.dtype)
-
-
-def linear_warmup_decay(warmup_steps: int, total_steps: int):
-    """LR multiplier of ``transformers.get_linear_schedule_with_warmup`` (the fork's schedule).
-
-    Warm-up is linear from 0 (the first step has LR 0, as in transformers), then linear decay
-    to 0 at ``total_steps``. Quirk of the authors' code, not reproduced: the fork passed
-    ``len(dataset) // batch_size`` forward batches as the schedule length but stepped the
-    scheduler once per ``grad_acc_steps`` (8), so its LR never decayed far below the peak. We
-    decay over the real number of optimizer steps.
-    """
-
-    def fn(step: int) -> float:
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return fn
-
-
-def validate_sae_cfg(cfg: Mapping[str, Any], d_in: int) -> tuple[int, int]:
-    """Check the ``sae:`` section against ``d_in``; return ``(d_sae, total_steps)``."""
-    backend = cfg.get("backend", "fused")
-    if backend not in ("fused", "saelens"):
-        raise ValueError(f"sae.backend must be 'fused' or 'saelens', got {backend!r}")
-    err = family_error(dict(cfg))
-    if err:
-        raise ValueError(err)
-    d_sae = sae_n_latents(dict(cfg), d_in)
-    k = int(cfg["k"])
-    if cfg.get("architecture", "topk") in ("topk", "batchtopk") and (k <= 0 or k >= d_sae):
-        raise ValueError(f"sae.k={k} must satisfy 0 < k < n_latents={d_sae}")
-    steps = int(cfg["n_tokens"]) // int(cfg["batch_size"])
-    if steps < 1:
-        raise ValueError(
-            f"sae.n_tokens={cfg['n_tokens']} is less than one batch of {cfg['batch_size']}"
-        )
-    if cfg.get("b_dec_init", "geometric_median") not in ("geometric_median", "mean", "zeros"):
-        raise ValueError(
-            f"sae.b_dec_init must be geometric_median|mean|zeros, got {cfg['b_dec_init']!r}"
-        )
-    err = micro_batch_error(cfg)
-    if err:
-        raise ValueError(err)
-    trk.check_tracking(cfg.get("tracking", "none"))
-    return d_sae, steps
-
-
-class JobBase:
+class JobBase(CurveLog):
     """What every SAE job shares: schedule settings, dead-latent counters, the training curve
     and the sae-lens trainer plumbing (:class:`_SAEJob` and ``randsae.sae.families.FamilyJob``).
+
+    ``levers``: speed switches (:mod:`randsae.sae.levers`; default: :func:`current_levers`).
     """
 
     def __init__(
@@ -101,42 +42,31 @@ class JobBase:
         key: Any,
         *,
         d_in: int,
-        cfg: Mapping[str, Any],
+        cfg: SAEConfig,
         seed: int,
         device: torch.device,
         total_steps: int,
+        levers: Levers | None = None,
     ) -> None:
         self.key, self.cfg, self.device = key, cfg, device
-        self.d_sae = d_sae = self._n_latents(cfg, d_in)
-        self.lr = float(cfg["lr"]) if cfg.get("lr") is not None else auto_lr(d_sae)
-        self.warmup = int(cfg.get("warmup_steps", 0))
+        self.levers = levers if levers is not None else current_levers()
+        self.precision = resolve_precision(cfg.precision, device)
+        self.d_sae = d_sae = cfg.width(d_in)
+        self.lr = float(cfg.lr) if cfg.lr is not None else auto_lr(d_sae)
+        self.warmup = cfg.warmup_steps
         self.total_steps = total_steps
-        self.dead_window = min(DEAD_WINDOW_TOKENS, int(cfg["n_tokens"]))
+        self.dead_window = min(DEAD_WINDOW_TOKENS, cfg.n_tokens)
         #: ``sae.normalize_activations: expected_average_only_in``: the constant input factor
         #: (from the first batch), folded into the saved SAE (randsae.sae.families).
         self.scale: float | None = None
         self.tokens_since_fired = torch.zeros(d_sae, dtype=torch.int64, device=device)
-        self.log: list[dict[str, float]] = []  # tokens and step are ints
+        self._init_curve(self.levers.metrics_every)
         self.step = 0
         self._build(d_in, seed)
-
-    @staticmethod
-    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
-        return sae_n_latents(dict(cfg), d_in)
 
     def _build(self, d_in: int, seed: int) -> None:
         """Create the SAE, its optimizer and schedule (each family's own)."""
         raise NotImplementedError
-
-    @torch.no_grad()
-    def _record(self, n: int, fired: torch.Tensor, loss, fvu, l0, lr) -> None:
-        """Advance the dead-latent counters by ``n`` tokens; append one training-curve row."""
-        self.tokens_since_fired += n
-        self.tokens_since_fired[fired] = 0
-        dead = (self.tokens_since_fired >= self.dead_window).float().mean()
-        self.step += 1
-        vals = (float(loss), float(fvu), float(l0), float(dead), float(lr))
-        self.log.append(dict(zip(LOG_COLUMNS, (self.step * n, self.step, *vals), strict=True)))
 
     def _saelens_trainer(self, sl_sae: Any) -> Any:
         """sae-lens's trainer on ``sl_sae`` with this job's LR schedule and dead window.
@@ -147,7 +77,7 @@ class JobBase:
         from sae_lens.config import LoggingConfig, SAETrainerConfig
         from sae_lens.training.sae_trainer import SAETrainer
 
-        bs = int(self.cfg["batch_size"])
+        bs = self.cfg.batch_size
         tcfg = SAETrainerConfig(
             total_training_samples=self.total_steps * bs,
             train_batch_size_samples=bs,
@@ -161,6 +91,7 @@ class JobBase:
             checkpoint_path=None,
             save_final_checkpoint=False,
             dead_feature_window=max(1, self.dead_window // bs),
+            autocast=self.precision == "bfloat16",  # sae-lens's bf16 autocast of the forward
         )
         return SAETrainer(cfg=tcfg, sae=sl_sae, data_provider=iter(()))
 
@@ -186,20 +117,25 @@ class JobBase:
 class _SAEJob(JobBase):
     """One SAE being trained: model, optimizer, schedule, dead-latent counters and log."""
 
-    @staticmethod
-    def _n_latents(cfg: Mapping[str, Any], d_in: int) -> int:
-        return validate_sae_cfg(cfg, d_in)[0]
-
     def _build(self, d_in: int, seed: int) -> None:
         cfg, device, d_sae = self.cfg, self.device, self.d_sae
-        self.backend = cfg.get("backend", "fused")
-        self.k = int(cfg["k"])
-        self.normalize_decoder = bool(cfg.get("normalize_decoder", True))
-        mb = cfg.get("micro_batch_size")
-        self.micro = int(mb) if mb is not None and int(mb) < int(cfg["batch_size"]) else None
+        self.backend = cfg.backend
+        self.k = cfg.k
+        self.normalize_decoder = cfg.normalize_decoder
+        self.micro = cfg.micro
         self.sae = TopKSAE(d_in, d_sae, self.k, seed=stable_seed(seed, "sae-init"), device=device)
+        lv = self.levers
+        self.sae.settings = EncoderSettings.for_precision(
+            self.precision,
+            device,
+            topk=lv.topk,
+            topk_chunk=lv.topk_chunk,
+            sparse=lv.sparse_for(device),
+        )
+        if lv.compile_epilogue:
+            self.sae.compile_epilogue()
         self.b_dec_initialised = False
-        self.normalize = cfg.get("normalize_activations", "none")
+        self.normalize = cfg.normalize_activations
         if self.backend == "fused":
             # Fused Adam: one pass over each parameter instead of ~10 foreach kernels. It needs
             # contiguous tensors, and W_enc is the transposed view of a contiguous (d_sae, d_in)
@@ -260,7 +196,7 @@ class _SAEJob(JobBase):
     # -- training ---------------------------------------------------------------------------
     @torch.no_grad()
     def init_b_dec(self, x: torch.Tensor) -> None:
-        how = self.cfg.get("b_dec_init", "geometric_median")
+        how = self.cfg.b_dec_init
         if how == "geometric_median":
             val = geometric_median(x)
         elif how == "mean":
@@ -286,10 +222,8 @@ class _SAEJob(JobBase):
         else:
             loss, fvu, vals, idx = self._saelens_step(x)
         with torch.no_grad():
-            active = vals > 0
-            fired = torch.zeros_like(self.tokens_since_fired, dtype=torch.bool)
-            fired[idx[active]] = True
-            l0 = active.sum(dim=1).float().mean()
+            fired = fired_latents(vals, idx, self.d_sae)
+            l0 = (vals > 0).sum(dim=1).float().mean()
         self._record(x.shape[0], fired, loss, fvu, l0, lr)
 
     def _fused_step(self, x: torch.Tensor):
@@ -332,6 +266,8 @@ class _SAEJob(JobBase):
             if alias is not p:
                 alias.grad = p.grad.t() if p.grad is not None else None
         self.optimizer.step()
+        if sae.settings.lowp is not None:
+            sae.settings.lowp.invalidate()
         for p, alias in self._pairs:
             p.grad = None
             alias.grad = None
@@ -341,7 +277,8 @@ class _SAEJob(JobBase):
 
     def _saelens_step(self, x: torch.Tensor):
         tr = self.sl_trainer
-        out = tr.step(x)
+        with tf32_matmuls(self.precision == "tf32" and self.device.type == "cuda"):
+            out = tr.step(x)
         tr.n_training_steps += 1
         with torch.no_grad():
             if self.normalize_decoder:
@@ -386,6 +323,8 @@ class _SAEJob(JobBase):
         with torch.no_grad():
             for name, t in state["model"].items():
                 getattr(model, name).copy_(t)
+        if self.sae.settings.lowp is not None:
+            self.sae.settings.lowp.invalidate()
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.tokens_since_fired.copy_(state["tokens_since_fired"])

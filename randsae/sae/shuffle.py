@@ -98,6 +98,8 @@ class ShuffledSource:
     _sched: SequenceShuffle
     batch_size: int
     n_tokens: int
+    #: Device of a block kept off the host: each block's row permutation is moved there once.
+    perm_device: torch.device | None = None
 
     def __init__(self) -> None:
         self._cur_key: tuple[int, int] | None = None
@@ -129,7 +131,8 @@ class ShuffledSource:
             self._cur_block = None  # free the old block before reading the next one
             seqs = sched.block_sequences(epoch, block)
             self._cur_block = self._load_block(seqs)
-            self._cur_perm = sched.row_perm(epoch, block, len(seqs) * sched.context_size)
+            perm = sched.row_perm(epoch, block, len(seqs) * sched.context_size)
+            self._cur_perm = perm if self.perm_device is None else perm.to(self.perm_device)
             self._cur_key = key
         assert self._cur_perm is not None
         rows = self._cur_perm[b * self.batch_size : (b + 1) * self.batch_size]

@@ -11,13 +11,20 @@ import numpy as np
 
 from randsae import provenance
 from randsae.io import read_json
+from randsae.sections import ActivationsConfig, InitConfig, ModelSource, SAEConfig
 from randsae.seeds import stable_seed
 
 log = logging.getLogger("randsae")
 
 
 def _training_inputs(
-    model: str, init: str, config: dict[str, Any], tokens_train: str, device: str, init_json
+    model_cfg: ModelSource,
+    init_cfg: InitConfig,
+    init: str,
+    act_cfg: ActivationsConfig,
+    tokens_train: str,
+    device: str,
+    init_json: str | None,
 ):
     """``(device, model, sequences)`` of SAE training: the model with its ``train`` noise stream
     and the ``activations.n_train_tokens`` training tokens (cache and stream modes agree)."""
@@ -25,16 +32,31 @@ def _training_inputs(
     from randsae.models.inits import load_model
     from randsae.models.neox import resolve_device
 
-    act = config["activations"]
     dev = resolve_device(device)
-    lm = load_model(model, init, config, device=dev, noise_stream="train", init_json=init_json)
-    return dev, lm, sequences(np.load(tokens_train), act["context_size"], act["n_train_tokens"])
+    lm = load_model(
+        model_cfg, init_cfg, init, device=dev, noise_stream="train", init_json=init_json
+    )
+    tokens = np.load(tokens_train)
+    return dev, lm, sequences(tokens, act_cfg.context_size, act_cfg.n_train_tokens)
+
+
+def shuffle_settings(sae_cfg: SAEConfig, seed: int, model: str, init: str) -> dict[str, Any]:
+    """The batches an activation source feeds SAE training: one shuffle seed per (model, init),
+    so the cache source and the stream source (one buffer per layer, shared forward pass) feed
+    identical batches."""
+    return {
+        "batch_size": sae_cfg.batch_size,
+        "n_tokens": sae_cfg.n_tokens,
+        "buffer_tokens": sae_cfg.shuffle_buffer_tokens,
+        "seed": stable_seed(seed, "shuffle", model, init),
+    }
 
 
 def cache_activations(
-    model: str,
+    model_cfg: ModelSource,
+    init_cfg: InitConfig,
     init: str,
-    config: dict[str, Any],
+    act_cfg: ActivationsConfig,
     max_layer: int,
     tokens_train: str,
     out_dir: str,
@@ -45,16 +67,17 @@ def cache_activations(
     from randsae.sae.activations import write_cache
 
     layers = list(range(max_layer + 1))
-    act = config["activations"]
-    _, lm, seqs = _training_inputs(model, init, config, tokens_train, device, init_json)
-    opts = {k: act[k] for k in ("batch_size", "shard_tokens", "dtype")}
-    meta = {"model": model, "init": init}
+    _, lm, seqs = _training_inputs(
+        model_cfg, init_cfg, init, act_cfg, tokens_train, device, init_json
+    )
+    opts = {k: getattr(act_cfg, k) for k in ("batch_size", "shard_tokens", "dtype")}
+    meta = {"model": model_cfg.name, "init": init}
     manifest = write_cache(lm, seqs, layers, out_dir, meta=meta, **opts)
-    if manifest["n_tokens"] < act["n_train_tokens"]:
+    if manifest["n_tokens"] < act_cfg.n_train_tokens:
         log.warning(
             "only %d training tokens available (activations.n_train_tokens=%d)",
             manifest["n_tokens"],
-            act["n_train_tokens"],
+            act_cfg.n_train_tokens,
         )
 
 
@@ -62,8 +85,8 @@ def train_sae(
     model: str,
     init: str,
     layer: int,
-    sae_cfg: dict[str, Any],
-    act_cfg: dict[str, Any],
+    sae_cfg: SAEConfig,
+    act_cfg: ActivationsConfig,
     seed: int,
     cache_dir: str,
     out_dir: str,
@@ -72,6 +95,8 @@ def train_sae(
     device: str,
     tracking: str = "none",
 ) -> None:
+    """One SAE from the (model, init)'s activation cache. ``tracking``: ``sae.tracking`` (it
+    changes no output, so the rule passes it apart from ``sae_cfg``, built from its params)."""
     from randsae.models.neox import resolve_device
     from randsae.sae.act_source import CachedActivationSource
     from randsae.sae.activations import hook_name
@@ -79,23 +104,19 @@ def train_sae(
 
     manifest = read_json(Path(cache_dir) / "manifest.json")
     job_seed = stable_seed(seed, "sae", model, init, layer)
-    # One shuffle seed per (model, init): the stream source (one buffer per layer, shared
-    # forward pass) uses the same seed, so both sources feed identical batches.
     source = CachedActivationSource(
         cache_dir,
         layer,
-        batch_size=sae_cfg["batch_size"],
-        n_tokens=sae_cfg["n_tokens"],
-        buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
-        seed=stable_seed(seed, "shuffle", model, init),
+        **shuffle_settings(sae_cfg, seed, model, init),
         verify="full",  # a truncated or altered shard fails here, naming it
+        device=resolve_device(device),
     )
     meta = {
         "model_name": model,
         "init": init,
         "layer": layer,
         "hook_name": hook_name(layer),
-        "context_size": act_cfg["context_size"],
+        "context_size": act_cfg.context_size,
     }
     summary = _train(
         source,
@@ -112,8 +133,9 @@ def train_sae(
         run_name=f"{model}/{init}/layer{layer}",
     )
     log.info("SAE: %s", summary)
+    params = {"sae": SAEConfig.rule_params(sae_cfg.to_dict())}
     provenance.write_meta(
-        Path(out_dir) / "meta.json", "train_sae", params={"sae": sae_cfg}, summary=summary, **meta
+        Path(out_dir) / "meta.json", "train_sae", params=params, summary=summary, **meta
     )
 
 
@@ -129,10 +151,12 @@ def layer_groups(layers: list[int], group_size: int) -> list[list[int]]:
 
 
 def train_sae_group(
-    model: str,
+    model_cfg: ModelSource,
+    init_cfg: InitConfig,
     init: str,
     layers: list[int],
-    config: dict[str, Any],
+    sae_cfg: SAEConfig,
+    act_cfg: ActivationsConfig,
     seed: int,
     tokens_train: str,
     out_dir: str,
@@ -146,19 +170,19 @@ def train_sae_group(
     from randsae.sae.activations import hook_name
     from randsae.sae.train import train_sae_group as _train_group
 
-    sae_cfg, act = config["sae"], config["activations"]
-    dev, lm, seqs = _training_inputs(model, init, config, tokens_train, device, init_json)
+    model = model_cfg.name
+    dev, lm, seqs = _training_inputs(
+        model_cfg, init_cfg, init, act_cfg, tokens_train, device, init_json
+    )
     source = StreamActivationSource(
         lm,
         seqs,
         layers,
-        context_size=act["context_size"],
-        batch_size=sae_cfg["batch_size"],
-        n_tokens=sae_cfg["n_tokens"],
-        buffer_tokens=sae_cfg["shuffle_buffer_tokens"],
-        seed=stable_seed(seed, "shuffle", model, init),
-        forward_batch_size=act["batch_size"],
-        storage_dtype=act["dtype"],
+        context_size=act_cfg.context_size,
+        **shuffle_settings(sae_cfg, seed, model, init),
+        forward_batch_size=act_cfg.batch_size,
+        storage_dtype=act_cfg.dtype,
+        device=dev,
     )
     out = Path(out_dir)
     meta = {
@@ -167,7 +191,7 @@ def train_sae_group(
             "init": init,
             "layer": layer,
             "hook_name": hook_name(layer),
-            "context_size": act["context_size"],
+            "context_size": act_cfg.context_size,
         }
         for layer in layers
     }
@@ -193,7 +217,7 @@ def train_sae_group(
         provenance.write_meta(
             out / f"layer{layer}" / "meta.json",
             "train_sae_group",
-            params={"sae": sae_cfg},
+            params={"sae": SAEConfig.rule_params(sae_cfg.to_dict())},
             summary=summary,
             **meta[layer],
         )

@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from randsae.sae import select
+from randsae.sae.precision import EncoderSettings, sparse_kernels, tf32_matmuls
+
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
 
@@ -61,17 +64,23 @@ class _LatentMajor:
     times faster on CPU than ``index_add_`` or the embedding-bag *backward* kernel.
     """
 
-    def __init__(self, idx: torch.Tensor, d_sae: int) -> None:
+    def __init__(self, idx: torch.Tensor, d_sae: int, kernels=None) -> None:
         n, k = idx.shape
+        self.kernels = kernels  # randsae.sae.triton_ops (lever sparse: triton) or None
         flat = idx.reshape(-1)
         keys = flat.to(torch.int32) if d_sae < 2**31 else flat  # int32 sorts faster
-        _, self.order = torch.sort(keys, stable=True)
+        sorted_keys, self.order = torch.sort(keys, stable=True)
         self.tok = torch.div(self.order, k, rounding_mode="floor")
-        counts = torch.bincount(flat, minlength=d_sae)
-        self.offsets = torch.cumsum(counts, 0) - counts
+        # Bag i starts at the first sorted entry >= i (a bincount would sync with the host on
+        # CUDA to size its output).
+        latents = torch.arange(d_sae, device=idx.device, dtype=keys.dtype)
+        self.offsets = torch.searchsorted(sorted_keys, latents)
         self.flat = flat
 
     def scatter_rows(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        if self.kernels is not None:
+            ends = torch.cat([self.offsets, self.offsets.new_tensor([self.flat.numel()])])
+            return self.kernels.csr_bag_sum(src, self.tok, w.reshape(-1)[self.order], ends)
         return F.embedding_bag(
             self.tok,
             src.contiguous(),
@@ -81,18 +90,27 @@ class _LatentMajor:
         )
 
     def scatter_scalars(self, w: torch.Tensor, d_sae: int) -> torch.Tensor:
+        if w.device.type == "cuda":  # a bag sum, in order: CUDA's index_add_ adds atomically
+            return self.scatter_rows(w, w.new_ones(w.shape[0], 1)).view(d_sae)
         out = torch.zeros(d_sae, dtype=w.dtype, device=w.device)
         return out.index_add_(0, self.flat, w.reshape(-1))
 
 
-def _topk_forward(x, b_dec, W_enc_t, b_enc, k: int, pre_buf):
+def _topk_forward(x, b_dec, W_enc_t, b_enc, k: int, pre_buf, st: EncoderSettings | None):
+    st = st or EncoderSettings()
     x_c = x - b_dec  # (N, d_in)
     # (N, d_sae), dense: the roofline cost. Reusing a scratch buffer avoids re-faulting
     # N * d_sae * 4 bytes of fresh pages every step on CPU.
-    pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
-    vals, idx = pre.topk(k, dim=-1, sorted=False)  # (N, k)
-    # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper.
-    return x_c, vals.clamp_min_(0.0), idx
+    if st.lowp is not None:  # bf16 inputs, fp32 accumulation, bf16 pre-activations
+        w, b = st.lowp.get(W_enc_t, b_enc)
+        pre = torch.addmm(b, x_c.to(w.dtype), w.t(), out=pre_buf)
+    else:
+        with tf32_matmuls(st.tf32):
+            pre = torch.addmm(b_enc, x_c, W_enc_t.t(), out=pre_buf)
+    vals, idx = select.topk(pre, k, st.topk, st.topk_chunk)  # (N, k)
+    # relu(topk(pre)) == topk(relu(pre)) in value; applying it to (N, k) is cheaper. The
+    # selected values take the weights' dtype from here on (a no-op unless bf16).
+    return x_c, vals.to(x_c.dtype).clamp_min_(0.0), idx
 
 
 def _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm: _LatentMajor | None, first: int):
@@ -104,7 +122,7 @@ def _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm: _LatentMajor | None, first: in
     need_x, need_bdec, need_w, need_benc = ctx.needs_input_grad[first : first + 4]
     grad_x = grad_b_dec = grad_W = grad_b_enc = None
     if need_w or need_benc or need_bdec:
-        lm = lm or _LatentMajor(idx, d_sae)
+        lm = lm or _LatentMajor(idx, d_sae, sparse_kernels(getattr(ctx, "st", None)))
     if need_benc or need_bdec:
         grad_b_enc = lm.scatter_scalars(g, d_sae)
     if need_w:
@@ -127,9 +145,10 @@ class _TopKEncode(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf):  # type: ignore[override]
-        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, k: int, pre_buf, st):  # type: ignore[override]
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
         ctx.save_for_backward(x_c, W_enc_t, vals, idx)
+        ctx.st = st
         ctx.mark_non_differentiable(idx)
         return vals, idx
 
@@ -137,7 +156,7 @@ class _TopKEncode(torch.autograd.Function):
     def backward(ctx, grad_vals, _grad_idx):  # type: ignore[override]
         x_c, W_enc_t, vals, idx = ctx.saved_tensors
         g = grad_vals * (vals > 0)  # ReLU derivative, (N, k)
-        return (*_encoder_grads(ctx, g, x_c, W_enc_t, idx, None, 0), None, None)
+        return (*_encoder_grads(ctx, g, x_c, W_enc_t, idx, None, 0), None, None, None)
 
 
 class _TopKAutoencode(torch.autograd.Function):
@@ -148,9 +167,13 @@ class _TopKAutoencode(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf):  # type: ignore[override]
-        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf)
-        x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
+    def forward(ctx, x, b_dec, W_enc_t, b_enc, W_dec, k: int, pre_buf, st):  # type: ignore[override]
+        x_c, vals, idx = _topk_forward(x, b_dec, W_enc_t, b_enc, k, pre_buf, st)
+        ctx.st, kern = st, sparse_kernels(st)
+        if kern is not None:
+            x_hat = kern.fixed_bag_sum(W_dec, idx, vals).add_(b_dec)
+        else:
+            x_hat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum").add_(b_dec)
         ctx.save_for_backward(x_c, W_enc_t, W_dec, vals, idx)
         ctx.mark_non_differentiable(idx)
         return x_hat, vals, idx
@@ -160,16 +183,20 @@ class _TopKAutoencode(torch.autograd.Function):
         x_c, W_enc_t, W_dec, vals, idx = ctx.saved_tensors
         n, k = idx.shape
         d_sae = W_dec.shape[0]
-        lm = _LatentMajor(idx, d_sae)
+        kern = sparse_kernels(ctx.st)
+        lm = _LatentMajor(idx, d_sae, kern)
         gv = torch.zeros_like(vals) if grad_vals is None else grad_vals.clone()
         grad_W_dec = grad_b_dec_out = None
         if grad_xhat is not None:
             grad_xhat = grad_xhat.contiguous()
             offsets, offset2bag = _bag_helpers(n, k, idx.device)
             # dL/dvals[n, j] = <dL/dx_hat[n], W_dec[idx[n, j]]>, without gathering (N, k, d_in).
-            gv += torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_xhat, W_dec, idx.reshape(-1), offsets, offset2bag, 0, -1
-            ).view(n, k)
+            if kern is not None:
+                gv += kern.gather_dot(grad_xhat, W_dec, idx)
+            else:
+                gv += torch.ops.aten._embedding_bag_per_sample_weights_backward(
+                    grad_xhat, W_dec, idx.reshape(-1), offsets, offset2bag, 0, -1
+                ).view(n, k)
             if ctx.needs_input_grad[4]:
                 grad_W_dec = lm.scatter_rows(vals, grad_xhat)
             grad_b_dec_out = grad_xhat.sum(dim=0)
@@ -177,7 +204,20 @@ class _TopKAutoencode(torch.autograd.Function):
         grad_x, grad_b_dec, grad_W, grad_b_enc = _encoder_grads(ctx, g, x_c, W_enc_t, idx, lm, 0)
         if grad_b_dec_out is not None and ctx.needs_input_grad[1]:
             grad_b_dec = grad_b_dec_out if grad_b_dec is None else grad_b_dec_out + grad_b_dec
-        return grad_x, grad_b_dec, grad_W, grad_b_enc, grad_W_dec, None, None
+        return grad_x, grad_b_dec, grad_W, grad_b_enc, grad_W_dec, None, None, None
+
+
+def _unit_rows_(w: torch.Tensor) -> None:
+    norms = torch.linalg.vector_norm(w, dim=1, keepdim=True)
+    w.div_(norms.clamp_min_(torch.finfo(w.dtype).eps))
+
+
+def _project_out_rows_(grad: torch.Tensor, w: torch.Tensor) -> None:
+    parallel = torch.linalg.vecdot(grad, w).unsqueeze(1)  # (d_sae, 1)
+    grad.addcmul_(parallel, w, value=-1.0)
+
+
+_EPILOGUE = (_unit_rows_, _project_out_rows_)
 
 
 class TopKSAE(torch.nn.Module):
@@ -217,6 +257,10 @@ class TopKSAE(torch.nn.Module):
         #: Reuse one (N, d_sae) pre-activation buffer across calls (training on CPU).
         self.reuse_buffers = False
         self._pre_buf: torch.Tensor | None = None
+        #: How the encoder computes (precision, top-k selection); fp32 and ``torch.topk``
+        #: unless a trainer sets it (:mod:`randsae.sae.precision`).
+        self.settings = EncoderSettings()
+        self._compiled: tuple | None = None
 
     # -- layout helpers ---------------------------------------------------------------------
     @property
@@ -229,15 +273,16 @@ class TopKSAE(torch.nn.Module):
         """Top-k latents of ``x (N, d_in)``: ``vals (N, k)`` (>= 0) and ``idx (N, k)`` (int64)."""
         x = x.to(self.W_enc.dtype)
         return _TopKEncode.apply(
-            x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x)
+            x, self.b_dec, self.W_enc_rows, self.b_enc, self.k, self._scratch(x), self.settings
         )
 
     def _scratch(self, x: torch.Tensor) -> torch.Tensor | None:
         if not (self.reuse_buffers and x.device.type == "cpu"):
             return None
         shape = (x.shape[0], self.d_sae)
-        if self._pre_buf is None or self._pre_buf.shape != shape or self._pre_buf.dtype != x.dtype:
-            self._pre_buf = torch.empty(shape, dtype=x.dtype, device=x.device)
+        dtype = self.settings.lowp.dtype if self.settings.lowp is not None else x.dtype
+        if self._pre_buf is None or self._pre_buf.shape != shape or self._pre_buf.dtype != dtype:
+            self._pre_buf = torch.empty(shape, dtype=dtype, device=x.device)
         return self._pre_buf
 
     def decode(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -249,7 +294,14 @@ class TopKSAE(torch.nn.Module):
         """Return ``(x_hat, vals, idx)`` (one fused autograd function for training speed)."""
         x = x.to(self.W_enc.dtype)
         return _TopKAutoencode.apply(
-            x, self.b_dec, self.W_enc_rows, self.b_enc, self.W_dec, self.k, self._scratch(x)
+            x,
+            self.b_dec,
+            self.W_enc_rows,
+            self.b_enc,
+            self.W_dec,
+            self.k,
+            self._scratch(x),
+            self.settings,
         )
 
     def encode_dense(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,17 +314,18 @@ class TopKSAE(torch.nn.Module):
     @torch.no_grad()
     def set_decoder_norm_to_unit_norm(self) -> None:
         """Re-impose unit-norm decoder rows."""
-        eps = torch.finfo(self.W_dec.dtype).eps
-        norms = torch.linalg.vector_norm(self.W_dec, dim=1, keepdim=True)
-        self.W_dec.div_(norms.clamp_min_(eps))
+        (self._compiled or _EPILOGUE)[0](self.W_dec)
 
     @torch.no_grad()
     def remove_gradient_parallel_to_decoder_directions(self) -> None:
         """Project out of ``W_dec.grad`` the component along each (unit) decoder row."""
         if self.W_dec.grad is None:
             return
-        parallel = torch.linalg.vecdot(self.W_dec.grad, self.W_dec).unsqueeze(1)  # (d_sae, 1)
-        self.W_dec.grad.addcmul_(parallel, self.W_dec, value=-1.0)
+        (self._compiled or _EPILOGUE)[1](self.W_dec.grad, self.W_dec)
+
+    def compile_epilogue(self) -> None:
+        """``torch.compile`` both decoder constraints (lever ``compile_epilogue``)."""
+        self._compiled = tuple(torch.compile(fn, dynamic=False) for fn in _EPILOGUE)
 
     # -- persistence -----------------------------------------------------------------------
     def sae_lens_cfg(self, metadata: dict[str, Any] | None = None) -> dict[str, Any]:

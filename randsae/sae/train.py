@@ -45,8 +45,9 @@ from randsae.sae.job import (  # noqa: F401  (re-exported: the recipe's public n
     auto_lr,
     geometric_median,
     linear_warmup_decay,
-    validate_sae_cfg,
 )
+from randsae.sae.levers import Levers, current_levers
+from randsae.sections import SAEConfig
 
 CKPT_NAME = "checkpoint.pt"
 
@@ -97,7 +98,7 @@ def train_sae_group(
     source: Iterator[Any],
     *,
     d_in: int,
-    cfg: Mapping[str, Any],
+    cfg: SAEConfig,
     seeds: Mapping[Any, int],
     out_dirs: Mapping[Any, str | Path],
     device: str | torch.device = "cpu",
@@ -108,29 +109,42 @@ def train_sae_group(
     tracking_dir: str | Path | None = None,
     run_name: str = "sae",
     progress: bool = True,
+    levers: Levers | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """Train one SAE per key of ``seeds`` from a source yielding ``dict[key, (B, d_in)]``.
 
     Used directly by the stream rule (a group of layers shares one forward pass); see
-    :func:`train_sae` for the arguments. Returns one summary per key.
+    :func:`train_sae` for the arguments (``levers``: :mod:`randsae.sae.levers`). Returns one
+    summary per key.
     """
     dev = resolve_device(device)
-    d_sae, total_steps = validate_sae_cfg(cfg, d_in)
+    trk.check_tracking(tracking)
+    d_sae = cfg.width(d_in)
+    total_steps = cfg.n_tokens // cfg.batch_size  # >= 1 (SAEConfig checks n_tokens >= batch)
     src_d_in = getattr(source, "d_in", d_in)
     if int(src_d_in) != int(d_in):
         raise ValueError(f"activation source has d_in={src_d_in}, SAE configured for d_in={d_in}")
-    src_bs = getattr(source, "batch_size", cfg["batch_size"])
-    if int(src_bs) != int(cfg["batch_size"]):
-        raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg['batch_size']}")
+    src_bs = getattr(source, "batch_size", cfg.batch_size)
+    if int(src_bs) != cfg.batch_size:
+        raise ValueError(f"source batch_size={src_bs} != sae.batch_size={cfg.batch_size}")
     keys = list(seeds)
     job_cls: Any = _SAEJob
-    if cfg.get("architecture", "topk") != "topk":
+    if cfg.architecture != "topk":
         from randsae.sae.families import FamilyJob as job_cls
+    levers = levers if levers is not None else current_levers()
     jobs = {
-        key: job_cls(key, d_in=d_in, cfg=cfg, seed=seeds[key], device=dev, total_steps=total_steps)
+        key: job_cls(
+            key,
+            d_in=d_in,
+            cfg=cfg,
+            seed=seeds[key],
+            device=dev,
+            total_steps=total_steps,
+            levers=levers,
+        )
         for key in keys
     }
-    every = int(cfg.get("checkpoint_every_steps", 0) or 0)
+    every = cfg.checkpoint_every_steps
     ckpt_path = Path(checkpoint_dir) / CKPT_NAME if checkpoint_dir is not None else None
     step = 0
     elapsed_before = 0.0
@@ -146,8 +160,8 @@ def train_sae_group(
         step = int(state["step"])
         elapsed_before = float(state.get("seconds", 0.0))
 
-    bs = int(cfg["batch_size"])
-    tracker = trk.make_tracker(tracking, tracking_dir, keys, name=run_name, config=cfg)
+    bs = cfg.batch_size
+    tracker = trk.make_tracker(tracking, tracking_dir, keys, name=run_name, config=cfg.to_dict())
     bar = trk.progress_bar(total_steps * bs, step * bs, desc=run_name) if progress else None
     t0 = time.perf_counter()
     try:
@@ -181,11 +195,7 @@ def train_sae_group(
                     },
                     ckpt_path,
                 )
-            rows = {key: jobs[key].log[-1] for key in keys}
-            tracker.log_step(step, rows)
-            if bar is not None:
-                bar.set_postfix(trk.postfix(rows), refresh=False)
-                bar.update(bs)
+            _report(jobs, tracker, bar, bs, flush=step == total_steps)
     finally:
         if bar is not None:
             bar.close()
@@ -194,15 +204,11 @@ def train_sae_group(
         torch.cuda.synchronize(dev)
     seconds = elapsed_before + time.perf_counter() - t0
 
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    seconds = elapsed_before + time.perf_counter() - t0
-
     summaries: dict[Any, dict[str, Any]] = {}
     for key in keys:
         job = jobs[key]
-        meta = dict((metadata or {}).get(key) or {})
-        arch, norm = cfg.get("architecture", "topk"), cfg.get("normalize_activations", "none")
+        meta = dict((metadata or {}).get(key) or {}, training_precision=job.precision)
+        arch, norm = cfg.architecture, cfg.normalize_activations
         if (arch, norm) != ("topk", "none"):  # the paper's default writes the same cfg.json
             meta.update(sae_architecture=arch, sae_normalize_activations=norm)
             if job.scale is not None:
@@ -213,7 +219,7 @@ def train_sae_group(
         if csv_path is not None:
             _write_log(csv_path, job.log)
         last = job.log[-1]
-        tokens = total_steps * int(cfg["batch_size"])
+        tokens = total_steps * bs
         summaries[key] = {
             "fvu": last["fvu"],
             "loss": last["loss"],
@@ -225,12 +231,14 @@ def train_sae_group(
             "seconds": seconds,
             "tokens_per_s": tokens * len(keys) / seconds if seconds > 0 else float("nan"),
             "backend": job.backend,
-            "architecture": cfg.get("architecture", "topk"),
-            "normalize_activations": cfg.get("normalize_activations", "none"),
+            "architecture": arch,
+            "normalize_activations": norm,
             "lr": job.lr,
             "d_sae": d_sae,
             "k": job.k,
             "device": str(dev),
+            "precision": job.precision,
+            "levers": levers.as_dict(),
         }
     # Only now that every SAE is safely saved may the checkpoint go.
     if ckpt_path is not None:
@@ -243,11 +251,25 @@ def train_sae_group(
     return summaries
 
 
+def _report(jobs: Mapping[Any, Any], tracker: Any, bar: Any, bs: int, *, flush: bool) -> None:
+    """Hand the curve rows read back since the last call to the tracker and the progress bar.
+
+    Rows come back every ``metrics_every`` steps (``flush``: now), all jobs at the same steps.
+    """
+    new = {key: job.new_rows(flush=flush) for key, job in jobs.items()}
+    for rows in zip(*new.values(), strict=True):
+        by_key = dict(zip(new, rows, strict=True))
+        tracker.log_step(int(rows[0]["step"]), by_key)
+        if bar is not None:
+            bar.set_postfix(trk.postfix(by_key), refresh=False)
+            bar.update(bs)
+
+
 def train_sae(
     source: Iterator[Any],
     *,
     d_in: int,
-    cfg: Mapping[str, Any],
+    cfg: SAEConfig,
     seed: int,
     out_dir: str | Path,
     device: str | torch.device = "cpu",
@@ -258,6 +280,7 @@ def train_sae(
     tracking_dir: str | Path | None = None,
     run_name: str = "sae",
     progress: bool = True,
+    levers: Levers | None = None,
 ) -> dict[str, Any]:
     """Train one TopK SAE from ``source`` and save it (sae-lens format) to ``out_dir``.
 
@@ -265,7 +288,7 @@ def train_sae(
         source: iterator of fp32 ``(batch_size, d_in)`` batches (e.g. ``CachedActivationSource``),
             or of single-key dicts; its ``state_dict`` is checkpointed when present.
         d_in: activation width.
-        cfg: the config's ``sae:`` section.
+        cfg: the model's ``sae`` section (:class:`randsae.sections.SAEConfig`).
         seed: job seed (the SAE init seed is derived from it with sha256).
         out_dir: where ``cfg.json`` + ``sae_weights.safetensors`` go.
         device: ``cpu``, ``cuda[:i]`` or ``auto``.
@@ -275,9 +298,11 @@ def train_sae(
         tracking: ``none`` | ``tensorboard`` | ``wandb`` (:mod:`randsae.sae.tracking`): the
             curve per optimizer step; files under ``tracking_dir``; ``run_name`` names the run.
         progress: tqdm bar (tokens/s, FVU, L0, dead fraction, ETA) on stderr.
+        levers: speed switches (:mod:`randsae.sae.levers`); they change no result.
 
     Returns:
-        Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr.
+        Summary: final fvu/loss/l0/dead_frac, tokens, steps, seconds, tokens_per_s, backend, lr,
+        the resolved ``sae.precision`` and the levers used.
     """
     key = "sae"
 
@@ -285,7 +310,7 @@ def train_sae(
         def __init__(self, inner: Any) -> None:
             self.inner = inner
             self.d_in = getattr(inner, "d_in", d_in)
-            self.batch_size = getattr(inner, "batch_size", cfg["batch_size"])
+            self.batch_size = getattr(inner, "batch_size", cfg.batch_size)
 
         def __next__(self) -> Any:
             b = next(self.inner)
@@ -317,5 +342,6 @@ def train_sae(
         tracking_dir=tracking_dir,
         run_name=run_name,
         progress=progress,
+        levers=levers,
     )
     return out[key]

@@ -1,51 +1,90 @@
-"""Frozen dataclasses of the config sections, built from the schema-validated dict.
+"""The config's sections: frozen dataclasses, one per section, one field per key.
 
-The JSON Schema checks keys and types; each section's ``__post_init__`` checks the invariants a
-schema cannot express (:func:`check_config` builds :class:`RunConfig` and so runs them all when
-the Snakefile is parsed, before any job). Every error is a ``ConfigError`` naming the key.
-``from_dict`` takes the section's declared fields; other keys of a section (validated by the
-schema) are kept in ``extra`` so that a section can grow without breaking this module.
+The JSON Schema (``config.schema.yaml``) checks keys and types; each section's ``__post_init__``
+checks every numeric key's range and the invariants across its keys, and :class:`RunConfig` the
+ones across sections. :func:`check_config` runs both when the Snakefile is parsed, before any
+job; every error is a ``ConfigError`` naming the key. Stages take their sections (built by the
+script adapters from the rules' params with ``<Section>.from_dict``), never the whole config.
 
-One module per stage group: :mod:`.models` (models, data), :mod:`.sae` (activations, sae),
-:mod:`.evaluate` (eval, examples), :mod:`.autointerp`, :mod:`.run` (the whole run).
+One module per stage group: :mod:`.models` (models, init, data, tokenizer), :mod:`.sae`
+(activations, sae), :mod:`.evaluate` (eval, examples), :mod:`.autointerp` (autointerp and the
+judges), :mod:`.toy`, :mod:`.run` (the whole run); :mod:`.base` holds what they share.
 """
 
 from randsae.errors import ConfigError
-from randsae.sections.autointerp import check_autointerp
+from randsae.sections.autointerp import (
+    AnthropicSettings,
+    AutointerpConfig,
+    OpenAISettings,
+    SimulationConfig,
+)
 from randsae.sections.evaluate import EvalConfig, ExamplesConfig
-from randsae.sections.models import ArchConfig, ModelConfig
-from randsae.sections.run import RunConfig, cells, check_config, check_variants, sae_config
-from randsae.sections.sae import (
-    ARCHITECTURES,
-    FUSED_NORMALIZATIONS,
-    NORMALIZATIONS,
-    SAELENS_FAMILIES,
-    ActivationsConfig,
-    SAEConfig,
-    family_error,
-    micro_batch_error,
-    sae_n_latents,
+from randsae.sections.models import (
+    ArchConfig,
+    DataConfig,
+    HFDatasetConfig,
+    InitConfig,
+    ModelConfig,
+    ModelSource,
+    SAEOverrides,
+    TokenizerConfig,
+    TrainConfig,
+    models_from_dict,
+)
+from randsae.sections.publish import ArtifactsConfig, PublishConfig, RecomputeCell
+from randsae.sections.run import FiguresConfig, RunConfig, cells, check_config, sae_config
+from randsae.sections.sae import ActivationsConfig, SAEConfig
+from randsae.sections.toy import (
+    EmbeddingsConfig,
+    GloveConfig,
+    L1CoefsConfig,
+    SharkeyConfig,
+    SharkeyData,
+    ToyConfig,
+    ToyFiguresConfig,
+    ToySAEConfig,
+    TwoDConfig,
+    Word2VecConfig,
+    WordsConfig,
 )
 
 __all__ = [
-    "ARCHITECTURES",
-    "FUSED_NORMALIZATIONS",
-    "NORMALIZATIONS",
-    "SAELENS_FAMILIES",
     "ActivationsConfig",
+    "ArtifactsConfig",
+    "AnthropicSettings",
     "ArchConfig",
+    "AutointerpConfig",
     "ConfigError",
+    "DataConfig",
+    "EmbeddingsConfig",
     "EvalConfig",
     "ExamplesConfig",
+    "FiguresConfig",
+    "GloveConfig",
+    "HFDatasetConfig",
+    "InitConfig",
+    "L1CoefsConfig",
     "ModelConfig",
+    "ModelSource",
+    "OpenAISettings",
+    "PublishConfig",
+    "RecomputeCell",
     "RunConfig",
     "SAEConfig",
+    "SAEOverrides",
+    "SharkeyConfig",
+    "SharkeyData",
+    "SimulationConfig",
+    "TokenizerConfig",
+    "ToyConfig",
+    "ToyFiguresConfig",
+    "ToySAEConfig",
+    "TrainConfig",
+    "TwoDConfig",
+    "Word2VecConfig",
+    "WordsConfig",
     "cells",
-    "check_autointerp",
     "check_config",
-    "check_variants",
-    "family_error",
-    "micro_batch_error",
+    "models_from_dict",
     "sae_config",
-    "sae_n_latents",
 ]

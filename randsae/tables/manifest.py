@@ -40,6 +40,25 @@ COLUMNS = (
 )
 
 
+#: Snakemake persistence backends the manifest reads: the file backend's `.snakemake/metadata`
+#: records (Snakemake has no public interface that gives a job's params and external job id; its
+#: `--detailed-summary` lists neither).
+SUPPORTED_PERSISTENCE = ("file",)
+
+
+def persistence_error(backend: str) -> str | None:
+    """Why the manifest cannot be written under Snakemake's ``--persistence-backend backend``
+    (None for the file backend, the default)."""
+    if backend in SUPPORTED_PERSISTENCE:
+        return None
+    return (
+        f"results/manifest.tsv cannot be built with --persistence-backend {backend}: the "
+        "manifest reads each artifact's rule, params and job id from the file backend's "
+        ".snakemake/metadata records, which that backend does not write. Run with the default "
+        "backend (--persistence-backend file), or ask for targets other than the manifest."
+    )
+
+
 def decode_record_name(relative: str | Path) -> str:
     """Output path of a metadata record, from its path relative to `.snakemake/metadata`.
 

@@ -97,15 +97,23 @@ def compute_table(bench_root: str, models: list[str], n_variants: int, out_csv: 
     io.write_csv(build(bench, n_variants), out_csv)
 
 
-def manifest(artifacts: list[str], patterns: dict[str, str], out_tsv: str) -> None:
-    """The artifact manifest: every output with its rule, params digest, size and sha256."""
+def manifest(
+    artifacts: list[str], patterns: dict[str, str], out_tsv: str, persistence: str = "file"
+) -> None:
+    """The artifact manifest: every output with its rule, params digest, size and sha256.
+    ``persistence``: the run's Snakemake persistence backend (only ``file`` is readable)."""
     from randsae.provenance import git_commit, package_versions
     from randsae.tables.manifest import (
         manifest_rows,
+        persistence_error,
         read_snakemake_metadata,
         slurm_job_ids,
         write_manifest,
     )
+
+    err = persistence_error(persistence)
+    if err:
+        raise RuntimeError(err)
 
     rows = manifest_rows(
         list(artifacts),

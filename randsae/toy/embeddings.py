@@ -35,5 +35,10 @@ def hf_input_embeddings(hf_name: str, revision: str = "main") -> np.ndarray:
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(hf_name, revision=revision, dtype=torch.float32)
+    from randsae.hub import hub_call
+
+    with hub_call(f"model {hf_name}@{revision}"):
+        model = AutoModelForCausalLM.from_pretrained(
+            hf_name, revision=revision, dtype=torch.float32
+        )
     return model.get_input_embeddings().weight.detach().float().numpy().copy()

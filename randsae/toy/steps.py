@@ -8,13 +8,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from randsae.sections import SharkeyData, ToySAEConfig, TwoDConfig, Word2VecConfig
 from randsae.toy import ARMS, METRICS
-from randsae.toy.config import parse_dataset
 from randsae.toy.metrics import summarize
+
+if TYPE_CHECKING:
+    pass
 
 # torch is imported inside the functions that train or generate data, so that the summary and
 # figure jobs (pandas + matplotlib only) start quickly.
@@ -35,110 +39,36 @@ def _atomic_csv(df: pd.DataFrame, path: str) -> None:
     os.replace(tmp, path)
 
 
-def make_toy_2d(seed: int, two_d: dict, pdf: str, png: str, csv: str) -> None:
+def make_toy_2d(seed: int, two_d: TwoDConfig, pdf: str, png: str, csv: str) -> None:
     """The 2-D illustration figure and its CSV (all four panels, long format)."""
     from randsae.toy.illustration import illustration_2d, long_table
     from randsae.toy.plotting import plot_2d, save_figure
 
     panels = illustration_2d(
-        seed=seed,
-        num_samples=int(two_d["num_samples"]),
-        hidden_expansion=int(two_d["hidden_expansion"]),
+        seed=seed, num_samples=two_d.num_samples, hidden_expansion=two_d.hidden_expansion
     )
-    save_figure(plot_2d(panels, float(two_d["lim"])), long_table(panels), pdf, png, csv)
-    log.info("2-D illustration: %d samples", int(two_d["num_samples"]))
-
-
-def load_vectors(path: str | None, max_words: int | None = None):
-    """Word vectors (.npy) as a float32 tensor, optionally only the first ``max_words``."""
-    import torch
-
-    if not path:
-        raise ValueError("word datasets need an input vectors file")
-    arr = np.load(path)
-    if max_words is not None:
-        arr = arr[: int(max_words)]
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-
-
-def _arm_data(
-    dataset: str, arm: str, seeds: list[int], common: dict, data: dict, vectors: str | None
-):
-    """Per-seed data of one arm. Word vectors use ``data['gaussian_num_samples']`` Gaussian
-    control rows; embedding matrices (no such key) a control with as many rows as the matrix."""
-    from randsae.toy.train import build_arm
-
-    kind, _detail = parse_dataset(dataset)
-    kwargs = dict(
-        test_fraction=float(common["test_fraction"]), ffn_expansion=int(common["ffn_expansion"])
-    )
-    if kind == "sharkey":
-        return build_arm(dataset, arm, seeds, int(common["seed"]), sharkey=data, **kwargs)
-    n_gauss = data.get("gaussian_num_samples")
-    return build_arm(
-        dataset,
-        arm,
-        seeds,
-        int(common["seed"]),
-        vectors=load_vectors(vectors),
-        gaussian_num_samples=None if n_gauss is None else int(n_gauss),
-        **kwargs,
-    )
+    save_figure(plot_2d(panels, float(two_d.lim)), long_table(panels), pdf, png, csv)
+    log.info("2-D illustration: %d samples", two_d.num_samples)
 
 
 def make_toy_data_stats(
     dataset: str,
     arms: list[str],
     n_seeds: int,
-    common: dict,
-    data: dict,
+    seed: int,
+    test_fraction: float,
+    ffn_expansion: int,
+    sharkey: SharkeyData | None,
+    gaussian_num_samples: int | None,
     vectors: str | None,
     out_csv: str,
 ) -> pd.DataFrame:
-    """Descriptive statistics of every (arm, seed) dataset: sizes, mean, std, feature norms
-    and, for the synthetic data, the mean number of active features."""
-    import torch
+    """Descriptive statistics of every (arm, seed) dataset (randsae.toy.stats.data_stats)."""
+    from randsae.toy.stats import data_stats
+    from randsae.toy.train import ToyData
 
-    from randsae.toy.train import check_arm
-
-    rows = []
-    for arm in arms:
-        ad = _arm_data(dataset, check_arm(arm), list(range(n_seeds)), common, data, vectors)
-        for i, seed in enumerate(ad.seeds):
-            x = torch.cat([ad.train[i], ad.test[i]])
-            row = {
-                "dataset": dataset,
-                "arm": arm,
-                "seed": seed,
-                "n_train": ad.train.shape[1],
-                "n_test": ad.test.shape[1],
-                "dim": x.shape[1],
-                "mean": x.mean().item(),
-                "std": x.std().item(),
-                "mean_row_norm": x.norm(dim=1).mean().item(),
-                "n_ground_truth": 0 if ad.features is None else ad.features.shape[2],
-                "mean_feature_norm": float("nan")
-                if ad.features is None
-                else ad.features[i].norm(dim=0).mean().item(),
-            }
-            rows.append(row)
-    df = pd.DataFrame(rows)
-    if parse_dataset(dataset)[0] == "sharkey":
-        from randsae.seeds import stable_seed
-        from randsae.toy.data import generate_sharkey
-
-        active = {}
-        for seed in range(n_seeds):
-            sd = generate_sharkey(
-                int(data["num_samples"]),
-                int(data["num_inputs"]),
-                int(data["num_features"]),
-                float(data["avg_active_features"]),
-                float(data["lambda_decay"]),
-                stable_seed(int(common["seed"]), dataset, "data", seed),
-            )
-            active[seed] = (sd.coefficients > 0).float().sum(dim=1).mean().item()
-        df["mean_active_features"] = df["seed"].map(active)
+    data = ToyData(seed, test_fraction, ffn_expansion, sharkey, gaussian_num_samples)
+    df = data_stats(dataset, arms, n_seeds, data, vectors)
     _atomic_csv(df, out_csv)
     log.info("data stats of %s: %d rows", dataset, len(df))
     return df
@@ -148,9 +78,12 @@ def make_toy_sweep(
     dataset: str,
     arms: list[str],
     n_latents: int,
-    common: dict,
-    data: dict,
-    sae: dict,
+    seed: int,
+    test_fraction: float,
+    ffn_expansion: int,
+    sharkey: SharkeyData | None,
+    gaussian_num_samples: int | None,
+    sae: ToySAEConfig,
     vectors: str | None,
     out_csv: str,
     device: str = "cpu",
@@ -161,12 +94,14 @@ def make_toy_sweep(
     every (arm, seed, coefficient) SAE trains in one vectorised stack (``models_per_batch``).
     """
     from randsae.models.neox import resolve_device
-    from randsae.toy.train import check_arm, run_sweep_arms
+    from randsae.toy.stats import arm_data
+    from randsae.toy.train import ToyData, check_arm, run_sweep_arms
 
-    seeds = list(range(int(sae["seeds"])))
+    data = ToyData(seed, test_fraction, ffn_expansion, sharkey, gaussian_num_samples)
+    seeds = list(range(sae.seeds))
     datas = {}
     for arm in arms:
-        datas[arm] = ad = _arm_data(dataset, check_arm(arm), seeds, common, data, vectors)
+        datas[arm] = ad = arm_data(dataset, check_arm(arm), seeds, data, vectors)
         log.info(
             "%s/%s/n%d: train %s, test %s",
             dataset,
@@ -180,7 +115,7 @@ def make_toy_sweep(
         dataset=dataset,
         n_latents=int(n_latents),
         sae_cfg=sae,
-        master_seed=int(common["seed"]),
+        master_seed=data.seed,
         device=resolve_device(device),
     )
     log.info("mean train seconds per SAE %.3f", out["train_seconds"].mean())
@@ -290,22 +225,22 @@ def make_toy_figure_grid(
 
 
 def make_word2vec_vectors(
-    dim: int, seed: int, w2v: dict, max_words: int | None, npy: str, vocab: str
+    dim: int, seed: int, w2v: Word2VecConfig, max_words: int | None, npy: str, vocab: str
 ) -> None:
     """Offline substitute for GloVe: word2vec trained on gensim's test corpora."""
     from randsae.seeds import stable_seed
     from randsae.toy.words import save_vectors, tokenized_corpus, train_word2vec
 
-    sentences = tokenized_corpus(w2v["max_wiki_articles"])
+    sentences = tokenized_corpus(w2v.max_wiki_articles)
     log.info("corpus: %d documents, %d tokens", len(sentences), sum(map(len, sentences)))
     words, vecs = train_word2vec(
         sentences,
         dim=int(dim),
         seed=stable_seed(seed, "word2vec", dim) % 2**31,
-        window=int(w2v["window"]),
-        min_count=int(w2v["min_count"]),
-        epochs=int(w2v["epochs"]),
-        sg=int(w2v["sg"]),
+        window=w2v.window,
+        min_count=w2v.min_count,
+        epochs=w2v.epochs,
+        sg=w2v.sg,
     )
     if max_words is not None:
         words, vecs = words[: int(max_words)], vecs[: int(max_words)]

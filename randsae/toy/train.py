@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from randsae.sections import L1CoefsConfig, SharkeyData, ToySAEConfig
 from randsae.seeds import stable_seed
 from randsae.toy import ARMS
 from randsae.toy.data import (
@@ -69,6 +70,19 @@ def transform_arm(
     return samples, features
 
 
+@dataclass(frozen=True)
+class ToyData:
+    """What defines a toy dataset's samples: the toy part's seed and split, the random FFN, and
+    the synthetic data's settings (``sharkey``) or the Gaussian control's size
+    (``gaussian_num_samples``; None for an embedding matrix: as many rows as the matrix)."""
+
+    seed: int
+    test_fraction: float
+    ffn_expansion: int
+    sharkey: SharkeyData | None = None
+    gaussian_num_samples: int | None = None
+
+
 def build_arm(
     dataset: str,
     arm: str,
@@ -77,11 +91,11 @@ def build_arm(
     *,
     test_fraction: float,
     ffn_expansion: int,
-    sharkey: dict | None = None,
+    sharkey: SharkeyData | None = None,
     vectors: Tensor | None = None,
     gaussian_num_samples: int | None = None,
 ) -> ArmData:
-    """Per-seed data of one arm. Exactly one of ``sharkey`` (the config slice) or ``vectors``
+    """Per-seed data of one arm. Exactly one of ``sharkey`` (its sample settings) or ``vectors``
     (word vectors (N, d)) is given. As in the paper's code every seed redraws the synthetic
     data, the random FFN, the Gaussian control and the train/test split; word vectors are
     fixed. The data seed does not depend on the arm, so all arms of a seed share base data."""
@@ -92,15 +106,15 @@ def build_arm(
     for s in seeds:
         if sharkey is not None:
             data = generate_sharkey(
-                num_samples=int(sharkey["num_samples"]),
-                num_inputs=int(sharkey["num_inputs"]),
-                num_features=int(sharkey["num_features"]),
-                avg_active_features=float(sharkey["avg_active_features"]),
-                lambda_decay=float(sharkey["lambda_decay"]),
+                num_samples=sharkey.num_samples,
+                num_inputs=sharkey.num_inputs,
+                num_features=sharkey.num_features,
+                avg_active_features=float(sharkey.avg_active_features),
+                lambda_decay=float(sharkey.lambda_decay),
                 seed=stable_seed(master_seed, dataset, "data", s),
             )
             base, base_feats = data.samples, data.features
-            n_gauss = int(sharkey["num_samples"])
+            n_gauss = sharkey.num_samples
         else:
             base, base_feats = vectors, None
             n_gauss = int(gaussian_num_samples or vectors.shape[0])
@@ -199,12 +213,9 @@ def evaluate_stacked(
     return out
 
 
-def l1_coef_values(spec: dict) -> list[float]:
+def l1_coef_values(spec: L1CoefsConfig) -> list[float]:
     """The L1 coefficients: ``np.logspace(log10_min, log10_max, num)`` (paper: -3, 2, 21)."""
-    num = int(spec["num"])
-    if num < 1:
-        raise ValueError(f"l1_coefs.num must be >= 1, got {num!r}")
-    return [float(c) for c in np.logspace(float(spec["log10_min"]), float(spec["log10_max"]), num)]
+    return [float(c) for c in np.logspace(spec.log10_min, spec.log10_max, spec.num)]
 
 
 def run_sweep(
@@ -213,7 +224,7 @@ def run_sweep(
     dataset: str,
     arm: str,
     n_latents: int,
-    sae_cfg: dict,
+    sae_cfg: ToySAEConfig,
     master_seed: int,
     device: str = "cpu",
 ) -> pd.DataFrame:
@@ -244,14 +255,14 @@ def run_sweep_arms(
     *,
     dataset: str,
     n_latents: int,
-    sae_cfg: dict,
+    sae_cfg: ToySAEConfig,
     master_seed: int,
     device: str = "cpu",
 ) -> pd.DataFrame:
     """Train and test every (arm, seed, L1 coefficient) SAE of one (dataset, n_latents).
 
     Arms whose data have equal shapes are stacked together: the models of every arm, seed and
-    coefficient are trained ``sae_cfg['models_per_batch']`` at a time in one vectorised loop
+    coefficient are trained ``sae_cfg.models_per_batch`` at a time in one vectorised loop
     (1 = one model per loop; the results do not depend on it, see ``StackedSAE``). Returns one
     row per model, with ``mmcs_baseline``: the MMCS of a dictionary of one direction, the mean of
     the model's training data (NaN without ground truth). It is the bar an SAE must clear to have
@@ -262,9 +273,7 @@ def run_sweep_arms(
         check_arm(arm)
     if int(n_latents) < 1:
         raise ValueError(f"n_latents must be >= 1, got {n_latents!r}")
-    per_batch = int(sae_cfg["models_per_batch"])
-    if per_batch < 1:
-        raise ValueError(f"models_per_batch must be >= 1, got {per_batch!r}")
+    per_batch = sae_cfg.models_per_batch
     shapes = {(tuple(d.train.shape), tuple(d.test.shape)) for d in datas.values()}
     if len(shapes) > 1:  # arms of different sizes: one stack per arm
         frames = [
@@ -273,7 +282,7 @@ def run_sweep_arms(
             for a, d in datas.items()
         ]  # fmt: skip
         return pd.concat(frames, ignore_index=True)
-    coefs = l1_coef_values(sae_cfg["l1_coefs"])
+    coefs = l1_coef_values(sae_cfg.l1_coefs)
     train, test, feats, data_rows = _stack_arms(datas)
 
     def sae_seed(r: int) -> int:
@@ -296,13 +305,13 @@ def run_sweep_arms(
             [coefs[ci] for ci, _ in chunk],
             [sae_seed(r) for r in seed_index],
             int(n_latents),
-            epochs=int(sae_cfg["epochs"]),
-            batch_size=int(sae_cfg["batch_size"]),
-            lr=float(sae_cfg["lr"]),
+            epochs=sae_cfg.epochs,
+            batch_size=sae_cfg.batch_size,
+            lr=float(sae_cfg.lr),
             device=device,
         )
         seconds = (time.perf_counter() - t0) / len(chunk)
-        metrics = evaluate_stacked(sae, test, seed_index, feats, int(sae_cfg["batch_size"]))
+        metrics = evaluate_stacked(sae, test, seed_index, feats, sae_cfg.batch_size)
         for (ci, r), met in zip(chunk, metrics, strict=True):
             arm, si = data_rows[r]
             rows.append(

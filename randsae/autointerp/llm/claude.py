@@ -2,7 +2,7 @@
 
 Same shape as the lexical backend in ``randsae.autointerp.scoring``::
 
-    backend = AnthropicBackend(config["autointerp"]["anthropic"], cache_path=..., state_dir=...,
+    backend = AnthropicBackend(run.autointerp.anthropic, cache_path=..., state_dir=...,
                                ledger_path=..., cell={"model": m, "init": i, "layer": l})
     explanations = backend.explain(records)              # latent -> {"explanation", ...}
     scores = backend.score("detection", {latent: (explanation, items)})   # item id -> {"prob", ...}
@@ -72,7 +72,7 @@ class AnthropicBackend:
 
     def __init__(
         self,
-        config: dict | None,
+        config: AnthropicSettings | dict | None,
         *,
         cache_path: str | os.PathLike,
         state_dir: str | os.PathLike,
@@ -82,7 +82,10 @@ class AnthropicBackend:
         highlight_threshold: float = prompts.HIGHLIGHT_THRESHOLD,
     ):
         self.highlight_threshold = float(highlight_threshold)
-        self.settings = self.settings_cls.from_config(config)
+        # the section object (the stages) or its dict (keys left out take their defaults)
+        self.settings = (
+            config if isinstance(config, self.settings_cls) else self.settings_cls.from_dict(config)
+        )
         self._check_settings()
         self.cell = dict(cell or {})
         self.state_dir = Path(state_dir)

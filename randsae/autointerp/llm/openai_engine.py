@@ -1,94 +1,23 @@
-"""The LLM engine on an OpenAI-compatible chat-completions endpoint, and its settings."""
+"""The LLM engine on an OpenAI-compatible chat-completions endpoint (its settings are the
+``autointerp.openai`` section, :class:`randsae.sections.OpenAISettings`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from randsae.autointerp.llm.engine import LLMEngine
-from randsae.autointerp.llm.settings import merge_section
 from randsae.secrets import clip
+from randsae.sections.autointerp import OpenAISettings
+
+__all__ = ["DEFAULTS", "PROMPT_VERSION", "OpenAIEngine", "OpenAISettings", "completion_problem"]
 
 PROMPT_VERSION = "openai-v1"
 
-DEFAULTS: dict[str, Any] = {
-    "model": "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4",
-    "base_url": None,  # None = OPENAI_BASE_URL env, else the SDK default (api.openai.com)
-    "temperature": 0.0,
-    "max_tokens": 1024,
-    "probabilities": "auto",
-    "top_logprobs": 20,
-    "timeout_s": 120.0,
-    "max_concurrency": 4,
-    "max_retries": 4,
-    "max_parse_retries": 2,
-    "windows_per_prompt": 10,
-    "shuffle_seed": 42,
-    "budget_usd": 5.0,
-    "price_input": 0.0,
-    "price_output": 0.0,
-}
-
-
-@dataclass(frozen=True)
-class OpenAISettings:
-    """Validated ``autointerp.openai`` config section."""
-
-    model: str
-    base_url: str | None
-    temperature: float | None
-    max_tokens: int
-    probabilities: str
-    top_logprobs: int
-    timeout_s: float
-    max_concurrency: int
-    max_retries: int
-    max_parse_retries: int
-    windows_per_prompt: int
-    shuffle_seed: int
-    budget_usd: float
-    price_input: float
-    price_output: float
-    # fixed for this engine (real-time calls, character estimate, no prompt-cache pricing)
-    execution: str = "realtime"
-    estimate_method: str = "chars"
-    chars_per_token: float = 4.0
-    batch_discount: float = 1.0
-    cache_ttl: str = "5m"
-    prompt_version: str | None = None
-    max_batch_resubmits: int = 0
-    poll_interval_s: float = 1.0
-    batch_timeout_s: float = 0.0
-    prices: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, section: dict | None) -> OpenAISettings:
-        _, merged = merge_section(section, DEFAULTS, "autointerp.openai")
-        merged["prices"] = {
-            merged["model"]: {
-                "input": float(merged["price_input"]),
-                "output": float(merged["price_output"]),
-                "cache_write": 0.0,
-                "cache_write_1h": 0.0,
-                "cache_read": 0.0,
-            }
-        }
-        s = cls(**merged)
-        if s.probabilities not in ("auto", "logprobs", "elicited"):
-            raise ValueError(
-                "autointerp.openai.probabilities must be auto, logprobs or elicited, got "
-                f"{s.probabilities!r}"
-            )
-        if not 1 <= s.top_logprobs <= 20:
-            raise ValueError("autointerp.openai.top_logprobs must be between 1 and 20")
-        if s.windows_per_prompt < 1 or s.max_concurrency < 1 or s.max_tokens < 1:
-            raise ValueError("windows_per_prompt, max_concurrency and max_tokens must be >= 1")
-        if min(s.max_retries, s.max_parse_retries) < 0:
-            raise ValueError("retry counts must be >= 0")
-        return s
+#: Every key of ``autointerp.openai`` with its default (derived from the section).
+DEFAULTS = OpenAISettings.defaults()
 
 
 class OpenAIEngine(LLMEngine):
