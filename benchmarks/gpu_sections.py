@@ -412,10 +412,13 @@ def random_pythia(shape: tuple[int, int, int, int, int], dev: torch.device, dtyp
     from transformer_lens import HookedTransformer
 
     from randsae.models.neox import neox_config
+    from randsae.sections import ArchConfig
 
     n_layers, d, heads, d_mlp, rot = shape
-    arch = {"n_layers": n_layers, "d_model": d, "n_heads": heads, "d_mlp": d_mlp}
-    cfg = neox_config(arch | {"n_ctx": 2048, "rotary_dim": rot}, 50304, seed=0)
+    arch = ArchConfig(
+        n_layers=n_layers, d_model=d, n_heads=heads, d_mlp=d_mlp, n_ctx=2048, rotary_dim=rot
+    )
+    cfg = neox_config(arch, 50304, seed=0)
     cfg.device, cfg.dtype = str(dev), dtype
     with torch.device(dev):
         model = HookedTransformer(cfg, tokenizer=None, move_to_device=False)
