@@ -120,6 +120,7 @@ PROBE = textwrap.dedent(
     from randsae.hub import HubUnavailableError, hub_call
     from randsae.publish.runcheck import PublishError
     from randsae.publish.upload import publish_run
+    from randsae.sections import check_config
 
     cfg, run = json.loads(sys.argv[1]), Path(sys.argv[2])
     out = {}
@@ -133,14 +134,14 @@ PROBE = textwrap.dedent(
         out["tree"] = sorted(f.path for f in api.list_repo_tree("org/up", recursive=True))
     os.chdir(run)
     try:  # the Hub fails every attempt of the first commit: publishing stops, nothing is lost
-        publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])
+        publish_run(check_config(cfg), "results/manifest.tsv", ["results/a.txt"])
     except HubUnavailableError as err:
         out["interrupted"] = str(err)
-    out["first"] = publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])["sent"]
-    out["second"] = publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])["sent"]
+    out["first"] = publish_run(check_config(cfg), "results/manifest.tsv", ["results/a.txt"])["sent"]
+    out["second"] = publish_run(check_config(cfg), "results/manifest.tsv", ["results/a.txt"])["sent"]
     cfg["publish"] |= {"repo": "org/absent", "create": False}
     try:
-        publish_run(cfg, "results/manifest.tsv", ["results/a.txt"])
+        publish_run(check_config(cfg), "results/manifest.tsv", ["results/a.txt"])
     except PublishError as err:
         out["absent"] = str(err)
     try:
