@@ -14,7 +14,7 @@ def main(smk):
         model=smk.wildcards.model,
         init=smk.wildcards.init,
         layer=int(smk.wildcards.layer),
-        sae_cfg=SAEConfig.from_dict(smk.params.sae),
+        sae_cfg=SAEConfig.from_rule_params(smk.params.sae),
         act_cfg=ActivationsConfig.from_dict(smk.params.activations),
         seed=smk.params.seed,
         cache_dir=smk.input.cache,

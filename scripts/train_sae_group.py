@@ -13,7 +13,7 @@ def main(smk):
         init_cfg=InitConfig.from_dict(smk.params.init),
         init=smk.wildcards.init,
         layers=list(smk.params.layers),
-        sae_cfg=SAEConfig.from_dict(smk.params.sae),
+        sae_cfg=SAEConfig.from_rule_params(smk.params.sae),
         act_cfg=ActivationsConfig.from_dict(smk.params.activations),
         seed=smk.params.seed,
         tokens_train=smk.input.tokens,

@@ -309,3 +309,16 @@ def test_negative_or_non_finite_value_is_rejected_naming_the_key(key, kind, is_l
         with pytest.raises(ConfigError) as err:
             check_config(cfg, SCHEMA_PATH)
         assert str(err.value).startswith(key), (value, str(err.value))
+
+
+def test_training_rules_params_build_their_section():
+    """params.sae of the training rules leaves out a precision that computes in float32 (CPU):
+    the adapters' section from it trains in float32, as the key's absence always meant."""
+    from randsae.sections import SAEConfig
+
+    sae = yaml.safe_load((Path(__file__).parent.parent / "config.yaml").read_text())["sae"]
+    params = SAEConfig.rule_params(sae, device="cpu")
+    assert "precision" not in params
+    assert SAEConfig.from_rule_params(params).precision == "float32"
+    kept = SAEConfig.rule_params({**sae, "precision": "bfloat16"}, device="cpu")
+    assert SAEConfig.from_rule_params(kept).precision == "bfloat16"

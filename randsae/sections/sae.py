@@ -167,3 +167,9 @@ class SAEConfig(Section):
         if precision == "float32" or (precision == "auto" and device == "cpu"):
             out.pop("precision")
         return out
+
+    @classmethod
+    def from_rule_params(cls, params: Mapping[str, Any]) -> SAEConfig:
+        """The section from a rule's ``params.sae`` (:meth:`rule_params`): a ``precision`` left
+        out there computes in float32."""
+        return cls.from_dict({"precision": "float32", **params})
