@@ -39,7 +39,8 @@ def test_dry_run_default_grid(tmp_path):
     n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * len(cfg["inits"])
     for rule in ("train_sae", "eval_sae", "explain", "score"):
         assert jobs[rule] == n_cells, rule
-    assert jobs["cache_activations"] == jobs["build_init"] == len(cfg["inits"]) * len(cfg["models"])
+    n_groups = len(cfg["inits"]) * len(cfg["models"])
+    assert jobs["cache_activations"] == jobs["build_init"] == jobs["eval_group"] == n_groups
     assert jobs["train_model"] == 1
     for rule, n in report_job_counts(cfg).items():
         assert jobs[rule] == n, rule
@@ -173,6 +174,7 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     assert jobs["train_sae"] == 10
     allowed = {
         "train_sae",
+        "eval_group",
         "eval_sae",
         "explain",
         "score",
@@ -229,7 +231,10 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
         per_cell = {"train_sae", "eval_sae", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
-        assert set(jobs) <= per_cell | {"latent_page", "manifest", "all", *REPORT_RULES}, jobs
+        # one eval_group per (model, init) evaluates layer 0 only (the store holds layer 1)
+        assert jobs["eval_group"] == 5
+        allowed = per_cell | {"eval_group", "latent_page", "manifest", "all", *REPORT_RULES}
+        assert set(jobs) <= allowed, jobs
     finally:
         for dest, p in moved:
             shutil.move(dest, p)
