@@ -289,10 +289,10 @@ EVAL_PARAMS = {
 EVAL_STORE = "results/eval_store/{model}/{init}"
 
 
-def eval_group_saes(wildcards):
-    """Every layer's SAE weights of one (model, init), in layer order."""
+def layer_files(wildcards, pattern):
+    """``pattern`` for every layer of one (model, init), in layer order."""
     return [
-        SAE_FILES["weights"].format(model=wildcards.model, init=wildcards.init, layer=l)
+        pattern.format(model=wildcards.model, init=wildcards.init, layer=l)
         for l in RUN.models[wildcards.model].layers
     ]
 

@@ -1,18 +1,46 @@
 # Evaluation: SAE quality metrics, abstractness and the latent examples for auto-interp. One job
-# per (model, init) (eval_group) builds the model once and evaluates all its layers into a
-# content-addressed store (randsae/evaluate/group.py): only layers whose inputs or settings
-# changed are evaluated again. The per-layer targets come from light eval_sae jobs that copy a
-# layer's entry; they read the group's manifest as ancient(), so a group rerun for one layer
-# reruns (and rewrites) no other layer's targets.
+# per (model, init) (eval_group) builds the model once and evaluates its layers into a
+# content-addressed store (randsae/evaluate/group.py); light per-layer jobs give each layer its
+# key (eval_key) and copy its results to the per-layer targets (eval_sae). eval_sae reads the
+# group's manifest as ancient(): a group rerun for one layer rewrites no other layer's targets.
+# Its own key file is an ordinary input, so what changes a layer (its SAE, the eval settings)
+# reruns that layer's eval_key, and through it its eval_sae.
 
 
 localrules:
+    eval_key,
     eval_sae,
+
+
+rule eval_key:
+    input:
+        sae=SAE_FILES["weights"],
+        init="results/models/{model}/inits/{init}.json",
+        tokens="results/data/tokens/{model}/val.npy",
+    output:
+        key="results/eval_keys/{model}/{init}/layer{layer}.key",
+    log:
+        "logs/eval_key/{model}/{init}/layer{layer}.log",
+    benchmark:
+        "benchmarks/runs/eval_key/{model}/{init}/layer{layer}.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=scaled(500),
+        runtime=scaled(10),
+    params:
+        **EVAL_PARAMS,
+    script:
+        "../scripts/eval_key.py"
 
 
 rule eval_group:
     input:
-        saes=eval_group_saes,
+        layer_keys=lambda wc: layer_files(
+            wc, "results/eval_keys/{model}/{init}/layer{layer}.key"
+        ),
+        saes=lambda wc: layer_files(wc, SAE_FILES["weights"]),
         init="results/models/{model}/inits/{init}.json",
         tokens="results/data/tokens/{model}/val.npy",
     output:
@@ -38,10 +66,8 @@ rule eval_group:
 
 rule eval_sae:
     input:
+        key="results/eval_keys/{model}/{init}/layer{layer}.key",
         group=ancient("results/eval_groups/{model}/{init}.json"),
-        sae=SAE_FILES["weights"],
-        init="results/models/{model}/inits/{init}.json",
-        tokens="results/data/tokens/{model}/val.npy",
     output:
         metrics="results/metrics/{model}/{init}/layer{layer}.json",
         latents="results/metrics/{model}/{init}/layer{layer}_latents.csv",
@@ -57,7 +83,6 @@ rule eval_sae:
         mem_mb=scaled(500),
         runtime=scaled(10),
     params:
-        **EVAL_PARAMS,
         store=EVAL_STORE,
     script:
         "../scripts/eval_sae.py"

@@ -15,6 +15,7 @@ def main(smk):
         ),
         layers=list(smk.params.layers),
         sae_dirs=[str(Path(p).parent) for p in smk.input.saes],
+        key_files=list(smk.input.layer_keys),
         store_dir=smk.params.store,
         out_manifest=smk.output.manifest,
     )

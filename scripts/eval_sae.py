@@ -1,7 +1,5 @@
 """Rule eval_sae: one layer's metrics, per-latent table and examples, from its group's store."""
 
-from pathlib import Path
-
 from randsae.evaluate import group
 from randsae.runner import run
 
@@ -10,11 +8,8 @@ def main(smk):
     run(
         group.serve_layer,
         smk,
-        settings=group.GroupSettings.from_params(
-            smk.wildcards.model, smk.wildcards.init, smk.params, smk.input.tokens, smk.input.init
-        ),
         layer=int(smk.wildcards.layer),
-        sae_dir=str(Path(smk.input.sae).parent),
+        key_file=smk.input.key,
         store_dir=smk.params.store,
         out_files=[smk.output.metrics, smk.output.latents, smk.output.examples],
         group_manifest=smk.input.group,

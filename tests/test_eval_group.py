@@ -1,6 +1,6 @@
 """One process per (model, init) in the evaluation stage (randsae/evaluate/group.py): the group
 job's per-layer results are those of the per-cell stage, and a changed layer is the only one
-evaluated again. The real Snakemake rerun is in tests/test_workflow.py."""
+evaluated again; and the real Snakemake rerun of the smoke run (slow)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import test_faithfulness as tf
+import yaml
 from test_faithfulness import _random_sae, cell_of, run_of
 
-from randsae.evaluate.group import ENTRY_FILES, GroupSettings, eval_group, serve_layer
+from randsae.evaluate.group import ENTRY_FILES, GroupSettings, eval_group, serve_layer, write_key
 
 VAL = "results/data/tokens/tiny/val.npy"
 TOKENIZER = "results/data/tokenizer"
@@ -39,11 +40,21 @@ def _settings(cfg, init: str) -> GroupSettings:
     return GroupSettings(**_kwargs(cfg, init))
 
 
+def _keys(cfg, init: str, sae_dirs: list[str]) -> list[str]:
+    """The eval_key jobs of the layers."""
+    keys = []
+    for layer, sae_dir in enumerate(sae_dirs):
+        keys.append(f"keys/{init}/layer{layer}.key")
+        write_key(settings=_settings(cfg, init), layer=layer, sae_dir=sae_dir, out_key=keys[-1])
+    return keys
+
+
 def _group(cfg, init: str, sae_dirs: list[str], manifest: str) -> dict:
     eval_group(
         settings=_settings(cfg, init),
         layers=[0, 1],
         sae_dirs=sae_dirs,
+        key_files=_keys(cfg, init, sae_dirs),
         store_dir=f"store/{init}",
         out_manifest=manifest,
     )
@@ -74,9 +85,8 @@ def test_group_evaluates_each_layer_as_its_own_job_did(project, cfg, monkeypatch
         )
         served = [f"served{layer}_{name}" for name in ENTRY_FILES]
         serve_layer(
-            settings=_settings(cfg, init),
             layer=layer,
-            sae_dir=sae_dir,
+            key_file=f"keys/{init}/layer{layer}.key",
             store_dir=f"store/{init}",
             out_files=served,
             group_manifest="g1.json",
@@ -100,11 +110,11 @@ def test_a_layer_is_served_only_for_the_inputs_it_was_evaluated_on(project, cfg,
     saes = [str(_random_sae(Path(f"results/saes/s/layer{i}"), seed=20 + i)) for i in (0, 1)]
     _group(cfg, "trained", saes, "s.json")
     cfg["eval"]["n_tokens"] = 1024  # settings changed since the group ran
+    (key,) = _keys(cfg, "trained", saes[:1])
     with pytest.raises(RuntimeError, match=r"layer 0 .*--forcerun s\.json"):
         serve_layer(
-            settings=_settings(cfg, "trained"),
             layer=0,
-            sae_dir=saes[0],
+            key_file=key,
             store_dir="store/trained",
             out_files=["a", "b", "c"],
             group_manifest="s.json",
@@ -151,8 +161,24 @@ def test_a_changed_layer_reruns_only_that_layers_jobs(smoke_copy):
     assert len(before) > 40
 
     args = ("--cores", "2", "--configfile", str(SMOKE))
+    # an eval setting reaches every layer's key, so every per-layer job (the masked downstream
+    # jobs of a rerun group see their own key change, not only the ancient manifest)
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["eval"]["n_tokens"] //= 2
+    (smoke_copy.parent / "eval.yaml").write_text(yaml.safe_dump(cfg))
+    eval_changed = planned_jobs(
+        snakemake(
+            smoke_copy, "-n", "--cores", "2", "--configfile", str(smoke_copy.parent / "eval.yaml")
+        )
+    )
+    assert (eval_changed["eval_key"], eval_changed["eval_group"], eval_changed["eval_sae"]) == (
+        10,
+        5,
+        10,
+    ), eval_changed
     planned = planned_jobs(snakemake(smoke_copy, "-n", *args))
-    per_layer = {"eval_group": 1, "eval_sae": 1, "explain": 1, "score": 1, "latent_page": 1}
+    per_layer = {"eval_key": 1, "eval_group": 1, "eval_sae": 1, "explain": 1, "score": 1}
+    per_layer["latent_page"] = 1
     assert {r: planned[r] for r in per_layer} == per_layer, planned
     assert "train_sae" not in planned and "cache_activations" not in planned, planned
     proc = snakemake(smoke_copy, *TARGETS, *args)

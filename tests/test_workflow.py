@@ -174,6 +174,7 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     assert jobs["train_sae"] == 10
     allowed = {
         "train_sae",
+        "eval_key",
         "eval_group",
         "eval_sae",
         "explain",
@@ -210,7 +211,8 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
     """
     only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
     jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(only1)))
-    assert set(jobs) <= {"manifest", "all", *REPORT_RULES}, jobs
+    # the (model, init) groups' layer lists changed: each reruns and finds layer 1 stored
+    assert set(jobs) <= {"eval_group", "manifest", "all", *REPORT_RULES}, jobs
     backup = tmp_path / "layer0"
     moved = []
     for pattern in (
@@ -232,8 +234,15 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
         # one eval_group per (model, init) evaluates layer 0 only (the store holds layer 1)
-        assert jobs["eval_group"] == 5
-        allowed = per_cell | {"eval_group", "latent_page", "manifest", "all", *REPORT_RULES}
+        assert jobs["eval_group"] == jobs["eval_key"] == 5
+        allowed = per_cell | {
+            "eval_key",
+            "eval_group",
+            "latent_page",
+            "manifest",
+            "all",
+            *REPORT_RULES,
+        }
         assert set(jobs) <= allowed, jobs
     finally:
         for dest, p in moved:

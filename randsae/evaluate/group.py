@@ -147,25 +147,28 @@ def stored_key(store_dir: str, layer: int) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
+def write_key(*, settings: GroupSettings, layer: int, sae_dir: str, out_key: str) -> None:
+    """The ``eval_key`` job: the key (:func:`layer_key`) of one layer's evaluation, the file that
+    the group and the per-layer job read (it changes only when that layer's inputs do)."""
+    io.atomic_write_text(out_key, layer_key(settings, layer, sae_dir) + "\n")
+
+
 def eval_group(
     *,
     settings: GroupSettings,
     layers: list[int],
     sae_dirs: list[str],
+    key_files: list[str],
     store_dir: str,
     out_manifest: str,
 ) -> None:
     """The ``eval_group`` job: every layer of one (model, init) whose store entry is missing or
-    stale, evaluated on the (model, init) built once; ``out_manifest`` lists each layer's key
-    and whether this job computed it or found it stored."""
+    holds another key than the layer's ``eval_key`` file, evaluated on the (model, init) built
+    once; ``out_manifest`` lists each layer's key and whether this job computed it."""
     from randsae.evaluate.steps import eval_opened
 
     st = settings
-    code = code_digest()
-    keys = {
-        layer: layer_key(settings, layer, d, code)
-        for layer, d in zip(layers, sae_dirs, strict=True)
-    }
+    keys = {layer: Path(k).read_text().strip() for layer, k in zip(layers, key_files, strict=True)}
     todo = [
         (layer, d)
         for layer, d in zip(layers, sae_dirs, strict=True)
@@ -202,25 +205,18 @@ def eval_group(
 
 
 def serve_layer(
-    *,
-    settings: GroupSettings,
-    layer: int,
-    sae_dir: str,
-    store_dir: str,
-    out_files: list[str],
-    group_manifest: str,
+    *, layer: int, key_file: str, store_dir: str, out_files: list[str], group_manifest: str
 ) -> None:
     """The ``eval_sae`` job: one layer's metrics, per-latent table and examples, copied from the
-    store entry its group job wrote for exactly these inputs (checked by key)."""
-    key = layer_key(settings, layer, sae_dir)
+    store entry its group job wrote for exactly this layer's key (its ``eval_key`` file)."""
+    key = Path(key_file).read_text().strip()
     if stored_key(store_dir, layer) != key:
         raise RuntimeError(
             f"{entry_dir(store_dir, layer)} holds no evaluation of layer {layer} for the current "
-            f"inputs and settings; rerun its group: snakemake --forcerun {group_manifest}"
+            f"inputs and settings ({key_file}); rerun its group: "
+            f"snakemake --forcerun {group_manifest}"
         )
     for name, out in zip(ENTRY_FILES, out_files, strict=True):
         with io.atomic_path(out, fsync=False) as tmp:
             shutil.copyfile(entry_dir(store_dir, layer) / name, tmp)
-    log.info(
-        "layer %d of %s/%s served from %s", layer, settings.model_cfg.name, settings.init, store_dir
-    )
+    log.info("layer %d served from %s", layer, store_dir)
