@@ -59,6 +59,7 @@ def child(args: argparse.Namespace) -> None:
         "shuffle_buffer_tokens": 65536,
         "checkpoint_every_steps": 0,
         "layer_group_size": 1,
+        "precision": "float32",
     }
     tiny = SAEConfig.from_dict(
         {

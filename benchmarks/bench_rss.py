@@ -74,6 +74,7 @@ def train_child(cache: Path, n_tokens: int, d_model: int, buffer_tokens: int) ->
         "shuffle_buffer_tokens": buffer_tokens,
         "checkpoint_every_steps": 0,
         "layer_group_size": 1,
+        "precision": "float32",
     }
     src = CachedActivationSource(
         cache, 0, batch_size=4096, n_tokens=n_tokens, buffer_tokens=buffer_tokens, seed=0

@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--expansion", type=int, default=64)
     ap.add_argument("--k", type=int, default=32)
+    ap.add_argument("--precision", default="float32", help="sae.precision (auto: bf16 on CUDA)")
     args = ap.parse_args()
     layers = [int(x) for x in args.layers.split(",")]
     lm = LoadedModel(pythia70m_shaped(args.device))
@@ -57,6 +58,7 @@ def main() -> None:
         "batch_size": args.batch, "micro_batch_size": None, "lr": None, "warmup_steps": 10,
         "b_dec_init": "geometric_median", "normalize_decoder": True, "layer_group_size": 1,
         "backend": "fused", "checkpoint_every_steps": 0, "shuffle_buffer_tokens": 2**20,
+        "precision": args.precision,
     })  # fmt: skip
     source = StreamActivationSource(
         lm, tokens, layers, context_size=args.context, batch_size=args.batch,

@@ -51,6 +51,7 @@ def bench(
         dict(
             l1_coefs=dict(log10_min=-3, log10_max=0, num=n_coefs),
             seeds=n_seeds,
+            tuning_seed=None,
             epochs=epochs,
             batch_size=256,
             lr=1e-3,

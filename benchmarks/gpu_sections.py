@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from randsae.sae.levers import Levers
+from randsae.sections import SAEConfig
 
 # Pythia shapes (HF config.json): layers, d_model, heads, d_mlp, rotary_dim; vocabulary 50304.
 PYTHIA_SHAPES = {
@@ -26,6 +27,21 @@ PYTHIA_SHAPES = {
     "410m": (24, 1024, 16, 4096, 16),
     "1b": (16, 2048, 8, 8192, 64),
 }
+
+
+def sae_section(**keys: Any) -> SAEConfig:
+    """The ``sae`` section of a benchmark's recipe: ``keys`` over one-pass, no-checkpoint
+    defaults (the trainers take the typed section)."""
+    base = {
+        "backend": "fused",
+        "micro_batch_size": None,
+        "lr": None,
+        "shuffle_buffer_tokens": keys["batch_size"],
+        "checkpoint_every_steps": 0,
+        "layer_group_size": 1,
+        "tracking": "none",
+    }
+    return SAEConfig.from_dict({**base, **keys})
 
 
 def sync(dev: torch.device) -> None:
@@ -303,18 +319,16 @@ def parity(ctx) -> dict[str, Any]:
     feats = (feats / feats.norm(dim=1, keepdim=True)).to(dev)
     res = {}
     for prec in ("float32", "bfloat16"):
-        cfg = {
-            "backend": "fused",
-            "k": p["k"],
-            "expansion_factor": p["expansion"],
-            "n_tokens": p["batch"] * p["steps"],
-            "batch_size": p["batch"],
-            "lr": None,
-            "warmup_steps": 10,
-            "b_dec_init": "geometric_median",
-            "normalize_decoder": True,
-            "precision": prec,
-        }
+        cfg = sae_section(
+            k=p["k"],
+            expansion_factor=p["expansion"],
+            n_tokens=p["batch"] * p["steps"],
+            batch_size=p["batch"],
+            warmup_steps=10,
+            b_dec_init="geometric_median",
+            normalize_decoder=True,
+            precision=prec,
+        )
         job = _SAEJob("p", d_in=d, cfg=cfg, seed=1, device=dev, total_steps=p["steps"])
         gd = torch.Generator(device=dev).manual_seed(5)
         for _ in range(p["steps"]):
@@ -356,19 +370,17 @@ def memory(ctx) -> dict[str, Any]:
                 continue
             free(dev)
             base = peak_reset(dev)
-            cfg = {
-                "backend": "fused",
-                "k": s["k"],
-                "expansion_factor": s["expansion"],
-                "n_tokens": m["batch"] * 100,
-                "batch_size": m["batch"],
-                "micro_batch_size": m["micro"],
-                "lr": None,
-                "warmup_steps": 0,
-                "b_dec_init": "zeros",
-                "normalize_decoder": True,
-                "precision": prec,
-            }
+            cfg = sae_section(
+                k=s["k"],
+                expansion_factor=s["expansion"],
+                n_tokens=m["batch"] * 100,
+                batch_size=m["batch"],
+                micro_batch_size=m["micro"],
+                warmup_steps=0,
+                b_dec_init="zeros",
+                normalize_decoder=True,
+                precision=prec,
+            )
             job = _SAEJob("m", d_in=d_in, cfg=cfg, seed=0, device=dev, total_steps=100)
             x = torch.randn(m["batch"], d_in, device=dev)
             for _ in range(2):
@@ -400,10 +412,13 @@ def random_pythia(shape: tuple[int, int, int, int, int], dev: torch.device, dtyp
     from transformer_lens import HookedTransformer
 
     from randsae.models.neox import neox_config
+    from randsae.sections import ArchConfig
 
     n_layers, d, heads, d_mlp, rot = shape
-    arch = {"n_layers": n_layers, "d_model": d, "n_heads": heads, "d_mlp": d_mlp}
-    cfg = neox_config(arch | {"n_ctx": 2048, "rotary_dim": rot}, 50304, seed=0)
+    arch = ArchConfig(
+        n_layers=n_layers, d_model=d, n_heads=heads, d_mlp=d_mlp, n_ctx=2048, rotary_dim=rot
+    )
+    cfg = neox_config(arch, 50304, seed=0)
     cfg.device, cfg.dtype = str(dev), dtype
     with torch.device(dev):
         model = HookedTransformer(cfg, tokenizer=None, move_to_device=False)
@@ -463,13 +478,11 @@ def stream(ctx) -> dict[str, Any]:
 
 def _stream_run(ctx, lm, seqs, layers, spec, lv, train_group, source_cls) -> dict[str, Any]:
     s, dev = ctx.sizes, ctx.device
-    cfg = {
-        "backend": "fused", "k": s["k"], "expansion_factor": s["expansion"],
-        "n_tokens": spec["n_tokens"], "batch_size": spec["batch"],
-        "micro_batch_size": spec["micro"], "lr": None, "warmup_steps": 10,
-        "b_dec_init": "geometric_median", "normalize_decoder": True, "precision": "auto",
-        "checkpoint_every_steps": 0, "tracking": "none",
-    }  # fmt: skip
+    cfg = sae_section(
+        k=s["k"], expansion_factor=s["expansion"], n_tokens=spec["n_tokens"],
+        batch_size=spec["batch"], micro_batch_size=spec["micro"], warmup_steps=10,
+        b_dec_init="geometric_median", normalize_decoder=True, precision="auto",
+    )  # fmt: skip
     base = peak_reset(dev)
     source = source_cls(
         lm, seqs.reshape(-1), layers, context_size=spec["context"], batch_size=spec["batch"],

@@ -21,6 +21,7 @@ rule explain:
         # score, never explain)
         backend=config["autointerp"]["backend"],
         lexical_top_tokens=config["autointerp"]["lexical_top_tokens"],
+        highlight_threshold=config["autointerp"]["highlight_threshold"],
         anthropic=config["autointerp"].get("anthropic", {}),
         openai=config["autointerp"].get("openai", {}),
     script:

@@ -328,6 +328,15 @@ def latents_table(wildcards):
     return [LATENTS_TABLE] if made else []
 
 
+def score_windows(wildcards):
+    """The score rule's per-window rows of every cell, from which the claims take each cell's
+    pooled AUROC (with the per-latent table; without it, the autointerp table's pooled AUROC).
+    """
+    if not latents_table(wildcards):
+        return []
+    return cell_files(str(rules.score.output.windows))
+
+
 def toy_sweep_tables(wildcards):
     """Per-seed toy sweep rows of every toy dataset (claim 8); none when the toy part is off.
 

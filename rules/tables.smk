@@ -187,8 +187,14 @@ rule claims:
         sae_metrics=rules.tables.output.sae_metrics,
         autointerp=rules.tables.output.autointerp,
         latents=latents_table,
+        windows=score_windows,
         toy=toy_sweep_tables,
-        code=code("randsae/tables/claims.py"),
+        code=code(
+            "randsae/tables/claims.py",
+            "randsae/tables/claim7.py",
+            "randsae/tables/pooled.py",
+            "randsae/tables/verdicts.py",
+        ),
     output:
         claims=report(
             "results/tables/claims.csv",
@@ -215,6 +221,7 @@ rule claims:
     params:
         n_boot=config["autointerp"]["bootstrap"],
         seed=config["seed"],
+        cells=CELLS,
         config_source=CONFIG_SOURCE,
     script:
         "../scripts/claims.py"

@@ -13,6 +13,8 @@ def main(smk):
         autointerp_csv=smk.input.autointerp,
         latents_csv=latents[0] if latents else None,
         toy_csvs=list(smk.input.get("toy", [])),
+        windows_jsonls=list(smk.input.get("windows", [])),
+        cells=[tuple(c) for c in smk.params.cells],
         out_claims=smk.output.claims,
         out_distinguishability=smk.output.distinguishability,
         n_boot=smk.params.n_boot,

@@ -12,6 +12,7 @@ def main(smk):
         examples_json=smk.input.examples,
         backend=smk.params.backend,
         lexical_top_tokens=smk.params.lexical_top_tokens,
+        highlight_threshold=smk.params.highlight_threshold,
         anthropic=AnthropicSettings.from_dict(smk.params.anthropic),
         openai=OpenAISettings.from_dict(smk.params.openai),
         out_jsonl=smk.output.explanations,

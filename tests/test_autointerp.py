@@ -111,3 +111,62 @@ def test_auroc_spread_across_draws():
     one = summarize_scores(rows, 0, 0, draws=dict.fromkeys((1, 2, 3, 4), 0))
     assert one["n_latent_draws"] == 1 and math.isnan(one["auroc_draw_std"])
     assert "auroc_draw_std" not in summarize_scores(rows, 0, 0)
+
+
+def weak_record():
+    """Windows with one strong token and weak spread-out activations (the case the threshold
+    decides): acts 4.0 at one token, 0.5 (< 0.3 x 4) at three others; a negative window with a
+    masked position (eval.ignore_positions)."""
+    act = [
+        {
+            "text": ["a", "b", "c", "d", "e", "f"],
+            "acts": [0.5, 4.0, 0.5, 0, 0.5, 0],
+            "tokens": [1, 2, 3, 4, 5, 6],
+        }  # fmt: skip
+        for _ in range(3)
+    ]
+    non = [
+        {
+            "text": ["u", "v", "w", "x", "y", "z"],
+            "acts": [0.0] * 6,
+            "tokens": [7] * 6,
+            "masked": [0],
+        }  # fmt: skip
+        for _ in range(6)
+    ]
+    return {"latent": 1, "explain": act, "test_activating": act, "test_nonactivating": non}
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.6])
+def test_explainer_and_fuzzing_share_one_highlight_threshold(threshold):
+    """The explainer marks, the lexical explanation counts and the fuzzing positives highlight
+    exactly the tokens >= threshold x the window's max (delphi: 0.3 for both)."""
+    from randsae.autointerp.prompts import explainer_example, highlight_mask, render_marked
+
+    rec = weak_record()
+    w = rec["test_activating"][0]
+    expected = [a > 0 and a >= threshold * 4.0 for a in w["acts"]]
+    assert highlight_mask(w["acts"], threshold) == expected
+    fz = build_items(rec, "fuzzing", 0, highlight_threshold=threshold)
+    assert all(it["highlight"] == expected for it in fz if it["label"] == 1)
+    explained = explainer_example(w["text"], w["acts"], 4.0, 1, threshold)
+    assert render_marked(w["text"], expected) in explained
+    tokens = LexicalBackend(8, threshold).explain([rec])[1]["tokens"]
+    assert sorted(tokens) == sorted(t for t, m in zip(w["text"], expected, strict=True) if m)
+
+
+def test_fuzzing_negatives_follow_delphis_n_incorrect_rule():
+    """n_incorrect = ceil(mean nonzero activations per test activating window) = 4 here, drawn
+    without replacement from the unmasked tokens at or below the threshold; each window its own
+    draw (delphi reseeds per window, so all its negatives share positions)."""
+    rec = weak_record()
+    fz = build_items(rec, "fuzzing", 0, highlight_threshold=0.3)
+    negs = [it["highlight"] for it in fz if it["label"] == 0]
+    assert all(sum(h) == 4 for h in negs)  # 4 nonzero acts per positive window
+    assert not any(h[0] for h in negs)  # the masked position is never highlighted
+    assert len({tuple(h) for h in negs}) > 1
+    assert fz == build_items(rec, "fuzzing", 0, highlight_threshold=0.3)  # seeded
+    # fewer eligible tokens than n_incorrect: all of them
+    rec["test_nonactivating"] = [{**rec["test_nonactivating"][0], "masked": [0, 1, 2, 3]}]
+    (neg,) = [it for it in build_items(rec, "fuzzing", 0) if it["label"] == 0]
+    assert neg["highlight"] == [False] * 4 + [True] * 2

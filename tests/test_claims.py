@@ -64,8 +64,8 @@ def world(paper: bool = True, layers=(0, 1, 2, 3), model="m", n_params=1_000_000
             elif paper and tr:
                 a = auc + rng.normal(0, 0.05, n_lat)
                 a[:3], h[:3] = 0.95, ent + 3.0  # a few high-entropy, high-AUROC latents
-            else:
-                a = auc + 0.15 * (h - ent) + rng.normal(0, 0.02, n_lat)  # positive correlation
+            else:  # positive correlation, stronger for trained than for randomized variants
+                a = auc + 0.15 * (h - ent) + rng.normal(0, 0.02 if tr or ctrl else 0.06, n_lat)
             a = np.clip(a, 0, 1)
             for i in range(n_lat):
                 lat_rows.append(
@@ -92,6 +92,24 @@ def world(paper: bool = True, layers=(0, 1, 2, 3), model="m", n_params=1_000_000
                     }
                 )
     return pd.DataFrame(cells), pd.DataFrame(ai_rows), pd.DataFrame(lat_rows)
+
+
+def windows_for(lat: pd.DataFrame, n: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Per-window score rows whose per-latent AUROC is about each latent's ``<scorer>_auroc``:
+    ``n`` positive windows ~ N(d, 1) and ``n`` negative ones ~ N(0, 1), d = sqrt(2) Phi^-1(a)."""
+    from statistics import NormalDist
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in lat.itertuples(index=False):
+        for s in ("fuzzing", "detection"):
+            a = float(np.clip(getattr(r, f"{s}_auroc"), 0.01, 0.99))
+            d = np.sqrt(2) * NormalDist().inv_cdf(a)
+            for label, scores in ((1, rng.normal(d, 1, n)), (0, rng.normal(0, 1, n))):
+                rows += [(r.model, r.init, r.layer, s, r.latent, label, p) for p in scores]
+    return pd.DataFrame(
+        rows, columns=["model", "init", "layer", "scorer", "latent", "label", "prob"]
+    )
 
 
 def toy_world(superposed_advantage: float, ffn_gap: float, seeds=3, dataset="sharkey"):
@@ -128,13 +146,15 @@ def verdicts(df: pd.DataFrame) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def paper_claims():
     sm, ai, lat = world(paper=True)
-    return C.claims_table(sm, ai, lat, toy_world(1.0, 0.3), n_boot=200, seed=1)
+    win = windows_for(lat)
+    return C.claims_table(sm, ai, lat, toy_world(1.0, 0.3), n_boot=200, seed=1, windows=win)
 
 
 @pytest.fixture(scope="module")
 def contrary_claims():
     sm, ai, lat = world(paper=False)
-    return C.claims_table(sm, ai, lat, toy_world(-0.5, 0.3), n_boot=200, seed=1)
+    win = windows_for(lat)
+    return C.claims_table(sm, ai, lat, toy_world(-0.5, 0.3), n_boot=200, seed=1, windows=win)
 
 
 def test_claims_hold_on_a_paper_like_run(paper_claims):
@@ -163,9 +183,16 @@ def test_claims_hold_on_a_paper_like_run(paper_claims):
         assert v[sub] == V.HOLDS, (sub, paper_claims.set_index("sub").loc[sub].to_dict())
     # one model, no word vectors: size claims and 8c cannot be tested
     assert v["4-fuzzing"] == v["4-detection"] == v["3b-size"] == V.UNTESTABLE
-    assert v["8c"] == V.UNTESTABLE
+    assert v["8c-data"] == v["8c-gaussian"] == V.UNTESTABLE
     assert set(paper_claims["claim"]) == set(range(1, 9))
     assert list(paper_claims.columns) == V.COLUMNS
+    by = paper_claims.set_index("sub")
+    # the AUROC claims use the pooled AUROC (as Fig 2 and the paper) and keep the per-latent mean
+    assert by.loc["1a-fuzzing", "statistic"].startswith("fuzzing_auroc_pooled")
+    assert by.loc["1a-fuzzing", "stat_kind"] == "pooled"
+    assert np.isfinite(by.loc["1a-fuzzing", "value_per_latent"])
+    assert by.loc["6a", "stat_kind"] == by.loc["7a", "stat_kind"] == "per-latent"
+    assert np.isnan(by.loc["2b", "value_per_latent"]) and by.loc["2b", "stat_kind"] == "pooled"
 
 
 def test_claims_fail_on_a_contrary_run(contrary_claims):
@@ -188,18 +215,19 @@ def test_claims_fail_on_a_contrary_run(contrary_claims):
         "8a",
         "8b",
     ]:
-        assert v[sub] == V.FAILS, (sub, contrary_claims.set_index("sub").loc[sub].to_dict())
+        assert v[sub] == V.CONTRADICTED, (sub, contrary_claims.set_index("sub").loc[sub].to_dict())
     row = contrary_claims.set_index("sub").loc["1a-fuzzing"]
-    assert row["detail"] == "point estimate contradicts the claim"
+    assert row["detail"] == "95% CI on the other side of the threshold"
 
 
-def test_claim7c_fails_without_high_auroc_trained_latents():
+def test_claim7c_is_contradicted_without_high_auroc_trained_latents():
     sm, ai, lat = world(paper=True)
     lat.loc[lat["init"] == "trained", "fuzzing_auroc"] = 0.7
     by = C.claims_table(sm, ai, lat, None, n_boot=50, seed=0).set_index("sub")
-    assert by.loc["7c", "verdict"] == V.FAILS
-    assert by.loc["7c", "value"] == 0.0
-    assert by.loc["7c", "detail"].startswith("0 of 160")
+    assert by.loc["7c", "verdict"] in (V.CONTRADICTED, V.INCONCLUSIVE)
+    assert by.loc["7c", "value"] <= 0.0
+    assert by.loc["7c", "ci_high"] <= 0.0
+    assert "trained 0/160" in by.loc["7c", "detail"]
 
 
 def test_rank_rows_average_ties():
@@ -229,7 +257,7 @@ def test_claims_are_deterministic():
     assert not np.allclose(a["ci_low"].fillna(0), c["ci_low"].fillna(0))
 
 
-def test_without_latent_table_auroc_falls_back_to_pooled_and_entropy_is_untestable():
+def test_without_windows_auroc_uses_the_tables_pooled_auroc_and_entropy_is_untestable():
     sm, ai, _ = world(paper=True)
     df = C.claims_table(sm, ai, None, None, n_boot=100, seed=0)
     v = verdicts(df)
@@ -239,7 +267,7 @@ def test_without_latent_table_auroc_falls_back_to_pooled_and_entropy_is_untestab
     assert v["1a-fuzzing"] == V.HOLDS
     for sub in ["6a", "6b", "6c", "6d", "7a", "7b", "7c"]:
         assert v[sub] == V.UNTESTABLE
-    for sub in ["8a", "8b", "8c"]:
+    for sub in ["8a", "8b", "8c-data", "8c-gaussian"]:
         assert v[sub] == V.UNTESTABLE
         assert by.loc[sub, "detail"] == "no toy sweep tables"
 
@@ -264,7 +292,7 @@ def test_missing_variant_is_untestable():
     assert v["2a-cossim"] == V.HOLDS
 
 
-@pytest.mark.parametrize("shift, expect", [(0.1, V.HOLDS), (-0.1, V.FAILS)])
+@pytest.mark.parametrize("shift, expect", [(0.1, V.HOLDS), (-0.1, V.CONTRADICTED)])
 def test_claim4_auroc_rises_with_size(shift, expect):
     parts = [world(True, model="small", n_params=10**6, seed=0)]
     parts.append(world(True, model="big", n_params=10**8, auroc_shift=shift, seed=1))
@@ -273,7 +301,7 @@ def test_claim4_auroc_rises_with_size(shift, expect):
     v = verdicts(df.drop_duplicates("sub"))
     # the control stays at 0.5 in both models and is excluded from the claim
     assert v["4-fuzzing"] == expect
-    assert v["3b-size"] in (V.HOLDS, V.FAILS)
+    assert v["3b-size"] in V.VERDICTS
     assert (df[df["claim"] == 1]["model"].unique().tolist()) == ["big", "small"]
 
 
@@ -284,9 +312,16 @@ def test_claim8_word_vectors():
     # on the word data make the ffn arm sparser than plain at equal EV
     w = toy["dataset"] == "word2vec50"
     toy.loc[w & (toy["arm"] == "ffn"), "l0"] *= np.exp(-0.5)
+    toy.loc[w & (toy["arm"] == "gaussian_ffn"), "l0"] *= np.exp(-0.3)
     by = C.claims_table(world()[0], None, None, toy, n_boot=100, seed=0).set_index("sub")
-    assert by.loc["8c", "verdict"] == V.HOLDS
-    assert by.loc["8c", "value"] == pytest.approx(0.5, abs=0.05)
+    assert by.loc["8c-data", "verdict"] == by.loc["8c-gaussian", "verdict"] == V.HOLDS
+    assert by.loc["8c-data", "value"] == pytest.approx(0.5, abs=0.05)
+    assert by.loc["8c-gaussian", "value"] == pytest.approx(0.3, abs=0.05)
+    # 8c tests both arms: the Gaussian control's frontier not moving is no evidence
+    toy.loc[w & (toy["arm"] == "gaussian_ffn"), "l0"] *= np.exp(0.6)
+    by = C.claims_table(world()[0], None, None, toy, n_boot=100, seed=0).set_index("sub")
+    assert by.loc["8c-data", "verdict"] == V.HOLDS
+    assert by.loc["8c-gaussian", "verdict"] == V.CONTRADICTED
     assert by.loc["8a", "value"] == pytest.approx(1.0, abs=0.05)
     assert by.loc["8b", "value"] == pytest.approx(0.8, abs=0.05)
 
@@ -309,9 +344,18 @@ def test_slope_spearman_verdict():
     )
     assert np.isnan(R.spearman(np.array([1, 2, 3]), np.array([1, 1, 1])))
     assert V.verdict(1.0, 0.5, 1.5, ">", 0.0)[0] == V.HOLDS
-    assert V.verdict(1.0, -0.5, 1.5, ">", 0.0)[1].startswith("point estimate agrees")
+    assert V.verdict(1.0, -0.5, 1.5, ">", 0.0) == (
+        V.INCONCLUSIVE,
+        "95% CI crosses the threshold (point estimate agrees with the claim)",
+    )
+    assert V.verdict(-1.0, -1.5, -0.5, ">", 0.0)[0] == V.CONTRADICTED
+    assert V.verdict(0.0, 0.0, 0.0, ">", 0.0)[0] == V.CONTRADICTED  # equality is not ">"
     assert V.verdict(0.05, 0.01, 0.09, "<", 0.1)[0] == V.HOLDS
+    assert V.verdict(0.15, 0.11, 0.2, "<", 0.1)[0] == V.CONTRADICTED
     assert V.verdict(float("nan"), 0, 0, ">", 0)[0] == V.UNTESTABLE
+    # a statistic without a CI is never "holds", whichever side its point estimate is on
+    for value in (1.0, -1.0):
+        assert V.verdict(value, float("nan"), float("nan"), ">", 0.0)[0] == V.UNTESTABLE
     assert S.init_kind("rerandomized-x0.5") == "rerandomized"
     assert S.init_kind("noise_control") == "control"
 
@@ -360,7 +404,8 @@ def test_markdown_table(paper_claims):
     md = C.markdown_table(paper_claims)
     lines = md.strip().splitlines()
     assert lines[0].startswith("| claim |") and len(lines) == len(paper_claims) + 2
-    assert "holds" in md and "not testable at this scale" in md and "\\|" in md
+    assert "holds" in md and "not testable" in md and "\\|" in md
+    assert "| pooled |" in md and "| per-latent |" in md
 
 
 def test_claims_step_reads_and_writes_tables(tmp_path):
@@ -407,8 +452,9 @@ def test_claims_summary_script(tmp_path, paper_claims):
     )
     out = proc.stdout
     assert "validation loss 4.50 nats (unigram 6.90)" in out and "`tiny`" in out
-    n_hold = int((paper_claims["verdict"] == V.HOLDS).sum())
-    assert f"{n_hold} holds," in out
+    counts = paper_claims["verdict"].value_counts()
+    line = ", ".join(f"{counts.get(v, 0)} {v}" for v in V.VERDICTS)
+    assert line + "." in out
     assert out.count("\n| ") == len(paper_claims) + 1
 
 

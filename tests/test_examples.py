@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from randsae.evaluate.examples import sample_examples, window_maxima
+from randsae.evaluate.examples import (
+    ignored_positions,
+    mask_positions,
+    sample_examples,
+    window_maxima,
+)
 from randsae.sections import ExamplesConfig
 
 CFG = {
@@ -127,3 +133,69 @@ def test_n_latents_all_takes_every_eligible_latent():
         tokens, vals, idx, d, ex(n_latents=4, n_latent_draws=3), seed=1, strings=strings
     )
     assert [r["draw"] for r in more["latents"]] == [0] * 4 + [1] * 4 + [2]
+
+
+def tied(n_seq=48, ctx=32, d_sae=12, k=3, seed=0):
+    """Codes with realistic spread (lognormal) and exact ties: every latent fires with exactly the
+    same values in many windows (repeated text), so ties straddle quantile boundaries."""
+    rng = np.random.default_rng(seed)
+    n = n_seq * ctx
+    tokens = rng.integers(1, 50, n).astype(np.int32)
+    idx = np.stack([rng.choice(d_sae, k, replace=False) for _ in range(n)]).astype(np.int32)
+    vals = rng.lognormal(0.0, 0.7, (n, k)).astype(np.float32)
+    vals[rng.random((n, k)) < 0.6] = 0.0
+    block = vals[:8].copy(), idx[:8].copy()
+    for w in range(8, n // 8, 3):  # every third window repeats window 0's codes
+        vals[w * 8 : w * 8 + 8], idx[w * 8 : w * 8 + 8] = block
+    return tokens, vals, idx, d_sae
+
+
+TIED_CFG = ex(context_size=8, window=8, n_latents=6, min_activating_windows=24, n_explain=8,
+             n_test_activating=8, n_test_nonactivating=6, n_quantiles=4)  # fmt: skip
+
+
+def picks(res):
+    return {
+        r["latent"]: [
+            [w["window_id"] for w in r[part]]
+            for part in ("explain", "test_activating", "test_nonactivating")
+        ]
+        for r in res["latents"]
+    }
+
+
+@pytest.mark.parametrize("noise_seed", range(5))
+def test_same_latents_and_windows_under_1e6_relative_noise(noise_seed):
+    """Float noise of 1e-6 relative (what another machine's reduction order gives) changes
+    neither the sampled latents nor any sampled window: ranks use rounded activations with ties
+    broken by window index, and each latent has its own random stream."""
+    tokens, vals, idx, d = tied()
+    strings = lambda ids: [f"t{i}" for i in ids]  # noqa: E731
+    base = sample_examples(tokens, vals, idx, d, TIED_CFG, seed=3, strings=strings)
+    noise = np.random.default_rng(noise_seed).normal(0.0, 1e-6, vals.shape)
+    noisy = (vals * (1.0 + noise)).astype(np.float32)
+    assert not np.array_equal(noisy, vals)
+    again = sample_examples(tokens, noisy, idx, d, TIED_CFG, seed=3, strings=strings)
+    assert base["n_latents_chosen"] == 6
+    assert picks(again) == picks(base)
+
+
+def test_ignore_positions_mask_and_record_positions():
+    tokens = np.arange(24).reshape(3, 8) % 5
+    mask = ignored_positions(tokens, ignore_token_ids=[4], ignore_positions=[0, -1])
+    m = mask.reshape(3, 8)
+    assert m[:, 0].all() and m[:, -1].all()
+    assert (m[:, 1:-1] == (tokens[:, 1:-1] == 4)).all()
+    vals = np.ones((24, 2), np.float32)
+    out = mask_positions(vals, tokens, [4], [0, -1])
+    assert (out[mask] == 0).all() and (out[~mask] == 1).all() and (vals == 1).all()
+    # the examples record masked positions per window, and they never carry activation
+    t, v, i, d = planted()
+    mask = ignored_positions(t.reshape(-1, 8), ignore_positions=[0])
+    res = sample_examples(t, mask_positions(v, t.reshape(-1, 8), [], [0]), i, d, ex(), seed=1,
+                          strings=lambda ids: [f"t{x}" for x in ids], masked=mask)  # fmt: skip
+    for rec in res["latents"]:
+        for w in rec["explain"] + rec["test_activating"] + rec["test_nonactivating"]:
+            first = w["window_id"] * 4 % 8 == 0  # windows of 4 tokens, sequences of 8
+            assert w.get("masked", []) == ([0] if first else [])
+            assert all(w["acts"][j] == 0 for j in w.get("masked", []))

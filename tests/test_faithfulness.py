@@ -312,16 +312,21 @@ def test_examples_draw_from_the_top_windows_pool(project, cfg, monkeypatch):
     ex = json.loads(Path("pool.json").read_text())
     assert ex["latents"]
     _toks, _vals, _idx, (win, lat, mx) = _window_maxima_of(cfg, "tiny", "trained", sae_dir, val)
+    from randsae.evaluate.examples import rank_key
+
     for rec in ex["latents"]:
         c = rec["latent"]
-        top = set(win[lat == c][np.argsort(-mx[lat == c], kind="stable")][:8].tolist())
+        # the documented ranking: maximum activation to RANK_DIGITS digits, ties by window index
+        w_c = win[lat == c]
+        ranked = w_c[np.lexsort((w_c, -rank_key(mx[lat == c])))]
+        top = set(ranked[:8].tolist())
         assert rec["n_activating_windows"] > 8
         drawn = [w["window_id"] for w in rec["explain"] + rec["test_activating"]]
         assert set(drawn) <= top, (c, drawn, top)
         assert rec["n_pool_windows"] == 8
         # deciles of the pool: quantile 0 holds the pool's strongest half
         q0 = [w["window_id"] for w in rec["explain"] + rec["test_activating"] if w["quantile"] == 0]
-        strongest = win[lat == c][np.argsort(-mx[lat == c], kind="stable")][:4].tolist()
+        strongest = ranked[:4].tolist()
         assert set(q0) <= set(strongest)
     assert ex["max_activating_windows"] == 8
 

@@ -338,3 +338,26 @@ def test_zero_ablation_from_one_position_equals_the_full_tail():
     for key in ("ce_loss_with_ablation", "kl_div_with_ablation", "ce_loss_score", "kl_div_score"):
         assert fast[key] == pytest.approx(full[key], rel=1e-5, abs=1e-7), key
     assert fast["ce_loss_with_sae"] == pytest.approx(full["ce_loss_with_sae"], rel=1e-6)
+
+
+def test_ignore_positions_equals_ignoring_a_token_placed_there():
+    """eval.ignore_positions [0] leaves out the first position of every sequence exactly as
+    ignore_token_ids does for a token id that occurs only there (SAEBench's BOS), and changes
+    the metrics relative to keeping it."""
+    model = _model()
+    lm = SimpleNamespace(model=model, fwd_hooks=[])
+    sae = _trained_like_sae(model, 1)
+    tokens = _tokens(6) % (V - 1)
+    tokens[:, 0] = V - 1  # an id that occurs only at position 0
+    by_pos = evaluate_sae(lm, sae, tokens, 1, batch_size=3, ignore_positions=[0])
+    by_tok = evaluate_sae(lm, sae, tokens, 1, batch_size=3, ignore_token_ids=[V - 1])
+    both = evaluate_sae(lm, sae, tokens, 1, batch_size=3, ignore_positions=[0, -CTX])
+    kept = evaluate_sae(lm, sae, tokens, 1, batch_size=3)
+    assert by_pos["n_tokens"] == 6 * (CTX - 1) == kept["n_tokens"] - 6
+    for key, v in by_tok.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_allclose(by_pos[key], v, rtol=1e-9, atol=1e-12)
+        elif key != "hook_name":
+            assert by_pos[key] == pytest.approx(v, rel=1e-9, abs=1e-12), key
+            assert both[key] == pytest.approx(v, rel=1e-9, abs=1e-12), key
+    assert by_pos["explained_variance"] != pytest.approx(kept["explained_variance"], rel=1e-6)

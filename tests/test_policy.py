@@ -99,7 +99,14 @@ def test_explain_params_leave_out_scoring_only_keys():
 
     explain = rule_blocks()["explain"]["params"]
     names = set(re.findall(r"^(\w+)=", explain, re.M))
-    assert names == {"backend", "lexical_top_tokens", "anthropic", "openai"}, names
+    # highlight_threshold marks the explainer windows too (one threshold, as delphi)
+    assert names == {
+        "backend",
+        "lexical_top_tokens",
+        "highlight_threshold",
+        "anthropic",
+        "openai",
+    }, names
     assert "autointerp_params()" not in explain
 
 

@@ -104,6 +104,65 @@ def test_golden_prompts(tmp_path, monkeypatch):
     )
 
 
+SCORER_GOLDEN = Path(__file__).resolve().parent / "golden" / "scorer_prompts.json"
+
+
+def scorer_prompts() -> dict:
+    """The full prompt text (system + user) of each scorer, Claude and the OpenAI-compatible
+    judge, for a record whose items come from ``build_items`` (threshold highlighting, delphi's
+    negatives), so a change of the rendering, the instructions or the highlighting shows here."""
+    from randsae.autointerp.llm.openai_judge import OpenAIBackend
+    from randsae.autointerp.scoring import build_items
+
+    rec = {
+        "latent": 7,
+        "test_activating": [
+            {"text": ["my", " cat", " and", " dog"], "acts": [0.2, 3.0, 0.0, 1.2]},
+            {"text": ["a", " cat", "\n", "ran"], "acts": [0.0, 2.0, 0.0, 0.1]},
+        ],
+        "test_nonactivating": [{"text": ["the", " car", " is", " red"], "acts": [0.0] * 4}],
+    }
+    out = {}
+    for name, cls, cfg in (
+        ("anthropic", AnthropicBackend, {"execution": "realtime", "windows_per_prompt": 10}),
+        ("openai", OpenAIBackend, {"windows_per_prompt": 10, "probabilities": "logprobs"}),
+    ):
+        b = cls(cfg, cache_path=":memory:", state_dir="unused", ledger_path="unused.jsonl",
+                cell=CELL)  # fmt: skip
+        try:
+            for scorer in ("detection", "fuzzing"):
+                items = build_items(rec, scorer, seed=5, highlight_threshold=0.3)
+                (job,) = b.score_prompts(scorer, {7: ("The word cat.", items)}).values()
+                params = b._params(scorer, job["user"])
+                system = params.get("system") or [
+                    {"text": m["content"]} for m in params["messages"] if m["role"] == "system"
+                ]
+                out[f"{name}/{scorer}"] = {
+                    "system": system[0]["text"],
+                    "user": params["messages"][-1]["content"],
+                }
+        finally:
+            b.engine.cache.close()
+    return out
+
+
+def test_golden_scorer_prompt_text(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    got = scorer_prompts()
+    if os.environ.get("RANDSAE_UPDATE_GOLDEN"):
+        SCORER_GOLDEN.write_text(
+            json.dumps(got, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+        )
+    assert got == json.loads(SCORER_GOLDEN.read_text(encoding="utf-8")), (
+        "scorer prompt text changed: bump PROMPT_VERSION and regenerate with RANDSAE_UPDATE_GOLDEN=1"
+    )
+    for key, p in got.items():
+        # neutral: nothing tells the judge how many windows are true
+        assert "some will be true" not in p["system"] and "some windows will be" not in p["system"]
+        if key.endswith("fuzzing"):  # threshold highlighting: 0.2 < 0.3 x 3.0 is not marked
+            assert "my<< cat>> and<< dog>>" in p["user"]
+
+
 def test_explainer_rendering_readable_marked_and_levelled():
     text = prompts.explainer_user(RECORD["explain"])
     assert "The<< cat>> sat on<< mats>>" not in text  # 1.0 < 0.3 * 4.0: not marked

@@ -221,6 +221,7 @@ def test_defaults_agree_with_config_yaml(node, cls, path):
 #: Keys whose meaningful values include negatives (log10 values): only non-finite ones are wrong.
 NEGATIVE_ALLOWED = {
     "eval.density_log10_min",
+    "eval.ignore_positions",  # negative positions count from the end of a sequence
     "toy.sae.l1_coefs.log10_min",
     "toy.sae.l1_coefs.log10_max",
 }

@@ -44,7 +44,10 @@ def shk(**over) -> SharkeyData:
 
 def toy_sae(log10_min=-3, log10_max=-1, num=3, **over) -> ToySAEConfig:
     """A toy.sae section: one seed, one epoch of batches of 64 at lr 1e-3, unless ``over``."""
-    sae = {**dict(seeds=1, epochs=1, batch_size=64, lr=1e-3, models_per_batch=1), **over}
+    sae = {
+        **dict(seeds=1, tuning_seed=None, epochs=1, batch_size=64, lr=1e-3, models_per_batch=1),
+        **over,
+    }
     return ToySAEConfig.from_dict(
         {**sae, "l1_coefs": dict(log10_min=log10_min, log10_max=log10_max, num=num)}
     )
@@ -268,6 +271,29 @@ def test_run_sweep_rows_and_bad_inputs():
         cfg.replace(models_per_batch=0)
 
 
+def test_arms_stacked_together_train_as_apart():
+    """run_sweep_arms stacks every arm x seed x coefficient in one loop; the models train as
+    they do one arm at a time (StackedSAE sums independent losses), with the same rows."""
+    from randsae.toy.train import run_sweep_arms
+
+    kw = dict(test_fraction=0.1, ffn_expansion=2, sharkey=shk(num_samples=300))
+    datas = {a: build_arm("sharkey", a, [0, 1], 0, **kw) for a in ("plain", "gaussian", "ffn")}
+    cfg = toy_sae(log10_min=-3, log10_max=-2, num=2, seeds=2, epochs=2, models_per_batch=12)
+    together = run_sweep_arms(datas, dataset="sharkey", n_latents=16, sae_cfg=cfg, master_seed=0)
+    apart = pd.concat(
+        [run_sweep(d, dataset="sharkey", arm=a, n_latents=16, sae_cfg=cfg.replace(models_per_batch=1),
+                   master_seed=0) for a, d in datas.items()],
+        ignore_index=True,
+    )  # fmt: skip
+    assert len(together) == 3 * 2 * 2
+    cols = ["fvu", "l0", "mmcs", "mmcs_baseline"]
+    keys = ["arm", "seed", "l1_coef"]
+    pd.testing.assert_frame_equal(
+        together[keys + cols], apart[keys + cols], check_exact=False, rtol=1e-4, atol=1e-5
+    )
+    assert together.loc[together["arm"] == "gaussian", "mmcs_baseline"].isna().all()
+
+
 def test_l1_coef_values_paper_grid():
     coefs = l1_coef_values(L1CoefsConfig(log10_min=-3, log10_max=2, num=21))
     assert (
@@ -299,22 +325,29 @@ def test_sharkey_features_on_unit_sphere_and_decay_with_a_small_covariance():
 
 @pytest.mark.slow
 def test_default_toy_config_recovers_features_mmcs_above_09():
-    # 8-14 s on one idle core: the longest test of the fast lane, so it runs with the slow ones.
-    # The default config.yaml sweep (plain arm, first dictionary size, seed 0) must show the
-    # Goldilocks zone of Fig 4: some L1 coefficient recovers the ground truth, MMCS >= 0.9.
+    # ~10 s on one idle core. The default config.yaml sweep (plain arm, first dictionary size,
+    # every reported seed) must show the Goldilocks zone of Fig 4: some L1 coefficient recovers
+    # the ground truth, mean MMCS over the seeds >= 0.9 (and every seed >= 0.88).
     from randsae.toy.stats import arm_data
     from randsae.toy.train import ToyData
 
     toy = check_config(_configs()[0]).toy
+    seeds = list(range(toy.sae.seeds))
+    assert len(seeds) >= 3 and toy.sae.tuning_seed not in seeds
     data = ToyData(toy.seed, toy.test_fraction, toy.ffn_expansion, sharkey=toy.sharkey)
-    ad = arm_data("sharkey", "plain", [0], data, None)
+    ad = arm_data("sharkey", "plain", seeds, data, None)
     n = toy.sharkey.num_latents[0]
     df = run_sweep(
         ad, dataset="sharkey", arm="plain", n_latents=n, sae_cfg=toy.sae, master_seed=toy.seed
     )
-    assert df["mmcs"].max() >= 0.9, df[["l1_coef", "mmcs", "l0", "fvu"]].to_string()
+    mean = df.groupby("l1_coef")["mmcs"].mean()
+    best = mean.idxmax()
+    assert mean.max() >= 0.9, df[["seed", "l1_coef", "mmcs", "l0", "fvu"]].to_string()
+    assert df.loc[df["l1_coef"] == best, "mmcs"].min() >= 0.88
     # ... and it is a zone, not a plateau: the smallest coefficient recovers much less.
-    assert df.sort_values("l1_coef")["mmcs"].iloc[0] < df["mmcs"].max() - 0.2
+    assert mean.iloc[0] < mean.max() - 0.2
+    # the one-direction baseline (the data mean) is far below: recovery, not a shared offset
+    assert df["mmcs_baseline"].max() < 0.2
 
 
 def test_illustration_2d_pinv_roundtrip():
@@ -376,3 +409,8 @@ def test_config_helpers_and_bad_keys():
     ]:
         with pytest.raises(ConfigError, match=match):
             check_config({**default_cfg, "toy": {**toy, **bad}})
+    # the settings are chosen on a seed that is not reported
+    bad = {"sae": {**toy["sae"], "tuning_seed": 1}}
+    with pytest.raises(ConfigError, match="toy.sae.tuning_seed"):
+        check_config({**default_cfg, "toy": {**toy, **bad}})
+    assert check_config({**default_cfg, "toy": {**toy, "sae": {**toy["sae"], "tuning_seed": None}}})

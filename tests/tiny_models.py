@@ -60,7 +60,12 @@ def autointerp_section(ai: dict[str, Any]) -> Any:
     judge, no simulation, warnings only unless ``ai`` says otherwise)."""
     from randsae.sections import AutointerpConfig
 
-    base = {"max_failure_rate": None, "second_judge": None, "simulation": {"n_latents": 0}}
+    base = {
+        "max_failure_rate": None,
+        "second_judge": None,
+        "simulation": {"n_latents": 0},
+        "highlight_threshold": 0.3,
+    }
     return AutointerpConfig.from_dict({**base, **ai})
 
 
@@ -75,6 +80,7 @@ def explain_and_score(examples: str, ai: dict[str, Any], out_dir: Any, seed: int
         examples,
         backend=sec.backend,
         lexical_top_tokens=sec.lexical_top_tokens,
+        highlight_threshold=sec.highlight_threshold,
         anthropic=sec.anthropic,
         openai=sec.openai,
         out_jsonl=str(out / "explanations.jsonl"),

@@ -24,12 +24,13 @@ def make_backend(
     lexical_top_tokens: int,
     anthropic: AnthropicSettings,
     openai: OpenAISettings,
+    highlight_threshold: float,
 ) -> Any:
     """The judge ``name`` (``autointerp.backend`` or ``second_judge``) for one cell."""
     from randsae.autointerp.scoring import LexicalBackend
 
     if name == "lexical":
-        return LexicalBackend(lexical_top_tokens)
+        return LexicalBackend(lexical_top_tokens, highlight_threshold)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     files = dict(
@@ -37,6 +38,7 @@ def make_backend(
         state_dir=state_dir,
         ledger_path=state_dir / "ledger.jsonl",
         cell=cell,
+        highlight_threshold=highlight_threshold,
     )
     if name == "openai":
         from randsae.autointerp.llm.openai_judge import OpenAIBackend
@@ -53,6 +55,7 @@ def judges(ai: AutointerpConfig) -> dict[str, Any]:
         "lexical_top_tokens": ai.lexical_top_tokens,
         "anthropic": ai.anthropic,
         "openai": ai.openai,
+        "highlight_threshold": ai.highlight_threshold,
     }
 
 
@@ -156,7 +159,10 @@ def score_cell(
             tasks, labels = {}, {}
             for rec in records:
                 items = build_items(
-                    rec, scorer, stable_seed(seed, "items", *cell.values(), rec["latent"], scorer)
+                    rec,
+                    scorer,
+                    stable_seed(seed, "items", *cell.values(), rec["latent"], scorer),
+                    ai.highlight_threshold,
                 )
                 e = expl[shift[rec["latent"]]] if control else expl[rec["latent"]]
                 tasks[rec["latent"]] = (e, items)

@@ -22,10 +22,12 @@ from functools import lru_cache
 
 from randsae.secrets import clip
 
-PROMPT_VERSION = "claude-v1"
+PROMPT_VERSION = "claude-v2"
 
-#: tokens with activation >= MARK_FRACTION x (that window's max) are wrapped in << >> (delphi: 0.3)
-MARK_FRACTION = 0.3
+#: default of ``autointerp.highlight_threshold``: a token is highlighted (wrapped in << >>) when its
+#: activation is > 0 and >= this fraction of its window's max, for the explainer and the fuzzing
+#: scorer alike (delphi 0.1.3: ``Explainer.threshold`` and ``FuzzingScorer.threshold``, 0.3)
+HIGHLIGHT_THRESHOLD = 0.3
 #: at most this many (token, level) pairs are listed per explainer example
 MAX_LISTED_ACTIVATIONS = 12
 
@@ -92,6 +94,13 @@ def render_marked(tokens: Sequence[str], marked: Sequence[bool]) -> str:
     return "".join(out)
 
 
+def highlight_mask(acts: Sequence[float], threshold: float = HIGHLIGHT_THRESHOLD) -> list[bool]:
+    """The highlighted tokens of an activating window: activation > 0 and >= ``threshold`` x
+    the window's max (one rule for the explainer, the lexical explanation and fuzzing)."""
+    window_max = max((float(a) for a in acts), default=0.0)
+    return [window_max > 0 and float(a) > 0 and float(a) >= threshold * window_max for a in acts]
+
+
 def render_plain(tokens: Sequence[str]) -> str:
     return "".join(clean_token(t) for t in tokens)
 
@@ -153,7 +162,7 @@ Good explanation: "The comparative suffix 'er' attached to adjectives."
 
 SCORE_COMMON = f"""You evaluate explanations of latents (learned features) of a sparse autoencoder trained on a language model's activations. A latent activates on certain tokens; an explanation states which tokens and contexts make it activate.
 
-You receive one explanation and several numbered text windows. For EVERY window give an integer probability from 0 to 100 that the statement in the task below is true for that window, judging only from the explanation and the window. Windows are independent: judge each on its own; roughly some windows will be true and some false, in no particular order. Use the whole range: near 100 when clearly true, near 0 when clearly false, intermediate values when unsure.
+You receive one explanation and several numbered text windows. For EVERY window give an integer probability from 0 to 100 that the statement in the task below is true for that window, judging only from the explanation and the window. Windows are independent: judge each on its own. The statement may be true for all of the windows, for none of them, or for some. Use the whole range: near 100 when clearly true, near 0 when clearly false, intermediate values when unsure.
 
 {DATA_RULES} Call the tool {SCORE_TOOL_NAME} exactly once, with exactly one judgement per window index (0, 1, 2, ...), no window skipped or repeated."""
 
@@ -246,13 +255,14 @@ TOOLS = {"explain": EXPLAIN_TOOL, "detection": SCORE_TOOL, "fuzzing": SCORE_TOOL
 
 
 def explainer_example(
-    text: Sequence[str], acts: Sequence[float], max_act: float, index: int
+    text: Sequence[str],
+    acts: Sequence[float],
+    max_act: float,
+    index: int,
+    threshold: float = HIGHLIGHT_THRESHOLD,
 ) -> str:
     """One explainer excerpt: marked text plus an ``Activations:`` line with 0-10 levels."""
-    window_max = max((float(a) for a in acts), default=0.0)
-    marked = [
-        window_max > 0 and float(a) > 0 and float(a) >= MARK_FRACTION * window_max for a in acts
-    ]
+    marked = highlight_mask(acts, threshold)
     body = render_marked(text, marked)
     pairs = [
         (clean_token(t).strip() or clean_token(t), activation_level(float(a), max_act))
@@ -265,11 +275,12 @@ def explainer_example(
     return f'<example index="{index}">{body}</example>\nActivations: {listed or "(none)"}'
 
 
-def explainer_user(windows: Sequence[dict]) -> str:
+def explainer_user(windows: Sequence[dict], threshold: float = HIGHLIGHT_THRESHOLD) -> str:
     """User turn for one latent; levels normalised by the max over these explainer windows."""
     max_act = max((float(a) for w in windows for a in w["acts"]), default=0.0)
     blocks = [
-        explainer_example(w["text"], w["acts"], max_act, i + 1) for i, w in enumerate(windows)
+        explainer_example(w["text"], w["acts"], max_act, i + 1, threshold)
+        for i, w in enumerate(windows)
     ]
     return (
         f"Here are {len(windows)} excerpts on which the latent activates (untrusted corpus data):\n\n"

@@ -18,15 +18,26 @@ from typing import Any
 
 import numpy as np
 
+from randsae.autointerp.prompts import HIGHLIGHT_THRESHOLD, highlight_mask
+
 SCORERS = ("detection", "fuzzing")
 
 
-def build_items(record: dict[str, Any], scorer: str, seed: int) -> list[dict[str, Any]]:
-    """One scoring item per test window.
+def build_items(
+    record: dict[str, Any], scorer: str, seed: int, highlight_threshold: float = HIGHLIGHT_THRESHOLD
+) -> list[dict[str, Any]]:
+    """One scoring item per test window, as delphi 0.1.3 builds its classifier samples.
 
     Detection: the raw window; label 1 for activating windows. Fuzzing: activating windows with
-    their truly active tokens highlighted (label 1) and non-activating windows with
-    ``ceil(mean number of active tokens)`` random tokens highlighted (label 0), as delphi counts.
+    the tokens of :func:`highlight_mask` highlighted (``highlight_threshold`` x the window's max,
+    the explainer's rule; label 1), and non-activating windows with ``n_incorrect`` tokens
+    highlighted (label 0). ``n_incorrect`` is delphi's: the ceiling of the mean number of nonzero
+    activations per test activating window; the highlighted tokens are drawn without replacement
+    among the window's tokens at or below the threshold (all of them in a non-activating window)
+    that are not masked (``eval.ignore_positions`` / ``ignore_token_ids``). Unlike delphi, each
+    window gets its own draw (delphi reseeds with 22 before every window, so every negative of a
+    length gets the same positions) and position ``ctx - ctx // 4`` is not forced (delphi's
+    centred-window assumption, marked as wrong in its code).
     """
     if scorer not in SCORERS:
         raise ValueError(f"autointerp.scorers: unknown scorer {scorer!r} (use {SCORERS})")
@@ -40,15 +51,17 @@ def build_items(record: dict[str, Any], scorer: str, seed: int) -> list[dict[str
         for i, w in enumerate(neg):
             items.append({"id": f"{lat}:non:{i}", "text": w["text"], "highlight": None, "label": 0})
         return items
-    n_active = [sum(a > 0 for a in w["acts"]) for w in pos]
+    n_active = [sum(a != 0 for a in w["acts"]) for w in pos]
     n_incorrect = max(1, math.ceil(float(np.mean(n_active)))) if n_active else 1
     for i, w in enumerate(pos):
-        hl = [a > 0 for a in w["acts"]]
+        hl = highlight_mask(w["acts"], highlight_threshold)
         items.append({"id": f"{lat}:act:{i}", "text": w["text"], "highlight": hl, "label": 1})
     for i, w in enumerate(neg):
-        n = len(w["text"])
-        chosen = set(rng.choice(n, size=min(n_incorrect, n), replace=False).tolist())
-        hl = [j in chosen for j in range(n)]
+        below = np.logical_not(highlight_mask(w["acts"], highlight_threshold))
+        below[list(w.get("masked", []))] = False
+        eligible = np.flatnonzero(below)
+        chosen = set(rng.choice(eligible, size=min(n_incorrect, len(eligible)), replace=False))
+        hl = [j in chosen for j in range(len(w["text"]))]
         items.append({"id": f"{lat}:non:{i}", "text": w["text"], "highlight": hl, "label": 0})
     return items
 
@@ -58,16 +71,20 @@ class LexicalBackend:
 
     name = "lexical"
 
-    def __init__(self, top_tokens: int) -> None:
+    def __init__(self, top_tokens: int, highlight_threshold: float = HIGHLIGHT_THRESHOLD) -> None:
         self.top_tokens = top_tokens
+        self.highlight_threshold = highlight_threshold
 
     def explain(self, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The most frequent highlighted tokens of the explainer windows (the tokens an LLM
+        explainer sees marked)."""
         out = {}
         for rec in records:
             counts: Counter[str] = Counter()
             for w in rec["explain"]:
-                for t, a in zip(w["text"], w["acts"], strict=True):
-                    if a > 0:
+                marked = highlight_mask(w["acts"], self.highlight_threshold)
+                for t, m in zip(w["text"], marked, strict=True):
+                    if m:
                         counts[t] += 1
             top = counts.most_common(self.top_tokens)
             out[rec["latent"]] = {

@@ -23,6 +23,7 @@ def explain(
     examples_json: str,
     backend: str,
     lexical_top_tokens: int,
+    highlight_threshold: float,
     anthropic: AnthropicSettings,
     openai: OpenAISettings,
     out_jsonl: str,
@@ -37,6 +38,7 @@ def explain(
         lexical_top_tokens=lexical_top_tokens,
         anthropic=anthropic,
         openai=openai,
+        highlight_threshold=highlight_threshold,
     )
     results = judge.explain(ex["latents"])
     with io.atomic_path(out_jsonl) as tmp, open(tmp, "w") as f:

@@ -201,8 +201,14 @@ def tokenize_texts(
 ) -> np.ndarray:
     """Concatenate documents into one int32 stream, each document preceded by EOS.
 
-    The paper's ``chunk_and_tokenize`` joins documents with EOS and starts every chunk with it;
-    here the stream starts with EOS and sequences are cut from it downstream.
+    Sequences are cut from this stream downstream (:func:`sequences`), so only the first one
+    starts with EOS; the others start wherever the cut falls, often mid-document, and have no
+    BOS (``eval.ignore_positions: [0]`` leaves their first position out of the metrics).
+    sparsify's ``chunk_and_tokenize`` (eai-sparsify 1.3.3, the SAE trainer the paper's code is
+    based on) behaves alike: for each ``datasets.map`` batch of 2,048 documents it joins the texts
+    with EOS, starting with one, tokenizes the joined string and cuts it into ``max_seq_len``
+    chunks (``return_overflowing_tokens``), so only the first chunk of a batch starts with EOS;
+    unlike here, it also drops each batch's last, partial chunk.
     """
     out: list[np.ndarray] = []
     total = 0

@@ -97,6 +97,7 @@ def eval_sae(
         density_bins=ev.density_bins,
         density_log10_min=ev.density_log10_min,
         ignore_token_ids=list(ev.ignore_token_ids),
+        ignore_positions=list(ev.ignore_positions),
         latent_consumers=[acc.update],
     )
     per_latent = acc.finalize(ev.abstractness_min_activations)
@@ -117,6 +118,7 @@ def eval_sae(
                 **sae_family(cell.sae_dir),
                 # the positions left out of every metric, one column of sae_metrics.csv
                 "ignore_token_ids": json.dumps(list(ev.ignore_token_ids)),
+                "ignore_positions": json.dumps(list(ev.ignore_positions)),
                 **scalars,
                 "abstractness": summarize_abstractness(per_latent),
                 "arrays": arrays,
@@ -155,7 +157,12 @@ def latent_examples(
     ``opened``: as for :func:`eval_sae`, with the ``examples`` noise stream."""
     from randsae.data.corpus import sequences
     from randsae.data.tokenizer import load_tokenizer, token_strings
-    from randsae.evaluate.examples import latent_codes, mask_positions, sample_examples
+    from randsae.evaluate.examples import (
+        ignored_positions,
+        latent_codes,
+        mask_positions,
+        sample_examples,
+    )
 
     ex = examples_cfg
     model, init, layer = cell.model_cfg.name, cell.init, cell.layer
@@ -163,7 +170,9 @@ def latent_examples(
     seqs = sequences(np.load(cell.tokens_val), ex.context_size, ex.n_tokens)
     vals, idx = latent_codes(lm, seqs, layer, lambda x: sae.encode(x.to(dev)), eval_cfg.batch_size)
     ignore = list(eval_cfg.ignore_token_ids)
-    vals = mask_positions(vals, seqs, ignore)
+    positions = list(eval_cfg.ignore_positions)
+    masked = ignored_positions(seqs, ignore, positions)
+    vals = mask_positions(vals, seqs, ignore, positions)
     tok = load_tokenizer(tokenizer_path)
     result = sample_examples(
         seqs.reshape(-1),
@@ -173,10 +182,18 @@ def latent_examples(
         ex,
         stable_seed(seed, "examples", model, init, layer),
         lambda ids: token_strings(tok, ids),
+        masked=masked if masked.any() else None,
     )
     io.write_json(
         out_json,
-        {"model": model, "init": init, "layer": layer, "ignore_token_ids": ignore, **result},
+        {
+            "model": model,
+            "init": init,
+            "layer": layer,
+            "ignore_token_ids": ignore,
+            "ignore_positions": positions,
+            **result,
+        },
     )
     log.info(
         "examples: %d latents chosen, %d examined", result["n_latents_chosen"], result["n_examined"]

@@ -4,8 +4,9 @@ Protocol (paper.md §4, improved where delphi leaks): the held-out tokens are cu
 ``window`` tokens; a latent's *activating pool* is the set of windows where it fires, ranked by
 its maximum activation, cut to the top ``max_activating_windows`` (delphi ``max_examples``, paper
 10,000) and split into ``n_quantiles`` equal-count quantiles. Positions whose token is in
-``ignore_token_ids`` (e.g. Pythia's EOS/BOS, token 0) never count as activating
-(:func:`mask_positions`). Latents are drawn in a
+``ignore_token_ids`` (e.g. Pythia's EOS/BOS, token 0) or whose index within its sequence is in
+``ignore_positions`` (e.g. 0, the first position of every sequence) never count as activating
+(:func:`mask_positions`); a window lists them under ``masked``. Latents are drawn in a
 seeded random order among those with at least ``min_activating_windows`` activating windows (the
 reason for skipping every examined latent is recorded): ``n_latents`` per draw (``"all"``: every
 eligible latent), ``n_latent_draws`` disjoint random draws (each record's ``draw``; the
@@ -13,6 +14,14 @@ autointerp table reports the spread of AUROC across draws). Explainer windows (`
 windows (``n_test_activating``) are drawn per quantile and are **disjoint** by construction; the
 overlap is recorded and is always 0. Non-activating windows are random windows where the latent
 never fires.
+
+Robust across machines (float reductions differ in the last bits): every discrete choice depends on
+integers or on activations rounded to ``RANK_DIGITS`` significant digits, never on raw float
+ranks. Latents come from a seeded order and are eligible by their (integer) count of activating
+windows; windows are ranked by rounded maximum activation, ties broken by window index; each
+latent draws from its own random stream (``seed``, latent), which gives every window a random
+priority, and a quantile's picks are its members of lowest priority, so they depend on the
+quantile's membership only, and a window moving between quantiles changes at most two picks.
 """
 
 from __future__ import annotations
@@ -49,14 +58,45 @@ def latent_codes(
     return vals.numpy(), idx.numpy()
 
 
-def mask_positions(vals: np.ndarray, tokens: np.ndarray, ignore_token_ids) -> np.ndarray:
-    """``vals`` with the codes of positions whose token is in ``ignore_token_ids`` set to 0."""
-    ignore = np.asarray(list(ignore_token_ids), dtype=np.int64)
-    if ignore.size == 0:
+#: significant digits of the activations that rank windows (ties: window index); coarse enough
+#: that float noise of ~1e-6 relative almost never reorders two windows
+RANK_DIGITS = 3
+
+
+def ignored_positions(tokens: np.ndarray, ignore_token_ids=(), ignore_positions=()) -> np.ndarray:
+    """Boolean mask over the flattened positions of ``tokens`` ((n_seq, ctx)): the token is in
+    ``ignore_token_ids`` or the position's index within its sequence is in ``ignore_positions``
+    (negative indices count from the end)."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2:
+        raise ValueError("ignored_positions expects (n_seq, ctx) tokens")
+    ctx = tokens.shape[1]
+    out = np.isin(tokens, np.asarray(list(ignore_token_ids), dtype=np.int64))
+    cols = [p % ctx for p in ignore_positions if -ctx <= p < ctx]
+    out[:, cols] = True
+    return out.reshape(-1)
+
+
+def mask_positions(vals: np.ndarray, tokens: np.ndarray, ignore_token_ids, ignore_positions=()):
+    """``vals`` with the codes of ignored positions (:func:`ignored_positions`) set to 0."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim == 1:
+        tokens = tokens[None, :]
+    mask = ignored_positions(tokens, ignore_token_ids, ignore_positions)[: len(vals)]
+    if not mask.any():
         return vals
     out = vals.copy()
-    out[np.isin(np.asarray(tokens).reshape(-1)[: len(vals)], ignore)] = 0.0
+    out[mask] = 0.0
     return out
+
+
+def rank_key(values: np.ndarray) -> np.ndarray:
+    """``values`` (> 0) rounded to ``RANK_DIGITS`` significant digits, for ranking."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        exp = np.floor(np.log10(np.where(v > 0, v, 1.0)))
+    scale = 10.0 ** (RANK_DIGITS - 1 - exp)
+    return np.round(v * scale) / scale
 
 
 def window_maxima(
@@ -89,17 +129,21 @@ def _window(
     window: int,
     strings: Callable[[np.ndarray], list[str]],
     quantile: int | None,
+    masked: np.ndarray | None = None,
 ) -> dict[str, Any]:
     sl = slice(w * window, (w + 1) * window)
     acts = np.where(idx[sl] == latent, vals[sl], 0.0).sum(axis=1)
     toks = tokens[sl]
-    return {
+    out = {
         "window_id": int(w),
         "tokens": [int(t) for t in toks],
         "text": strings(toks),
         "acts": [round(float(a), 5) for a in acts],
         "quantile": quantile,
     }
+    if masked is not None and masked[sl].any():
+        out["masked"] = [int(i) for i in np.flatnonzero(masked[sl])]
+    return out
 
 
 def n_latents_wanted(n_latents: int | str, n_draws: int) -> int | None:
@@ -128,8 +172,12 @@ def sample_examples(
     cfg: ExamplesConfig,
     seed: int,
     strings: Callable[[np.ndarray], list[str]],
+    masked: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Choose latents and sample explainer / test / non-activating windows (see module doc)."""
+    """Choose latents and sample explainer / test / non-activating windows (see module doc).
+
+    ``masked``: the ignored positions (flattened, :func:`ignored_positions`), whose ``vals`` the
+    caller has zeroed; windows record them so that scorers never highlight them."""
     window = cfg.window
     n_q = cfg.n_quantiles
     n_windows = len(tokens) // window
@@ -143,8 +191,7 @@ def sample_examples(
     bounds = np.searchsorted(lat, np.arange(d_sae + 1))
     counts = np.diff(bounds)
 
-    rng = np.random.default_rng(seed)
-    candidates = rng.permutation(d_sae)
+    candidates = np.random.default_rng(seed).permutation(d_sae)
     chosen: list[int] = []
     skipped: dict[str, str] = {}
     n_draws = cfg.n_latent_draws
@@ -164,15 +211,19 @@ def sample_examples(
     draw_of = latent_draws(len(chosen), cfg.n_latents, n_draws)
     records = []
     for pos, c in enumerate(chosen):
+        rng = np.random.default_rng([seed, c])  # the latent's own stream
         w_ids, w_max = win[bounds[c] : bounds[c + 1]], mx[bounds[c] : bounds[c + 1]]
-        ranked = w_ids[np.argsort(-w_max, kind="stable")][: cfg.max_activating_windows]
+        ranked = w_ids[np.lexsort((w_ids, -rank_key(w_max)))][: cfg.max_activating_windows]
         quantiles = np.array_split(ranked, n_q)  # equal-count slices, quantile 0 = strongest
+        # a random priority per window: a quantile's picks are its members of lowest priority,
+        # so a window that moves between quantiles changes at most itself and one other pick
+        priority = rng.random(n_windows)
         explain, test = [], []
         for q, pool in enumerate(quantiles):
-            pick = rng.permutation(len(pool))
+            pick = pool[np.lexsort((pool, priority[pool]))]
             n_e, n_t = cfg.n_explain // n_q, cfg.n_test_activating // n_q
-            explain += [(int(pool[i]), q) for i in pick[:n_e]]
-            test += [(int(pool[i]), q) for i in pick[n_e : n_e + n_t]]
+            explain += [(int(w), q) for w in pick[:n_e]]
+            test += [(int(w), q) for w in pick[n_e : n_e + n_t]]
         active = set(w_ids.tolist())
         n_inactive = n_windows - len(active)
         n_neg = min(cfg.n_test_nonactivating, n_inactive)
@@ -191,13 +242,13 @@ def sample_examples(
                 "n_pool_windows": len(ranked),
                 "max_act": float(w_max.max()),
                 "explain": [
-                    _window(w, c, tokens, vals, idx, window, strings, q) for w, q in explain
+                    _window(w, c, tokens, vals, idx, window, strings, q, masked) for w, q in explain
                 ],
                 "test_activating": [
-                    _window(w, c, tokens, vals, idx, window, strings, q) for w, q in test
+                    _window(w, c, tokens, vals, idx, window, strings, q, masked) for w, q in test
                 ],
                 "test_nonactivating": [
-                    _window(w, c, tokens, vals, idx, window, strings, None) for w in neg
+                    _window(w, c, tokens, vals, idx, window, strings, None, masked) for w in neg
                 ],
                 "overlap_explain_test": overlap,
             }

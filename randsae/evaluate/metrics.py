@@ -137,6 +137,7 @@ def evaluate_sae(
     density_bins: int | Sequence[float] = 40,
     density_log10_min: float = -7.0,
     ignore_token_ids: Sequence[int] = (),
+    ignore_positions: Sequence[int] = (),
     latent_consumers: Sequence[LatentConsumer] = (),
 ) -> dict[str, Any]:
     """Reconstruction, sparsity and downstream metrics of ``sae`` at ``blocks.{layer}.hook_resid_post``.
@@ -157,6 +158,8 @@ def evaluate_sae(
         ignore_token_ids: positions whose *input* token is one of these (e.g. BOS) are excluded
             from every metric and keep their original activation in the spliced pass (sae-lens
             ``exclude_special_tokens``). Empty by default.
+        ignore_positions: indices within each sequence (negative: from the end) excluded in
+            the same way, e.g. ``[0]`` (the attention sink, as SAEBench's BOS). Empty by default.
         latent_consumers: callables ``fn(vals, idx, token_ids, seq_index)`` fed the SAE codes of
             every non-ignored position (flattened, sequence-major) — e.g.
             ``randsae.evaluate.abstractness.AbstractnessAccumulator.update`` — so abstractness measures
@@ -194,7 +197,7 @@ def evaluate_sae(
     hook_name = hook_name_of(layer)
     d_sae, k = int(sae.d_sae), int(sae.k)
     ignore = torch.as_tensor(list(ignore_token_ids), dtype=torch.long, device=device)
-
+    skip_cols = sorted({p % ctx for p in ignore_positions if -ctx <= p < ctx})  # in-sequence
     f64 = dict(dtype=torch.float64, device=device)
     d_in = None
     sum_x = None  # (d_in,) float64
@@ -233,10 +236,8 @@ def evaluate_sae(
     for start in progress(range(0, n_seq, batch_size), desc=f"eval layer {layer}", unit="batch"):
         tok = tok_all[start : start + batch_size].to(device)
         b = tok.shape[0]
-        if ignore.numel():
-            keep = ~torch.isin(tok, ignore)  # (b, ctx) position is evaluated
-        else:
-            keep = torch.ones_like(tok, dtype=torch.bool)
+        keep = ~torch.isin(tok, ignore)  # (b, ctx) position is evaluated
+        keep[:, skip_cols] = False  # ignore_positions
         keep_flat = keep.reshape(-1)
 
         # lm.fwd_hooks first (e.g. the noise control), then our capture of the SAE input.

@@ -6,7 +6,10 @@ Rows (v2 Fig 2): explained variance, cosine similarity (activation vs reconstruc
 latents, fuzzing AUROC, detection AUROC, CE-loss score, token entropy. Bands: the 95% bootstrap CI
 over latents for the AUROC rows (pooled AUROC) and the entropy row (mean over latents); the
 SAE-metric rows have one value per SAE, so a band appears only where several seeds are pooled
-(min–max over seeds).
+(min–max over seeds). CE-loss scores flagged as ill-conditioned (a near-zero denominator,
+``ce_loss_score_flagged`` of the sae_metrics table) are drawn as open markers off the line, as in
+the per-metric plots (``randsae.figures.plotting.metric_vs_layer``); the CSV keeps their values and
+the flag.
 """
 
 from __future__ import annotations
@@ -32,13 +35,14 @@ GRID_ROWS: tuple[tuple[str, str], ...] = tuple(
         "token_entropy",
     )
 )
-LONG_COLUMNS = ["model", "init", "layer", "metric", "value", "ci_low", "ci_high"]
+LONG_COLUMNS = ["model", "init", "layer", "metric", "value", "ci_low", "ci_high", "flagged"]
 
 
 def grid_long_table(
     sae_metrics: pd.DataFrame, autointerp: pd.DataFrame, entropy: pd.DataFrame
 ) -> pd.DataFrame:
-    """Every grid value in long format (model, init, layer, metric, value, ci_low, ci_high).
+    """Every grid value in long format (model, init, layer, metric, value, ci_low, ci_high,
+    flagged: the metric's ``<metric>_flagged`` column of sae_metrics where it has one, else False).
 
     ``sae_metrics``: the sae_metrics table; ``autointerp``: the autointerp table (rows with
     ``scorer`` fuzzing / detection, ``auroc_pooled`` and its CI); ``entropy``: the output of
@@ -51,6 +55,8 @@ def grid_long_table(
             d = sae_metrics[keys].copy()
             d["metric"], d["value"] = metric, sae_metrics[metric].astype(float)
             d["ci_low"] = d["ci_high"] = np.nan
+            flag = f"{metric}_flagged"
+            d["flagged"] = sae_metrics[flag].astype(bool) if flag in sae_metrics.columns else False
             frames.append(d)
     for scorer in ("fuzzing", "detection"):
         a = autointerp[autointerp["scorer"] == scorer] if len(autointerp) else autointerp
@@ -69,25 +75,31 @@ def grid_long_table(
         )
         frames.append(d)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LONG_COLUMNS)
+    out["flagged"] = out["flagged"].astype("boolean").fillna(False).astype(bool)
     return out[LONG_COLUMNS].reset_index(drop=True)
 
 
 def pool_columns(long: pd.DataFrame, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Map each model to its figure column (``columns``: model -> column label; default: the model
     itself) and pool models sharing a column: value = mean over them, band = min–max over them
-    (several SAE seeds, App E); a column of one model keeps its CI."""
+    (several SAE seeds, App E); a column of one model keeps its CI. ``flagged``: any pooled
+    value is flagged."""
     long = long.copy()
+    if "flagged" not in long.columns:
+        long["flagged"] = False
     long["column"] = long["model"].map(lambda m: (columns or {}).get(m, m))
     keys = ["column", "init", "layer", "metric"]
     rows = []
     for key, g in long.groupby(keys, sort=False):
         if len(g) == 1:
             r = g.iloc[0]
-            rows.append((*key, r["value"], r["ci_low"], r["ci_high"], 1))
+            rows.append((*key, r["value"], r["ci_low"], r["ci_high"], 1, bool(r["flagged"])))
         else:
             v = g["value"].to_numpy(dtype=float)
-            rows.append((*key, np.nanmean(v), np.nanmin(v), np.nanmax(v), len(g)))
-    return pd.DataFrame(rows, columns=[*keys, "value", "band_low", "band_high", "n_pooled"])
+            flag = bool(g["flagged"].astype(bool).any())
+            rows.append((*key, np.nanmean(v), np.nanmin(v), np.nanmax(v), len(g), flag))
+    cols = [*keys, "value", "band_low", "band_high", "n_pooled", "flagged"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def plot_grid(
@@ -123,8 +135,14 @@ def plot_grid(
                 if not len(d):
                     continue
                 st = init_style(init)
-                ax.plot(d["layer"], d["value"], ms=3, label=init_label(init), **st)
-                ok = d["band_low"].notna() & d["band_high"].notna()
+                bad = d["flagged"].astype(bool)
+                ax.plot(d["layer"], d["value"].where(~bad), ms=3, label=init_label(init), **st)
+                if bad.any():  # ill-conditioned CE scores: open markers off the line
+                    ax.scatter(d.loc[bad, "layer"], d.loc[bad, "value"], s=14,
+                               marker=st.get("marker", "o"), facecolors="none",
+                               edgecolors=st["color"],
+                               label=f"{init_label(init)} (denominator < threshold)")  # fmt: skip
+                ok = d["band_low"].notna() & d["band_high"].notna() & ~bad
                 if ok.any():
                     ax.fill_between(
                         d["layer"][ok], d["band_low"][ok], d["band_high"][ok],

@@ -78,7 +78,7 @@ class AnthropicSettings(JudgeSettings):
     """Sampling temperature sent with every request; null omits the field."""
     max_tokens: Count = 2048
     """Maximum output tokens per call; upper bound for the budget estimate."""
-    prompt_version: str | None = "claude-v1"
+    prompt_version: str | None = "claude-v2"
     """Expected randsae.autointerp.prompts.PROMPT_VERSION; a mismatch is an error; null accepts the code's."""
     execution: Literal["batch", "realtime"] = "batch"
     """Message Batches API (half price, asynchronous) or real-time messages.create."""
@@ -202,6 +202,8 @@ class AutointerpConfig(Section):
     """scorers to run"""
     lexical_top_tokens: Count
     """tokens in a lexical explanation"""
+    highlight_threshold: Annotated[float, Range(low=0, high=1, low_open=True)]
+    """a token of an activating window is highlighted (<< >>) when its activation is > 0 and >= this fraction of the window's maximum, for the explainer, the lexical explanation and the fuzzing scorer's positives alike (delphi 0.3); fuzzing negatives highlight as many tokens at or below it as delphi's n_incorrect"""
     bootstrap: Annotated[int, NON_NEGATIVE]
     """bootstrap resamples over latents for 95% CIs"""
     max_failure_rate: Annotated[float | None, PROBABILITY]

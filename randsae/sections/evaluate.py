@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from randsae.sections.base import NEGATIVE, NON_NEGATIVE, Count, Section, at_least, section
+from randsae.sections.base import FINITE, NEGATIVE, NON_NEGATIVE, Count, Section, at_least, section
 
 
 @section("eval")
@@ -27,6 +27,8 @@ class EvalConfig(Section):
     """Latents active at fewer held-out positions than this are excluded from the abstractness distributions."""
     ignore_token_ids: Annotated[tuple[int, ...], NON_NEGATIVE]
     """Token ids (e.g. BOS/EOS) whose positions are excluded from all metrics and keep their original activation when the SAE is spliced in (sae-lens exclude_special_tokens)."""
+    ignore_positions: Annotated[tuple[int, ...], FINITE]
+    """Positions within every sequence (0 = first; negative counts from the end) excluded like ignore_token_ids from every per-position metric (reconstruction, sparsity, CE/KL, abstractness) and from the latent examples (never activating, never highlighted). [0] drops the first position, the attention sink: sequences are cut from the token stream without a BOS, and SAEBench drops that position by writing BOS there (tokenize_and_concat_dataset) and masking BOS/EOS/PAD ids. Default [] keeps every position."""
 
 
 @section("examples")

@@ -86,6 +86,13 @@ class RunConfig(Section):
             parse_init(init, self.init)
         if len(set(self.inits)) != len(self.inits):
             raise ConfigError(f"inits: duplicate names in {list(self.inits)}")
+        for key, ctx in (
+            ("activations.context_size", self.activations.context_size),
+            ("examples.context_size", self.examples.context_size),
+        ):
+            bad = [p for p in self.eval.ignore_positions if not -ctx <= p < ctx]
+            if bad:
+                raise ConfigError(f"eval.ignore_positions: {bad} outside a sequence ({key}={ctx})")
         for name, m in self.models.items():
             base = m.variant_of
             if base is not None and base not in self.models:

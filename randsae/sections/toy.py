@@ -150,7 +150,9 @@ class ToySAEConfig(Section):
     l1_coefs: L1CoefsConfig
     """L1 coefficients np.logspace(log10_min, log10_max, num) (paper -3, 2, 21)."""
     seeds: Count
-    """Number of seeds 0..seeds-1 (paper 10)."""
+    """Number of reported seeds 0..seeds-1 (paper 10); the figures show mean +- std over them and claim 8 bootstraps them."""
+    tuning_seed: Annotated[int | None, NON_NEGATIVE]
+    """The seed on which lr, batch_size, epochs and the coefficient grid were chosen (benchmarks/toy_tuning.py); it must not be one of the reported seeds 0..seeds-1. null: the settings were not tuned here (the paper's)."""
     epochs: Count
     """Training epochs (paper 100)."""
     batch_size: Count
@@ -158,7 +160,17 @@ class ToySAEConfig(Section):
     lr: Annotated[float, POSITIVE]
     """Adam learning rate (paper 1e-3)."""
     models_per_batch: Count
-    """SAEs stacked in one vectorised training loop (speed only; 1 trains one at a time)."""
+    """SAEs stacked in one vectorised training loop, across the arms, seeds and coefficients of a job (speed only; 1 trains one at a time)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        tuning = self.tuning_seed
+        if tuning is not None and tuning < self.seeds:
+            raise self.error(
+                "tuning_seed",
+                f"{tuning} is one of the reported seeds 0..{self.seeds - 1}; choose the "
+                "settings on a seed that is not reported",
+            )
 
 
 @section("toy.figures")

@@ -1,7 +1,8 @@
 """The paper's eight claims (v2), checked on a run's own tables.
 
-This module builds the claims table; the claim 1-6 statistics live in ``claim_stats``, the
-resampling in ``resample``, claim 8 (toy) in ``toy_claims`` and the trained-minus-variant table in
+This module builds the claims table; the claim 1-6 statistics live in ``claim_stats``, claim 7 in
+``claim7``, the resampling in ``resample`` (the pooled AUROC's in ``pooled``), claim 8 (toy) in
+``toy_claims``, the five verdicts in ``verdicts`` and the trained-minus-variant table in
 ``distinguishability``.
 
 Pure functions on DataFrames (no file I/O here; ``randsae.tables.steps.claims`` reads and writes).
@@ -12,28 +13,31 @@ Inputs (column names as the tables rule / the per-latent table write them):
 
 * ``sae_metrics``: one row per cell ``model, n_params, init, layer`` with ``explained_variance``,
   ``cossim``, ``l1``, ``ce_loss_score``, ``ce_loss_without_sae``, ``ce_loss_with_ablation``, ...
-* ``autointerp``: one row per (cell, scorer) with ``auroc_pooled`` (used only when the per-latent
-  table lacks AUROC values).
+* ``autointerp``: one row per (cell, scorer) with ``auroc_pooled`` (the AUROC claims' value when
+  the per-window rows are not given) and ``backend`` (a lexical backend makes them circular).
+* ``windows`` (optional): the score rule's per-window rows ``model, init, layer, scorer, latent,
+  label, prob``, from which the AUROC claims take each cell's pooled AUROC.
 * ``latents`` (optional): one row per scored latent ``model, init, layer, latent`` with
   ``token_entropy``, ``fuzzing_auroc``, ``detection_auroc``.
 * ``toy``: the toy sweeps' per-seed rows (``results/toy/summary/<dataset>.csv``: ``dataset, arm,
   n_latents, l1_coef, seed, fvu, l0``), all datasets concatenated.
 
 Resampling: a statistic is recomputed on bootstrap replicates and its 95 % CI is the 2.5/97.5
-percentile interval. Per-latent measures resample latents within each cell (model, init, layer);
-one-value-per-cell measures resample layers within each model; toy statistics resample seeds.
+percentile interval. Per-latent measures and the pooled AUROC resample latents within each cell
+(model, init, layer); one-value-per-cell measures resample layers within each model; toy
+statistics resample seeds.
 Seeds derive from ``randsae.seeds.stable_seed``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from randsae.seeds import stable_seed
+from randsae.tables.claim7 import claim7_rows
 from randsae.tables.claim_stats import (
     CT,
     NC,
@@ -41,7 +45,6 @@ from randsae.tables.claim_stats import (
     RR,
     S0,
     TR,
-    TRAINED,
     claim1_control_chance,
     claim1_gap,
     claim2_control_error_slope,
@@ -55,29 +58,31 @@ from randsae.tables.claim_stats import (
     claim6_randomized_flat,
     claim6_randomized_lower,
     claim6_trained_slope,
-    is_randomized,
 )
+from randsae.tables.pooled import pooled_measure
 from randsae.tables.resample import (
     Measure,
     Stat,
-    auroc_measure,
     cell_measure,
     estimate,
     grid_layers,
     latent_measure,
-    nanmean,
-    percentile_ci,
-    spearman,
-    spearman_rows,
+    table_auroc_measure,
 )
 from randsae.tables.toy_claims import claim8_rows
-from randsae.tables.verdicts import COLUMNS, FAILS, HOLDS, row
+from randsae.tables.verdicts import (
+    CIRCULAR_BACKENDS,
+    COLUMNS,
+    PER_LATENT,
+    POOLED,
+    circular,
+    row,
+)
 
 # Documented thresholds (docs/claims.md).
 CONTROL_CHANCE_TOLERANCE = 0.1  # claim 1b: control AUROC within 0.5 +- this
 CE_GAP_RATIO_MAX = 0.25  # claim 5: randomized ablation gap below this fraction of trained's
-HIGH_AUROC = 0.8  # claim 7c: a "high-AUROC" latent
-HIGH_ENTROPY_QUANTILE = 0.75  # claim 7c: above this quantile of the randomized latents' entropy
+AUROC_CLAIMS = (1, 4, 7)  # claims on auto-interp AUROCs (circular under a lexical backend)
 
 CELL_METRICS = ("explained_variance", "cossim", "l1", "ce_loss_score")
 LATENT_METRICS = ("fuzzing_auroc", "detection_auroc", "token_entropy")
@@ -86,6 +91,9 @@ SCORERS = ("fuzzing", "detection")
 
 def _units(meas: Measure, model: str | None = None) -> tuple[str, int]:
     keys = [k for k in meas.values if model is None or k[0] == model]
+    if meas.unit == "pooled":
+        n = sum(len(a.latents) for k in keys for a in meas.values[k] if a is not None)
+        return "latents within cells", n
     if meas.unit == "latents":
         n = sum(int(np.isfinite(a).sum()) for k in keys for a in meas.values[k])
         return "latents within cells", n
@@ -116,7 +124,20 @@ def _stat_row(
     s = stable_seed(seed, "claims", claim, sub, model)
     value, lo, hi = estimate(meas, stat, n_boot, s)
     resampled, n = _units(meas, None if model == "all" else model)
-    return row(claim, sub, model, statistic, value, lo, hi, direction, threshold, resampled, n)
+    kind = PER_LATENT if meas.unit == "latents" else POOLED
+    r = row(claim, sub, model, statistic, value, lo, hi, direction, threshold, resampled, n)
+    return {**r, "stat_kind": kind}
+
+
+def _add_per_latent(
+    r: dict, meas: Measure | None, stat: Stat, need, n_boot: int, seed: int
+) -> dict:
+    """The same statistic on the mean per-latent AUROC (second columns of an AUROC claim)."""
+    if meas is None or (need and need(meas)):
+        return r
+    s = stable_seed(seed, "claims", r["claim"], r["sub"], r["model"], "per-latent")
+    value, lo, hi = estimate(meas, stat, n_boot, s)
+    return {**r, "value_per_latent": value, "ci_low_per_latent": lo, "ci_high_per_latent": hi}
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,10 +198,19 @@ STAT_TEXT = {
 }
 
 
+def _auroc_measures(s, windows, latents, autointerp, layers) -> tuple:
+    """(pooled, per-latent) AUROC measures of scorer ``s``: pooled AUROC from the per-window rows
+    (resampled over latents within cells), else from the autointerp table (resampled over layers);
+    the mean per-latent AUROC from the per-latent table (second columns)."""
+    pooled = pooled_measure(windows, s, layers) or table_auroc_measure(s, autointerp, layers)
+    return pooled, latent_measure(latents, f"{s}_auroc", layers)
+
+
 def _grid_claims(
     sae_metrics: pd.DataFrame,
     autointerp: pd.DataFrame | None,
     latents: pd.DataFrame | None,
+    windows: pd.DataFrame | None,
     n_boot: int,
     seed: int,
 ) -> list[dict]:
@@ -189,7 +219,9 @@ def _grid_claims(
         c: cell_measure(sae_metrics, c, layers) for c in CELL_METRICS
     }
     for s in SCORERS:
-        meas[f"auroc-{s}"] = auroc_measure(s, latents, autointerp, layers)
+        meas[f"auroc-{s}"], meas[f"auroc_pl-{s}"] = _auroc_measures(
+            s, windows, latents, autointerp, layers
+        )
     meas["token_entropy"] = latent_measure(latents, "token_entropy", layers)
     meas["ce_ablation_gap"] = None
     if {"ce_loss_with_ablation", "ce_loss_without_sae"} <= set(sae_metrics.columns):
@@ -205,9 +237,12 @@ def _grid_claims(
                 text = f"{name}: {STAT_TEXT[sub.split('-')[0]]}"
                 need = _need(n_layers, *groups)(model)
                 args = (m, stat(model), direction, thr, n_boot, seed, need)
-                rows.append(_stat_row(claim, sub.format(s=s), model, text, *args))
+                r = _stat_row(claim, sub.format(s=s), model, text, *args)
+                if key == "auroc":
+                    r = _add_per_latent(r, meas[f"auroc_pl-{s}"], stat(model), need, n_boot, seed)
+                rows.append(r)
         rows += claim7_rows(latents, model, n_boot, seed)
-    aur = {s: meas[f"auroc-{s}"] for s in SCORERS}
+    aur = {s: (meas[f"auroc-{s}"], meas[f"auroc_pl-{s}"]) for s in SCORERS}
     rows += _size_rows(sae_metrics, aur, meas["l1"], list(layers), n_boot, seed)
     return rows
 
@@ -230,100 +265,24 @@ def _size_rows(sae_metrics, aur, l1, models, n_boot, seed) -> list[dict]:
         return lambda meas: next((w for c in checks if (w := c(meas))), None)
 
     t3 = "l1: (claim-3 tracking / |L1_T|) of the largest model minus the smallest"
-    t4 = "{s}_auroc: min over non-control v of OLS slope of mean AUROC on log10(n_params)"
-    specs = [(3, "3b-size", t3, l1, claim3_size(sized), need_all(2, TR, S0, RR))]
-    specs += [
-        (4, f"4-{s}", t4.format(s=s), aur[s], claim4_size_slope(sized, logp), need_all(0, NC))
-        for s in SCORERS
-    ]
+    t4 = "{name}: min over non-control v of OLS slope of mean AUROC on log10(n_params)"
+    specs = [(3, "3b-size", t3, l1, None, claim3_size(sized), need_all(2, TR, S0, RR))]
+    for s in SCORERS:
+        pooled, per_latent = aur[s]
+        name = pooled.name if pooled is not None else f"{s}_auroc"
+        stat4 = claim4_size_slope(sized, logp)
+        specs.append(
+            (4, f"4-{s}", t4.format(name=name), pooled, per_latent, stat4, need_all(0, NC))
+        )
     rows = []
-    for claim, sub, text, meas, stat, need in specs:
+    for claim, sub, text, meas, per_latent, stat, need in specs:
         if why:
             rows.append(row(claim, sub, "all", text, untestable=why))
-        else:
-            rows.append(
-                _stat_row(claim, sub, "all", text, meas, stat, ">", 0.0, n_boot, seed, need)
-            )
-    return rows
-
-
-# --------------------------------------------------------------------------------------------
-# Claim 7: per-latent entropy-AUROC rank correlation
-# --------------------------------------------------------------------------------------------
-
-
-def claim7_rows(lat: pd.DataFrame | None, model: str, n_boot: int, seed: int) -> list[dict]:
-    """Claim 7 per model: rho_v = mean over layers of the within-cell Spearman correlation of
-    token entropy and fuzzing AUROC over latents; bootstrap over latents within cells."""
-    texts = {
-        "7a": "max over randomized v of rho_v (rho = mean over layers of Spearman(entropy, "
-        "fuzzing AUROC))",
-        "7b": "rho_trained - mean over randomized v of rho_v",
-        "7c": f"fraction of trained latents with entropy above the randomized latents' "
-        f"{HIGH_ENTROPY_QUANTILE:.0%} quantile (same layer) and fuzzing AUROC >= {HIGH_AUROC}",
-    }
-    cols = {"token_entropy", "fuzzing_auroc"}
-    if lat is None or not cols <= set(lat.columns):
-        why = "no per-latent table with token_entropy and fuzzing_auroc"
-        return [row(7, s, model, t, untestable=why) for s, t in texts.items()]
-    sub = lat[(lat["model"] == model)].dropna(subset=list(cols))
-    inits = [str(i) for i in sub["init"].unique()]
-    rand = [i for i in inits if is_randomized(i)]
-    if TRAINED not in inits or not rand:
-        why = f"needs trained and randomized per-latent values for {model}"
-        return [row(7, s, model, t, untestable=why) for s, t in texts.items()]
-    rng = np.random.default_rng(stable_seed(seed, "claims", 7, model))
-    rho_point: dict[str, list[float]] = {}
-    rho_boot: dict[str, list[np.ndarray]] = {}
-    for (init, _layer), g in sub.groupby(["init", "layer"]):
-        h, a = g["token_entropy"].to_numpy(float), g["fuzzing_auroc"].to_numpy(float)
-        if len(h) < 3:
             continue
-        rho_point.setdefault(str(init), []).append(spearman(h, a))
-        idx = rng.integers(0, len(h), (max(n_boot, 1), len(h)))
-        rho_boot.setdefault(str(init), []).append(spearman_rows(h[idx], a[idx]))
-    pt = {i: nanmean(np.array(v)) for i, v in rho_point.items()}
-    with warnings.catch_warnings():  # a cell whose values are all tied has no correlation
-        warnings.simplefilter("ignore", RuntimeWarning)
-        bt = {
-            i: np.nanmean(np.stack(v, axis=1), axis=1) if v else np.array([])
-            for i, v in rho_boot.items()
-        }
-    rows = []
-    rand = [i for i in rand if i in pt]
-    n_units = int(sum(len(g) for _, g in sub.groupby(["init", "layer"]) if len(g) >= 3))
-    if TRAINED not in pt or not rand:
-        why = "too few latents per cell (need 3) for a rank correlation"
-        return [row(7, s, model, t, untestable=why) for s, t in texts.items()]
-    v7a = max(pt[i] for i in rand)
-    b7a = np.max(np.stack([bt[i] for i in rand]), axis=0)
-    v7b = pt[TRAINED] - float(np.mean([pt[i] for i in rand]))
-    b7b = bt[TRAINED] - np.mean(np.stack([bt[i] for i in rand]), axis=0)
-    for s, v, b, d in (("7a", v7a, b7a, "<"), ("7b", v7b, b7b, ">")):
-        lo, hi = percentile_ci(b) if n_boot > 0 else (float("nan"),) * 2
-        rows.append(row(7, s, model, texts[s], v, lo, hi, d, 0.0, "latents within cells", n_units))
-    # 7c: existence of high-entropy, high-AUROC trained latents
-    flags = []
-    for _layer, g in sub.groupby("layer"):
-        r = g[g["init"].map(lambda i: is_randomized(str(i)))]["token_entropy"]
-        if r.empty:
-            continue
-        q = float(np.quantile(r.to_numpy(float), HIGH_ENTROPY_QUANTILE))
-        t = g[g["init"] == TRAINED]
-        flags.append(((t["token_entropy"] > q) & (t["fuzzing_auroc"] >= HIGH_AUROC)).to_numpy())
-    f = np.concatenate(flags) if flags else np.array([], dtype=bool)
-    if len(f) == 0:
-        rows.append(row(7, "7c", model, texts["7c"], untestable="no trained latents"))
-        return rows
-    frac = float(f.mean())
-    boot = f[rng.integers(0, len(f), (max(n_boot, 1), len(f)))].mean(axis=1)
-    lo, hi = percentile_ci(boot) if n_boot > 0 else (float("nan"),) * 2
-    r7 = row(7, "7c", model, texts["7c"], frac, lo, hi, ">", 0.0, "trained latents", len(f))
-    # existence claim: one such latent is enough (the CI is reported, not used)
-    n_hit = int(f.sum())
-    r7["verdict"] = HOLDS if n_hit > 0 else FAILS
-    r7["detail"] = f"{n_hit} of {len(f)} trained latents qualify (existence claim: >= 1)"
-    rows.append(r7)
+        r = _stat_row(claim, sub, "all", text, meas, stat, ">", 0.0, n_boot, seed, need)
+        if claim == 4:
+            r = _add_per_latent(r, per_latent, stat, need, n_boot, seed)
+        rows.append(r)
     return rows
 
 
@@ -334,27 +293,48 @@ def claims_table(
     toy: pd.DataFrame | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    windows: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per claim and sub-statistic (and model), in claim order."""
-    rows = _grid_claims(sae_metrics, autointerp, latents, n_boot, seed)
+    """One row per claim and sub-statistic (and model), in claim order.
+
+    ``windows``: the score rule's per-window rows (``randsae.tables.roc.read_windows``), from
+    which the AUROC claims take each cell's pooled AUROC; without them, the autointerp table's
+    pooled AUROC. Under a backend of ``CIRCULAR_BACKENDS`` (the autointerp table's ``backend``
+    column) every AUROC claim is ``circular``."""
+    rows = _grid_claims(sae_metrics, autointerp, latents, windows, n_boot, seed)
+    backends = set()
+    if autointerp is not None and "backend" in autointerp.columns:
+        backends = {str(b) for b in autointerp["backend"].dropna().unique()}
+    circ = sorted(backends & set(CIRCULAR_BACKENDS))
+    if circ:
+        rows = [circular(r, circ[0]) if r["claim"] in AUROC_CLAIMS else r for r in rows]
     rows += claim8_rows(toy, n_boot, seed)
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(["claim", "sub", "model"], kind="mergesort").reset_index(drop=True)
 
 
 def markdown_table(claims: pd.DataFrame, digits: int = 3) -> str:
-    """claims.csv as a Markdown table (claim, statistic, value [CI], verdict)."""
+    """claims.csv as a Markdown table (claim, statistic, kind, value [CI], the per-latent value of
+    an AUROC claim, verdict)."""
 
     def fmt(x) -> str:
         return "" if x is None or not np.isfinite(float(x)) else f"{float(x):.{digits}g}"
 
+    def cell(v, lo, hi) -> str:
+        if not np.isfinite(float(v)):
+            return "–"
+        return fmt(v) + (f" [{fmt(lo)}, {fmt(hi)}]" if np.isfinite(float(lo)) else "")
+
     lines = [
-        "| claim | model | statistic | value [95% CI] | verdict |",
-        "|---|---|---|---|---|",
+        "| claim | model | statistic | kind | value [95% CI] | per-latent [95% CI] | verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in claims.itertuples(index=False):
-        ci = f" [{fmt(r.ci_low)}, {fmt(r.ci_high)}]" if np.isfinite(float(r.ci_low)) else ""
-        val = fmt(r.value) + ci if np.isfinite(float(r.value)) else "–"
+        val = cell(r.value, r.ci_low, r.ci_high)
+        pl = cell(r.value_per_latent, r.ci_low_per_latent, r.ci_high_per_latent)
+        pl = "" if pl == "–" else pl
         stat = str(r.statistic).replace("|", "\\|")
-        lines.append(f"| {r.sub} | {r.model} | {stat} | {val} | {r.verdict} |")
+        lines.append(
+            f"| {r.sub} | {r.model} | {stat} | {r.stat_kind} | {val} | {pl} | {r.verdict} |"
+        )
     return "\n".join(lines) + "\n"

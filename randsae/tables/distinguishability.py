@@ -39,6 +39,11 @@ def distinguishability_table(
     value). Each (model, metric, variant) also gets a ``layer = "all"`` row: the mean over layers
     of the per-layer differences, with a bootstrap CI over latents within cells (per-latent
     metrics; its p-value permutes labels within layers) or over layers (cell metrics).
+
+    ``flagged``: the CE/KL conditioning flag of ``sae_metrics`` (``<metric>_flagged``,
+    :func:`randsae.tables.aggregate.flag_small_denominators`): True when the trained or the
+    variant cell's score has a near-zero denominator (``layer = "all"``: at any layer), so the
+    difference is not meaningful. False for metrics without such a flag.
     """
     layers = grid_layers(sae_metrics)
     measures: list[Measure] = []
@@ -60,6 +65,7 @@ def distinguishability_table(
         else {}
     )
     rows = []
+    flags = _score_flags(sae_metrics)
     for meas in measures:
         for model, lay in meas.layers.items():
             if (model, TRAINED) not in meas.values:
@@ -79,16 +85,21 @@ def distinguishability_table(
                     "variant": variant,
                     "variant_kind": init_kind(variant),
                 }
-                diffs, boots, strata = [], [], []
+                diffs, boots, strata, flagged = [], [], [], []
                 for j, layer in enumerate(lay):
                     x, y = t_vals[j], v_vals[j]
                     xt, yv = nanmean(x), nanmean(y)
+                    key = (meas.name, model, int(layer))
+                    flagged.append(
+                        flags.get((*key, TRAINED), False) or flags.get((*key, variant), False)
+                    )
                     row = {
                         **base,
                         "layer": str(int(layer)),
                         "trained": xt,
                         "variant_value": yv,
                         "diff": xt - yv,
+                        "flagged": flagged[-1],
                     }
                     if meas.unit == "latents":
                         b = two_sample_boot(x, y, n_boot, rng)
@@ -114,11 +125,10 @@ def distinguishability_table(
                         }
                     diffs.append(xt - yv)
                     rows.append(row)
-                rows.append(
-                    _all_layers_row(
-                        base, meas, t_vals, v_vals, diffs, boots, strata, n_boot, n_perm, rng
-                    )
+                all_row = _all_layers_row(
+                    base, meas, t_vals, v_vals, diffs, boots, strata, n_boot, n_perm, rng
                 )
+                rows.append({**all_row, "flagged": any(flagged)})
     cols = [
         "model",
         "n_params",
@@ -129,6 +139,7 @@ def distinguishability_table(
         "trained",
         "variant_value",
         "diff",
+        "flagged",
         "ci_low",
         "ci_high",
         "p_permutation",
@@ -137,6 +148,17 @@ def distinguishability_table(
         "resampled",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _score_flags(sae_metrics: pd.DataFrame) -> dict[tuple, bool]:
+    """(metric, model, layer, init) -> the cell's ``<metric>_flagged`` value, for every metric
+    that has such a column (the CE and KL scores)."""
+    out = {}
+    for col in [c for c in sae_metrics.columns if c.endswith("_flagged")]:
+        metric = col[: -len("_flagged")]
+        for r in sae_metrics[["model", "init", "layer", col]].itertuples(index=False):
+            out[(metric, str(r.model), int(r.layer), str(r.init))] = bool(r[3])
+    return out
 
 
 def _all_layers_row(base, meas, t_vals, v_vals, diffs, boots, strata, n_boot, n_perm, rng) -> dict:

@@ -17,7 +17,9 @@ class Measure:
 
     ``values[(model, init)]`` is a list over ``layers[model]`` of 1-D arrays: the per-latent
     values of the cell (``unit == "latents"``) or a length-1 array (``unit == "layers"``). A cell
-    with no values is an empty array (its value is NaN).
+    with no values is an empty array (its value is NaN). ``unit == "pooled"``: each entry is a
+    :class:`randsae.tables.pooled.PairCounts` (or None), whose pooled AUROC is the cell's value;
+    it is resampled over latents within cells like ``"latents"``.
     """
 
     name: str
@@ -32,14 +34,29 @@ class Measure:
         return [i for (m, i) in self.values if m == model]
 
     def point(self) -> dict[tuple[str, str], np.ndarray]:
-        return {k: np.array([nanmean(a) for a in v]) for k, v in self.values.items()}
+        return {k: np.array([_cell_value(a) for a in v]) for k, v in self.values.items()}
 
     def replicates(
         self, n_boot: int, seed: int
     ) -> Iterable[tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]]:
         """``n_boot`` bootstrap replicates of (cell values, layers)."""
         rng = np.random.default_rng(seed)
-        if self.unit == "latents":
+        if self.unit == "pooled":
+            per_cell = {
+                key: np.stack(
+                    [
+                        a.replicates(n_boot, rng) if a is not None else np.full(n_boot, np.nan)
+                        for a in arrays
+                    ],
+                    axis=1,
+                )
+                if arrays
+                else np.zeros((n_boot, 0))
+                for key, arrays in self.values.items()
+            }
+            for b in range(n_boot):
+                yield {k: v[b] for k, v in per_cell.items()}, self.layers
+        elif self.unit == "latents":
             per_cell = {}
             for key, arrays in self.values.items():
                 cols = []
@@ -64,6 +81,13 @@ class Measure:
                 )
         else:
             raise ValueError(f"unknown resampling unit {self.unit!r}")
+
+
+def _cell_value(a) -> float:
+    """A cell's value: the pooled AUROC of pair counts, else the mean of its finite values."""
+    if a is None:
+        return float("nan")
+    return float(a.auroc()) if hasattr(a, "auroc") else nanmean(a)
 
 
 def nanmean(a: np.ndarray) -> float:
@@ -160,17 +184,13 @@ def latent_measure(
     return meas
 
 
-def auroc_measure(
+def table_auroc_measure(
     scorer: str,
-    lat: pd.DataFrame | None,
     autointerp: pd.DataFrame | None,
     layers: dict[str, np.ndarray] | None = None,
 ) -> Measure | None:
-    """AUROC of a scorer: mean per-latent AUROC from the per-latent table when it has the
-    column, else the cell's pooled AUROC from the autointerp table (resampled over layers)."""
-    meas = latent_measure(lat, f"{scorer}_auroc", layers)
-    if meas is not None:
-        return meas
+    """The cells' pooled AUROC of a scorer from the autointerp table, one value per cell
+    (resampled over layers): the fallback when the per-window rows are not available."""
     if autointerp is None or autointerp.empty or "scorer" not in autointerp.columns:
         return None
     sub = autointerp[autointerp["scorer"] == scorer]

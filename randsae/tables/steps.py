@@ -142,12 +142,18 @@ def claims(
     out_distinguishability: str,
     n_boot: int,
     seed: int,
+    windows_jsonls: list[str] | None = None,
+    cells: list[tuple[str, str, int]] | None = None,
 ) -> None:
-    """claims.csv (the paper's eight claims on this run) and distinguishability.csv."""
+    """claims.csv (the paper's eight claims on this run) and distinguishability.csv.
+
+    ``windows_jsonls`` (one per cell of ``cells``): the score rule's per-window rows, from which
+    the AUROC claims take the cells' pooled AUROC with a bootstrap over latents."""
     import pandas as pd
 
     from randsae.tables.claims import claims_table
     from randsae.tables.distinguishability import distinguishability_table
+    from randsae.tables.roc import read_windows
 
     sm = pd.read_csv(sae_metrics_csv)
     ai = pd.read_csv(autointerp_csv)
@@ -155,7 +161,10 @@ def claims(
     if lat is None:
         log.info("no per-latent table: AUROC claims use pooled AUROC, entropy claims untestable")
     toy = pd.concat([pd.read_csv(p) for p in toy_csvs], ignore_index=True) if toy_csvs else None
-    table = claims_table(sm, ai, lat, toy, n_boot=n_boot, seed=seed)
+    windows = None
+    if windows_jsonls:
+        windows = read_windows([(*c, p) for c, p in zip(cells, windows_jsonls, strict=True)])
+    table = claims_table(sm, ai, lat, toy, n_boot=n_boot, seed=seed, windows=windows)
     dist = distinguishability_table(sm, ai, lat, n_boot=n_boot, n_perm=n_boot, seed=seed)
     for df, out in ((table, out_claims), (dist, out_distinguishability)):
         io.write_csv(df, out)

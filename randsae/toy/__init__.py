@@ -8,4 +8,4 @@ vectors: in-DAG word2vec substitute or GloVe 6B), ``illustration`` (the 2-D figu
 """
 
 ARMS = ("plain", "ffn", "gaussian", "gaussian_ffn")
-METRICS = ("mse", "fvu", "l0", "l1", "l2", "l1_over_sqrt_l2", "hoyer", "mmcs")
+METRICS = ("mse", "fvu", "l0", "l1", "l2", "l1_over_sqrt_l2", "hoyer", "mmcs", "mmcs_baseline")

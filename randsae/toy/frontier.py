@@ -63,7 +63,8 @@ def frontier_table(
 
     ``summary`` has one row per (group, l1_coef) with ``fvu_mean`` and ``<measure>_mean``
     (the seed means of ``toy_summary``). Columns: ``group_cols``, measure, l1_coef,
-    sparsity, ev, on_frontier. Frontiers are computed within each group over the L1 sweep.
+    sparsity, ev, (with the summary's ``_std`` columns) sparsity_std and ev_std (the spread over
+    seeds; EV's std is FVU's), on_frontier. Frontiers are computed within each group over the L1 sweep.
     """
     unknown = [m for m in measures if m not in SPARSITY_MEASURES]
     if unknown:
@@ -80,6 +81,9 @@ def frontier_table(
             frame["l1_coef"] = sub["l1_coef"].to_numpy(dtype=float)
             frame["sparsity"] = s
             frame["ev"] = ev
+            if f"{measure}_std" in sub.columns and "fvu_std" in sub.columns:  # spread over seeds
+                frame["sparsity_std"] = sub[f"{measure}_std"].to_numpy(dtype=float)
+                frame["ev_std"] = sub["fvu_std"].to_numpy(dtype=float)
             frame["on_frontier"] = pareto_mask(s, ev, SPARSITY_MEASURES[measure])
             frames.append(frame)
     if not frames:

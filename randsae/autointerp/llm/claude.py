@@ -79,7 +79,9 @@ class AnthropicBackend:
         ledger_path: str | os.PathLike,
         cell: dict | None = None,
         client: Any = None,
+        highlight_threshold: float = prompts.HIGHLIGHT_THRESHOLD,
     ):
+        self.highlight_threshold = float(highlight_threshold)
         # the section object (the stages) or its dict (keys left out take their defaults)
         self.settings = (
             config if isinstance(config, self.settings_cls) else self.settings_cls.from_dict(config)
@@ -125,9 +127,8 @@ class AnthropicBackend:
             f"to {n - 1}, each with an integer probability 0-100."
         )
 
-    @staticmethod
-    def _explainer_user(windows: list[dict]) -> str:
-        return prompts.explainer_user(windows)
+    def _explainer_user(self, windows: list[dict]) -> str:
+        return prompts.explainer_user(windows, self.highlight_threshold)
 
     @staticmethod
     def _scorer_user(scorer: str, explanation: str, chunk: list[dict]) -> str:

@@ -107,10 +107,9 @@ class OpenAIBackend(AnthropicBackend):
         ]
         return params
 
-    @staticmethod
-    def _explainer_user(windows: list[dict]) -> str:
+    def _explainer_user(self, windows: list[dict]) -> str:
         return (
-            _body(prompts.explainer_user(windows))
+            _body(prompts.explainer_user(windows, self.highlight_threshold))
             + "\n\nReply with one line: [EXPLANATION]: <one sentence>."
         )
 
