@@ -27,8 +27,9 @@ def eval_cell(
     device: str,
     init_json: str | None = None,
 ) -> None:
-    """The ``eval_sae`` job: :func:`~randsae.evaluate.cell.eval_sae`, then
-    :func:`~randsae.evaluate.cell.latent_examples` on the same cell, in one process.
+    """One cell evaluated on its own: :func:`~randsae.evaluate.cell.eval_sae`, then
+    :func:`~randsae.evaluate.cell.latent_examples`, in one process (the ``eval_group`` job
+    runs the same :func:`eval_opened` for each layer of a (model, init)).
 
     The model stack is imported, and the (model, init) built, its weights digest checked and the
     SAE read, once for both; the examples get the model with their own noise stream
