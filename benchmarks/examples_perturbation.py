@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from randsae.sections import ExamplesConfig, check_config
 from randsae.seeds import stable_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("explain", "test_activating", "test_nonactivating")
 
 
-def draw(ex: dict, seqs, vals, idx, d_sae: int, seed: int, masked) -> dict:
+def draw(ex: ExamplesConfig, seqs, vals, idx, d_sae: int, seed: int, masked) -> dict:
     from randsae.evaluate.examples import sample_examples
 
     res = sample_examples(seqs.reshape(-1), vals, idx, d_sae, ex, seed, lambda t: [""] * len(t),
@@ -68,36 +69,36 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from randsae.data.corpus import sequences
+    from randsae.evaluate.cell import Cell
     from randsae.evaluate.examples import ignored_positions, latent_codes, mask_positions
-    from randsae.evaluate.steps import _open_cell
 
     torch.set_num_threads(1)
     if args.digits is not None:
         import randsae.evaluate.examples as examples
 
         examples.RANK_DIGITS = args.digits
-    cfg = yaml.safe_load(Path(args.configfile).resolve().read_text())
+    cfg = check_config(yaml.safe_load(Path(args.configfile).resolve().read_text()))
     os.chdir(args.run_dir)  # the models are rebuilt from the run's relative paths
     run = Path(".")
-    ex, ev = cfg["examples"], cfg["eval"]
-    threshold = float(cfg["autointerp"].get("highlight_threshold", 0.3))
+    ex, ev = cfg.examples, cfg.eval
+    threshold = float(cfg.autointerp.highlight_threshold)
     totals = np.zeros(3, dtype=int)
     n_latents = n_windows = 0
-    for model, mcfg in cfg["models"].items():
+    for model, mcfg in cfg.models.items():
         tokens_val = run / "results" / "data" / "tokens" / model / "val.npy"
-        for init in cfg["inits"]:
-            for layer in mcfg["layers"]:
+        for init in cfg.inits:
+            for layer in mcfg.layers:
                 sae_dir = run / "results" / "saes" / model / init / f"layer{layer}"
                 init_json = run / "results" / "models" / model / "inits" / f"{init}.json"
-                _dev, lm, sae = _open_cell(model, init, cfg, str(sae_dir), "cpu",
-                                           noise_stream="examples",
-                                           init_json=str(init_json) if init_json.exists() else None)  # fmt: skip
-                seqs = sequences(np.load(tokens_val), ex["context_size"], ex["n_tokens"])
-                vals, idx = latent_codes(lm, seqs, layer, sae.encode, ev["batch_size"])
-                ign, pos = ev["ignore_token_ids"], ev.get("ignore_positions") or []
+                cell = Cell(mcfg, cfg.init, init, layer, str(sae_dir), str(tokens_val), "cpu",
+                            str(init_json) if init_json.exists() else None)  # fmt: skip
+                _dev, lm, sae = cell.open("examples")
+                seqs = sequences(np.load(tokens_val), ex.context_size, ex.n_tokens)
+                vals, idx = latent_codes(lm, seqs, layer, sae.encode, ev.batch_size)
+                ign, pos = list(ev.ignore_token_ids), list(ev.ignore_positions)
                 masked = ignored_positions(seqs, ign, pos)
                 vals = mask_positions(vals, seqs, ign, pos)
-                seed = stable_seed(cfg["seed"], "examples", model, init, layer)
+                seed = stable_seed(cfg.seed, "examples", model, init, layer)
                 m = masked if masked.any() else None
                 base = draw(ex, seqs, vals, idx, int(sae.d_sae), seed, m)
                 saved = json.loads((run / "results" / "examples" / model / init /

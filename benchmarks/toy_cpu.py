@@ -22,20 +22,36 @@ from pathlib import Path
 
 import yaml
 
+from randsae.sections import RunConfig, SharkeyData, check_config
+from randsae.sections.base import Section, key_fields, key_of
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def jobs(cfg: dict, run_dir: Path, out: Path, word2vec: bool) -> list[tuple[str, str]]:
+def section(sec: Section, cls: type[Section] | None = None) -> str:
+    """Python code that rebuilds ``sec`` as a rule's adapter does, from the rule's params
+    (``cls``: the section the step takes, when it is a base class of ``sec``'s: only its keys)."""
+    cls = cls or type(sec)
+    full = sec.to_dict()
+    data = {key_of(f): full[key_of(f)] for f in key_fields(cls)}
+    return f"{cls.__name__}.from_dict({data!r})"
+
+
+def jobs(cfg: RunConfig, run_dir: Path, out: Path, word2vec: bool) -> list[tuple[str, str]]:
     """(name, python code) of every toy job of the default targets."""
     from randsae.toy.config import dictionary_sizes, parse_dataset, toy_datasets
 
-    toy = cfg["toy"]
-    common = {k: toy[k] for k in ("seed", "test_fraction", "ffn_expansion")}
-    steps = "from randsae.toy import steps as S\n"
+    toy = cfg.toy
+    common = f"{toy.seed!r}, {toy.test_fraction!r}, {toy.ffn_expansion!r}"
+    steps = (
+        "from randsae.sections import SharkeyData, ToySAEConfig, TwoDConfig, Word2VecConfig\n"
+        "from randsae.toy import steps as S\n"
+    )
     found = []
-    if toy["two_d"]["enabled"]:
-        args = (toy["seed"], toy["two_d"], *(str(out / f"fig3.{e}") for e in ("pdf", "png", "csv")))
-        found.append(("toy_2d", steps + f"S.make_toy_2d(*{args!r})"))
+    if toy.two_d.enabled:
+        figs = ", ".join(repr(str(out / f"fig3.{e}")) for e in ("pdf", "png", "csv"))
+        code = f"S.make_toy_2d({toy.seed!r}, {section(toy.two_d)}, {figs})"
+        found.append(("toy_2d", steps + code))
     datasets = toy_datasets(toy)
     vectors: dict[str, str | None] = {}
     for ds in datasets:
@@ -45,30 +61,31 @@ def jobs(cfg: dict, run_dir: Path, out: Path, word2vec: bool) -> list[tuple[str,
         elif kind == "embed":
             vectors[ds] = str(out / f"{ds}.npy")
             weights = run_dir / "results" / "models" / str(detail) / "trained" / "model.safetensors"
-            m = cfg["models"][detail]
-            a = (detail, m["source"], m.get("hf_name"), str(weights), vectors[ds])
+            m = cfg.models[str(detail)]
+            a = (detail, m.source, m.hf_name, str(weights), vectors[ds])
             found.append((f"toy_embeddings {detail}", steps + f"S.make_toy_embeddings(*{a!r})"))
         else:
             vectors[ds] = str(out / f"{ds}.npy")
             if word2vec:
-                w = toy["words"]
-                a = (detail, toy["seed"], w["word2vec"], w["max_words"], vectors[ds])
-                code = steps + f"S.make_word2vec_vectors(*{a!r}, {str(out / (ds + '.vocab'))!r})"
-                found.append((f"word_vectors {ds}", code))
+                w = toy.words
+                code = (
+                    f"S.make_word2vec_vectors({detail!r}, {toy.seed!r}, {section(w.word2vec)}, "
+                    f"{w.max_words!r}, {vectors[ds]!r}, {str(out / (ds + '.vocab'))!r})"
+                )
+                found.append((f"word_vectors {ds}", steps + code))
     for ds in datasets:
         kind, _ = parse_dataset(ds)
-        if kind == "sharkey":
-            data = {k: v for k, v in toy["sharkey"].items() if k not in ("enabled", "num_latents")}
-        elif kind == "embed":
-            data = {}
-        else:
-            data = {"gaussian_num_samples": toy["words"]["gaussian_num_samples"]}
+        sharkey = section(toy.sharkey, SharkeyData) if kind == "sharkey" else "None"
+        gauss = toy.words.gaussian_num_samples if kind not in ("sharkey", "embed") else None
         sweeps = []
-        for n in dictionary_sizes(toy, ds, cfg["models"]):
+        for n in dictionary_sizes(toy, ds, cfg.models):
             csv = str(out / f"sweep_{ds}_n{n}.csv")
             sweeps.append(csv)
-            a = (ds, toy["arms"], n, common, data, toy["sae"], vectors[ds], csv)
-            found.append((f"toy_sweep {ds} n{n}", steps + f"S.make_toy_sweep(*{a!r})"))
+            code = (
+                f"S.make_toy_sweep({ds!r}, {list(toy.arms)!r}, {n!r}, {common}, {sharkey}, "
+                f"{gauss!r}, {section(toy.sae)}, {vectors[ds]!r}, {csv!r})"
+            )
+            found.append((f"toy_sweep {ds} n{n}", steps + code))
         a = (sweeps, str(out / f"{ds}.csv"), str(out / f"{ds}_summary.csv"))
         found.append((f"toy_summary {ds}", steps + f"S.make_toy_summary(*{a!r})"))
         figs = tuple(str(out / f"{ds}_frontiers.{e}") for e in ("pdf", "png", "csv"))
@@ -107,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--configfile", default=str(ROOT / "config.yaml"))
     ap.add_argument("--skip-word2vec", action="store_true")
     args = ap.parse_args(argv)
-    cfg = yaml.safe_load(Path(args.configfile).read_text())
+    cfg = check_config(yaml.safe_load(Path(args.configfile).read_text()))
     run_dir = Path(args.run_dir).resolve()
     out = run_dir / "toy_cpu"
     out.mkdir(parents=True, exist_ok=True)

@@ -18,28 +18,29 @@ from pathlib import Path
 import torch
 import yaml
 
+from randsae.sections import ToyConfig, check_config
 from randsae.seeds import stable_seed
-from randsae.toy.train import build_arm, evaluate_stacked, l1_coef_values, train_stacked
+from randsae.toy.stats import arm_data
+from randsae.toy.train import ToyData, evaluate_stacked, l1_coef_values, train_stacked
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tune(toy: dict, batch: int, epochs: int) -> tuple[float, list[float]]:
+def tune(toy: ToyConfig, batch: int, epochs: int) -> tuple[float, list[float]]:
     """(CPU seconds, MMCS per coefficient) of the plain arm on the tuning seed."""
-    seed = toy["sae"]["tuning_seed"]
+    seed = toy.sae.tuning_seed
     if seed is None:
         raise SystemExit("toy.sae.tuning_seed is null: nothing was tuned in this config")
-    sharkey = {k: v for k, v in toy["sharkey"].items() if k not in ("enabled", "num_latents")}
-    kw = dict(test_fraction=toy["test_fraction"], ffn_expansion=toy["ffn_expansion"])
-    data = build_arm("sharkey", "plain", [seed], toy["seed"], sharkey=sharkey, **kw)
-    coefs = l1_coef_values(toy["sae"]["l1_coefs"])
-    n = int(toy["sharkey"]["num_latents"][0])
-    sae_seed = stable_seed(toy["seed"], "sharkey", "plain", n, "sae", seed)
+    data = ToyData(toy.seed, toy.test_fraction, toy.ffn_expansion, sharkey=toy.sharkey)
+    arm = arm_data("sharkey", "plain", [seed], data, vectors=None)
+    coefs = l1_coef_values(toy.sae.l1_coefs)
+    n = int(toy.sharkey.num_latents[0])
+    sae_seed = stable_seed(toy.seed, "sharkey", "plain", n, "sae", seed)
     t0 = time.process_time()
-    sae = train_stacked(data.train, [0] * len(coefs), coefs, [sae_seed] * len(coefs), n,
-                        epochs=epochs, batch_size=batch, lr=float(toy["sae"]["lr"]))  # fmt: skip
+    sae = train_stacked(arm.train, [0] * len(coefs), coefs, [sae_seed] * len(coefs), n,
+                        epochs=epochs, batch_size=batch, lr=float(toy.sae.lr))  # fmt: skip
     cpu = time.process_time() - t0
-    met = evaluate_stacked(sae, data.test, [0] * len(coefs), data.features, 256)
+    met = evaluate_stacked(sae, arm.test, [0] * len(coefs), arm.features, 256)
     return cpu, [m["mmcs"] for m in met]
 
 
@@ -50,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--target", type=float, default=0.93)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    toy = yaml.safe_load(Path(args.configfile).read_text())["toy"]
-    coefs = l1_coef_values(toy["sae"]["l1_coefs"])
+    toy = check_config(yaml.safe_load(Path(args.configfile).read_text())).toy
+    coefs = l1_coef_values(toy.sae.l1_coefs)
     print("batch epochs  CPU s  " + "  ".join(f"{c:.4g}" for c in coefs))
     ok = []
     for item in args.grid.split(","):
