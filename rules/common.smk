@@ -274,6 +274,29 @@ def tokenizer_path(wildcards):
     return config["models"][wildcards.model]["hf_name"]
 
 
+# The evaluation of one cell: its settings (params of rules eval_group and eval_sae, the same
+# slices, so that a settings change reruns both) and its (model, init)'s store (rules/evaluate.smk).
+EVAL_PARAMS = {
+    "model": lambda wc: load_params(wc.model),
+    "init": config["init"],
+    "eval": config["eval"],
+    "context_size": config["activations"]["context_size"],
+    "examples": config["examples"],
+    "seed": config["seed"],
+    "tokenizer": tokenizer_path,
+    "device": config["device"],
+}
+EVAL_STORE = "results/eval_store/{model}/{init}"
+
+
+def layer_files(wildcards, pattern):
+    """``pattern`` for every layer of one (model, init), in layer order."""
+    return [
+        pattern.format(model=wildcards.model, init=wildcards.init, layer=l)
+        for l in RUN.models[wildcards.model].layers
+    ]
+
+
 def group_size(model):
     """Stream mode: layers per job (per-model override of sae.layer_group_size)."""
     return RUN.layer_group_size(model)

@@ -1,32 +1,18 @@
-"""Rule eval_sae: SAE quality metrics, abstractness and latent examples on held-out tokens."""
+"""Rule eval_sae: one layer's metrics, per-latent table and examples, from its group's store."""
 
-from pathlib import Path
-
-from randsae.evaluate import steps
+from randsae.evaluate import group
 from randsae.runner import run
-from randsae.sections import EvalConfig, ExamplesConfig, InitConfig, ModelSource
 
 
 def main(smk):
     run(
-        steps.eval_cell,
+        group.serve_layer,
         smk,
-        model_cfg=ModelSource.from_dict(smk.params.model, name=smk.wildcards.model),
-        init_cfg=InitConfig.from_dict(smk.params.init),
-        init=smk.wildcards.init,
         layer=int(smk.wildcards.layer),
-        eval_cfg=EvalConfig.from_dict(smk.params.eval),
-        examples_cfg=ExamplesConfig.from_dict(smk.params.examples),
-        context_size=smk.params.context_size,
-        seed=smk.params.seed,
-        sae_dir=str(Path(smk.input.sae).parent),
-        tokens_val=smk.input.tokens,
-        tokenizer_path=smk.params.tokenizer,
-        out_json=smk.output.metrics,
-        out_latents=smk.output.latents,
-        out_examples=smk.output.examples,
-        device=smk.params.device,
-        init_json=smk.input.init,
+        key_file=smk.input.key,
+        store_dir=smk.params.store,
+        out_files=[smk.output.metrics, smk.output.latents, smk.output.examples],
+        group_manifest=smk.input.group,
     )
 
 

@@ -55,6 +55,8 @@ def expected_jobs(cfg: dict) -> Counter:
         init_model=len(embedded),
         train_model=len(embedded),
         build_init=len(models) * n_inits,
+        eval_key=n_cells,
+        eval_group=len(models) * n_inits,
         eval_sae=n_cells,
         explain=n_cells,
         score=n_cells,

@@ -47,7 +47,7 @@ GPU_RULES = {
     "cache_activations",
     "train_sae",
     "train_sae_group",
-    "eval_sae",
+    "eval_group",
     "recompute_cell",  # the reviewer path's spot check evaluates the model again
 }
 
@@ -62,7 +62,7 @@ def test_rules_declare_memory_runtime_and_gpu():
 
 
 def test_model_rules_use_more_threads_only_off_cpu():
-    assert rule_blocks()["eval_sae"]["threads"] == "MODEL_THREADS"
+    assert rule_blocks()["eval_group"]["threads"] == "MODEL_THREADS"
     common = (ROOT / "rules" / "common.smk").read_text()
     assert 'MODEL_THREADS = 1 if config["device"] == "cpu" else 4' in common
 

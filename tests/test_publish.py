@@ -35,6 +35,8 @@ TRAINING_RULES = {
     "train_sae",
     "train_sae_group",
     "link_sae",
+    "eval_key",
+    "eval_group",
     "eval_sae",
     "explain",
     "score",

@@ -101,5 +101,5 @@ def test_abstractness_table_needs_d_vocab(tmp_path):
     paths = _metrics(tmp_path, d_vocab=None)
     lat = tmp_path / "lat.csv"
     pd.DataFrame({"entropy_all": [0.5]}).to_csv(lat, index=False)
-    with pytest.raises(ValueError, match=r"layer0\.json .*no d_vocab.*--forcerun eval_sae"):
+    with pytest.raises(ValueError, match=r"layer0\.json .*no d_vocab.*--forcerun eval_key"):
         abstractness_table(paths, [lat] * len(paths), {"m": 10})

@@ -33,7 +33,7 @@ GPU_RULES = (
     "cache_activations",
     "train_sae",
     "train_sae_group",
-    "eval_sae",
+    "eval_group",
 )
 
 

@@ -39,7 +39,8 @@ def test_dry_run_default_grid(tmp_path):
     n_cells = sum(len(m["layers"]) for m in cfg["models"].values()) * len(cfg["inits"])
     for rule in ("train_sae", "eval_sae", "explain", "score"):
         assert jobs[rule] == n_cells, rule
-    assert jobs["cache_activations"] == jobs["build_init"] == len(cfg["inits"]) * len(cfg["models"])
+    n_groups = len(cfg["inits"]) * len(cfg["models"])
+    assert jobs["cache_activations"] == jobs["build_init"] == jobs["eval_group"] == n_groups
     assert jobs["train_model"] == 1
     for rule, n in report_job_counts(cfg).items():
         assert jobs[rule] == n, rule
@@ -180,6 +181,8 @@ def test_sae_hyperparameter_change_reruns_only_sae_and_downstream(smoke_run, tmp
     assert jobs["train_sae"] == 10
     allowed = {
         "train_sae",
+        "eval_key",
+        "eval_group",
         "eval_sae",
         "explain",
         "score",
@@ -215,7 +218,8 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
     """
     only1 = write_config(tmp_path, lambda c: c["models"]["tiny-neox"].__setitem__("layers", [1]))
     jobs = planned_jobs(snakemake(smoke_copy, "-n", "--cores", "2", "--configfile", str(only1)))
-    assert set(jobs) <= {"manifest", "all", *REPORT_RULES}, jobs
+    # the (model, init) groups' layer lists changed: each reruns and finds layer 1 stored
+    assert set(jobs) <= {"eval_group", "manifest", "all", *REPORT_RULES}, jobs
     backup = tmp_path / "layer0"
     moved = []
     for pattern in (
@@ -236,7 +240,17 @@ def test_adding_a_layer_adds_only_that_layers_jobs(smoke_copy, tmp_path):
         per_cell = {"train_sae", "eval_sae", "explain", "score"}
         assert {r: jobs[r] for r in per_cell} == dict.fromkeys(per_cell, 5), jobs
         assert jobs["latent_page"] == 1
-        assert set(jobs) <= per_cell | {"latent_page", "manifest", "all", *REPORT_RULES}, jobs
+        # one eval_group per (model, init) evaluates layer 0 only (the store holds layer 1)
+        assert jobs["eval_group"] == jobs["eval_key"] == 5
+        allowed = per_cell | {
+            "eval_key",
+            "eval_group",
+            "latent_page",
+            "manifest",
+            "all",
+            *REPORT_RULES,
+        }
+        assert set(jobs) <= allowed, jobs
     finally:
         for dest, p in moved:
             shutil.move(dest, p)

@@ -34,9 +34,15 @@ class Cell:
     def open(self, noise_stream: str) -> tuple[Any, Any, Any]:
         """Device, the (model, init) variant (this noise stream; its weights digest checked
         against ``init_json``) and the cell's SAE, on that device."""
+        from randsae.sae.families import load_sae
+
+        dev, lm = self.model(noise_stream)
+        return dev, lm, load_sae(self.sae_dir, device=dev)
+
+    def model(self, noise_stream: str) -> tuple[Any, Any]:
+        """Device and the (model, init) variant, without the SAE (:meth:`open`)."""
         from randsae.models.inits import load_model
         from randsae.models.neox import resolve_device
-        from randsae.sae.families import load_sae
 
         dev = resolve_device(self.device)
         lm = load_model(
@@ -47,7 +53,7 @@ class Cell:
             noise_stream=noise_stream,
             init_json=self.init_json,
         )
-        return dev, lm, load_sae(self.sae_dir, device=dev)
+        return dev, lm
 
 
 def eval_sae(

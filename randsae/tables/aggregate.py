@@ -189,7 +189,7 @@ def abstractness_table(
     if missing:
         raise ValueError(
             f"{missing[0]} (and {len(missing) - 1} more) has no d_vocab: it was written by an "
-            "older eval_sae; rerun it with `snakemake --cores all --forcerun eval_sae`"
+            "older eval_sae; rerun it with `snakemake --cores all --forcerun eval_key`"
         )
     top = float(np.log(max(2, *(int(r["d_vocab"]) for r in recs))))
     rows: list[dict] = []
