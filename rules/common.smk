@@ -274,7 +274,7 @@ def tokenizer_path(wildcards):
     return config["models"][wildcards.model]["hf_name"]
 
 
-# The evaluation of one cell: its settings (params of rules eval_group and eval_sae, the same
+# The evaluation of one cell: its settings (params of rules eval_key and eval_group, the same
 # slices, so that a settings change reruns both) and its (model, init)'s store (rules/evaluate.smk).
 EVAL_PARAMS = {
     "model": lambda wc: load_params(wc.model),

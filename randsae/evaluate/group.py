@@ -56,7 +56,7 @@ class GroupSettings:
     def from_params(
         cls, model: str, init: str, params: Any, tokens_val: str, init_json: str | None
     ) -> GroupSettings:
-        """The settings from the params of rules ``eval_group`` and ``eval_sae`` (the same
+        """The settings from the params of rules ``eval_key`` and ``eval_group`` (the same
         slices: ``EVAL_PARAMS`` of rules/common.smk) and the cell's input files."""
         return cls(
             model_cfg=ModelSource.from_dict(params.model, name=model),
@@ -117,7 +117,7 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def layer_key(settings: GroupSettings, layer: int, sae_dir: str, code: str | None = None) -> str:
+def layer_key(settings: GroupSettings, layer: int, sae_dir: str) -> str:
     """The digest a layer's stored results are kept under (module docstring)."""
     files = {
         "sae": _tree_digest(sae_dir, SAE_IGNORED),
@@ -132,9 +132,9 @@ def layer_key(settings: GroupSettings, layer: int, sae_dir: str, code: str | Non
         **settings.document(),
         "layer": layer,
         "files": files,
-        "code": code or code_digest(),
+        "code": code_digest(),
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return io.sha256_bytes(json.dumps(doc, sort_keys=True, default=str).encode())
 
 
 def entry_dir(store_dir: str, layer: int) -> Path:

@@ -14,15 +14,13 @@ if TYPE_CHECKING:
     from randsae.toy.train import ToyData
 
 
-def load_vectors(path: str | None, max_words: int | None = None):
-    """Word vectors (.npy) as a float32 tensor, optionally only the first ``max_words``."""
+def load_vectors(path: str | None):
+    """Word vectors (.npy) as a float32 tensor."""
     import torch
 
     if not path:
         raise ValueError("word datasets need an input vectors file")
     arr = np.load(path)
-    if max_words is not None:
-        arr = arr[: int(max_words)]
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 

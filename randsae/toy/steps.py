@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,9 +15,6 @@ import pandas as pd
 from randsae.sections import SharkeyData, ToySAEConfig, TwoDConfig, Word2VecConfig
 from randsae.toy import ARMS, METRICS
 from randsae.toy.metrics import summarize
-
-if TYPE_CHECKING:
-    pass
 
 # torch is imported inside the functions that train or generate data, so that the summary and
 # figure jobs (pandas + matplotlib only) start quickly.
